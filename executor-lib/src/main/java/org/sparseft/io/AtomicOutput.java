@@ -1,0 +1,90 @@
+package org.sparseft.io;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.UUID;
+
+/**
+ * Outputs that appear whole or not at all: everything is written under a temporary name beside the target and
+ * renamed at the end, so a crash or a failed write never leaves a half-written file or directory where a
+ * reader (or a scheduler checking {@code _SUCCESS}) would take it for a result.
+ */
+public final class AtomicOutput {
+    public static final String TEMP_MARK = ".inprogress-";
+
+    private AtomicOutput() {
+    }
+
+    @FunctionalInterface
+    public interface Writer {
+        void write(OutputStream out) throws IOException;
+    }
+
+    @FunctionalInterface
+    public interface DirectoryWriter {
+        void write(String tempDir) throws IOException;
+    }
+
+    /** A temporary sibling of {@code target}: same directory, hidden name, unique. */
+    public static String tempSibling(String target) {
+        String t = target.endsWith("/") ? target.substring(0, target.length() - 1) : target;
+        int slash = t.lastIndexOf('/');
+        String dir = slash >= 0 ? t.substring(0, slash + 1) : "";
+        String name = t.substring(slash + 1);
+        return dir + "." + name + TEMP_MARK + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    /** Writes one file atomically, replacing an existing one. */
+    public static void writeFile(Storage storage, String target, Writer writer) throws IOException {
+        String temp = tempSibling(target);
+        boolean done = false;
+        try {
+            try (OutputStream out = storage.create(temp)) {
+                writer.write(out);
+            }
+            storage.delete(target);
+            storage.rename(temp, target);
+            done = true;
+        } finally {
+            if (!done) {
+                deleteQuietly(storage, temp);
+            }
+        }
+    }
+
+    /**
+     * Builds a directory atomically: {@code writer} fills a temporary directory, which is then renamed to
+     * {@code target}. With {@code replace}, an existing target is deleted just before the rename; without, an
+     * existing target is an error before anything is written.
+     */
+    public static void writeDirectory(Storage storage, String target, boolean replace, DirectoryWriter writer)
+            throws IOException {
+        if (!replace && storage.exists(target)) {
+            throw new org.sparseft.BadInputException(target + ": output already exists (choose another path or"
+                    + " allow overwriting)");
+        }
+        String temp = tempSibling(target);
+        boolean done = false;
+        try {
+            storage.mkdirs(temp);
+            writer.write(temp);
+            if (replace) {
+                storage.delete(target);
+            }
+            storage.rename(temp, target);
+            done = true;
+        } finally {
+            if (!done) {
+                deleteQuietly(storage, temp);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Storage storage, String path) {
+        try {
+            storage.delete(path);
+        } catch (IOException | RuntimeException ignored) {
+            // the original failure is the one worth reporting
+        }
+    }
+}

@@ -1,0 +1,232 @@
+package org.sparseft.io;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Path;
+
+import java.io.EOFException;
+import java.io.File;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@link Storage} over Hadoop's {@link FileSystem}: the only class of the numeric core that sees Hadoop types.
+ * Local files are memory-mapped for reading (a checkpoint larger than the heap is read tensor by tensor);
+ * other schemes use positioned reads.
+ */
+public final class HadoopStorage implements Storage {
+    private final Configuration conf;
+
+    public HadoopStorage(Configuration conf) {
+        this.conf = conf;
+    }
+
+    /** Storage with the default Hadoop configuration (core-site.xml on the class path, if any). */
+    public static HadoopStorage withDefaults() {
+        return new HadoopStorage(new Configuration());
+    }
+
+    public Configuration configuration() {
+        return conf;
+    }
+
+    private Path path(String p) {
+        if (p == null || p.isBlank()) {
+            throw new IllegalArgumentException("empty path");
+        }
+        return new Path(p);
+    }
+
+    private FileSystem fs(Path p) throws IOException {
+        return p.getFileSystem(conf);
+    }
+
+    @Override
+    public RandomAccessInput openRandomAccess(String p) throws IOException {
+        Path path = path(p);
+        FileSystem fs = fs(path);
+        FileStatus status = fs.getFileStatus(path);
+        if (status.isDirectory()) {
+            throw new FileNotFoundException(p + " is a directory, expected a file");
+        }
+        if (fs instanceof LocalFileSystem local) {
+            File file = local.pathToFile(path);
+            return new MappedInput(file, p);
+        }
+        return new PositionedInput(fs.open(path), status.getLen(), p);
+    }
+
+    @Override
+    public OutputStream create(String p) throws IOException {
+        Path path = path(p);
+        return fs(path).create(path, true);
+    }
+
+    @Override
+    public boolean exists(String p) throws IOException {
+        Path path = path(p);
+        return fs(path).exists(path);
+    }
+
+    @Override
+    public boolean isDirectory(String p) throws IOException {
+        Path path = path(p);
+        FileSystem fs = fs(path);
+        return fs.exists(path) && fs.getFileStatus(path).isDirectory();
+    }
+
+    @Override
+    public List<String> list(String dir) throws IOException {
+        Path path = path(dir);
+        List<String> names = new ArrayList<>();
+        for (FileStatus s : fs(path).listStatus(path)) {
+            names.add(s.getPath().getName());
+        }
+        names.sort(null);
+        return names;
+    }
+
+    @Override
+    public long length(String p) throws IOException {
+        Path path = path(p);
+        return fs(path).getFileStatus(path).getLen();
+    }
+
+    @Override
+    public void mkdirs(String p) throws IOException {
+        Path path = path(p);
+        if (!fs(path).mkdirs(path)) {
+            throw new IOException("could not create directory " + p);
+        }
+    }
+
+    @Override
+    public void delete(String p) throws IOException {
+        Path path = path(p);
+        FileSystem fs = fs(path);
+        if (fs.exists(path) && !fs.delete(path, true)) {
+            throw new IOException("could not delete " + p);
+        }
+    }
+
+    @Override
+    public void rename(String from, String to) throws IOException {
+        Path src = path(from);
+        Path dst = path(to);
+        FileSystem fs = fs(src);
+        if (fs.exists(dst)) {
+            throw new IOException("cannot rename " + from + " to " + to + ": the target exists");
+        }
+        if (!fs.rename(src, dst)) {
+            throw new IOException("could not rename " + from + " to " + to);
+        }
+    }
+
+    @Override
+    public String qualify(String p) {
+        Path path = path(p);
+        try {
+            return fs(path).makeQualified(path).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void checkRange(long fileLength, long position, int length, String what) throws EOFException {
+        if (position < 0 || length < 0 || position + length > fileLength) {
+            throw new EOFException(what + ": bytes [" + position + ", " + (position + length)
+                    + ") lie outside the file (" + fileLength + " bytes)");
+        }
+    }
+
+    /** Local file: each read maps the requested region, so nothing is copied onto the heap. */
+    private static final class MappedInput implements RandomAccessInput {
+        private final RandomAccessFile file;
+        private final FileChannel channel;
+        private final long length;
+        private final String name;
+
+        MappedInput(File f, String name) throws IOException {
+            this.file = new RandomAccessFile(f, "r");
+            this.channel = file.getChannel();
+            this.length = channel.size();
+            this.name = name;
+        }
+
+        @Override
+        public long length() {
+            return length;
+        }
+
+        @Override
+        public ByteBuffer read(long position, int len) throws IOException {
+            checkRange(length, position, len, name);
+            if (len == 0) {
+                return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return channel.map(FileChannel.MapMode.READ_ONLY, position, len).order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        @Override
+        public String describe() {
+            return name;
+        }
+
+        @Override
+        public void close() throws IOException {
+            file.close();
+        }
+    }
+
+    /** Remote file (HDFS and others): positioned reads into a heap buffer. */
+    private static final class PositionedInput implements RandomAccessInput {
+        private final FSDataInputStream in;
+        private final long length;
+        private final String name;
+
+        PositionedInput(FSDataInputStream in, long length, String name) {
+            this.in = in;
+            this.length = length;
+            this.name = name;
+        }
+
+        @Override
+        public long length() {
+            return length;
+        }
+
+        @Override
+        public ByteBuffer read(long position, int len) throws IOException {
+            checkRange(length, position, len, name);
+            byte[] bytes = new byte[len];
+            in.readFully(position, bytes, 0, len);
+            return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        @Override
+        public String describe() {
+            return name;
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HadoopStorage[fs.defaultFS=" + conf.get("fs.defaultFS") + "]";
+    }
+}

@@ -1,0 +1,79 @@
+package org.sparseft.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.List;
+
+/**
+ * The file-system seam of the numeric core: every path sparseft reads or writes goes through it, so
+ * {@code file://}, {@code hdfs://} and other Hadoop schemes behave alike. Paths are URI strings; a plain path
+ * is a local file.
+ */
+public interface Storage {
+
+    /** Random-access reading; on local files the implementation may memory-map. */
+    RandomAccessInput openRandomAccess(String path) throws IOException;
+
+    /** Creates (or replaces) a file, creating parent directories. */
+    OutputStream create(String path) throws IOException;
+
+    boolean exists(String path) throws IOException;
+
+    boolean isDirectory(String path) throws IOException;
+
+    /** Names (not paths) of the direct children of a directory, sorted. */
+    List<String> list(String dir) throws IOException;
+
+    long length(String path) throws IOException;
+
+    void mkdirs(String path) throws IOException;
+
+    /** Recursive delete; absent paths are fine. */
+    void delete(String path) throws IOException;
+
+    /**
+     * Moves {@code from} to {@code to}, which must not exist. File systems differ when the target exists
+     * (HDFS moves the source inside it), so callers delete or refuse first.
+     */
+    void rename(String from, String to) throws IOException;
+
+    /** The fully qualified form of a path (scheme and authority filled in), for messages and provenance. */
+    String qualify(String path);
+
+    /** A whole (small) file: configs, tokenizer files, token lists. */
+    default byte[] readAllBytes(String path) throws IOException {
+        try (RandomAccessInput in = openRandomAccess(path)) {
+            long len = in.length();
+            if (len > Integer.MAX_VALUE - 16) {
+                throw new IOException(path + ": " + len + " bytes is too large to read whole");
+            }
+            java.nio.ByteBuffer b = in.read(0, (int) len);
+            byte[] bytes = new byte[b.remaining()];
+            b.get(bytes);
+            return bytes;
+        }
+    }
+
+    default void writeAtomically(String path, byte[] content) throws IOException {
+        AtomicOutput.writeFile(this, path, out -> out.write(content));
+    }
+
+    static String join(String dir, String name) {
+        return dir.endsWith("/") ? dir + name : dir + "/" + name;
+    }
+
+    /** A readable file with positioned reads. */
+    interface RandomAccessInput extends Closeable {
+        long length();
+
+        /**
+         * The bytes [position, position + length) as a little-endian buffer: a memory-mapped slice on local
+         * files, a heap copy elsewhere. Fails with EOFException if the range passes the end.
+         */
+        java.nio.ByteBuffer read(long position, int length) throws IOException;
+
+        /** Where the data comes from, for messages. */
+        String describe();
+    }
+}

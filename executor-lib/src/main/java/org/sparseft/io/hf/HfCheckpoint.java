@@ -1,0 +1,279 @@
+package org.sparseft.io.hf;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.sparseft.BadInputException;
+import org.sparseft.io.Storage;
+import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.io.safetensors.TensorInfo;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.model.ModelConfig;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * A Hugging Face checkpoint directory opened for reading: {@code config.json} plus {@code model.safetensors} or the
+ * shards listed in {@code model.safetensors.index.json}. Tensors are read one at a time (memory-mapped on local
+ * files), so a checkpoint larger than the heap can be processed.
+ *
+ * <p>Names are kept as stored. GPT-2 checkpoints saved without the {@code transformer.} prefix (as OpenAI's
+ * originals) are also found by their canonical, prefixed names.
+ */
+public final class HfCheckpoint implements Closeable {
+    public static final String CONFIG = "config.json";
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
+    /** Pickle can execute code when loaded: never read, only recognised to explain the refusal. */
+    private static final List<String> PICKLED = List.of("pytorch_model.bin", "pytorch_model.bin.index.json");
+    private static final Pattern PLAIN_FILE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*\\.safetensors");
+    /** Buffers GPT-2 checkpoints may carry that are not parameters (causal-mask constants). */
+    private static final Pattern GPT2_BUFFERS = Pattern.compile("(transformer\\.)?h\\.\\d+\\.attn\\.(masked_)?bias");
+
+    private final String dir;
+    private final HfConfig config;
+    private final Map<String, SafetensorsFile> shards; // shard file name -> open file
+    private final Map<String, String> shardOfTensor;  // stored name -> shard file name, in checkpoint order
+    private final Map<String, String> storedName;     // canonical name -> stored name
+
+    private HfCheckpoint(String dir, HfConfig config, Map<String, SafetensorsFile> shards,
+                         Map<String, String> shardOfTensor) {
+        this.dir = dir;
+        this.config = config;
+        this.shards = shards;
+        this.shardOfTensor = shardOfTensor;
+        this.storedName = new LinkedHashMap<>();
+        for (String name : shardOfTensor.keySet()) {
+            storedName.put(canonical(config.model(), name), name);
+        }
+    }
+
+    public static HfCheckpoint open(Storage storage, String dir) throws IOException {
+        if (!storage.exists(dir)) {
+            throw BadInputException.at(dir, "model directory does not exist");
+        }
+        if (!storage.isDirectory(dir)) {
+            throw BadInputException.at(dir, "expected a Hugging Face model directory (config.json and"
+                    + " *.safetensors), found a file");
+        }
+        HfConfig config = readConfig(storage, dir);
+        Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
+        Map<String, String> shardOf = new LinkedHashMap<>();
+        try {
+            String index = Storage.join(dir, INDEX);
+            if (storage.exists(index)) {
+                openSharded(storage, dir, index, shards, shardOf);
+            } else if (storage.exists(Storage.join(dir, WEIGHTS))) {
+                SafetensorsFile f = SafetensorsFile.open(storage, Storage.join(dir, WEIGHTS));
+                shards.put(WEIGHTS, f);
+                for (TensorInfo t : f.tensors()) {
+                    shardOf.put(t.name(), WEIGHTS);
+                }
+            } else {
+                List<String> present = storage.list(dir);
+                String hint = present.stream().anyMatch(PICKLED::contains)
+                        ? "; found only a pickled pytorch_model.bin, which sparseft does not load (unpickling can run"
+                        + " code): convert it to safetensors first"
+                        : "";
+                throw BadInputException.at(dir, "no " + WEIGHTS + " or " + INDEX + hint);
+            }
+        } catch (RuntimeException | IOException e) {
+            for (SafetensorsFile f : shards.values()) {
+                f.close();
+            }
+            throw e;
+        }
+        return new HfCheckpoint(dir, config, Collections.unmodifiableMap(shards), Collections.unmodifiableMap(shardOf));
+    }
+
+    public static HfConfig readConfig(Storage storage, String dir) throws IOException {
+        String path = Storage.join(dir, CONFIG);
+        if (!storage.exists(path)) {
+            throw BadInputException.at(dir, "missing " + CONFIG + " (expected a Hugging Face model directory)");
+        }
+        return HfConfig.parse(readText(storage, path), path);
+    }
+
+    static String readText(Storage storage, String path) throws IOException {
+        long len = storage.length(path);
+        if (len > SafetensorsFile.MAX_HEADER_BYTES) {
+            throw BadInputException.at(path, "file of " + len + " bytes is too large for a JSON config");
+        }
+        return new String(storage.readAllBytes(path), StandardCharsets.UTF_8);
+    }
+
+    private static void openSharded(Storage storage, String dir, String indexPath, Map<String, SafetensorsFile> shards,
+                                    Map<String, String> shardOf) throws IOException {
+        JsonNode root;
+        try {
+            root = HfConfig.JSON.readTree(readText(storage, indexPath));
+        } catch (JsonProcessingException e) {
+            throw BadInputException.at(indexPath, "not valid JSON: " + e.getOriginalMessage());
+        }
+        JsonNode map = root == null ? null : root.get("weight_map");
+        if (map == null || !map.isObject() || map.isEmpty()) {
+            throw BadInputException.at(indexPath, "field 'weight_map' must be a non-empty object of tensor name to"
+                    + " shard file name");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String tensor = e.getKey();
+            if (!e.getValue().isTextual()) {
+                throw BadInputException.at(indexPath, "weight_map['" + tensor + "'] must be a file name string");
+            }
+            String shard = e.getValue().asText();
+            if (!PLAIN_FILE_NAME.matcher(shard).matches() || shard.contains("..")) {
+                throw BadInputException.at(indexPath, "weight_map['" + tensor + "'] = \"" + shard
+                        + "\": shards must be plain *.safetensors file names in the same directory"
+                        + " (no paths, '..' or URIs)");
+            }
+            SafetensorsFile file = shards.get(shard);
+            if (file == null) {
+                String shardPath = Storage.join(dir, shard);
+                if (!storage.exists(shardPath)) {
+                    throw BadInputException.at(indexPath, "shard '" + shard + "' (holding tensor '" + tensor
+                            + "') does not exist in " + dir);
+                }
+                file = SafetensorsFile.open(storage, shardPath);
+                shards.put(shard, file);
+            }
+            if (!file.contains(tensor)) {
+                throw BadInputException.at(indexPath, "tensor '" + tensor + "' is not in shard '" + shard + "'");
+            }
+            shardOf.put(tensor, shard);
+        }
+        // Order tensors by shard, then by position within the shard: the order a writer gave them.
+        Map<String, String> ordered = new LinkedHashMap<>();
+        for (Map.Entry<String, SafetensorsFile> s : shards.entrySet()) {
+            for (TensorInfo t : s.getValue().tensors()) {
+                if (s.getKey().equals(shardOf.get(t.name()))) {
+                    ordered.put(t.name(), s.getKey());
+                }
+            }
+        }
+        shardOf.clear();
+        shardOf.putAll(ordered);
+    }
+
+    /** GPT-2 names without the {@code transformer.} prefix get it; other names are already canonical. */
+    static String canonical(ModelConfig model, String stored) {
+        if (model instanceof Gpt2Config && !stored.startsWith("transformer.") && !stored.startsWith("lm_head.")) {
+            return "transformer." + stored;
+        }
+        return stored;
+    }
+
+    public String dir() {
+        return dir;
+    }
+
+    public HfConfig config() {
+        return config;
+    }
+
+    public ModelConfig model() {
+        return config.model();
+    }
+
+    /** Stored tensor names in checkpoint order. */
+    public List<String> tensorNames() {
+        return new ArrayList<>(shardOfTensor.keySet());
+    }
+
+    /** Shard file names in the order first seen. */
+    public List<String> shardFiles() {
+        return new ArrayList<>(shards.keySet());
+    }
+
+    public String shardOf(String storedName) {
+        return shardOfTensor.get(storedName);
+    }
+
+    public boolean contains(String name) {
+        return resolve(name) != null;
+    }
+
+    private String resolve(String name) {
+        if (shardOfTensor.containsKey(name)) {
+            return name;
+        }
+        return storedName.get(name);
+    }
+
+    private SafetensorsFile fileOf(String name) {
+        String stored = resolve(name);
+        if (stored == null) {
+            throw BadInputException.at(dir, "checkpoint has no tensor '" + name + "'");
+        }
+        return shards.get(shardOfTensor.get(stored));
+    }
+
+    /** Metadata of a tensor, by stored or canonical name. */
+    public TensorInfo info(String name) {
+        return fileOf(name).info(resolve(name));
+    }
+
+    public float[] readFloats(String name) throws IOException {
+        return fileOf(name).readFloats(resolve(name));
+    }
+
+    public ByteBuffer rawBytes(String name) throws IOException {
+        return fileOf(name).rawBytes(resolve(name));
+    }
+
+    /**
+     * Checks that every tensor the config implies is present with the right shape (the tied LM head excepted) and
+     * that no stored tensor is unknown apart from GPT-2's mask buffers and a tied head's copy.
+     */
+    public void validateAgainstConfig() {
+        ModelConfig m = config.model();
+        Map<String, long[]> expected = m.expectedTensors();
+        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+            String stored = resolve(e.getKey());
+            if (stored == null) {
+                throw BadInputException.at(dir, "tensor '" + e.getKey() + "' is missing (required by " + CONFIG + ": "
+                        + m.modelType() + ", " + m.numLayers() + " layers)");
+            }
+            long[] shape = info(stored).shape();
+            if (!Arrays.equals(shape, e.getValue())) {
+                throw BadInputException.at(dir, "tensor '" + stored + "' has shape " + Arrays.toString(shape) + " but "
+                        + CONFIG + " implies " + Arrays.toString(e.getValue()));
+            }
+        }
+        for (String stored : shardOfTensor.keySet()) {
+            String c = canonical(m, stored);
+            boolean tiedHead = c.equals("lm_head.weight") && m.tieWordEmbeddings();
+            if (!expected.containsKey(c) && !tiedHead && !GPT2_BUFFERS.matcher(stored).matches()) {
+                throw BadInputException.at(dir, "unexpected tensor '" + stored + "' for a " + m.modelType()
+                        + " checkpoint with " + m.numLayers() + " layers");
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (SafetensorsFile f : shards.values()) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}

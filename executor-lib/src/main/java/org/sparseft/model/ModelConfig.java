@@ -1,0 +1,61 @@
+package org.sparseft.model;
+
+import org.sparseft.BadInputException;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The architecture of a decoder-only model, as read from a Hugging Face {@code config.json}. One record per
+ * family; each validates itself, so an inconsistent config is refused before any weight is read.
+ */
+public sealed interface ModelConfig permits Gpt2Config, LlamaConfig {
+
+    /** The {@code model_type} string of config.json. */
+    String modelType();
+
+    int vocabSize();
+
+    int hiddenSize();
+
+    int numLayers();
+
+    int numHeads();
+
+    int maxPositions();
+
+    boolean tieWordEmbeddings();
+
+    /** Names of the prunable linears inside block {@code layer}, in forward order (ALGORITHMS.md §7.1). */
+    List<String> prunableLinears(int layer);
+
+    /**
+     * Every tensor a checkpoint of this architecture holds, with its shape in the checkpoint's own layout
+     * (GPT-2 Conv1D weights are [in, out]); the tied LM head is not listed.
+     */
+    Map<String, long[]> expectedTensors();
+
+    /** Trainable parameter count, counting a tied head once. */
+    default long parameterCount() {
+        long n = 0;
+        for (long[] shape : expectedTensors().values()) {
+            long p = 1;
+            for (long d : shape) {
+                p *= d;
+            }
+            n += p;
+        }
+        return n;
+    }
+
+    static void require(boolean ok, String field, String expectation) {
+        if (!ok) {
+            throw new BadInputException("config field '" + field + "': " + expectation);
+        }
+    }
+
+    static Map<String, long[]> orderedShapes() {
+        return new LinkedHashMap<>();
+    }
+}
