@@ -6,6 +6,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 
 import java.io.EOFException;
 import java.io.File;
@@ -48,8 +49,10 @@ public final class HadoopStorage implements Storage {
         return new Path(p);
     }
 
+    /** Local paths use the raw local file system: no hidden .crc files beside a Hugging Face checkpoint. */
     private FileSystem fs(Path p) throws IOException {
-        return p.getFileSystem(conf);
+        FileSystem fs = p.getFileSystem(conf);
+        return fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
     }
 
     @Override
@@ -60,7 +63,7 @@ public final class HadoopStorage implements Storage {
         if (status.isDirectory()) {
             throw new FileNotFoundException(p + " is a directory, expected a file");
         }
-        if (fs instanceof LocalFileSystem local) {
+        if (fs instanceof RawLocalFileSystem local) {
             File file = local.pathToFile(path);
             return new MappedInput(file, p);
         }

@@ -85,7 +85,7 @@ public final class Tokenizers {
         if (eos != null) {
             specials.put(ByteLevelBpe.END_OF_TEXT, eos);
         }
-        return build(vocab, merges, specials, ByteLevelBpe.GPT2_PATTERN, false, "gpt2-bpe", mergesSource);
+        return build(vocab, merges, specials, ByteLevelBpe.GPT2_PATTERN, false, "gpt2-bpe", vocabSource, mergesSource);
     }
 
     public static ByteLevelBpe fromTokenizerJson(String text, String source) {
@@ -145,7 +145,7 @@ public final class Tokenizers {
                 specials.put(a.get("content").asText(), a.get("id").asInt());
             }
         }
-        return build(vocab, merges, specials, pattern, model.path("ignore_merges").asBoolean(false), "bpe", source);
+        return build(vocab, merges, specials, pattern, model.path("ignore_merges").asBoolean(false), "bpe", source, source);
     }
 
     private static String preTokenizerPattern(JsonNode pre, String source) {
@@ -221,18 +221,19 @@ public final class Tokenizers {
     }
 
     private static ByteLevelBpe build(Map<String, Integer> vocab, List<String[]> merges, Map<String, Integer> specials,
-                                      String pattern, boolean ignoreMerges, String kind, String source) {
+                                      String pattern, boolean ignoreMerges, String kind, String vocabSource,
+                                      String mergesSource) {
         char[] byteChars = ByteLevelBpe.byteToUnicode();
         for (int b = 0; b < 256; b++) {
             if (!vocab.containsKey(String.valueOf(byteChars[b]))) {
-                throw BadInputException.at(source, String.format("vocabulary lacks the byte symbol for 0x%02x; a"
+                throw BadInputException.at(vocabSource, String.format("vocabulary lacks the byte symbol for 0x%02x; a"
                         + " byte-level BPE needs all 256", b));
             }
         }
         for (int i = 0; i < merges.size(); i++) {
             String[] p = merges.get(i);
             if (!vocab.containsKey(p[0]) || !vocab.containsKey(p[1]) || !vocab.containsKey(p[0] + p[1])) {
-                throw BadInputException.at(source, "merge " + (i + 1) + " \"" + p[0] + " " + p[1]
+                throw BadInputException.at(mergesSource, "merge " + (i + 1) + " \"" + p[0] + " " + p[1]
                         + "\" uses or makes a symbol missing from the vocabulary");
             }
         }

@@ -1,0 +1,60 @@
+package org.sparseft.io;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.testing.MiniHdfs;
+import org.sparseft.testing.TinyCheckpoints;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Checkpoints written to and read from a real in-JVM HDFS through hdfs:// URIs. */
+class HdfsStorageTest {
+    static MiniHdfs hdfs;
+
+    @BeforeAll
+    static void start() throws Exception {
+        hdfs = new MiniHdfs();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        hdfs.close();
+    }
+
+    @Test
+    void shardedCheckpointRoundTripsOnHdfs() throws Exception {
+        Storage storage = hdfs.storage();
+        String dir = hdfs.uri() + "/models/llama";
+        TinyCheckpoints.write(storage, dir, TinyCheckpoints.llama(), DType.F16, 5000, 11);
+        assertTrue(storage.exists(dir + "/_SUCCESS"));
+        assertFalse(storage.list(hdfs.uri() + "/models").stream().anyMatch(n -> n.contains(AtomicOutput.TEMP_MARK)),
+                "temporary directory renamed away");
+        try (HfCheckpoint ckpt = HfCheckpoint.open(storage, dir)) {
+            ckpt.validateAgainstConfig();
+            assertTrue(ckpt.shardFiles().size() > 1);
+            List<SafetensorsWriter.Entry> expected = TinyCheckpoints.randomTensors(TinyCheckpoints.llama(), DType.F16, 11);
+            for (SafetensorsWriter.Entry e : expected) {
+                assertEquals(e.bytes(), ckpt.rawBytes(e.name()), e.name());
+            }
+        }
+    }
+
+    @Test
+    void replacingAFileIsAtomicOnHdfs() throws Exception {
+        Storage storage = hdfs.storage();
+        String path = hdfs.uri() + "/files/a.txt";
+        storage.writeAtomically(path, "one".getBytes());
+        storage.writeAtomically(path, "two".getBytes());
+        assertEquals("two", new String(storage.readAllBytes(path)));
+        assertEquals(List.of("a.txt"), storage.list(hdfs.uri() + "/files"));
+        assertEquals(path, storage.qualify(path));
+    }
+}

@@ -1,0 +1,65 @@
+package org.sparseft.testing;
+
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.tokenizer.ByteLevelBpe;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.ModelConfig;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/** Tiny checkpoints in the exact Hugging Face layout, with seeded random weights, written by test code. */
+public final class TinyCheckpoints {
+    private TinyCheckpoints() {
+    }
+
+    /** GPT-2 with the byte tokenizer's vocabulary (257), 2 layers, d = 16, 2 heads. */
+    public static Gpt2Config gpt2() {
+        return Gpt2Config.of(257, 32, 16, 2, 2);
+    }
+
+    /** LLaMA with grouped-query attention (4 heads, 2 KV heads), untied head. */
+    public static LlamaConfig llama() {
+        return LlamaConfig.of(257, 32, 16, 40, 2, 4, 2, false);
+    }
+
+    public static List<SafetensorsWriter.Entry> randomTensors(ModelConfig model, DType dtype, long seed) {
+        Random rnd = new Random(seed);
+        List<SafetensorsWriter.Entry> out = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : model.expectedTensors().entrySet()) {
+            long n = 1;
+            for (long d : e.getValue()) {
+                n *= d;
+            }
+            float[] v = new float[(int) n];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (rnd.nextGaussian() * 0.02);
+            }
+            out.add(SafetensorsWriter.Entry.ofFloats(e.getKey(), dtype, e.getValue(), v));
+        }
+        return out;
+    }
+
+    /** Writes config.json, model.safetensors (or shards), the byte tokenizer and _SUCCESS into {@code dir}. */
+    public static void write(Storage storage, String dir, ModelConfig model, DType dtype, long maxShardBytes, long seed)
+            throws IOException {
+        HfCheckpointWriter.write(storage, dir, HfConfig.of(model, torchDtype(dtype)), randomTensors(model, dtype, seed),
+                Map.of(), ByteLevelBpe.bytes().files(), maxShardBytes, true);
+    }
+
+    public static String torchDtype(DType dtype) {
+        return switch (dtype) {
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            default -> "float32";
+        };
+    }
+}
