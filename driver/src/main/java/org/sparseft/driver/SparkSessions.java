@@ -1,0 +1,55 @@
+package org.sparseft.driver;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import org.sparseft.BadInputException;
+import org.sparseft.io.HadoopStorage;
+
+import java.util.Map;
+
+/**
+ * The one place a SparkSession is made: Kryo with registration required, quiet UI in local mode, and local[*] when
+ * neither {@code --master} nor spark-submit chose a master.
+ */
+public final class SparkSessions {
+    public static final String DEFAULT_MASTER = "local[*]";
+
+    private SparkSessions() {
+    }
+
+    /**
+     * @param master null keeps the master from spark-submit or spark-defaults, else local[*]
+     * @param conf extra Spark settings ({@code --conf k=v}); they win over sparseft's defaults
+     */
+    public static SparkSession create(String appName, String master, Map<String, String> conf) {
+        SparkConf sc = new SparkConf(true).setAppName(appName);
+        if (master != null) {
+            sc.setMaster(master);
+        } else if (!sc.contains("spark.master")) {
+            sc.setMaster(DEFAULT_MASTER);
+        }
+        sc.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+        sc.setIfMissing("spark.kryo.registrationRequired", "true");
+        sc.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
+        sc.setIfMissing("spark.sql.session.timeZone", "UTC");
+        if (sc.get("spark.master").startsWith("local")) {
+            sc.setIfMissing("spark.ui.enabled", "false");
+            sc.setIfMissing("spark.driver.host", "127.0.0.1");
+            sc.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+            sc.setIfMissing("spark.sql.shuffle.partitions", "8");
+        }
+        for (Map.Entry<String, String> e : conf.entrySet()) {
+            if (!e.getKey().startsWith("spark.")) {
+                throw new BadInputException("--conf " + e.getKey() + "=" + e.getValue()
+                        + ": Spark settings start with 'spark.'");
+            }
+            sc.set(e.getKey(), e.getValue());
+        }
+        return SparkSession.builder().config(sc).getOrCreate();
+    }
+
+    /** Storage on the driver, seeing the session's Hadoop settings ({@code spark.hadoop.*}). */
+    public static HadoopStorage storage(SparkSession spark) {
+        return new HadoopStorage(spark.sparkContext().hadoopConfiguration());
+    }
+}
