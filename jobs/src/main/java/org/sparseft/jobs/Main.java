@@ -1,0 +1,118 @@
+package org.sparseft.jobs;
+
+import org.sparseft.BadInputException;
+import org.sparseft.RuntimeFailure;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * {@code sparseft <command> [options]}: the entry point for the local launcher and for {@code spark-submit --class}.
+ * Exit codes: 0 success, 2 bad input or configuration, 3 runtime failure.
+ */
+@Command(name = "sparseft", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Distributed sparse fine-tuning of transformer language models on Apache Spark.",
+        subcommands = {DataCommand.class, TokenizeCommand.class, InspectCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class},
+        footer = {"", "Exit codes: 0 success, 2 bad input or configuration, 3 runtime failure.",
+                "Run 'sparseft <command> --help' for a command's options."})
+public final class Main implements Runnable {
+    public static final int OK = 0;
+    public static final int BAD_INPUT = 2;
+    public static final int RUNTIME_FAILURE = 3;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs a command line in this JVM and returns its exit code (what tests call). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = commandLine(out, err);
+        return cli.execute(args);
+    }
+
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExitCodeExceptionMapper(Main::exitCode);
+        cli.setParameterExceptionHandler((ex, args) -> {
+            err.println("sparseft: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+            err.println("Run '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            err.flush();
+            return BAD_INPUT;
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            int code = exitCode(ex);
+            err.println("sparseft: error: " + message(ex));
+            if (code == RUNTIME_FAILURE && System.getenv("SPARSEFT_DEBUG") != null) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return code;
+        });
+        return cli;
+    }
+
+    /** Bad input anywhere in the cause chain (also when it was thrown inside a Spark task) is exit 2. */
+    static int exitCode(Throwable t) {
+        return badInput(t) != null || messageNamesBadInput(t) ? BAD_INPUT : RUNTIME_FAILURE;
+    }
+
+    private static BadInputException badInput(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof BadInputException b) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    private static final String BAD_INPUT_CLASS = BadInputException.class.getName() + ": ";
+
+    private static boolean messageNamesBadInput(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c.getMessage() != null && c.getMessage().contains(BAD_INPUT_CLASS)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static String message(Throwable t) {
+        BadInputException b = badInput(t);
+        if (b != null) {
+            return b.getMessage();
+        }
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            String m = c.getMessage();
+            if (m != null && m.contains(BAD_INPUT_CLASS)) {
+                String rest = m.substring(m.indexOf(BAD_INPUT_CLASS) + BAD_INPUT_CLASS.length());
+                int eol = rest.indexOf('\n');
+                return eol >= 0 ? rest.substring(0, eol) : rest;
+            }
+            if (c instanceof RuntimeFailure) {
+                return m;
+            }
+        }
+        return t.getClass().getSimpleName() + ": " + t.getMessage();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"sparseft " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package org.sparseft.jobs;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+
+/** Progress lines on stderr: what is being done, and how long each step took. */
+public final class Progress {
+    private final PrintWriter err;
+    private final long start = System.nanoTime();
+
+    public Progress(PrintWriter err) {
+        this.err = err;
+    }
+
+    public void step(String what) {
+        err.printf("[%s] %s%n", elapsed(), what);
+        err.flush();
+    }
+
+    public String elapsed() {
+        Duration d = Duration.ofNanos(System.nanoTime() - start);
+        return String.format("%02d:%02d:%02d", d.toHours(), d.toMinutesPart(), d.toSecondsPart());
+    }
+
+    public double seconds() {
+        return (System.nanoTime() - start) / 1e9;
+    }
+}

@@ -1,0 +1,100 @@
+package org.sparseft.jobs;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.SparkSession;
+import org.sparseft.BadInputException;
+import org.sparseft.data.TokenFiles;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.driver.data.TokenBlocks;
+import org.sparseft.io.Storage;
+import org.sparseft.io.tokenizer.Tokenizer;
+import org.sparseft.io.tokenizer.Tokenizers;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code sparseft tokenize}: text to fixed-length token blocks, in parallel on Spark. */
+@Command(name = "tokenize", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = {"Tokenize text on Spark and cut it into blocks of --seqlen tokens (documents joined with the "
+                + "end-of-text token, the tail dropped). Writes a safetensors file with an I32 tensor input_ids "
+                + "[N, seqlen], which every job accepts as --tokens."})
+public final class TokenizeCommand implements Callable<Integer> {
+    @CommandLine.Mixin
+    TextInputOptions input;
+
+    @Option(names = "--tokenizer", defaultValue = Tokenizers.BYTE, paramLabel = "byte|DIR",
+            description = "'byte', or a directory with tokenizer.json or vocab.json + merges.txt (a model directory).")
+    String tokenizer;
+
+    @Option(names = "--seqlen", defaultValue = "256", paramLabel = "T", description = "Tokens per block.")
+    int seqLen;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output .safetensors file (any Hadoop FS URI).")
+    String out;
+
+    @Option(names = "--force", description = "Replace an existing output file.")
+    boolean force;
+
+    @CommandLine.Mixin
+    SparkOptions sparkOptions;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!out.endsWith(".safetensors")) {
+            throw new BadInputException("--out " + out + ": expected a file name ending in .safetensors");
+        }
+        if (seqLen < 2) {
+            throw new BadInputException("--seqlen " + seqLen + ": expected at least 2");
+        }
+        Progress progress = new Progress(spec.commandLine().getErr());
+        progress.step("starting Spark");
+        SparkSession spark = sparkOptions.session("sparseft tokenize");
+        try {
+            Storage storage = SparkSessions.storage(spark);
+            if (!force && storage.exists(out)) {
+                throw new BadInputException("--out " + out + ": already exists (use --force to replace it)");
+            }
+            Tokenizer tok = Tokenizers.load(storage, tokenizer); // fail fast, on the driver, before any task runs
+            Result r = run(spark, input, tokenizer, seqLen, out, progress);
+            var w = spec.commandLine().getOut();
+            w.printf("tokenizer   %s%n", tok.describe());
+            w.printf("documents   %d%n", r.documents());
+            w.printf("blocks      %d x %d tokens (%d tokens)%n", r.blocks(), seqLen, (long) r.blocks() * seqLen);
+            w.printf("wrote       %s in %.1f s%n", out, progress.seconds());
+            w.flush();
+            return Main.OK;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    record Result(long documents, int blocks) {
+    }
+
+    static Result run(SparkSession spark, TextInputOptions input, String tokenizer, int seqLen, String out,
+                      Progress progress) throws Exception {
+        progress.step("reading " + input.uri());
+        var docs = input.documents(spark).cache();
+        long nDocs = docs.count();
+        progress.step("tokenizing " + nDocs + " documents with " + tokenizer);
+        JavaRDD<int[]> blocks = TokenBlocks.blocks(TokenBlocks.tokenize(docs, tokenizer), seqLen);
+        List<int[]> collected = blocks.collect();
+        docs.unpersist();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("source", input.uri());
+        meta.put("tokenizer", tokenizer);
+        meta.put("seqlen", Integer.toString(seqLen));
+        meta.put("documents", Long.toString(nDocs));
+        progress.step("writing " + collected.size() + " blocks to " + out);
+        TokenFiles.writeBlocks(SparkSessions.storage(spark), out, collected, meta);
+        return new Result(nDocs, collected.size());
+    }
+}

@@ -1,0 +1,98 @@
+package org.sparseft.jobs;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.data.TokenFiles;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.tokenizer.ByteLevelBpe;
+import org.sparseft.testing.TinyCheckpoints;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void helpListsEveryCommandAndEachCommandHasHelp() {
+        Cli top = Cli.run("--help");
+        assertEquals(0, top.exitCode(), top.toString());
+        for (String c : List.of("data", "tokenize", "inspect", "demo")) {
+            assertTrue(top.out().contains(c), c);
+            Cli sub = Cli.run(c, "--help");
+            assertEquals(0, sub.exitCode(), sub.toString());
+            assertTrue(sub.out().startsWith("Usage: sparseft " + c), sub.out());
+        }
+        Cli brown = Cli.run("data", "brown", "--help");
+        assertTrue(brown.out().contains("--seed") && brown.out().contains("Default: 1961"), brown.out());
+        Cli tok = Cli.run("tokenize", "--help");
+        assertTrue(tok.out().contains("--master") && tok.out().contains("--conf") && tok.out().contains("Default: 256"));
+    }
+
+    @Test
+    void usageErrorsExitWithTwo() {
+        Cli none = Cli.run();
+        assertEquals(2, none.exitCode(), none.toString());
+        Cli unknown = Cli.run("tokenize", "--data", "x", "--out", "y.safetensors", "--bogus");
+        assertEquals(2, unknown.exitCode());
+        assertTrue(unknown.err().contains("--bogus"), unknown.err());
+        Cli notANumber = Cli.run("tokenize", "--data", "x", "--out", "y.safetensors", "--seqlen", "many");
+        assertEquals(2, notANumber.exitCode());
+        assertTrue(notANumber.err().contains("--seqlen"), notANumber.err());
+        Cli wrongExt = Cli.run("tokenize", "--data", "x", "--out", "y.bin");
+        assertEquals(2, wrongExt.exitCode());
+        assertTrue(wrongExt.err().contains("--out y.bin") && wrongExt.err().contains(".safetensors"), wrongExt.err());
+    }
+
+    @Test
+    void tokenizeJsonLinesThroughTheCli() throws Exception {
+        Path data = tmp.resolve("docs.jsonl");
+        Files.writeString(data, "{\"text\": \"first document\"}\n{\"text\": \"second one, longer than the first\"}\n");
+        Path out = tmp.resolve("blocks.safetensors");
+        Cli r = Cli.run("tokenize", "--data", data.toString(), "--out", out.toString(), "--seqlen", "8",
+                "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("blocks      6 x 8 tokens"), r.out());
+        List<int[]> blocks = TokenFiles.read(HadoopStorage.withDefaults(), out.toString(), 257);
+        ByteLevelBpe b = ByteLevelBpe.bytes();
+        assertArrayEquals(b.encode("first do"), blocks.get(0));
+        assertEquals("cument<|endoftext|>s", b.decode(blocks.get(1)), "documents joined by end-of-text");
+
+        Cli again = Cli.run("tokenize", "--data", data.toString(), "--out", out.toString(), "--seqlen", "8");
+        assertEquals(2, again.exitCode(), "refuses to overwrite");
+        assertTrue(again.err().contains("already exists"), again.err());
+    }
+
+    @Test
+    void missingDataPathIsBadInput() {
+        Path absent = tmp.resolve("absent");
+        Cli r = Cli.run("tokenize", "--data", absent.toString(), "--out", tmp.resolve("o.safetensors").toString());
+        assertEquals(2, r.exitCode(), r.toString());
+        assertTrue(r.err().contains(absent.toString()) && r.err().contains("does not exist"), r.err());
+        assertFalse(Files.exists(tmp.resolve("o.safetensors")), "no output");
+    }
+
+    @Test
+    void inspectPrintsTensorsAndSparsity() throws Exception {
+        Path model = tmp.resolve("model");
+        TinyCheckpoints.write(HadoopStorage.withDefaults(), model.toString(), TinyCheckpoints.llama(), DType.BF16, 0, 3);
+        Cli r = Cli.run("inspect", "--model", model.toString());
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("(llama), 2 layers"), r.out());
+        assertTrue(r.out().contains("model.layers.1.mlp.down_proj.weight") && r.out().contains("BF16"), r.out());
+        assertTrue(r.out().contains("[16, 40]"), r.out());
+
+        Files.delete(model.resolve("config.json"));
+        Cli bad = Cli.run("inspect", "--model", model.toString());
+        assertEquals(2, bad.exitCode(), bad.toString());
+        assertTrue(bad.err().contains("missing config.json"), bad.err());
+    }
+}
