@@ -60,8 +60,16 @@ public final class NpmPackages {
                     throw new RuntimeFailure("npm package " + name + "@" + version + " has no package/ folder");
                 }
                 Files.writeString(unpacked.resolve(COMPLETE), tarball.getFileName().toString());
-                deleteRecursively(dir);
-                Files.move(unpacked, dir, StandardCopyOption.ATOMIC_MOVE);
+                if (!Files.exists(dir.resolve(COMPLETE))) {
+                    deleteRecursively(dir); // an incomplete leftover of a crashed fetch
+                }
+                try {
+                    Files.move(unpacked, dir, StandardCopyOption.ATOMIC_MOVE);
+                } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+                    if (!Files.exists(dir.resolve(COMPLETE))) {
+                        throw e;
+                    } // another process finished the same fetch first: use its copy
+                }
             } finally {
                 deleteRecursively(work);
             }
