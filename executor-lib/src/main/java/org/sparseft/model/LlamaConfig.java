@@ -1,5 +1,6 @@
 package org.sparseft.model;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -49,7 +50,7 @@ public record LlamaConfig(int vocabSize, int maxPositions, int hiddenSize, int i
 
     @Override
     public Map<String, long[]> expectedTensors() {
-        Map<String, long[]> t = ModelConfig.orderedShapes();
+        Map<String, long[]> t = new LinkedHashMap<>(); // checkpoint order
         long d = hiddenSize;
         long q = (long) numHeads * headDim;
         long kv = (long) numKvHeads * headDim;

@@ -2,7 +2,6 @@ package org.sparseft.model;
 
 import org.sparseft.BadInputException;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -53,9 +52,5 @@ public sealed interface ModelConfig permits Gpt2Config, LlamaConfig {
         if (!ok) {
             throw new BadInputException("config field '" + field + "': " + expectation);
         }
-    }
-
-    static Map<String, long[]> orderedShapes() {
-        return new LinkedHashMap<>();
     }
 }

@@ -31,11 +31,6 @@ public enum DType {
                 || this == BOOL;
     }
 
-    /** Whether sparseft writes weights in this type. */
-    public boolean writableFromFloat() {
-        return this == F32 || this == F16 || this == BF16;
-    }
-
     /** Parses the header's dtype string; null when unknown. */
     public static DType parse(String s) {
         for (DType t : values()) {
