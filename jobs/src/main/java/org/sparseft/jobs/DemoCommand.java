@@ -6,6 +6,7 @@ import org.sparseft.data.NpmPackages;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.tokenizer.ByteLevelBpe;
 import org.sparseft.io.tokenizer.Tokenizers;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -63,8 +64,8 @@ public final class DemoCommand implements Callable<Integer> {
                     tokenized.put(split, null);
                     continue;
                 }
-                tokenized.put(split, TokenizeCommand.run(spark, TextInputOptions.of(Storage.join(data, split + ".txt")),
-                        Tokenizers.BYTE, SEQ_LEN, tokens, progress));
+                tokenized.put(split, TokenizeCommand.run(spark, InputOptions.text(Storage.join(data, split + ".txt")),
+                        ByteLevelBpe.bytes(), Tokenizers.BYTE, SEQ_LEN, tokens, progress));
             }
             String report = report(run, tokenized, progress);
             storage.writeAtomically(Storage.join(run, "report.md"), report.getBytes(StandardCharsets.UTF_8));
@@ -84,7 +85,7 @@ public final class DemoCommand implements Callable<Integer> {
         r.append("Run directory: `").append(run).append("`\n\n");
         r.append("| split | documents | blocks of ").append(SEQ_LEN).append(" byte tokens |\n|---|---:|---:|\n");
         tokenized.forEach((split, res) -> r.append("| ").append(split).append(" | ")
-                .append(res == null ? "(earlier run)" : Long.toString(res.documents())).append(" | ")
+                .append(res == null ? "(earlier run)" : Long.toString(res.units())).append(" | ")
                 .append(res == null ? "(earlier run)" : Integer.toString(res.blocks())).append(" |\n"));
         r.append("\nStages run: data, tokenize. Pruning, fine-tuning and evaluation are not part of the demo yet.\n");
         r.append(String.format("Wall time: %.1f s%n", progress.seconds()));

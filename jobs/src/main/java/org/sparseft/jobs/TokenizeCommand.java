@@ -1,11 +1,9 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.BadInputException;
 import org.sparseft.data.TokenFiles;
 import org.sparseft.driver.SparkSessions;
-import org.sparseft.driver.data.TokenBlocks;
 import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizer;
 import org.sparseft.io.tokenizer.Tokenizers;
@@ -22,10 +20,10 @@ import java.util.concurrent.Callable;
 @Command(name = "tokenize", mixinStandardHelpOptions = true, showDefaultValues = true,
         description = {"Tokenize text on Spark and cut it into blocks of --seqlen tokens (documents joined with the "
                 + "end-of-text token, the tail dropped). Writes a safetensors file with an I32 tensor input_ids "
-                + "[N, seqlen], which every job accepts as --tokens."})
+                + "[N, seqlen], which every job accepts as --tokens. With --tokens, re-cuts a token file."})
 public final class TokenizeCommand implements Callable<Integer> {
     @CommandLine.Mixin
-    TextInputOptions input;
+    InputOptions input;
 
     @Option(names = "--tokenizer", defaultValue = Tokenizers.BYTE, paramLabel = "byte|DIR",
             description = "'byte', or a directory with tokenizer.json or vocab.json + merges.txt (a model directory).")
@@ -63,10 +61,10 @@ public final class TokenizeCommand implements Callable<Integer> {
                 throw new BadInputException("--out " + out + ": already exists (use --force to replace it)");
             }
             Tokenizer tok = Tokenizers.load(storage, tokenizer); // fail fast, on the driver, before any task runs
-            Result r = run(spark, input, tokenizer, seqLen, out, progress);
+            Result r = run(spark, input, tok, tokenizer, seqLen, out, progress);
             var w = spec.commandLine().getOut();
             w.printf("tokenizer   %s%n", tok.describe());
-            w.printf("documents   %d%n", r.documents());
+            w.printf("%-11s %d%n", r.unitName(), r.units());
             w.printf("blocks      %d x %d tokens (%d tokens)%n", r.blocks(), seqLen, (long) r.blocks() * seqLen);
             w.printf("wrote       %s in %.1f s%n", out, progress.seconds());
             w.flush();
@@ -76,25 +74,22 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
     }
 
-    record Result(long documents, int blocks) {
+    /** What was written: the number of input documents (or sequences) and of blocks. */
+    record Result(long units, String unitName, int blocks) {
     }
 
-    static Result run(SparkSession spark, TextInputOptions input, String tokenizer, int seqLen, String out,
-                      Progress progress) throws Exception {
-        progress.step("reading " + input.uri());
-        var docs = input.documents(spark).cache();
-        long nDocs = docs.count();
-        progress.step("tokenizing " + nDocs + " documents with " + tokenizer);
-        JavaRDD<int[]> blocks = TokenBlocks.blocks(TokenBlocks.tokenize(docs, tokenizer), seqLen);
-        List<int[]> collected = blocks.collect();
-        docs.unpersist();
+    static Result run(SparkSession spark, InputOptions input, Tokenizer tok, String tokenizerSpec, int seqLen,
+                      String out, Progress progress) throws Exception {
+        InputOptions.Blocks b = input.blocks(spark, tokenizerSpec, tok.vocabSize(), seqLen, progress);
+        List<int[]> collected = b.blocks().collect();
+        b.blocks().unpersist(false);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("source", input.uri());
-        meta.put("tokenizer", tokenizer);
+        meta.put("tokenizer", tokenizerSpec);
         meta.put("seqlen", Integer.toString(seqLen));
-        meta.put("documents", Long.toString(nDocs));
+        meta.put(b.unitName(), Long.toString(b.units()));
         progress.step("writing " + collected.size() + " blocks to " + out);
         TokenFiles.writeBlocks(SparkSessions.storage(spark), out, collected, meta);
-        return new Result(nDocs, collected.size());
+        return new Result(b.units(), b.unitName(), collected.size());
     }
 }

@@ -72,6 +72,36 @@ class CliTest {
     }
 
     @Test
+    void tokenFilesAreReCutAndCheckedAgainstTheVocabulary() throws Exception {
+        Path ids = tmp.resolve("ids.txt");
+        Files.writeString(ids, "1 2 3 4 5\n6 7\n8 9 10\n");
+        Path out = tmp.resolve("recut.safetensors");
+        Cli r = Cli.run("tokenize", "--tokens", ids.toString(), "--out", out.toString(), "--seqlen", "3",
+                "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.out().contains("sequences   3"), r.out());
+        List<int[]> blocks = TokenFiles.read(HadoopStorage.withDefaults(), out.toString(), 257);
+        assertEquals(3, blocks.size());
+        assertArrayEquals(new int[] {4, 5, 6}, blocks.get(1), "sequences joined in order, then cut");
+
+        Files.writeString(ids, "1 2\n3 300\n");
+        Cli bad = Cli.run("tokenize", "--tokens", ids.toString(), "--out", tmp.resolve("x.safetensors").toString(),
+                "--seqlen", "2");
+        assertEquals(2, bad.exitCode(), bad.toString());
+        assertTrue(bad.err().contains("ids.txt line 2") && bad.err().contains("id 300"), bad.err());
+    }
+
+    @Test
+    void exactlyOneInputIsRequired() {
+        Cli both = Cli.run("tokenize", "--data", "a.txt", "--tokens", "b.txt", "--out", "c.safetensors");
+        assertEquals(2, both.exitCode());
+        assertTrue(both.err().contains("mutually exclusive"), both.err());
+        Cli neither = Cli.run("tokenize", "--out", "c.safetensors");
+        assertEquals(2, neither.exitCode());
+        assertTrue(neither.err().contains("--data") && neither.err().contains("--tokens"), neither.err());
+    }
+
+    @Test
     void missingDataPathIsBadInput() {
         Path absent = tmp.resolve("absent");
         Cli r = Cli.run("tokenize", "--data", absent.toString(), "--out", tmp.resolve("o.safetensors").toString());

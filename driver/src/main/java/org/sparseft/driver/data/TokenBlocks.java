@@ -3,6 +3,7 @@ package org.sparseft.driver.data;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
 import org.sparseft.BadInputException;
 import org.sparseft.driver.ExecutorStorage;
 import org.sparseft.io.tokenizer.Tokenizer;
@@ -62,53 +63,75 @@ public final class TokenBlocks {
         }, true);
     }
 
-    /** Fixed-length blocks of {@code seqLen} tokens, in stream order. */
-    public static JavaRDD<int[]> blocks(JavaRDD<int[]> tokenDocs, int seqLen) {
+    /** Blocks, cached and materialized (unpersist when done), and the size of what they were cut from. */
+    public record Result(JavaRDD<int[]> blocks, long count, long sequences, long tokens) {
+    }
+
+    /**
+     * Fixed-length blocks of {@code seqLen} tokens, in stream order. The input is traversed twice (sizes, then
+     * cuts), so it is persisted meanwhile: tokenization runs once.
+     */
+    public static Result blocks(JavaRDD<int[]> sequences, int seqLen) {
         if (seqLen < 2) {
             throw new BadInputException("--seqlen " + seqLen + ": expected at least 2");
         }
-        List<Tuple2<Integer, Long>> counts = tokenDocs.mapPartitionsWithIndex((idx, it) -> {
-            long n = 0;
-            while (it.hasNext()) {
-                n += it.next().length;
+        JavaRDD<int[]> input = sequences.persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            List<Tuple2<Integer, long[]>> sizes = input.mapPartitionsWithIndex((idx, it) -> {
+                long seqs = 0;
+                long tokens = 0;
+                while (it.hasNext()) {
+                    tokens += it.next().length;
+                    seqs++;
+                }
+                return Collections.singletonList(new Tuple2<>(idx, new long[] {seqs, tokens})).iterator();
+            }, true).collect();
+            long[] offsets = new long[sizes.size()];
+            long total = 0;
+            long nSequences = 0;
+            List<Tuple2<Integer, long[]>> ordered = new ArrayList<>(sizes);
+            ordered.sort((a, b) -> Integer.compare(a._1(), b._1()));
+            for (Tuple2<Integer, long[]> c : ordered) {
+                offsets[c._1()] = total;
+                nSequences += c._2()[0];
+                total += c._2()[1];
             }
-            return Collections.singletonList(new Tuple2<>(idx, n)).iterator();
-        }, true).collect();
-        long[] offsets = new long[counts.size()];
-        long total = 0;
-        List<Tuple2<Integer, Long>> ordered = new ArrayList<>(counts);
-        ordered.sort((a, b) -> Integer.compare(a._1(), b._1()));
-        for (Tuple2<Integer, Long> c : ordered) {
-            offsets[c._1()] = total;
-            total += c._2();
+            long nBlocks = total / seqLen;
+            if (nBlocks == 0) {
+                throw new BadInputException("the data has " + total + " tokens, fewer than one block of --seqlen "
+                        + seqLen);
+            }
+            JavaRDD<int[]> blocks = cut(input, offsets, nBlocks, seqLen).persist(StorageLevel.MEMORY_AND_DISK());
+            long count = blocks.count();
+            return new Result(blocks, count, nSequences, total);
+        } finally {
+            input.unpersist(false);
         }
-        long nBlocks = total / seqLen;
-        if (nBlocks == 0) {
-            throw new BadInputException("the data has " + total + " tokens, fewer than one block of --seqlen "
-                    + seqLen);
-        }
-        Broadcast<long[]> starts = JavaRDD.toRDD(tokenDocs).sparkContext().broadcast(offsets,
+    }
+
+    private static JavaRDD<int[]> cut(JavaRDD<int[]> input, long[] offsets, long nBlocks, int seqLen) {
+        Broadcast<long[]> starts = JavaRDD.toRDD(input).sparkContext().broadcast(offsets,
                 scala.reflect.ClassTag$.MODULE$.apply(long[].class));
         long limit = nBlocks * seqLen;
-        JavaPairRDD<Long, Piece> pieces = tokenDocs.mapPartitionsWithIndex((idx, it) -> {
+        JavaPairRDD<Long, Piece> pieces = input.mapPartitionsWithIndex((idx, it) -> {
             long g = starts.value()[idx];
             List<Tuple2<Long, Piece>> out = new ArrayList<>();
             while (it.hasNext()) {
-                int[] doc = it.next();
+                int[] seq = it.next();
                 int i = 0;
-                while (i < doc.length && g < limit) {
+                while (i < seq.length && g < limit) {
                     long block = g / seqLen;
                     int offset = (int) (g % seqLen);
-                    int n = (int) Math.min(doc.length - i, Math.min(seqLen - offset, limit - g));
-                    out.add(new Tuple2<>(block, new Piece(offset, java.util.Arrays.copyOfRange(doc, i, i + n))));
+                    int n = (int) Math.min(seq.length - i, Math.min(seqLen - offset, limit - g));
+                    out.add(new Tuple2<>(block, new Piece(offset, java.util.Arrays.copyOfRange(seq, i, i + n))));
                     i += n;
                     g += n;
                 }
-                g += doc.length - i;
+                g += seq.length - i;
             }
             return out.iterator();
         }, true).mapToPair(t -> t);
-        return pieces.groupByKey().sortByKey(true, Math.max(1, tokenDocs.getNumPartitions())).map(kv -> {
+        return pieces.groupByKey().sortByKey(true, Math.max(1, input.getNumPartitions())).map(kv -> {
             int[] block = new int[seqLen];
             int filled = 0;
             for (Piece p : kv._2()) {

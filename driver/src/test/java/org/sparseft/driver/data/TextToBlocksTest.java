@@ -78,7 +78,7 @@ class TextToBlocksTest {
 
     private static List<int[]> blocks(String uri, TextFormat format, String field, int t) {
         return TokenBlocks.blocks(TokenBlocks.tokenize(TextSource.documents(spark, uri, format, field), "byte"), t)
-                .collect();
+                .blocks().collect();
     }
 
     @Test
@@ -125,7 +125,7 @@ class TextToBlocksTest {
         var source = TextSource.documents(spark, f.toString(), TextFormat.TEXT, "text");
         for (int partitions : new int[] {1, 3, 7}) {
             List<int[]> actual = TokenBlocks.blocks(TokenBlocks.tokenize(source.repartition(partitions)
-                    .sortBy(d -> d.ordinal(), true, partitions), "byte"), 32).collect();
+                    .sortBy(d -> d.ordinal(), true, partitions), "byte"), 32).blocks().collect();
             assertBlocks(expected, actual);
         }
     }
