@@ -1,0 +1,316 @@
+package org.sparseft.jobs;
+
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.tokenizer.ByteLevelBpe;
+import org.sparseft.io.tokenizer.Tokenizers;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.testing.TinyCheckpoints;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes the bad-input corpus: one directory per case with its input files, {@code cmd} (the sparseft arguments;
+ * {@code @CASE@} is the case directory, {@code @OUT@} a fresh output directory) and {@code expect} (text the error
+ * message must contain, one per line). Every case must end with exit code 2 and no output.
+ *
+ * <p>The corpus is committed under {@code src/test/resources/bad-inputs}; {@code BadInputCorpusTest} checks it
+ * equals what this generator writes. To add a case, add it here and run
+ * {@code mvn -pl jobs test-compile exec:java -Dexec.mainClass=org.sparseft.jobs.BadInputCorpus
+ * -Dexec.classpathScope=test -Dexec.args=src/test/resources/bad-inputs}.
+ */
+public final class BadInputCorpus {
+    /** A micro GPT-2 (vocabulary 8, 1 layer, width 4) whose files are a few hundred bytes. */
+    static final Gpt2Config MICRO = new Gpt2Config(8, 4, 4, 1, 1, 8, 1e-5, "gelu_new", true);
+    private static final String INSPECT = "inspect --model @CASE@/model";
+    private static final String TEXT = "The jury said it did find that many of the laws are outmoded.\n";
+
+    private final Path root;
+    private final Storage storage = HadoopStorage.withDefaults();
+
+    private BadInputCorpus(Path root) {
+        this.root = root;
+    }
+
+    public static void main(String[] args) throws IOException {
+        write(Path.of(args[0]));
+    }
+
+    static void write(Path root) throws IOException {
+        if (Files.exists(root)) {
+            if (!root.getFileName().toString().equals("bad-inputs")) {
+                throw new IllegalArgumentException(root + " exists and is not a bad-inputs corpus");
+            }
+            org.sparseft.io.HadoopStorage.withDefaults().delete(root.toString()); // cases removed from the code go too
+        }
+        new BadInputCorpus(root).all();
+    }
+
+    private void all() throws IOException {
+        String okEntry = entry("w", "F32", "[2]", 0, 8);
+        // safetensors files, read through a checkpoint directory
+        badWeights("st-empty-file", new byte[0], "truncated safetensors file");
+        badWeights("st-truncated-data", truncate(raw("{" + okEntry + "}", 8), 3), "outside the data section");
+        badWeights("st-header-past-eof", raw(("{" + okEntry + "}").getBytes(StandardCharsets.UTF_8), 4096, 8),
+                "runs past the end of the file");
+        badWeights("st-header-over-100mb", raw(("{" + okEntry + "}").getBytes(StandardCharsets.UTF_8), 200_000_000L, 8),
+                "outside [2, 100000000]");
+        badWeights("st-invalid-json", raw("{\"w\":{\"dtype\":\"F32\",", 8), "not valid JSON");
+        badWeights("st-overlap", raw("{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F32", "[2]", 4, 12)
+                + "}", 12), "overlap");
+        badWeights("st-offsets-out-of-range", raw("{" + entry("w", "F32", "[4]", 0, 16) + "}", 8),
+                "tensor 'w'", "outside the data section");
+        badWeights("st-size-not-shape-times-dtype", raw("{" + entry("w", "F32", "[3]", 0, 8) + "}", 8),
+                "tensor 'w'", "needs 12");
+        badWeights("st-unknown-dtype", raw("{" + entry("w", "F9", "[2]", 0, 8) + "}", 8), "unknown dtype 'F9'");
+        badWeights("st-duplicate-names", raw("{" + okEntry + "," + okEntry + "}", 8), "Duplicate field 'w'");
+        badWeights("st-negative-dimension", raw("{" + entry("w", "F32", "[-2]", 0, 8) + "}", 8),
+                "non-negative integer");
+
+        // checkpoint directories
+        Path c = validModel("ckpt-missing-config");
+        Files.delete(c.resolve("config.json"));
+        expect("ckpt-missing-config", INSPECT, "missing config.json");
+        c = validModel("ckpt-config-missing-field");
+        editConfig(c, "\"n_layer\" : 1,", "");
+        expect("ckpt-config-missing-field", INSPECT, "config.json", "'n_layer'", "an integer, was missing");
+        c = validModel("ckpt-config-wrong-type");
+        editConfig(c, "\"n_embd\" : 4", "\"n_embd\" : \"four\"");
+        expect("ckpt-config-wrong-type", INSPECT, "config.json", "'n_embd'", "\"four\"");
+        c = validModel("ckpt-config-invalid-json");
+        editConfig(c, "{", "{{");
+        expect("ckpt-config-invalid-json", INSPECT, "config.json", "not valid JSON");
+        c = validModel("ckpt-config-inconsistent");
+        editConfig(c, "\"n_head\" : 1", "\"n_head\" : 3");
+        expect("ckpt-config-inconsistent", INSPECT, "'n_head'", "divide n_embd=4");
+        c = validModel("ckpt-unsupported-model-type");
+        editConfig(c, "\"model_type\" : \"gpt2\"", "\"model_type\" : \"bert\"");
+        expect("ckpt-unsupported-model-type", INSPECT, "model_type", "\"bert\"");
+        c = validModel("ckpt-shape-disagrees-with-config");
+        editConfig(c, "\"n_inner\" : 8", "\"n_inner\" : 12");
+        expect("ckpt-shape-disagrees-with-config", INSPECT, "transformer.h.0.mlp.c_fc.weight", "[4, 8]", "[4, 12]");
+        c = validModel("ckpt-missing-tensor");
+        rewriteWeights(c, "transformer.ln_f.bias");
+        expect("ckpt-missing-tensor", INSPECT, "'transformer.ln_f.bias' is missing");
+        for (String[] shard : new String[][] {{"ckpt-index-parent-dir", "../"}, {"ckpt-index-absolute-path", "/tmp/"},
+                {"ckpt-index-uri", "hdfs://namenode/"}}) {
+            c = validShardedModel(shard[0]);
+            String first = shards(c).get(0);
+            Path index = c.resolve("model.safetensors.index.json");
+            Files.writeString(index, Files.readString(index).replaceFirst("\"" + first + "\"",
+                    "\"" + shard[1] + first + "\""));
+            expect(shard[0], INSPECT, "model.safetensors.index.json", "plain *.safetensors file names");
+        }
+        c = validShardedModel("ckpt-missing-shard");
+        String second = shards(c).get(1);
+        Files.delete(c.resolve(second));
+        expect("ckpt-missing-shard", INSPECT, "shard '" + second + "'", "does not exist");
+        c = validModel("ckpt-pickle-only");
+        Files.delete(c.resolve("model.safetensors"));
+        Files.write(c.resolve("pytorch_model.bin"), new byte[] {(byte) 0x80, 0x02, '}', 'q', 0, '.'});
+        expect("ckpt-pickle-only", INSPECT, "pytorch_model.bin", "convert it to safetensors");
+        Path notDir = dir("ckpt-model-is-a-file");
+        Files.writeString(notDir.resolve("model"), "not a directory\n");
+        expect("ckpt-model-is-a-file", INSPECT, "expected a Hugging Face model directory");
+        dir("ckpt-model-does-not-exist");
+        expect("ckpt-model-does-not-exist", INSPECT, "model directory does not exist");
+
+        // tokenizers, through tokenize --tokenizer
+        String tokenize = "tokenize --data @CASE@/text.txt --tokenizer @CASE@/tok --out @OUT@/t.safetensors --seqlen 8";
+        String bytesJson = new String(ByteLevelBpe.bytes().files().get(Tokenizers.TOKENIZER_JSON), StandardCharsets.UTF_8);
+        tokenizerCase("tok-invalid-json", Tokenizers.TOKENIZER_JSON, "{\"model\": ", tokenize, "not valid JSON");
+        tokenizerCase("tok-unsupported-model", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"type\" : \"BPE\"", "\"type\" : \"Unigram\""), tokenize, "\"Unigram\"");
+        tokenizerCase("tok-sentencepiece-normalizer", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"normalizer\" : null", "\"normalizer\" : {\"type\" : \"NFKC\"}"), tokenize,
+                "'normalizer'", "NFKC");
+        tokenizerCase("tok-missing-byte-symbols", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"!\" : 33,", ""), tokenize, "lacks the byte symbol for 0x21");
+        tokenizerCase("tok-bad-merge-entry", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"merges\" : [ ]", "\"merges\" : [ 42 ]"), tokenize, "model.merges[0]");
+        tokenizerCase("tok-shared-id", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"#\" : 35,", "\"#\" : 34,"), tokenize, "share id 34");
+        Path merges = tokenizerCase("tok-merges-txt-malformed", Tokenizers.VOCAB_JSON, vocabJson(), tokenize,
+                "merges.txt line 2", "two symbols");
+        Files.writeString(merges.resolve(Tokenizers.MERGES_TXT), "#version: 0.2\nab\n");
+        tokenizerCase("tok-no-tokenizer-files", "README", "nothing here\n", tokenize, "no tokenizer found");
+
+        // data and token files
+        String tokensCmd = "tokenize --tokens @CASE@/%s --out @OUT@/t.safetensors --seqlen 2";
+        dataCase("tokens-out-of-vocabulary", "ids.txt", "1 2 3\n4 300 5\n", String.format(tokensCmd, "ids.txt"),
+                "ids.txt line 2", "token 2 is id 300", "[0, 257)");
+        dataCase("tokens-not-integers", "ids.txt", "1 2 three\n", String.format(tokensCmd, "ids.txt"),
+                "ids.txt line 1", "\"three\"");
+        dataCase("tokens-negative-id", "ids.txt", "1 -2\n", String.format(tokensCmd, "ids.txt"), "id -2");
+        dataCase("tokens-empty-file", "ids.txt", "\n\n", String.format(tokensCmd, "ids.txt"), "empty");
+        dataCase("tokens-too-few", "ids.txt", "7\n", "tokenize --tokens @CASE@/ids.txt --out @OUT@/t.safetensors"
+                + " --seqlen 16", "fewer than one block of --seqlen 16");
+        Path p = dataCase("tokens-safetensors-float", "README", "", String.format(tokensCmd, "ids.safetensors"),
+                "expected an integer type");
+        SafetensorsWriter.write(storage, p.resolve("ids.safetensors").toString(), List.of(SafetensorsWriter.Entry
+                .ofFloats("input_ids", DType.F32, new long[] {1, 2}, new float[] {1, 2})), Map.of());
+        Files.delete(p.resolve("README"));
+        p = dataCase("tokens-safetensors-wrong-rank", "README", "", String.format(tokensCmd, "ids.safetensors"),
+                "expected [N, T]");
+        SafetensorsWriter.write(storage, p.resolve("ids.safetensors").toString(), List.of(new SafetensorsWriter.Entry(
+                "input_ids", DType.I32, new long[] {4}, org.sparseft.io.safetensors.TensorCodec.encodeI32(
+                        new int[] {1, 2, 3, 4}))), Map.of());
+        Files.delete(p.resolve("README"));
+        p = dataCase("tokens-safetensors-no-ids", "README", "", String.format(tokensCmd, "ids.safetensors"),
+                "no tensor named input_ids or tokens");
+        SafetensorsWriter.write(storage, p.resolve("ids.safetensors").toString(), List.of(new SafetensorsWriter.Entry(
+                "labels", DType.I32, new long[] {1, 2}, org.sparseft.io.safetensors.TensorCodec.encodeI32(
+                        new int[] {1, 2}))), Map.of());
+        Files.delete(p.resolve("README"));
+        dataCase("data-path-missing", "README", "the data file is deliberately absent\n",
+                "tokenize --data @CASE@/absent.txt --out @OUT@/t.safetensors", "absent.txt", "does not exist");
+        dataCase("data-too-short", "text.txt", "Hi.\n", "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
+                + " --seqlen 512", "fewer than one block of --seqlen 512");
+        dataCase("data-only-blank-lines", "text.txt", "\n \n\t\n", "tokenize --data @CASE@/text.txt --out"
+                + " @OUT@/t.safetensors", "no text found");
+        dataCase("data-jsonl-missing-field", "docs.jsonl", "{\"body\": \"some text\"}\n",
+                "tokenize --data @CASE@/docs.jsonl --out @OUT@/t.safetensors", "'text' not found", "[body]");
+        dataCase("data-jsonl-field-not-string", "docs.jsonl", "{\"text\": 42}\n",
+                "tokenize --data @CASE@/docs.jsonl --out @OUT@/t.safetensors", "type bigint", "expected string");
+        dataCase("data-jsonl-malformed", "docs.jsonl", "{\"text\": \"fine\"}\n{\"text\": broken\n",
+                "tokenize --data @CASE@/docs.jsonl --out @OUT@/t.safetensors", "docs.jsonl", "malformed JSON line");
+
+        // flags
+        dataCase("flag-seqlen-too-small", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out"
+                + " @OUT@/t.safetensors --seqlen 1", "--seqlen 1", "at least 2");
+        dataCase("flag-out-not-safetensors", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.bin",
+                "--out", "ending in .safetensors");
+        dataCase("flag-unknown-option", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
+                + " --sparsity 0.5", "Unknown options: '--sparsity', '0.5'");
+        dataCase("flag-not-a-number", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
+                + " --seqlen many", "--seqlen", "'many' is not an int");
+        dataCase("flag-conf-not-spark", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
+                + " --conf fs.defaultFS=x", "--conf fs.defaultFS=x", "start with 'spark.'");
+        dataCase("flag-format-unknown", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
+                + " --format csv", "--format csv", "expected auto, text, jsonl or parquet");
+        dataCase("flag-both-inputs", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --tokens @CASE@/text.txt"
+                + " --out @OUT@/t.safetensors", "mutually exclusive");
+    }
+
+    // --- helpers -------------------------------------------------------------------------------------------
+
+    private Path dir(String name) throws IOException {
+        Path d = root.resolve(name);
+        Files.createDirectories(d);
+        return d;
+    }
+
+    private void expect(String name, String cmd, String... messages) throws IOException {
+        Path d = dir(name);
+        Files.writeString(d.resolve("cmd"), cmd + "\n");
+        Files.writeString(d.resolve("expect"), String.join("\n", messages) + "\n");
+    }
+
+    private Path validModel(String name) throws IOException {
+        Path d = dir(name);
+        HfCheckpointWriter.write(storage, d.resolve("model").toString(), HfConfig.of(MICRO, "float16"),
+                TinyCheckpoints.randomTensors(MICRO, DType.F16, 1), Map.of(), Map.of(), 0, true);
+        Files.delete(d.resolve("model").resolve(HfCheckpointWriter.SUCCESS));
+        return d.resolve("model");
+    }
+
+    private Path validShardedModel(String name) throws IOException {
+        Path d = dir(name);
+        List<SafetensorsWriter.Entry> tensors = TinyCheckpoints.randomTensors(MICRO, DType.F16, 1);
+        long half = tensors.stream().mapToLong(e -> e.bytes().remaining()).sum() / 2 + 1;
+        HfCheckpointWriter.write(storage, d.resolve("model").toString(), HfConfig.of(MICRO, "float16"), tensors,
+                Map.of(), Map.of(), half, true);
+        Files.delete(d.resolve("model").resolve(HfCheckpointWriter.SUCCESS));
+        return d.resolve("model");
+    }
+
+    private static List<String> shards(Path model) throws IOException {
+        try (var s = Files.list(model)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("model-")).sorted().toList();
+        }
+    }
+
+    private void badWeights(String name, byte[] weights, String... messages) throws IOException {
+        Path m = validModel(name);
+        Files.write(m.resolve("model.safetensors"), weights);
+        expect(name, INSPECT, messages);
+    }
+
+    private void rewriteWeights(Path model, String without) throws IOException {
+        List<SafetensorsWriter.Entry> kept = TinyCheckpoints.randomTensors(MICRO, DType.F16, 1).stream()
+                .filter(e -> !e.name().equals(without)).toList();
+        SafetensorsWriter.write(storage, model.resolve("model.safetensors").toString(), kept, Map.of("format", "pt"));
+    }
+
+    private static void editConfig(Path model, String from, String to) throws IOException {
+        Path cfg = model.resolve("config.json");
+        String text = Files.readString(cfg);
+        if (!text.contains(from)) {
+            throw new IllegalStateException("config.json of " + model + " has no '" + from + "'");
+        }
+        Files.writeString(cfg, text.replaceFirst(java.util.regex.Pattern.quote(from), to));
+    }
+
+    private Path tokenizerCase(String name, String file, String content, String cmd, String... messages)
+            throws IOException {
+        Path d = dir(name);
+        Files.writeString(d.resolve("text.txt"), TEXT);
+        Files.createDirectories(d.resolve("tok"));
+        Files.writeString(d.resolve("tok").resolve(file), content);
+        expect(name, cmd, messages);
+        return d.resolve("tok");
+    }
+
+    private Path dataCase(String name, String file, String content, String cmd, String... messages) throws IOException {
+        Path d = dir(name);
+        Files.writeString(d.resolve(file), content);
+        expect(name, cmd, messages);
+        return d;
+    }
+
+    /** A vocab.json holding just the 256 byte symbols. */
+    private static String vocabJson() {
+        StringBuilder sb = new StringBuilder("{");
+        char[] map = ByteLevelBpe.byteToUnicode();
+        for (int b = 0; b < 256; b++) {
+            String sym = String.valueOf(map[b]);
+            String escaped = sym.equals("\"") ? "\\\"" : sym.equals("\\") ? "\\\\" : sym;
+            sb.append(b == 0 ? "" : ",").append('"').append(escaped).append("\":").append(b);
+        }
+        return sb.append("}").toString();
+    }
+
+    static String entry(String name, String dtype, String shape, long begin, long end) {
+        return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" + begin + ","
+                + end + "]}";
+    }
+
+    static byte[] raw(String json, int dataBytes) {
+        byte[] header = json.getBytes(StandardCharsets.UTF_8);
+        return raw(header, header.length, dataBytes);
+    }
+
+    static byte[] raw(byte[] header, long declaredLength, int dataBytes) {
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(declaredLength).put(header);
+        for (int i = 0; i < dataBytes; i++) {
+            b.put((byte) (i + 1));
+        }
+        return b.array();
+    }
+
+    private static byte[] truncate(byte[] b, int n) {
+        return java.util.Arrays.copyOf(b, b.length - n);
+    }
+}
