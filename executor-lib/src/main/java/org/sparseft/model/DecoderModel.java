@@ -1,0 +1,167 @@
+package org.sparseft.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.model.ops.CrossEntropy;
+import org.sparseft.model.ops.Embedding;
+import org.sparseft.model.ops.Linear;
+
+/**
+ * A decoder-only transformer: token embedding, blocks, final norm, LM head, next-token cross-entropy. The families
+ * differ in their embedding (learned positions or none), norms and blocks; the flow and the backward pass through
+ * it are shared here.
+ *
+ * <p>Backward is written by hand rather than with SameDiff; see the package documentation of {@code model.ops}.
+ */
+public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
+    protected final Parameters params;
+
+    protected DecoderModel(Parameters params) {
+        this.params = params;
+    }
+
+    public static DecoderModel of(Parameters params) {
+        if (params.config() instanceof Gpt2Config g) {
+            return new Gpt2Model(params, g);
+        }
+        return new LlamaModel(params, (LlamaConfig) params.config());
+    }
+
+    public Parameters parameters() {
+        return params;
+    }
+
+    public ModelConfig config() {
+        return params.config();
+    }
+
+    /** One forward pass's shape and weights. */
+    protected record Context(int batch, int seqLen, EffectiveWeights weights) {
+        int rows() {
+            return batch * seqLen;
+        }
+    }
+
+    /** Next-token targets for sequences laid out row after row: the last position of each sequence has none. */
+    public static int[] shiftedTargets(int[] tokens, int batch, int seqLen) {
+        int[] t = new int[tokens.length];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < seqLen; i++) {
+                int r = b * seqLen + i;
+                t[r] = i + 1 < seqLen ? tokens[r + 1] : CrossEntropy.IGNORE;
+            }
+        }
+        return t;
+    }
+
+    /** Logits [batch·seqLen, vocab] for token ids laid out row after row. */
+    public INDArray logits(int[] tokens, int batch, int seqLen, EffectiveWeights weights) {
+        Context ctx = context(tokens, batch, seqLen, weights);
+        INDArray x = embed(tokens, ctx);
+        for (int l = 0; l < config().numLayers(); l++) {
+            x = block(l, x, ctx, null);
+        }
+        return Linear.forward(finalNorm(x, null), head(), null);
+    }
+
+    /**
+     * Mean cross-entropy against {@code targets}, with every parameter's gradient added into {@code grads} (for
+     * prunable linears: the gradient with respect to the effective weight).
+     */
+    public CrossEntropy.Result lossAndGradients(int[] tokens, int[] targets, int batch, int seqLen,
+                                                EffectiveWeights weights, Parameters grads) {
+        Context ctx = context(tokens, batch, seqLen, weights);
+        int layers = config().numLayers();
+        Object[] saved = new Object[layers];
+        INDArray x = embed(tokens, ctx);
+        for (int l = 0; l < layers; l++) {
+            Object[] slot = new Object[1];
+            x = block(l, x, ctx, slot);
+            saved[l] = slot[0];
+        }
+        Object[] normSaved = new Object[1];
+        INDArray h = finalNorm(x, normSaved);
+        INDArray logits = Linear.forward(h, head(), null);
+        CrossEntropy.Result loss = CrossEntropy.compute(logits, targets, true);
+        INDArray dx = Linear.backward(h, head(), loss.dLogits(), grads.get(headName()), null);
+        dx = finalNormBackward(dx, normSaved[0], grads);
+        for (int l = layers - 1; l >= 0; l--) {
+            dx = blockBackward(l, dx, ctx, saved[l], grads);
+        }
+        embedBackward(tokens, dx, ctx, grads);
+        return loss;
+    }
+
+    protected Context context(int[] tokens, int batch, int seqLen, EffectiveWeights weights) {
+        if (tokens.length != batch * seqLen) {
+            throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " x " + seqLen);
+        }
+        if (seqLen > config().maxPositions()) {
+            throw new IllegalArgumentException("sequence length " + seqLen + " exceeds the model's "
+                    + config().maxPositions() + " positions");
+        }
+        int v = config().vocabSize();
+        for (int t : tokens) {
+            if (t < 0 || t >= v) {
+                throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + v + ")");
+            }
+        }
+        return new Context(batch, seqLen, weights);
+    }
+
+    /** The stored weight of a linear, as the method sees it (masked, transformed). */
+    protected INDArray weight(Context ctx, String name) {
+        return ctx.weights().of(name, params.get(name));
+    }
+
+    protected INDArray bias(String name) {
+        return params.names().contains(name) ? params.get(name) : null;
+    }
+
+    protected static INDArray gradOrNull(Parameters grads, String name) {
+        return grads.names().contains(name) ? grads.get(name) : null;
+    }
+
+    protected abstract String embeddingName();
+
+    /** The LM head's weight name (the embedding when tied). */
+    protected abstract String headName();
+
+    protected INDArray head() {
+        return params.get(headName());
+    }
+
+    protected INDArray embed(int[] tokens, Context ctx) {
+        return Embedding.forward(params.get(embeddingName()), tokens);
+    }
+
+    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Parameters grads) {
+        Embedding.backward(tokens, dx, grads.get(embeddingName()));
+    }
+
+    protected abstract INDArray block(int layer, INDArray x, Context ctx, Object[] saved);
+
+    protected abstract INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object saved, Parameters grads);
+
+    protected abstract INDArray finalNorm(INDArray x, Object[] saved);
+
+    protected abstract INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads);
+
+    /** Row r's position: r mod seqLen. */
+    protected static int[] positions(Context ctx) {
+        int[] p = new int[ctx.rows()];
+        for (int r = 0; r < p.length; r++) {
+            p[r] = r % ctx.seqLen();
+        }
+        return p;
+    }
+
+    protected static INDArray columns(INDArray x, long from, long to) {
+        return x.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(from, to))
+                .dup('c');
+    }
+
+    protected static INDArray concatColumns(INDArray... parts) {
+        return Nd4j.concat(1, parts);
+    }
+}

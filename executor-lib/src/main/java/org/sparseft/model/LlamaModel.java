@@ -1,0 +1,116 @@
+package org.sparseft.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.model.ops.Activations;
+import org.sparseft.model.ops.Attention;
+import org.sparseft.model.ops.Linear;
+import org.sparseft.model.ops.Norms;
+import org.sparseft.model.ops.Rope;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** LLaMA: RMSNorm, rotary positions, grouped-query attention, SwiGLU MLP, tied or separate LM head. */
+public final class LlamaModel extends DecoderModel {
+    private final LlamaConfig cfg;
+    private final Map<Integer, Rope.Tables> ropeBySeqLen = new ConcurrentHashMap<>();
+
+    LlamaModel(Parameters params, LlamaConfig cfg) {
+        super(params);
+        this.cfg = cfg;
+    }
+
+    private record Saved(Norms.Saved norm1, INDArray h1, Attention.Saved attention, INDArray attended,
+                         Norms.Saved norm2, INDArray h2, INDArray gate, INDArray up, INDArray act) {
+    }
+
+    private static String p(int layer) {
+        return "model.layers." + layer + ".";
+    }
+
+    @Override
+    protected String embeddingName() {
+        return "model.embed_tokens.weight";
+    }
+
+    @Override
+    protected String headName() {
+        return cfg.tieWordEmbeddings() ? embeddingName() : "lm_head.weight";
+    }
+
+    private Rope.Tables rope(Context ctx) {
+        return ropeBySeqLen.computeIfAbsent(ctx.seqLen(),
+                t -> Rope.Tables.of(t, cfg.headDim(), cfg.ropeTheta(), params.dataType()));
+    }
+
+    private Attention.Shape shape(Context ctx) {
+        return new Attention.Shape(ctx.batch(), ctx.seqLen(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim());
+    }
+
+    private INDArray linear(Context ctx, INDArray x, String name) {
+        return Linear.forward(x, weight(ctx, name + ".weight"), bias(name + ".bias"));
+    }
+
+    private INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Parameters grads) {
+        return Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.get(name + ".weight"),
+                gradOrNull(grads, name + ".bias"));
+    }
+
+    @Override
+    protected INDArray block(int layer, INDArray x, Context ctx, Object[] saved) {
+        String p = p(layer);
+        Norms.Saved[] n1 = new Norms.Saved[1];
+        INDArray h1 = Norms.rmsNorm(x, params.get(p + "input_layernorm.weight"), cfg.rmsNormEps(), n1);
+        INDArray q = linear(ctx, h1, p + "self_attn.q_proj");
+        INDArray k = linear(ctx, h1, p + "self_attn.k_proj");
+        INDArray v = linear(ctx, h1, p + "self_attn.v_proj");
+        Attention.Saved[] att = saved == null ? null : new Attention.Saved[1];
+        INDArray attended = Attention.forward(q, k, v, shape(ctx), rope(ctx), att);
+        INDArray x2 = linear(ctx, attended, p + "self_attn.o_proj").addi(x);
+        Norms.Saved[] n2 = new Norms.Saved[1];
+        INDArray h2 = Norms.rmsNorm(x2, params.get(p + "post_attention_layernorm.weight"), cfg.rmsNormEps(), n2);
+        INDArray gate = linear(ctx, h2, p + "mlp.gate_proj");
+        INDArray up = linear(ctx, h2, p + "mlp.up_proj");
+        INDArray act = Activations.swiglu(gate, up);
+        INDArray out = linear(ctx, act, p + "mlp.down_proj").addi(x2);
+        if (saved != null) {
+            saved[0] = new Saved(n1[0], h1, att[0], attended, n2[0], h2, gate, up, act);
+        }
+        return out;
+    }
+
+    @Override
+    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Parameters grads) {
+        Saved s = (Saved) state;
+        String p = p(layer);
+        INDArray dAct = linearBackward(ctx, s.act(), dOut, p + "mlp.down_proj", grads);
+        INDArray[] dGateUp = Activations.swigluBackward(s.gate(), s.up(), dAct);
+        INDArray dH2 = linearBackward(ctx, s.h2(), dGateUp[0], p + "mlp.gate_proj", grads)
+                .addi(linearBackward(ctx, s.h2(), dGateUp[1], p + "mlp.up_proj", grads));
+        INDArray dX2 = Norms.rmsNormBackward(dH2, params.get(p + "post_attention_layernorm.weight"), s.norm2(),
+                grads.get(p + "post_attention_layernorm.weight")).addi(dOut);
+        INDArray dAttended = linearBackward(ctx, s.attended(), dX2, p + "self_attn.o_proj", grads);
+        INDArray[] dQkv = Attention.backward(dAttended, shape(ctx), rope(ctx), s.attention());
+        INDArray dH1 = linearBackward(ctx, s.h1(), dQkv[0], p + "self_attn.q_proj", grads)
+                .addi(linearBackward(ctx, s.h1(), dQkv[1], p + "self_attn.k_proj", grads))
+                .addi(linearBackward(ctx, s.h1(), dQkv[2], p + "self_attn.v_proj", grads));
+        return Norms.rmsNormBackward(dH1, params.get(p + "input_layernorm.weight"), s.norm1(),
+                grads.get(p + "input_layernorm.weight")).addi(dX2);
+    }
+
+    @Override
+    protected INDArray finalNorm(INDArray x, Object[] saved) {
+        Norms.Saved[] s = new Norms.Saved[1];
+        INDArray y = Norms.rmsNorm(x, params.get("model.norm.weight"), cfg.rmsNormEps(), s);
+        if (saved != null) {
+            saved[0] = s[0];
+        }
+        return y;
+    }
+
+    @Override
+    protected INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads) {
+        return Norms.rmsNormBackward(dy, params.get("model.norm.weight"), (Norms.Saved) saved,
+                grads.get("model.norm.weight"));
+    }
+}

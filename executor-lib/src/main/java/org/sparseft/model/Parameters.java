@@ -1,0 +1,143 @@
+package org.sparseft.model;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.BadInputException;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.safetensors.TensorCodec;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A model's tensors by canonical Hugging Face name, in compute layout: every linear weight is [out, in] (GPT-2's
+ * Conv1D weights, stored [in, out], are transposed on load and back on export) and every value is in one dtype
+ * (float32 for work, float64 for gradient checks).
+ */
+public final class Parameters {
+    private final ModelConfig config;
+    private final Map<String, INDArray> tensors;
+
+    private Parameters(ModelConfig config, Map<String, INDArray> tensors) {
+        this.config = config;
+        this.tensors = tensors;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public INDArray get(String name) {
+        INDArray t = tensors.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("no parameter '" + name + "'");
+        }
+        return t;
+    }
+
+    public Set<String> names() {
+        return Collections.unmodifiableSet(tensors.keySet());
+    }
+
+    public DataType dataType() {
+        return tensors.values().iterator().next().dataType();
+    }
+
+    /** Zeros of the same names and shapes: a gradient accumulator. */
+    public Parameters zerosLike() {
+        Map<String, INDArray> z = new LinkedHashMap<>();
+        tensors.forEach((n, t) -> z.put(n, Nd4j.zeros(t.dataType(), t.shape())));
+        return new Parameters(config, z);
+    }
+
+    /** A deep copy in another dtype. */
+    public Parameters castTo(DataType dtype) {
+        Map<String, INDArray> c = new LinkedHashMap<>();
+        tensors.forEach((n, t) -> c.put(n, t.castTo(dtype).dup()));
+        return new Parameters(config, c);
+    }
+
+    public long count() {
+        long n = 0;
+        for (INDArray t : tensors.values()) {
+            n += t.length();
+        }
+        return n;
+    }
+
+    /** Whether the stored (checkpoint) layout of this tensor is the transpose of the compute layout. */
+    public static boolean storedTransposed(ModelConfig config, String name) {
+        return config instanceof Gpt2Config && name.endsWith(".weight")
+                && (name.contains(".attn.c_attn.") || name.contains(".attn.c_proj.") || name.contains(".mlp.c_fc.")
+                || name.contains(".mlp.c_proj."));
+    }
+
+    /** Reads every parameter the config implies, tensor by tensor, converting to {@code dtype}. */
+    public static Parameters load(HfCheckpoint checkpoint, DataType dtype) throws IOException {
+        checkpoint.validateAgainstConfig();
+        ModelConfig config = checkpoint.model();
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
+            float[] values = checkpoint.readFloats(e.getKey());
+            for (float v : values) {
+                if (!Float.isFinite(v)) {
+                    throw BadInputException.at(checkpoint.dir(), "tensor '" + e.getKey()
+                            + "' holds NaN or infinite values; refusing to load it");
+                }
+            }
+            INDArray a = Nd4j.createFromArray(values).reshape(e.getValue()).castTo(dtype);
+            t.put(e.getKey(), storedTransposed(config, e.getKey()) ? a.transpose().dup('c') : a);
+        }
+        return new Parameters(config, t);
+    }
+
+    /**
+     * Seeded initialisation as Hugging Face initialises these families: weights and embeddings N(0, 0.02), GPT-2's
+     * residual projections N(0, 0.02/√(2·layers)), norm scales 1, biases 0. Each tensor's stream depends only on the
+     * seed and its name, so adding a tensor does not change the others.
+     */
+    public static Parameters initialize(ModelConfig config, long seed, DataType dtype) {
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.numLayers());
+        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
+            String name = e.getKey();
+            long[] shape = e.getValue().clone();
+            if (storedTransposed(config, name)) {
+                shape = new long[] {shape[1], shape[0]};
+            }
+            INDArray a;
+            if (shape.length == 1) {
+                boolean normScale = name.endsWith(".weight") && (name.endsWith("norm.weight") || name.contains(".ln_"));
+                a = normScale ? Nd4j.ones(dtype, shape) : Nd4j.zeros(dtype, shape);
+            } else {
+                Nd4j.getRandom().setSeed(seed * 1_000_003L + name.hashCode());
+                double std = config instanceof Gpt2Config && name.endsWith("c_proj.weight") ? residualStd : 0.02;
+                a = Nd4j.randn(dtype, shape).muli(std);
+            }
+            t.put(name, a);
+        }
+        return new Parameters(config, t);
+    }
+
+    /** The tensors in checkpoint layout and order, encoded as {@code dtype} (F32, F16 or BF16). */
+    public List<SafetensorsWriter.Entry> toEntries(DType dtype) {
+        List<SafetensorsWriter.Entry> out = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
+            INDArray a = get(e.getKey());
+            if (storedTransposed(config, e.getKey())) {
+                a = a.transpose();
+            }
+            float[] values = a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            out.add(new SafetensorsWriter.Entry(e.getKey(), dtype, e.getValue(), TensorCodec.encodeFloats(values, dtype)));
+        }
+        return out;
+    }
+}

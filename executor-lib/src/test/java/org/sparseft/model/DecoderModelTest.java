@@ -1,0 +1,147 @@
+package org.sparseft.model;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.model.ops.CrossEntropy;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DecoderModelTest {
+    /**
+     * Every element of every parameter, in float64: |analytic − numeric| / (|analytic| + |numeric|) below 1e-5, or
+     * an absolute difference below 1e-8 where the true gradient is zero (GPT-2's key bias cannot change a softmax
+     * over keys) and central differences only see round-off (≈ 1e-10 here).
+     */
+    static final double MAX_RELATIVE_ERROR = 1e-5;
+    static final double MAX_ABSOLUTE_ERROR = 1e-8;
+    private static final double H = 1e-6;
+
+    static final Gpt2Config MICRO_GPT2 = new Gpt2Config(11, 8, 8, 2, 2, 12, 1e-5, "gelu_new", true);
+    static final LlamaConfig MICRO_LLAMA = new LlamaConfig(11, 8, 8, 12, 2, 4, 2, 2, 1e-6, 10000.0, false, false, false);
+
+    @TempDir
+    Path tmp;
+
+    private static final int[] TOKENS = {1, 5, 2, 9, 3, 3, 10, 0};   // batch 2 x seqLen 4
+
+    /** Random, not the small init: gradients of every part are then far from zero. */
+    private static Parameters randomParams(ModelConfig cfg, long seed) {
+        Parameters p = Parameters.initialize(cfg, seed, DataType.DOUBLE);
+        Nd4j.getRandom().setSeed(seed);
+        for (String n : p.names()) {
+            p.get(n).addi(Nd4j.randn(DataType.DOUBLE, p.get(n).shape()).muli(0.3));
+        }
+        return p;
+    }
+
+    private static double loss(DecoderModel m, EffectiveWeights w, int[] targets) {
+        return CrossEntropy.compute(m.logits(TOKENS, 2, 4, w), targets, false).loss();
+    }
+
+    private static void gradientCheck(ModelConfig cfg, EffectiveWeights weights, Map<String, INDArray> masks) {
+        DecoderModel m = DecoderModel.of(randomParams(cfg, 3));
+        int[] targets = DecoderModel.shiftedTargets(TOKENS, 2, 4);
+        Parameters grads = m.parameters().zerosLike();
+        m.lossAndGradients(TOKENS, targets, 2, 4, weights, grads);
+        for (String name : m.parameters().names()) {
+            INDArray w = m.parameters().get(name);
+            INDArray g = grads.get(name);
+            if (masks.containsKey(name)) {
+                g = g.mul(masks.get(name)); // dL/dW = dL/dW_eff ⊙ M for W_eff = W ⊙ M
+            }
+            for (long i = 0; i < w.length(); i++) {
+                double orig = w.getDouble(i);
+                w.putScalar(i, orig + H);
+                double plus = loss(m, weights, targets);
+                w.putScalar(i, orig - H);
+                double minus = loss(m, weights, targets);
+                w.putScalar(i, orig);
+                double numeric = (plus - minus) / (2 * H);
+                double analytic = g.getDouble(i);
+                double diff = Math.abs(analytic - numeric);
+                double err = diff / Math.max(Math.abs(analytic) + Math.abs(numeric), 1e-300);
+                assertTrue(err < MAX_RELATIVE_ERROR || diff < MAX_ABSOLUTE_ERROR, cfg.modelType() + " " + name + "[" + i + "]: analytic " + analytic
+                        + " numeric " + numeric + " relative error " + err);
+            }
+        }
+    }
+
+    @Test
+    void gpt2GradientsMatchFiniteDifferences() {
+        gradientCheck(MICRO_GPT2, EffectiveWeights.DENSE, Map.of());
+    }
+
+    @Test
+    void llamaWithGroupedQueriesGradientsMatchFiniteDifferences() {
+        gradientCheck(MICRO_LLAMA, EffectiveWeights.DENSE, Map.of());
+    }
+
+    @Test
+    void effectiveWeightGradientsUnderAMask() {
+        Nd4j.getRandom().setSeed(5);
+        String q = "model.layers.1.self_attn.q_proj.weight";
+        String down = "model.layers.0.mlp.down_proj.weight";
+        Map<String, INDArray> masks = Map.of(
+                q, Nd4j.rand(DataType.DOUBLE, 8, 8).gt(0.5).castTo(DataType.DOUBLE),
+                down, Nd4j.rand(DataType.DOUBLE, 8, 12).gt(0.5).castTo(DataType.DOUBLE));
+        EffectiveWeights masked = (name, w) -> masks.containsKey(name) ? w.mul(masks.get(name)) : w;
+        gradientCheck(MICRO_LLAMA, masked, masks);
+    }
+
+    @Test
+    void laterTokensNeverChangeEarlierLogits() {
+        for (ModelConfig cfg : new ModelConfig[] {MICRO_GPT2, MICRO_LLAMA}) {
+            DecoderModel m = DecoderModel.of(randomParams(cfg, 4));
+            INDArray a = m.logits(new int[] {1, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
+            INDArray b = m.logits(new int[] {1, 2, 7, 0}, 1, 4, EffectiveWeights.DENSE);
+            assertArrayEquals(a.getRow(0).toDoubleVector(), b.getRow(0).toDoubleVector(), 0.0, cfg.modelType());
+            assertArrayEquals(a.getRow(1).toDoubleVector(), b.getRow(1).toDoubleVector(), 0.0, cfg.modelType());
+            assertFalse(a.getRow(2).equalsWithEps(b.getRow(2), 1e-9), cfg.modelType());
+        }
+    }
+
+    @Test
+    void sameWeightsGiveTheSameLogitsFromF32ShardedAndBf16Files() throws Exception {
+        Storage storage = HadoopStorage.withDefaults();
+        for (ModelConfig cfg : new ModelConfig[] {MICRO_GPT2, MICRO_LLAMA}) {
+            Parameters p = randomParams(cfg, 6).castTo(DataType.FLOAT);
+            String f32 = tmp.resolve(cfg.modelType() + "-f32").toString();
+            String sharded = tmp.resolve(cfg.modelType() + "-sharded").toString();
+            String bf16 = tmp.resolve(cfg.modelType() + "-bf16").toString();
+            HfCheckpointWriter.write(storage, f32, HfConfig.of(cfg, "float32"), p.toEntries(DType.F32), Map.of(), Map.of(), 0, false);
+            HfCheckpointWriter.write(storage, sharded, HfConfig.of(cfg, "float32"), p.toEntries(DType.F32), Map.of(), Map.of(), 500, false);
+            HfCheckpointWriter.write(storage, bf16, HfConfig.of(cfg, "bfloat16"), p.toEntries(DType.BF16), Map.of(), Map.of(), 0, false);
+            INDArray reference = DecoderModel.of(p).logits(TOKENS, 2, 4, EffectiveWeights.DENSE);
+            INDArray fromF32 = logitsOf(storage, f32);
+            INDArray fromShards = logitsOf(storage, sharded);
+            INDArray fromBf16 = logitsOf(storage, bf16);
+            assertEquals(reference, fromF32, cfg.modelType() + ": F32 file");
+            assertEquals(reference, fromShards, cfg.modelType() + ": sharded file");
+            double maxDiff = Nd4j.math().abs(reference.sub(fromBf16)).maxNumber().doubleValue();
+            double scale = Nd4j.math().abs(reference).maxNumber().doubleValue();
+            assertTrue(maxDiff > 0 && maxDiff < 0.05 * scale, cfg.modelType() + ": BF16 within its rounding: " + maxDiff
+                    + " of " + scale);
+        }
+    }
+
+    private static INDArray logitsOf(Storage storage, String dir) throws Exception {
+        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
+            return DecoderModel.of(Parameters.load(c, DataType.FLOAT)).logits(TOKENS, 2, 4, EffectiveWeights.DENSE);
+        }
+    }
+}
