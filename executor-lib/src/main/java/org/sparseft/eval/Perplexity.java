@@ -1,0 +1,60 @@
+package org.sparseft.eval;
+
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.ops.CrossEntropy;
+
+import java.util.List;
+
+/**
+ * Perplexity as the Wanda, SparseGPT and DSnoT evaluation code computes it (ALGORITHMS.md §7.3): non-overlapping
+ * windows of T tokens, each window's mean cross-entropy over its T−1 next-token predictions, and
+ * PPL = exp(mean over windows of the window means).
+ */
+public final class Perplexity {
+    private Perplexity() {
+    }
+
+    public record Result(double perplexity, double meanNll, int windows, int seqLen) {
+    }
+
+    /** Each window's mean negative log-likelihood, evaluating {@code batch} windows per forward pass. */
+    public static double[] windowNlls(DecoderModel model, List<int[]> windows, int batch, EffectiveWeights weights) {
+        double[] out = new double[windows.size()];
+        for (int start = 0; start < windows.size(); start += batch) {
+            int b = Math.min(batch, windows.size() - start);
+            int t = windows.get(start).length;
+            int[] tokens = new int[b * t];
+            for (int i = 0; i < b; i++) {
+                int[] w = windows.get(start + i);
+                if (w.length != t) {
+                    throw new IllegalArgumentException("window " + (start + i) + " has " + w.length + " tokens, not " + t);
+                }
+                System.arraycopy(w, 0, tokens, i * t, t);
+            }
+            CrossEntropy.Result r = CrossEntropy.compute(model.logits(tokens, b, t, weights),
+                    DecoderModel.shiftedTargets(tokens, b, t), false);
+            for (int i = 0; i < b; i++) {
+                double sum = 0;
+                for (int j = 0; j < t - 1; j++) {
+                    sum += r.perRow()[i * t + j];
+                }
+                out[start + i] = sum / (t - 1);
+            }
+        }
+        return out;
+    }
+
+    /** PPL from window means, summed in window order. */
+    public static Result of(double[] windowNlls, int seqLen) {
+        if (windowNlls.length == 0) {
+            throw new IllegalArgumentException("no windows to evaluate");
+        }
+        double sum = 0;
+        for (double v : windowNlls) {
+            sum += v;
+        }
+        double mean = sum / windowNlls.length;
+        return new Result(Math.exp(mean), mean, windowNlls.length, seqLen);
+    }
+}
