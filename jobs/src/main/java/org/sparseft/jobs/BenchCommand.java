@@ -1,0 +1,113 @@
+package org.sparseft.jobs;
+
+import org.sparseft.bench.EngineBenchmark;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.model.LlamaConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+
+/** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
+        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class})
+public final class BenchCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing benchmark (e.g. 'sparseft bench engine')");
+    }
+
+    @Command(name = "engine", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"The model engine on this machine: float32 GEMM ceiling, then forward and "
+                    + "forward+backward tokens/s, model FLOP utilisation (MFU) and peak resident memory for "
+                    + "GPT-2-small-shaped and LLaMA-shaped models. Set OMP_NUM_THREADS to the cores to use."})
+    public static final class Engine implements Callable<Integer> {
+        @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
+        int batch;
+
+        @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
+        int seqLen;
+
+        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions of each pass.")
+        int reps;
+
+        @Option(names = "--layers", defaultValue = "2", description = "Blocks in the GPT-2-small-shaped model.")
+        int layers;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter w = spec.commandLine().getOut();
+            w.printf("threads: OMP_NUM_THREADS=%s, cores=%d%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"),
+                    Runtime.getRuntime().availableProcessors());
+            w.println("| GEMM m x k x n (out = x·wT, preallocated) | GFLOP/s |");
+            w.println("|---|---:|");
+            double peak = 0;
+            for (int[] s : new int[][] {{2048, 768, 3072}, {2048, 3072, 768}, {2048, 768, 768}}) {
+                EngineBenchmark.Gemm g = EngineBenchmark.gemm(s[0], s[1], s[2], 5);
+                peak = Math.max(peak, g.gflops());
+                w.printf("| %d x %d x %d | %.1f |%n", g.m(), g.k(), g.n(), g.gflops());
+                w.flush();
+            }
+            w.printf("%nGEMM peak used for MFU: %.1f GFLOP/s%n%n", peak);
+            w.println("| model | parameters | batch x seqlen | forward tok/s | train tok/s | forward MFU | train MFU | peak resident |");
+            w.println("|---|---:|---|---:|---:|---:|---:|---:|");
+            row(w, EngineBenchmark.model("GPT-2-small shape, " + layers + " layers, vocab 50257",
+                    Gpt2Config.of(50257, 1024, 768, layers, 12), batch, seqLen, reps, peak));
+            row(w, EngineBenchmark.model("GPT-2-small blocks, " + layers + " layers, vocab 256",
+                    Gpt2Config.of(256, 1024, 768, layers, 12), batch, seqLen, reps, peak));
+            row(w, EngineBenchmark.model("LLaMA shape d=256, 4 layers, GQA 8/4, vocab 4096",
+                    LlamaConfig.of(4096, 1024, 256, 688, 4, 8, 4, false), batch, seqLen, reps, peak));
+            return Main.OK;
+        }
+
+        private static void row(PrintWriter w, EngineBenchmark.ModelRun r) {
+            w.printf("| %s | %,d | %d x %d | %.0f | %.0f | %.0f%% | %.0f%% | %.0f MiB |%n", r.name(), r.parameters(),
+                    r.batch(), r.seqLen(), r.forwardTokensPerSecond(), r.trainTokensPerSecond(), 100 * r.forwardMfu(),
+                    100 * r.trainMfu(), r.peakResidentBytes() / 1048576.0);
+            w.flush();
+        }
+    }
+
+    @Command(name = "samediff", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"The engine's design decision, measured: a GPT-2-small-shaped model's forward and "
+                    + "forward+backward through ND4J's SameDiff autodiff and through sparseft's hand-written backward."})
+    public static final class SameDiffVsHandWritten implements Callable<Integer> {
+        @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
+        int batch;
+
+        @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
+        int seqLen;
+
+        @Option(names = "--layers", defaultValue = "1", description = "GPT-2-small blocks (width 768, 12 heads).")
+        int layers;
+
+        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions.")
+        int reps;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter w = spec.commandLine().getOut();
+            Gpt2Config cfg = Gpt2Config.of(256, 1024, 768, layers, 12);
+            w.printf("GPT-2-small blocks: %d layer(s), vocabulary 256, batch %d x %d tokens%n", layers, batch, seqLen);
+            w.println("| engine | forward s | forward+backward s | train tok/s | peak resident |");
+            w.println("|---|---:|---:|---:|---:|");
+            for (var t : org.sparseft.bench.SameDiffComparison.run(cfg, batch, seqLen, reps)) {
+                w.printf("| %s | %.3f | %.3f | %.0f | %.0f MiB |%n", t.engine(), t.forwardSeconds(), t.trainSeconds(),
+                        batch * (double) seqLen / t.trainSeconds(), t.peakResidentBytes() / 1048576.0);
+                w.flush();
+            }
+            return Main.OK;
+        }
+    }
+}
