@@ -7,6 +7,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.model.Workspaces;
 
 import java.util.Random;
 
@@ -54,17 +55,21 @@ public final class EngineBenchmark {
         }
         int[] targets = DecoderModel.shiftedTargets(tokens, batch, seqLen);
         Parameters grads = p.zerosLike();
-        m.logits(tokens, batch, seqLen, EffectiveWeights.DENSE); // warm-up
-        m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads);
+        Runnable forwardPass = () -> Workspaces.inStep("bench-forward",
+                () -> m.logits(tokens, batch, seqLen, EffectiveWeights.DENSE));
+        Runnable trainPass = () -> Workspaces.inStep("bench-train",
+                () -> m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads));
+        forwardPass.run(); // warm-up, and the workspaces learn their sizes
+        trainPass.run();
         PeakMemory peak = new PeakMemory();
         long t0 = System.nanoTime();
         for (int i = 0; i < reps; i++) {
-            m.logits(tokens, batch, seqLen, EffectiveWeights.DENSE);
+            forwardPass.run();
         }
         double forward = (System.nanoTime() - t0) / 1e9 / reps;
         t0 = System.nanoTime();
         for (int i = 0; i < reps; i++) {
-            m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads);
+            trainPass.run();
         }
         double train = (System.nanoTime() - t0) / 1e9 / reps;
         peak.close();

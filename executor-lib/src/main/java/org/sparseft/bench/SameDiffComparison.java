@@ -10,6 +10,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.Parameters;
+import org.sparseft.model.Workspaces;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -46,16 +47,23 @@ public final class SameDiffComparison {
 
         DecoderModel m = DecoderModel.of(p);
         Parameters grads = p.zerosLike();
-        m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads);
+        DecoderModel model = m;
+        Parameters g = grads;
+        Runnable forwardPass = () -> Workspaces.inStep("bench-forward",
+                () -> model.logits(tokens, batch, seqLen, EffectiveWeights.DENSE));
+        Runnable trainPass = () -> Workspaces.inStep("bench-train",
+                () -> model.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, g));
+        forwardPass.run();
+        trainPass.run();
         PeakMemory peak = new PeakMemory();
         long t0 = System.nanoTime();
         for (int i = 0; i < reps; i++) {
-            m.logits(tokens, batch, seqLen, EffectiveWeights.DENSE);
+            forwardPass.run();
         }
         double fwd = (System.nanoTime() - t0) / 1e9 / reps;
         t0 = System.nanoTime();
         for (int i = 0; i < reps; i++) {
-            m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads);
+            trainPass.run();
         }
         double train = (System.nanoTime() - t0) / 1e9 / reps;
         peak.close();

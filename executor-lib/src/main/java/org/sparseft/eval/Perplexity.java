@@ -2,6 +2,7 @@ package org.sparseft.eval;
 
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.Workspaces;
 import org.sparseft.model.ops.CrossEntropy;
 
 import java.util.List;
@@ -32,8 +33,8 @@ public final class Perplexity {
                 }
                 System.arraycopy(w, 0, tokens, i * t, t);
             }
-            CrossEntropy.Result r = CrossEntropy.compute(model.logits(tokens, b, t, weights),
-                    DecoderModel.shiftedTargets(tokens, b, t), false);
+            CrossEntropy.Result r = Workspaces.inStep("evaluate", () -> CrossEntropy.compute(
+                    model.logits(tokens, b, t, weights), DecoderModel.shiftedTargets(tokens, b, t), false));
             for (int i = 0; i < b; i++) {
                 double sum = 0;
                 for (int j = 0; j < t - 1; j++) {

@@ -39,8 +39,8 @@ public final class LlamaModel extends DecoderModel {
     }
 
     private Rope.Tables rope(Context ctx) {
-        return ropeBySeqLen.computeIfAbsent(ctx.seqLen(),
-                t -> Rope.Tables.of(t, cfg.headDim(), cfg.ropeTheta(), params.dataType()));
+        return ropeBySeqLen.computeIfAbsent(ctx.seqLen(), t -> Workspaces.outside(
+                () -> Rope.Tables.of(t, cfg.headDim(), cfg.ropeTheta(), params.dataType())));
     }
 
     private Attention.Shape shape(Context ctx) {

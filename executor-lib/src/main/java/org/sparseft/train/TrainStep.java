@@ -3,7 +3,7 @@ package org.sparseft.train;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.ops.CrossEntropy;
+import org.sparseft.model.Workspaces;
 
 import java.util.List;
 import java.util.Set;
@@ -26,12 +26,12 @@ public final class TrainStep {
     public static Result run(DecoderModel model, AdamW optimizer, LearningRateSchedule schedule, int step,
                              List<int[]> microBatches, int batch, int seqLen, double maxGradNorm) {
         Parameters params = model.parameters();
-        Parameters grads = params.zerosLike();
+        Parameters grads = Workspaces.outside(params::zerosLike);
         double loss = 0;
         for (int[] tokens : microBatches) {
-            CrossEntropy.Result r = model.lossAndGradients(tokens, DecoderModel.shiftedTargets(tokens, batch, seqLen),
-                    batch, seqLen, EffectiveWeights.DENSE, grads);
-            loss += r.loss();
+            loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens,
+                    DecoderModel.shiftedTargets(tokens, batch, seqLen), batch, seqLen, EffectiveWeights.DENSE, grads)
+                    .loss());
         }
         int k = microBatches.size();
         loss /= k;
@@ -47,7 +47,10 @@ public final class TrainStep {
                     ? "gradient norm" : "loss") + " (loss " + loss + ", gradient norm " + norm + ")");
         }
         double lr = schedule.at(step);
-        optimizer.step(params, grads, names, lr);
+        Workspaces.inStep("optimizer", () -> {
+            optimizer.step(params, grads, names, lr);
+            return null;
+        });
         return new Result(loss, norm, lr);
     }
 }

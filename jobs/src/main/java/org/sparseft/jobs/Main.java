@@ -13,7 +13,8 @@ import java.io.PrintWriter;
  */
 @Command(name = "sparseft", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed sparse fine-tuning of transformer language models on Apache Spark.",
-        subcommands = {DataCommand.class, TokenizeCommand.class, EvaluateCommand.class, InspectCommand.class, BenchCommand.class,
+        subcommands = {DataCommand.class, TokenizeCommand.class, PretrainCommand.class, EvaluateCommand.class,
+                InspectCommand.class, BenchCommand.class,
                 DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 2 bad input or configuration, 3 runtime failure.",

@@ -121,7 +121,7 @@ public final class Attention {
 
     /** [T, T]: 0 on and below the diagonal, a large negative number above it. */
     static INDArray mask(int seqLen, DataType dtype) {
-        return MASKS.computeIfAbsent(seqLen + "/" + dtype, key -> {
+        return MASKS.computeIfAbsent(seqLen + "/" + dtype, key -> org.sparseft.model.Workspaces.outside(() -> {
             double[][] m = new double[seqLen][seqLen];
             for (int i = 0; i < seqLen; i++) {
                 for (int j = i + 1; j < seqLen; j++) {
@@ -129,6 +129,6 @@ public final class Attention {
                 }
             }
             return Nd4j.createFromArray(m).castTo(dtype);
-        });
+        }));
     }
 }
