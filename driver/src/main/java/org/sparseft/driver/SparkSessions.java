@@ -23,11 +23,20 @@ public final class SparkSessions {
      */
     public static SparkSession create(String appName, String master, Map<String, String> conf) {
         SparkConf sc = new SparkConf(true).setAppName(appName);
+        for (Map.Entry<String, String> e : conf.entrySet()) {
+            if (!e.getKey().startsWith("spark.")) {
+                throw new BadInputException("--conf " + e.getKey() + "=" + e.getValue()
+                        + ": Spark settings start with 'spark.'");
+            }
+            sc.set(e.getKey(), e.getValue());
+        }
         if (master != null) {
             sc.setMaster(master);
         } else if (!sc.contains("spark.master")) {
             sc.setMaster(DEFAULT_MASTER);
         }
+        // Defaults only where neither spark-submit, spark-defaults nor --conf chose: decided after the user's settings,
+        // so that a cluster master never gets local-mode addresses.
         sc.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
         sc.setIfMissing("spark.kryo.registrationRequired", "true");
         sc.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
@@ -37,13 +46,6 @@ public final class SparkSessions {
             sc.setIfMissing("spark.driver.host", "127.0.0.1");
             sc.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             sc.setIfMissing("spark.sql.shuffle.partitions", "8");
-        }
-        for (Map.Entry<String, String> e : conf.entrySet()) {
-            if (!e.getKey().startsWith("spark.")) {
-                throw new BadInputException("--conf " + e.getKey() + "=" + e.getValue()
-                        + ": Spark settings start with 'spark.'");
-            }
-            sc.set(e.getKey(), e.getValue());
         }
         return SparkSession.builder().config(sc).getOrCreate();
     }

@@ -150,7 +150,7 @@ public final class BrownCorpus {
             try (var o = storage.create(Storage.join(tmp, "manifest.json"))) {
                 o.write(json.writeValueAsBytes(manifest));
             }
-            try (var o = storage.create(Storage.join(tmp, "_SUCCESS"))) {
+            try (var o = storage.create(Storage.join(tmp, org.sparseft.io.hf.HfCheckpointWriter.SUCCESS))) {
                 o.flush();
             }
         });

@@ -67,12 +67,12 @@ public final class NpmPackages {
                     throw new RuntimeFailure("npm package " + name + "@" + version + " has no package/ folder");
                 }
                 Files.writeString(unpacked.resolve(COMPLETE), tarball.getFileName().toString());
-                if (!Files.exists(dir.resolve(COMPLETE))) {
+                if (Files.exists(dir) && !Files.exists(dir.resolve(COMPLETE))) {
                     deleteRecursively(dir); // an incomplete leftover of a crashed fetch
                 }
                 try {
                     Files.move(unpacked, dir, StandardCopyOption.ATOMIC_MOVE);
-                } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+                } catch (IOException e) {
                     if (!Files.exists(dir.resolve(COMPLETE))) {
                         throw e;
                     } // another process finished the same fetch first: use its copy
@@ -89,18 +89,17 @@ public final class NpmPackages {
 
     private static Path pack(String npm, String spec, Path into) throws IOException {
         List<String> command = List.of(npm, "pack", spec, "--silent", "--pack-destination", into.toString());
+        Path log = into.resolve("npm-output.txt");
         Process p;
         try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
-                    .start();
+            // output to a file, not a pipe: a pipe read to its end would block past the timeout of a hung npm
+            p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         } catch (IOException e) {
             throw new BadInputException("npm is not installed or not on PATH (needed to fetch " + spec
                     + " from the npm registry; set SPARSEFT_NPM to its path if it lives elsewhere): " + e.getMessage());
         }
         p.getOutputStream().close();
-        String output;
-        try (InputStream out = p.getInputStream()) {
-            output = new String(out.readAllBytes(), StandardCharsets.UTF_8);
+        try {
             if (!p.waitFor(10, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new RuntimeFailure("npm pack " + spec + " did not finish in 10 minutes");
@@ -110,6 +109,7 @@ public final class NpmPackages {
             p.destroyForcibly();
             throw new RuntimeFailure("interrupted while running npm pack " + spec);
         }
+        String output = Files.readString(log, StandardCharsets.UTF_8);
         try (Stream<Path> files = Files.list(into)) {
             List<Path> tgz = files.filter(f -> f.toString().endsWith(".tgz")).toList();
             if (p.exitValue() != 0 || tgz.size() != 1) {

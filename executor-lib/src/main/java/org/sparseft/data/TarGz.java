@@ -22,7 +22,12 @@ final class TarGz {
     static void extract(InputStream gzipped, Path target) throws IOException {
         Files.createDirectories(target);
         Path root = target.toAbsolutePath().normalize();
-        InputStream in = new GZIPInputStream(gzipped, 1 << 16);
+        try (InputStream in = new GZIPInputStream(gzipped, 1 << 16)) {
+            extractTar(in, root);
+        }
+    }
+
+    private static void extractTar(InputStream in, Path root) throws IOException {
         byte[] header = new byte[BLOCK];
         String longName = null;
         while (true) {

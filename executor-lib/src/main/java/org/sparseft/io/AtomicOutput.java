@@ -34,28 +34,30 @@ public final class AtomicOutput {
         return dir + "." + name + TEMP_MARK + UUID.randomUUID().toString().substring(0, 8);
     }
 
-    /** Writes one file atomically, replacing an existing one. */
+    /** Writes one file atomically, replacing an existing file (never a directory). */
     public static void writeFile(Storage storage, String target, Writer writer) throws IOException {
+        if (storage.isDirectory(target)) {
+            throw new org.sparseft.BadInputException(target + ": is a directory; expected a file path");
+        }
         String temp = tempSibling(target);
-        boolean done = false;
+        boolean written = false;
         try {
             try (OutputStream out = storage.create(temp)) {
                 writer.write(out);
             }
-            storage.delete(target);
-            storage.rename(temp, target);
-            done = true;
+            written = true;
         } finally {
-            if (!done) {
+            if (!written) {
                 deleteQuietly(storage, temp);
             }
         }
+        moveIntoPlace(storage, temp, target);
     }
 
     /**
      * Builds a directory atomically: {@code writer} fills a temporary directory, which is then renamed to
-     * {@code target}. With {@code replace}, an existing target is deleted just before the rename; without, an
-     * existing target is an error before anything is written.
+     * {@code target}. With {@code replace}, an existing target is replaced; without, an existing target is an error
+     * before anything is written.
      */
     public static void writeDirectory(Storage storage, String target, boolean replace, DirectoryWriter writer)
             throws IOException {
@@ -64,19 +66,45 @@ public final class AtomicOutput {
                     + " allow overwriting)");
         }
         String temp = tempSibling(target);
-        boolean done = false;
+        boolean written = false;
         try {
             storage.mkdirs(temp);
             writer.write(temp);
-            if (replace) {
-                storage.delete(target);
-            }
-            storage.rename(temp, target);
-            done = true;
+            written = true;
         } finally {
-            if (!done) {
+            if (!written) {
                 deleteQuietly(storage, temp);
             }
+        }
+        moveIntoPlace(storage, temp, target);
+    }
+
+    /**
+     * Renames {@code temp} to {@code target}. An existing target is first renamed aside and deleted only once the
+     * new output is in place; if the final rename fails, the old output is put back. At no point is the old output
+     * lost before the new one exists.
+     */
+    private static void moveIntoPlace(Storage storage, String temp, String target) throws IOException {
+        String aside = null;
+        if (storage.exists(target)) {
+            aside = tempSibling(target).replace(TEMP_MARK, ".replaced-");
+            storage.rename(target, aside);
+        }
+        try {
+            storage.rename(temp, target);
+        } catch (IOException | RuntimeException e) {
+            if (aside != null) {
+                try {
+                    storage.rename(aside, target);
+                } catch (IOException | RuntimeException restore) {
+                    e.addSuppressed(restore);
+                }
+            }
+            deleteQuietly(storage, temp);
+            throw e;
+        }
+        if (aside != null) {
+            deleteQuietly(storage, aside);
         }
     }
 

@@ -61,7 +61,7 @@ public final class HadoopStorage implements Storage {
         FileSystem fs = fs(path);
         FileStatus status = fs.getFileStatus(path);
         if (status.isDirectory()) {
-            throw new FileNotFoundException(p + " is a directory, expected a file");
+            throw org.sparseft.BadInputException.at(p, "is a directory, expected a file");
         }
         if (fs instanceof RawLocalFileSystem local) {
             File file = local.pathToFile(path);
@@ -85,8 +85,11 @@ public final class HadoopStorage implements Storage {
     @Override
     public boolean isDirectory(String p) throws IOException {
         Path path = path(p);
-        FileSystem fs = fs(path);
-        return fs.exists(path) && fs.getFileStatus(path).isDirectory();
+        try {
+            return fs(path).getFileStatus(path).isDirectory();
+        } catch (FileNotFoundException e) {
+            return false;
+        }
     }
 
     @Override
@@ -161,9 +164,15 @@ public final class HadoopStorage implements Storage {
         private final String name;
 
         MappedInput(File f, String name) throws IOException {
-            this.file = new RandomAccessFile(f, "r");
-            this.channel = file.getChannel();
-            this.length = channel.size();
+            RandomAccessFile raf = new RandomAccessFile(f, "r");
+            try {
+                this.channel = raf.getChannel();
+                this.length = channel.size();
+            } catch (IOException | RuntimeException e) {
+                raf.close();
+                throw e;
+            }
+            this.file = raf;
             this.name = name;
         }
 

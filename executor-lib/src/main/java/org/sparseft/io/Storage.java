@@ -7,8 +7,9 @@ import java.util.List;
 
 /**
  * The file-system seam of the numeric core: every path sparseft reads or writes goes through it, so
- * {@code file://}, {@code hdfs://} and other Hadoop schemes behave alike. Paths are URI strings; a plain path
- * is a local file.
+ * {@code file://}, {@code hdfs://} and other Hadoop schemes behave alike. Paths are URI strings; a path without a
+ * scheme is resolved against Hadoop's {@code fs.defaultFS} (the local file system unless the cluster configuration
+ * says otherwise), so commands qualify user paths on the driver before tasks see them.
  */
 public interface Storage {
 

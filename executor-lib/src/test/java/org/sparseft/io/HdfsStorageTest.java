@@ -48,6 +48,17 @@ class HdfsStorageTest {
     }
 
     @Test
+    void aDirectoryIsNeverReplacedByAFile() throws Exception {
+        Storage storage = hdfs.storage();
+        String dir = hdfs.uri() + "/precious";
+        storage.writeAtomically(dir + "/keep.txt", "data".getBytes());
+        org.sparseft.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.sparseft.BadInputException.class, () -> storage.writeAtomically(dir, "x".getBytes()));
+        assertTrue(e.getMessage().contains("is a directory"), e.getMessage());
+        assertEquals("data", new String(storage.readAllBytes(dir + "/keep.txt")));
+    }
+
+    @Test
     void replacingAFileIsAtomicOnHdfs() throws Exception {
         Storage storage = hdfs.storage();
         String path = hdfs.uri() + "/files/a.txt";

@@ -93,7 +93,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 throw new BadInputException("--seqlen " + t + ": expected 2.." + cfg.maxPositions()
                         + " (the model's positions)");
             }
-            String tokSpec = tokenizer != null ? tokenizer : modelPath;
+            String tokSpec = tokenizer != null ? Tokenizers.qualify(storage, tokenizer) : modelPath;
             if (tokenizer == null && !Tokenizers.present(storage, modelPath) && input.source.data != null) {
                 throw new BadInputException("--model " + model + ": has no tokenizer files; give --tokenizer or"
                         + " --tokens");

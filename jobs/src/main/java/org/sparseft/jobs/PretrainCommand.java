@@ -133,14 +133,15 @@ public final class PretrainCommand implements Callable<Integer> {
                 throw new BadInputException("--seqlen " + seqLen + " exceeds the config's " + cfg.maxPositions()
                         + " positions");
             }
-            Tokenizer tok = Tokenizers.load(storage, tokenizer);
+            String tokSpec = Tokenizers.qualify(storage, tokenizer); // tasks resolve paths elsewhere than the driver
+            Tokenizer tok = Tokenizers.load(storage, tokSpec);
             if (tok.vocabSize() > cfg.vocabSize()) {
                 throw new BadInputException("tokenizer " + tokenizer + " has " + tok.vocabSize() + " tokens; "
                         + config + " field 'vocab_size' is " + cfg.vocabSize());
             }
-            List<int[]> train = input.blocks(spark, tokenizer, cfg.vocabSize(), seqLen, progress).blocks().collect();
+            List<int[]> train = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress).blocks().collect();
             List<int[]> val = validation == null ? List.of()
-                    : InputOptions.text(validation).blocks(spark, tokenizer, cfg.vocabSize(), seqLen, progress).blocks()
+                    : InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress).blocks()
                     .collect();
             DecoderModel model = DecoderModel.of(Parameters.initialize(cfg, seed, DataType.FLOAT));
             progress.step(String.format("training %s with %,d parameters: %d steps of %d x %d tokens on %d blocks",

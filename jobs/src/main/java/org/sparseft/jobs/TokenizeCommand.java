@@ -60,8 +60,9 @@ public final class TokenizeCommand implements Callable<Integer> {
             if (!force && storage.exists(out)) {
                 throw new BadInputException("--out " + out + ": already exists (use --force to replace it)");
             }
-            Tokenizer tok = Tokenizers.load(storage, tokenizer); // fail fast, on the driver, before any task runs
-            Result r = run(spark, input, tok, tokenizer, seqLen, out, progress);
+            String tokSpec = Tokenizers.qualify(storage, tokenizer); // tasks resolve paths elsewhere than the driver
+            Tokenizer tok = Tokenizers.load(storage, tokSpec); // fail fast, on the driver, before any task runs
+            Result r = run(spark, input, tok, tokSpec, seqLen, out, progress);
             var w = spec.commandLine().getOut();
             w.printf("tokenizer   %s%n", tok.describe());
             w.printf("%-11s %d%n", r.unitName(), r.units());

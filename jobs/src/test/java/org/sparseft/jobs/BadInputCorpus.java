@@ -75,6 +75,10 @@ public final class BadInputCorpus {
                 "tensor 'w'", "needs 12");
         badWeights("st-unknown-dtype", raw("{" + entry("w", "F9", "[2]", 0, 8) + "}", 8), "unknown dtype 'F9'");
         badWeights("st-duplicate-names", raw("{" + okEntry + "," + okEntry + "}", 8), "Duplicate field 'w'");
+        badWeights("st-gap-between-tensors", raw("{" + entry("a", "F32", "[1]", 0, 4) + "," + entry("b", "F32", "[1]",
+                8, 12) + "}", 12), "gap of 4 bytes before tensor 'b'");
+        badWeights("st-unused-trailing-bytes", raw("{" + okEntry + "}", 12), "4 unused bytes after the last tensor");
+        badWeights("st-trailing-json", raw("{" + okEntry + "}{}", 8), "not valid JSON");
         badWeights("st-negative-dimension", raw("{" + entry("w", "F32", "[-2]", 0, 8) + "}", 8),
                 "non-negative integer");
 
@@ -144,6 +148,12 @@ public final class BadInputCorpus {
         Path merges = tokenizerCase("tok-merges-txt-malformed", Tokenizers.VOCAB_JSON, vocabJson(), tokenize,
                 "merges.txt line 2", "two symbols");
         Files.writeString(merges.resolve(Tokenizers.MERGES_TXT), "#version: 0.2\nab\n");
+        tokenizerCase("tok-added-token-lstrip", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"lstrip\" : false", "\"lstrip\" : true"), tokenize, "lstrip = true is not supported");
+        tokenizerCase("tok-special-id-taken", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"id\" : 256", "\"id\" : 65"), tokenize, "belongs to token 'A'");
+        tokenizerCase("tok-id-beyond-vocabulary", Tokenizers.TOKENIZER_JSON,
+                bytesJson.replace("\"!\" : 33,", "\"!\" : 2000000000,"), tokenize, "beyond the vocabulary");
         tokenizerCase("tok-no-tokenizer-files", "README", "nothing here\n", tokenize, "no tokenizer found");
 
         // data and token files

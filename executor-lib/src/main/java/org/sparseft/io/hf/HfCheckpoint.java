@@ -89,7 +89,11 @@ public final class HfCheckpoint implements Closeable {
             }
         } catch (RuntimeException | IOException e) {
             for (SafetensorsFile f : shards.values()) {
-                f.close();
+                try {
+                    f.close();
+                } catch (IOException closing) {
+                    e.addSuppressed(closing);
+                }
             }
             throw e;
         }

@@ -32,6 +32,12 @@ public final class HfCheckpointWriter {
     public static void write(Storage storage, String dir, HfConfig config, List<SafetensorsWriter.Entry> tensors,
                              Map<String, String> metadata, Map<String, byte[]> extraFiles, long maxShardBytes,
                              boolean replace) throws IOException {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (SafetensorsWriter.Entry e : tensors) {
+            if (!names.add(e.name())) {
+                throw new IllegalArgumentException("tensor '" + e.name() + "' given twice");
+            }
+        }
         AtomicOutput.writeDirectory(storage, dir, replace, tmp -> {
             writeInto(storage, tmp, config, tensors, metadata, maxShardBytes);
             for (Map.Entry<String, byte[]> f : extraFiles.entrySet()) {

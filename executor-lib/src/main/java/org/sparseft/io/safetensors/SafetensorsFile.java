@@ -34,7 +34,8 @@ public final class SafetensorsFile implements Closeable {
     public static final String METADATA_KEY = "__metadata__";
 
     static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final String path;
     private final Storage.RandomAccessInput input;
@@ -111,7 +112,7 @@ public final class SafetensorsFile implements Closeable {
                 tensors.put(e.getKey(), parseEntry(path, e.getKey(), e.getValue(), dataLength));
             }
         }
-        checkNoOverlap(path, tensors.values());
+        checkLayout(path, tensors.values(), dataLength);
         return new SafetensorsFile(path, in, dataStart, Collections.unmodifiableMap(tensors),
                 Collections.unmodifiableMap(metadata));
     }
@@ -183,21 +184,32 @@ public final class SafetensorsFile implements Closeable {
         return new TensorInfo(name, dtype, shape, begin, end);
     }
 
-    private static void checkNoOverlap(String path, Iterable<TensorInfo> infos) {
+    /**
+     * Tensors must tile the data section exactly, as the reference reader requires: no overlap, no gap, no unused
+     * bytes at the end.
+     */
+    private static void checkLayout(String path, Iterable<TensorInfo> infos, long dataLength) {
         List<TensorInfo> sorted = new ArrayList<>();
         infos.forEach(sorted::add);
         sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        long expected = 0;
         TensorInfo previous = null;
         for (TensorInfo t : sorted) {
-            if (t.byteSize() == 0) {
-                continue;
-            }
-            if (previous != null && t.begin() < previous.end()) {
+            if (t.begin() < expected) {
                 throw BadInputException.at(path, "tensors '" + previous.name() + "' and '" + t.name()
                         + "' overlap (bytes [" + previous.begin() + ", " + previous.end() + ") and ["
                         + t.begin() + ", " + t.end() + "))");
             }
+            if (t.begin() > expected) {
+                throw BadInputException.at(path, "gap of " + (t.begin() - expected) + " bytes before tensor '"
+                        + t.name() + "' in the data section");
+            }
+            expected = t.end();
             previous = t;
+        }
+        if (expected != dataLength) {
+            throw BadInputException.at(path, (dataLength - expected) + " unused bytes after the last tensor ("
+                    + "data section of " + dataLength + " bytes)");
         }
     }
 
@@ -241,7 +253,7 @@ public final class SafetensorsFile implements Closeable {
         TensorInfo t = info(name);
         if (!t.dtype().readableAsFloat()) {
             throw BadInputException.at(path, "tensor '" + name + "' has dtype " + t.dtype()
-                    + ", expected a floating-point type (F32, F16, BF16)");
+                    + ", expected a floating-point type (F32, F16, BF16, F64)");
         }
         return TensorCodec.decodeFloats(rawBytes(name), t.dtype());
     }

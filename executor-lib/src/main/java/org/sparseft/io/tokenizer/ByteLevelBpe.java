@@ -144,11 +144,25 @@ public final class ByteLevelBpe implements Tokenizer {
         if (text.isEmpty()) {
             return;
         }
+        // Like Hugging Face's Split(behavior = Isolated): matches are pieces, and so is any text between them
+        // (GPT-2's pattern matches every character, other patterns may not).
         Matcher m = splitter.matcher(text);
+        int end = 0;
         while (m.find()) {
-            for (int id : encodePiece(m.group())) {
-                out.add(id);
+            if (m.start() > end) {
+                addPiece(text.substring(end, m.start()), out);
             }
+            addPiece(m.group(), out);
+            end = m.end();
+        }
+        if (end < text.length()) {
+            addPiece(text.substring(end), out);
+        }
+    }
+
+    private void addPiece(String piece, List<Integer> out) {
+        for (int id : encodePiece(piece)) {
+            out.add(id);
         }
     }
 

@@ -56,6 +56,11 @@ public final class Tokenizers {
                 + " and " + MERGES_TXT);
     }
 
+    /** The spec as tasks must see it: {@code byte}, or the directory's fully qualified URI. */
+    public static String qualify(Storage storage, String spec) {
+        return spec.equals(BYTE) ? spec : storage.qualify(spec);
+    }
+
     /** Whether a directory holds tokenizer files. */
     public static boolean present(Storage storage, String dir) throws IOException {
         return storage.exists(Storage.join(dir, TOKENIZER_JSON))
@@ -138,9 +143,16 @@ public final class Tokenizers {
             }
             for (int i = 0; i < added.size(); i++) {
                 JsonNode a = added.get(i);
-                if (!a.path("content").isTextual() || !a.path("id").canConvertToInt() || a.path("id").asInt() < 0) {
-                    throw BadInputException.at(source, "added_tokens[" + i + "] needs a string 'content' and a"
-                            + " non-negative integer 'id'");
+                if (!a.path("content").isTextual() || a.path("content").asText().isEmpty()
+                        || !a.path("id").canConvertToInt() || a.path("id").asInt() < 0) {
+                    throw BadInputException.at(source, "added_tokens[" + i + "] needs a non-empty string 'content' and"
+                            + " a non-negative integer 'id'");
+                }
+                for (String flag : List.of("lstrip", "rstrip", "single_word")) {
+                    if (a.path(flag).asBoolean(false)) {
+                        throw BadInputException.at(source, "added_tokens[" + i + "]." + flag + " = true is not"
+                                + " supported");
+                    }
                 }
                 specials.put(a.get("content").asText(), a.get("id").asInt());
             }
@@ -228,6 +240,23 @@ public final class Tokenizers {
             if (!vocab.containsKey(String.valueOf(byteChars[b]))) {
                 throw BadInputException.at(vocabSource, String.format("vocabulary lacks the byte symbol for 0x%02x; a"
                         + " byte-level BPE needs all 256", b));
+            }
+        }
+        // Ids index arrays: bound them, so a hostile file cannot ask for a huge allocation.
+        long limit = (long) vocab.size() + specials.size();
+        Map<Integer, String> byId = new HashMap<>();
+        vocab.forEach((tok, id) -> byId.put(id, tok));
+        for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+            if (e.getValue() >= limit) {
+                throw BadInputException.at(vocabSource, "token '" + e.getKey() + "' has id " + e.getValue()
+                        + ", beyond the vocabulary's " + limit + " entries");
+            }
+        }
+        for (Map.Entry<String, Integer> e : specials.entrySet()) {
+            String holder = byId.get(e.getValue());
+            if (e.getValue() >= limit || (holder != null && !holder.equals(e.getKey()))) {
+                throw BadInputException.at(vocabSource, "special token '" + e.getKey() + "' has id " + e.getValue()
+                        + (holder != null ? ", which belongs to token '" + holder + "'" : ", beyond the vocabulary"));
             }
         }
         for (int i = 0; i < merges.size(); i++) {

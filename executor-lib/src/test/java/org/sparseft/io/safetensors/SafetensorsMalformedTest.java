@@ -62,6 +62,9 @@ class SafetensorsMalformedTest {
                 Arguments.of("missing offsets", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8), "'data_offsets' must be"),
                 Arguments.of("unexpected field", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8), "unexpected header field 'x'"),
                 Arguments.of("metadata not strings", file("{\"__metadata__\":{\"a\":1}," + ok + "}", 8), "__metadata__.a must be a string"),
+                Arguments.of("gap between tensors", file("{" + entry("a", "F32", "[1]", 0, 4) + "," + entry("b", "F32", "[1]", 8, 12) + "}", 12), "gap of 4 bytes before tensor 'b'"),
+                Arguments.of("unused trailing bytes", file("{" + ok + "}", 12), "4 unused bytes after the last tensor"),
+                Arguments.of("trailing JSON after the header", file("{" + ok + "}{}", 8), "not valid JSON"),
                 Arguments.of("shape overflow", file("{" + entry("w", "F32", "[9223372036854775807,4]", 0, 8) + "}", 8), "too large"));
     }
 

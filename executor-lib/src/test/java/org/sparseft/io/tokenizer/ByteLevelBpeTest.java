@@ -125,6 +125,37 @@ class ByteLevelBpeTest {
     }
 
     @Test
+    void textBetweenSplitMatchesIsKept() {
+        // A Split pattern that matches only letters: digits and spaces between matches still become pieces.
+        String json = new String(ByteLevelBpe.bytes().files().get(Tokenizers.TOKENIZER_JSON), StandardCharsets.UTF_8)
+                .replace("\"pre_tokenizer\" : {", "\"pre_tokenizer\" : {\"type\": \"Sequence\", \"pretokenizers\": [{"
+                        + "\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\p{L}+\"}, \"behavior\": \"Isolated\","
+                        + " \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]},"
+                        + " \"unused\" : {");
+        ByteLevelBpe t = Tokenizers.fromTokenizerJson(json, "tokenizer.json");
+        String text = "abc 123 déf!";
+        assertEquals(text, t.decode(t.encode(text)));
+        assertEquals(text.getBytes(StandardCharsets.UTF_8).length, t.encode(text).length, "every byte kept");
+    }
+
+    @Test
+    void addedTokensThatCannotBeHonouredAreRefused() {
+        String json = new String(ByteLevelBpe.bytes().files().get(Tokenizers.TOKENIZER_JSON), StandardCharsets.UTF_8);
+        BadInputException e = assertThrows(BadInputException.class, () -> Tokenizers.fromTokenizerJson(
+                json.replace("\"id\" : 256", "\"id\" : 65"), "t.json"));
+        assertTrue(e.getMessage().contains("belongs to token 'A'"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> Tokenizers.fromTokenizerJson(
+                json.replace("\"id\" : 256", "\"id\" : 2000000000"), "t.json"));
+        assertTrue(e.getMessage().contains("beyond the vocabulary"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> Tokenizers.fromTokenizerJson(
+                json.replace("\"lstrip\" : false", "\"lstrip\" : true"), "t.json"));
+        assertTrue(e.getMessage().contains("lstrip = true is not supported"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> Tokenizers.fromTokenizerJson(
+                json.replace("\"content\" : \"<|endoftext|>\"", "\"content\" : \"\""), "t.json"));
+        assertTrue(e.getMessage().contains("non-empty string 'content'"), e.getMessage());
+    }
+
+    @Test
     void malformedTokenizerFilesAreNamed() {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> Tokenizers.fromVocabAndMerges("{\"a\": 0}", "v.json", "", "m.txt"));

@@ -1,0 +1,69 @@
+package org.sparseft.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.model.LlamaConfig;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PretrainCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void trainsSavesAnHfCheckpointWithProvenanceThatEvaluateReads() throws Exception {
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path text = tmp.resolve("train.txt");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 30; i++) {
+            sb.append("The quick brown fox jumps over the lazy dog, time number ").append(i).append(".\n\n");
+        }
+        Files.writeString(text, sb.toString());
+        Path out = tmp.resolve("model");
+        Cli r = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--validation",
+                text.toString(), "--out", out.toString(), "--steps", "12", "--batch", "4", "--seqlen", "32",
+                "--lr", "3e-3", "--warmup", "2", "--eval-every", "6", "--dtype", "bf16", "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("step 12/12 loss"), r.err());
+        for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "training.json", "_SUCCESS"}) {
+            assertTrue(Files.exists(out.resolve(f)), f);
+        }
+        JsonNode training = new ObjectMapper().readTree(Files.readString(out.resolve("training.json")));
+        assertEquals(12, training.get("steps").asInt());
+        assertTrue(training.get("command").asText().startsWith("sparseft --config") || training.get("command").asText()
+                .contains("--steps 12"), training.get("command").asText());
+        double first = training.get("metrics").get(0).get("loss").asDouble();
+        assertTrue(training.get("final_train_loss").asDouble() < first, "loss went down");
+        try (HfCheckpoint c = HfCheckpoint.open(HadoopStorage.withDefaults(), out.toString())) {
+            assertEquals(DType.BF16, c.info("model.embed_tokens.weight").dtype());
+            assertEquals("bfloat16", c.config().json().get("torch_dtype").asText());
+        }
+        Cli eval = Cli.run("evaluate", "--model", out.toString(), "--data", text.toString(), "--seqlen", "32",
+                "--master", "local[1]");
+        assertEquals(0, eval.exitCode(), eval.toString());
+        assertTrue(eval.out().contains("perplexity"), eval.out());
+    }
+
+    @Test
+    void seqlenBeyondTheConfigIsBadInput() throws Exception {
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "hello\n");
+        Cli r = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--out",
+                tmp.resolve("m").toString(), "--seqlen", "64");
+        assertEquals(2, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("--seqlen 64 exceeds the config's 32 positions"), r.err());
+    }
+}
