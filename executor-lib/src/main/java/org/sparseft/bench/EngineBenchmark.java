@@ -9,7 +9,6 @@ import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 
-import java.util.Random;
 
 /**
  * Speed of the engine against the machine's own ceiling: float32 GEMM GFLOP/s into a preallocated buffer, then a
@@ -48,11 +47,7 @@ public final class EngineBenchmark {
     public static ModelRun model(String name, ModelConfig config, int batch, int seqLen, int reps, double peakGflops) {
         Parameters p = Parameters.initialize(config, 1, DataType.FLOAT);
         DecoderModel m = DecoderModel.of(p);
-        Random rnd = new Random(1);
-        int[] tokens = new int[batch * seqLen];
-        for (int i = 0; i < tokens.length; i++) {
-            tokens[i] = rnd.nextInt(config.vocabSize());
-        }
+        int[] tokens = BenchRuns.randomTokens(config.vocabSize(), batch * seqLen);
         int[] targets = DecoderModel.shiftedTargets(tokens, batch, seqLen);
         Parameters grads = p.zerosLike();
         Runnable forwardPass = () -> Workspaces.inStep("bench-forward",
@@ -62,16 +57,8 @@ public final class EngineBenchmark {
         forwardPass.run(); // warm-up, and the workspaces learn their sizes
         trainPass.run();
         PeakMemory peak = new PeakMemory();
-        long t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            forwardPass.run();
-        }
-        double forward = (System.nanoTime() - t0) / 1e9 / reps;
-        t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            trainPass.run();
-        }
-        double train = (System.nanoTime() - t0) / 1e9 / reps;
+        double forward = BenchRuns.meanSeconds(forwardPass, reps);
+        double train = BenchRuns.meanSeconds(trainPass, reps);
         peak.close();
         long n = p.count() - config.maxPositions() * (long) config.hiddenSize() * (config instanceof
                 org.sparseft.model.Gpt2Config ? 1 : 0); // position table: looked up, not multiplied

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * The measurement behind the engine's design decision: the same GPT-2 model and batch as a SameDiff graph (ND4J's
@@ -34,11 +33,7 @@ public final class SameDiffComparison {
 
     public static List<Timing> run(Gpt2Config cfg, int batch, int seqLen, int reps) {
         Parameters p = Parameters.initialize(cfg, 1, DataType.FLOAT);
-        Random rnd = new Random(1);
-        int[] tokens = new int[batch * seqLen];
-        for (int i = 0; i < tokens.length; i++) {
-            tokens[i] = rnd.nextInt(cfg.vocabSize());
-        }
+        int[] tokens = BenchRuns.randomTokens(cfg.vocabSize(), batch * seqLen);
         int[] targets = DecoderModel.shiftedTargets(tokens, batch, seqLen);
         for (int i = 0; i < targets.length; i++) {
             targets[i] = Math.max(targets[i], 0); // the graph's loss has no ignore index; cost is the same
@@ -56,20 +51,10 @@ public final class SameDiffComparison {
         forwardPass.run();
         trainPass.run();
         PeakMemory peak = new PeakMemory();
-        long t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            forwardPass.run();
-        }
-        double fwd = (System.nanoTime() - t0) / 1e9 / reps;
-        t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            trainPass.run();
-        }
-        double train = (System.nanoTime() - t0) / 1e9 / reps;
+        double fwd = BenchRuns.meanSeconds(forwardPass, reps);
+        double train = BenchRuns.meanSeconds(trainPass, reps);
         peak.close();
         out.add(new Timing("hand-written backward (sparseft)", fwd, train, peak.bytes()));
-        m = null;
-        grads = null;
 
         SameDiff sd = graph(cfg, p, batch, seqLen);
         Map<String, INDArray> feed = new HashMap<>();
@@ -85,16 +70,8 @@ public final class SameDiffComparison {
         sd.output(feed, "logits");
         sd.calculateGradients(feed, vars);
         peak = new PeakMemory();
-        t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            sd.output(feed, "logits");
-        }
-        fwd = (System.nanoTime() - t0) / 1e9 / reps;
-        t0 = System.nanoTime();
-        for (int i = 0; i < reps; i++) {
-            sd.calculateGradients(feed, vars);
-        }
-        train = (System.nanoTime() - t0) / 1e9 / reps;
+        fwd = BenchRuns.meanSeconds(() -> sd.output(feed, "logits"), reps);
+        train = BenchRuns.meanSeconds(() -> sd.calculateGradients(feed, vars), reps);
         peak.close();
         out.add(new Timing("SameDiff autodiff", fwd, train, peak.bytes()));
         return out;

@@ -66,6 +66,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--dump-n", defaultValue = "2", paramLabel = "N", description = "Windows in --dump-logits.")
     int dumpN;
 
+    @Option(names = "--force", description = "Replace existing --out and --dump-logits files.")
+    boolean force;
+
     @CommandLine.Mixin
     SparkOptions sparkOptions;
 
@@ -82,6 +85,8 @@ public final class EvaluateCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft evaluate");
         try {
             Storage storage = SparkSessions.storage(spark);
+            Outputs.checkFile(storage, "--out", out, force);
+            Outputs.checkFile(storage, "--dump-logits", dumpLogits, force);
             String modelPath = storage.qualify(model);
             ModelConfig cfg;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {

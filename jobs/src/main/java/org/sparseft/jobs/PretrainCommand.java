@@ -121,9 +121,7 @@ public final class PretrainCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft pretrain");
         try {
             Storage storage = SparkSessions.storage(spark);
-            if (!force && storage.exists(out)) {
-                throw new BadInputException("--out " + out + ": already exists (use --force to replace it)");
-            }
+            Outputs.refuseExisting(storage, "--out", out, force);
             if (!storage.exists(config)) {
                 throw BadInputException.at(config, "config file does not exist");
             }

@@ -57,9 +57,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft tokenize");
         try {
             Storage storage = SparkSessions.storage(spark);
-            if (!force && storage.exists(out)) {
-                throw new BadInputException("--out " + out + ": already exists (use --force to replace it)");
-            }
+            Outputs.checkFile(storage, "--out", out, force);
             String tokSpec = Tokenizers.qualify(storage, tokenizer); // tasks resolve paths elsewhere than the driver
             Tokenizer tok = Tokenizers.load(storage, tokSpec); // fail fast, on the driver, before any task runs
             Result r = run(spark, input, tok, tokSpec, seqLen, out, progress);

@@ -209,6 +209,13 @@ public final class BadInputCorpus {
                 + " --conf fs.defaultFS=x", "--conf fs.defaultFS=x", "start with 'spark.'");
         dataCase("flag-format-unknown", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out @OUT@/t.safetensors"
                 + " --format csv", "--format csv", "expected auto, text, jsonl or parquet");
+        Path existing = dataCase("flag-output-exists", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out"
+                + " @CASE@/existing.safetensors", "--out", "already exists (use --force to replace it)");
+        Files.writeString(existing.resolve("existing.safetensors"), "an earlier result, to be kept\n");
+        Path asDir = dataCase("flag-output-is-a-directory", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out"
+                + " @CASE@/results.safetensors --force", "results.safetensors", "is a directory");
+        Files.createDirectories(asDir.resolve("results.safetensors"));
+        Files.writeString(asDir.resolve("results.safetensors").resolve("keep.txt"), "kept\n");
         dataCase("flag-both-inputs", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --tokens @CASE@/text.txt"
                 + " --out @OUT@/t.safetensors", "mutually exclusive");
     }

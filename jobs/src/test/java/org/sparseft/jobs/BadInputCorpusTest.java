@@ -73,6 +73,10 @@ class BadInputCorpusTest {
             }
         }
         assertTrue(!Files.exists(out) || isEmpty(out), "no output written: " + out);
+        try (Stream<Path> before = Files.walk(CORPUS.resolve(name)); Stream<Path> after = Files.walk(caseDir)) {
+            assertEquals(before.filter(Files::isRegularFile).count(), after.filter(Files::isRegularFile).count(),
+                    "inputs untouched: nothing deleted or added in the case directory");
+        }
         try (Stream<Path> left = Files.walk(caseDir)) {
             assertTrue(left.noneMatch(p -> p.getFileName().toString().contains(".inprogress-")), "no temporary files");
         }
