@@ -63,6 +63,8 @@ public final class BenchCommand implements Runnable {
                     Gpt2Config.of(50257, 1024, 768, layers, 12), batch, seqLen, reps, peak));
             row(w, EngineBenchmark.model("GPT-2-small blocks, " + layers + " layers, vocab 256",
                     Gpt2Config.of(256, 1024, 768, layers, 12), batch, seqLen, reps, peak));
+            row(w, EngineBenchmark.model("demo model (deploy/demo: LLaMA d=256, 4 layers, GQA 8/4, vocab 257)",
+                    LlamaConfig.of(257, 256, 256, 688, 4, 8, 4, true), batch, seqLen, reps, peak));
             row(w, EngineBenchmark.model("LLaMA shape d=256, 4 layers, GQA 8/4, vocab 4096",
                     LlamaConfig.of(4096, 1024, 256, 688, 4, 8, 4, false), batch, seqLen, reps, peak));
             return Main.OK;
