@@ -6,6 +6,9 @@ import org.sparseft.model.ops.CrossEntropy;
 import org.sparseft.model.ops.Embedding;
 import org.sparseft.model.ops.Linear;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /**
  * A decoder-only transformer: token embedding, blocks, final norm, LM head, next-token cross-entropy. The families
  * differ in their embedding (learned positions or none), norms and blocks; the flow and the backward pass through
@@ -36,8 +39,8 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
         return params.config();
     }
 
-    /** One forward pass's shape and weights. */
-    protected record Context(int batch, int seqLen, EffectiveWeights weights) {
+    /** One pass's shape and weights; each effective weight is computed once and reused by the backward pass. */
+    protected record Context(int batch, int seqLen, EffectiveWeights weights, Map<String, INDArray> effective) {
         int rows() {
             return batch * seqLen;
         }
@@ -107,12 +110,12 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
                 throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + v + ")");
             }
         }
-        return new Context(batch, seqLen, weights);
+        return new Context(batch, seqLen, weights, new HashMap<>());
     }
 
     /** The stored weight of a linear, as the method sees it (masked, transformed). */
     protected INDArray weight(Context ctx, String name) {
-        return ctx.weights().of(name, params.get(name));
+        return ctx.effective().computeIfAbsent(name, n -> ctx.weights().of(n, params.get(n)));
     }
 
     protected INDArray bias(String name) {
