@@ -114,8 +114,9 @@ public final class EvaluateCommand implements Callable<Integer> {
                         + " tokens, more than the model's vocabulary of " + cfg.vocabSize());
             }
             InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), t, progress);
+            long limit = maxWindows == null ? Long.MAX_VALUE : maxWindows; // a local: the lambda must not capture this
             var windows = maxWindows == null ? blocks.blocks()
-                    : blocks.blocks().zipWithIndex().filter(w -> w._2() < maxWindows).map(w -> w._1());
+                    : blocks.blocks().zipWithIndex().filter(w -> w._2() < limit).map(w -> w._1());
             progress.step("evaluating " + Math.min(blocks.count(), maxWindows == null ? Long.MAX_VALUE : maxWindows)
                     + " windows of " + t + " tokens");
             long started = System.nanoTime();

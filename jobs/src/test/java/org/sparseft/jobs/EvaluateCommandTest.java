@@ -47,6 +47,10 @@ class EvaluateCommandTest {
         assertEquals(0, three.exitCode(), three.toString());
         String pplLine = one.out().lines().filter(l -> l.startsWith("perplexity")).findFirst().orElseThrow();
         assertTrue(three.out().contains(pplLine), "same figure with 1 or 3 partitions: " + pplLine + "\n" + three.out());
+        Cli firstFive = Cli.run("evaluate", "--model", model.toString(), "--data", text.toString(), "--seqlen", "16",
+                "--master", "local[2]", "--max-windows", "5");
+        assertEquals(0, firstFive.exitCode(), firstFive.toString());
+        assertTrue(firstFive.out().contains("windows     5 x 16 tokens"), firstFive.out());
 
         JsonNode r = new ObjectMapper().readTree(Files.readString(json));
         double ppl = r.get("perplexity").asDouble();
