@@ -76,6 +76,25 @@ public final class HadoopStorage implements Storage {
         return fs(path).create(path, true);
     }
 
+    /** Appends through {@code FileSystem.append} (HDFS and local files support it); flush() reaches readers (hflush). */
+    @Override
+    public OutputStream append(String p) throws IOException {
+        Path path = path(p);
+        FileSystem fs = fs(path);
+        org.apache.hadoop.fs.FSDataOutputStream stream = fs.exists(path) ? fs.append(path) : fs.create(path, false);
+        return new java.io.FilterOutputStream(stream) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                stream.write(b, off, len);
+            }
+
+            @Override
+            public void flush() throws IOException {
+                stream.hflush();
+            }
+        };
+    }
+
     @Override
     public boolean exists(String p) throws IOException {
         Path path = path(p);

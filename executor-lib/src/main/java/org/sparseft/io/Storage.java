@@ -19,6 +19,9 @@ public interface Storage {
     /** Creates (or replaces) a file, creating parent directories. */
     OutputStream create(String path) throws IOException;
 
+    /** Opens a file for appending, creating it if absent; {@code flush()} makes what was written visible to readers. */
+    OutputStream append(String path) throws IOException;
+
     boolean exists(String path) throws IOException;
 
     boolean isDirectory(String path) throws IOException;

@@ -7,9 +7,10 @@ import java.util.Map;
 
 /**
  * The architecture of a decoder-only model, as read from a Hugging Face {@code config.json}. One record per
- * family; each validates itself, so an inconsistent config is refused before any weight is read.
+ * family; each validates itself, so an inconsistent config is refused before any weight is read. Serializable: Spark
+ * tasks carry it to executors.
  */
-public sealed interface ModelConfig permits Gpt2Config, LlamaConfig {
+public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Config, LlamaConfig {
 
     /** The {@code model_type} string of config.json. */
     String modelType();

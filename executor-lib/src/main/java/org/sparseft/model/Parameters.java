@@ -107,12 +107,9 @@ public final class Parameters {
     public static Parameters initialize(ModelConfig config, long seed, DataType dtype) {
         Map<String, INDArray> t = new LinkedHashMap<>();
         double residualStd = 0.02 / Math.sqrt(2.0 * config.numLayers());
-        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
+        for (Map.Entry<String, long[]> e : computeShapes(config).entrySet()) {
             String name = e.getKey();
-            long[] shape = e.getValue().clone();
-            if (storedTransposed(config, name)) {
-                shape = new long[] {shape[1], shape[0]};
-            }
+            long[] shape = e.getValue();
             INDArray a;
             if (shape.length == 1) {
                 boolean normScale = name.endsWith(".weight") && (name.endsWith("norm.weight") || name.contains(".ln_"));
@@ -125,6 +122,69 @@ public final class Parameters {
             t.put(name, a);
         }
         return new Parameters(config, t);
+    }
+
+    /** Each tensor's shape in compute layout ([out, in] for every linear), in checkpoint order. */
+    public static Map<String, long[]> computeShapes(ModelConfig config) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        config.expectedTensors().forEach((name, shape) -> shapes.put(name,
+                storedTransposed(config, name) ? new long[] {shape[1], shape[0]} : shape.clone()));
+        return shapes;
+    }
+
+    /**
+     * Every value as float32, tensor after tensor in name order, each in c order: the form in which parameters and
+     * gradients travel between JVMs and into training checkpoints.
+     */
+    public float[] toFlat() {
+        float[] flat = new float[Math.toIntExact(count())];
+        int offset = 0;
+        for (INDArray t : tensors.values()) {
+            float[] v = t.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            System.arraycopy(v, 0, flat, offset, v.length);
+            offset += v.length;
+        }
+        return flat;
+    }
+
+    /** Float32 parameters of {@code config} holding the values of {@link #toFlat()}. */
+    public static Parameters fromFlat(ModelConfig config, float[] flat) {
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        int offset = 0;
+        for (Map.Entry<String, long[]> e : computeShapes(config).entrySet()) {
+            int n = Math.toIntExact(lengthOf(e.getValue()));
+            if (offset + n > flat.length) {
+                throw new IllegalArgumentException(flat.length + " values are too few for " + config.modelType()
+                        + " parameters");
+            }
+            t.put(e.getKey(), Nd4j.create(java.util.Arrays.copyOfRange(flat, offset, offset + n), e.getValue(), 'c'));
+            offset += n;
+        }
+        if (offset != flat.length) {
+            throw new IllegalArgumentException(flat.length + " values for " + offset + " parameters");
+        }
+        return new Parameters(config, t);
+    }
+
+    /** Overwrites every value from the {@link #toFlat()} form. */
+    public void assign(float[] flat) {
+        if (flat.length != count()) {
+            throw new IllegalArgumentException(flat.length + " values for " + count() + " parameters");
+        }
+        int offset = 0;
+        for (INDArray t : tensors.values()) {
+            int n = Math.toIntExact(t.length());
+            t.assign(Nd4j.create(java.util.Arrays.copyOfRange(flat, offset, offset + n), t.shape(), 'c'));
+            offset += n;
+        }
+    }
+
+    private static long lengthOf(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
     }
 
     /** The tensors in checkpoint layout and order, encoded as {@code dtype} (F32, F16 or BF16). */

@@ -12,7 +12,7 @@ import java.util.Set;
  * biases and norm scales, as GPT-style training does.
  */
 public final class AdamW {
-    public record Options(double beta1, double beta2, double eps, double weightDecay) {
+    public record Options(double beta1, double beta2, double eps, double weightDecay) implements java.io.Serializable {
         public static final Options DEFAULT = new Options(0.9, 0.999, 1e-8, 0.01);
     }
 

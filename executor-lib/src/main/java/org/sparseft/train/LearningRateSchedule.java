@@ -4,7 +4,8 @@ package org.sparseft.train;
  * Linear warmup from 0 to the peak, then cosine or linear decay to {@code minRatio}·peak at {@code totalSteps}, as
  * Hugging Face's {@code get_cosine_schedule_with_warmup} / {@code get_linear_schedule_with_warmup} (0-based steps).
  */
-public record LearningRateSchedule(double peak, int warmupSteps, int totalSteps, Decay decay, double minRatio) {
+public record LearningRateSchedule(double peak, int warmupSteps, int totalSteps, Decay decay, double minRatio)
+        implements java.io.Serializable {
     public enum Decay { COSINE, LINEAR, CONSTANT }
 
     public LearningRateSchedule {

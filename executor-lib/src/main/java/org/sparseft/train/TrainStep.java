@@ -1,5 +1,6 @@
 package org.sparseft.train;
 
+import org.sparseft.RuntimeFailure;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
@@ -9,8 +10,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * One optimizer step of dense training in one JVM: gradients accumulated over micro-batches (averaged), a non-finite
- * loss or gradient refused, clipping by global norm, then AdamW at the scheduled learning rate.
+ * One optimizer step of dense training, in two halves so that they can run in different JVMs: {@link #accumulate}
+ * (gradients over micro-batches, where the data is) and {@link #update} (non-finite check, clipping, AdamW, where
+ * the optimizer state is). {@link #run} does both in one JVM.
  */
 public final class TrainStep {
     public record Result(double loss, double gradNorm, double learningRate) {
@@ -25,8 +27,17 @@ public final class TrainStep {
      */
     public static Result run(DecoderModel model, AdamW optimizer, LearningRateSchedule schedule, int step,
                              List<int[]> microBatches, int batch, int seqLen, double maxGradNorm) {
-        Parameters params = model.parameters();
-        Parameters grads = Workspaces.outside(params::zerosLike);
+        Parameters grads = Workspaces.outside(model.parameters()::zerosLike);
+        double loss = accumulate(model, microBatches, batch, seqLen, grads);
+        return update(model.parameters(), grads, loss, optimizer, schedule, step, maxGradNorm);
+    }
+
+    /**
+     * Adds the mean gradient over the micro-batches (each of {@code batch} sequences) into {@code grads}, which
+     * must hold zeros, and returns the mean loss.
+     */
+    public static double accumulate(DecoderModel model, List<int[]> microBatches, int batch, int seqLen,
+                                    Parameters grads) {
         double loss = 0;
         for (int[] tokens : microBatches) {
             loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens,
@@ -34,16 +45,24 @@ public final class TrainStep {
                     .loss());
         }
         int k = microBatches.size();
-        loss /= k;
-        Set<String> names = params.names();
         if (k > 1) {
-            for (String n : names) {
+            for (String n : grads.names()) {
                 grads.get(n).divi(k);
             }
         }
+        return loss / k;
+    }
+
+    /**
+     * Refuses a non-finite loss or gradient (naming the step), clips by global norm, and applies AdamW at the
+     * scheduled learning rate.
+     */
+    public static Result update(Parameters params, Parameters grads, double loss, AdamW optimizer,
+                                LearningRateSchedule schedule, int step, double maxGradNorm) {
+        Set<String> names = params.names();
         double norm = AdamW.clipGlobalNorm(grads, names, maxGradNorm);
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
-            throw new org.sparseft.RuntimeFailure("step " + step + ": non-finite " + (Double.isFinite(loss)
+            throw new RuntimeFailure("step " + (step + 1) + ": non-finite " + (Double.isFinite(loss)
                     ? "gradient norm" : "loss") + " (loss " + loss + ", gradient norm " + norm + ")");
         }
         double lr = schedule.at(step);

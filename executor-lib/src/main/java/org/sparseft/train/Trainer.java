@@ -4,10 +4,7 @@ import org.sparseft.eval.Perplexity;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Random;
 
 /**
  * Dense training in one JVM: batches of blocks in a seeded order (each epoch a new permutation from seed + epoch),
@@ -49,14 +46,15 @@ public final class Trainer {
         int seqLen = train.get(0).length;
         AdamW optimizer = new AdamW(model.parameters(), o.adam());
         LearningRateSchedule schedule = o.schedule();
-        BatchOrder order = new BatchOrder(train.size(), o.seed());
+        ShardOrder order = new ShardOrder(train.size(), o.seed(), 0);
         long started = System.nanoTime();
         double loss = Double.NaN;
         Perplexity.Result val = null;
         for (int step = 0; step < o.steps(); step++) {
+            int[] picked = order.take((long) step * o.batch(), o.batch());
             int[] tokens = new int[o.batch() * seqLen];
             for (int b = 0; b < o.batch(); b++) {
-                System.arraycopy(train.get(order.next()), 0, tokens, b * seqLen, seqLen);
+                System.arraycopy(train.get(picked[b]), 0, tokens, b * seqLen, seqLen);
             }
             long t0 = System.nanoTime();
             TrainStep.Result r = TrainStep.run(model, optimizer, schedule, step, List.of(tokens), o.batch(), seqLen,
@@ -72,32 +70,5 @@ public final class Trainer {
         }
         return new Summary(o.steps(), loss, val, (System.nanoTime() - started) / 1e9,
                 (long) o.steps() * o.batch() * seqLen);
-    }
-
-    /** Block indices in a seeded order: a fresh permutation per epoch, from seed and epoch number only. */
-    static final class BatchOrder {
-        private final int size;
-        private final long seed;
-        private List<Integer> permutation;
-        private int epoch = -1;
-        private int position;
-
-        BatchOrder(int size, long seed) {
-            this.size = size;
-            this.seed = seed;
-        }
-
-        int next() {
-            if (permutation == null || position == size) {
-                epoch++;
-                permutation = new ArrayList<>(size);
-                for (int i = 0; i < size; i++) {
-                    permutation.add(i);
-                }
-                Collections.shuffle(permutation, new Random(seed * 31 + epoch));
-                position = 0;
-            }
-            return permutation.get(position++);
-        }
     }
 }

@@ -1,0 +1,163 @@
+package org.sparseft.driver.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.sparseft.BadInputException;
+import org.sparseft.io.AtomicOutput;
+import org.sparseft.io.Storage;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.model.Parameters;
+import org.sparseft.train.AdamW;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Training checkpoints under {@code <run>/checkpoints/step-NNNNNNN/}: {@code parameters.safetensors} (float32, compute
+ * layout, every trained tensor), {@code optimizer.safetensors} (AdamW's {@code exp_avg.*} and {@code exp_avg_sq.*})
+ * and {@code state.json}. Each is built under a temporary name and renamed, so a directory with the final name is
+ * complete; only the newest {@code keep} are kept.
+ */
+public final class CheckpointStore {
+    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{7,})");
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Storage storage;
+    private final String dir;
+    private final int keep;
+
+    public CheckpointStore(Storage storage, String runDir, int keep) {
+        if (keep < 1) {
+            throw new BadInputException("--keep " + keep + ": expected at least 1");
+        }
+        this.storage = storage;
+        this.dir = Storage.join(runDir, "checkpoints");
+        this.keep = keep;
+    }
+
+    public String directory() {
+        return dir;
+    }
+
+    public String path(int step) {
+        return Storage.join(dir, String.format("step-%07d", step));
+    }
+
+    /** A loaded checkpoint. */
+    public record Loaded(String path, TrainingState state) {
+    }
+
+    /** Writes the checkpoint of {@code state.step()}, then deletes all but the newest {@code keep}. */
+    public String write(TrainingState state, Parameters params, AdamW optimizer) throws IOException {
+        String target = path(state.step());
+        AtomicOutput.writeDirectory(storage, target, true, tmp -> {
+            SafetensorsWriter.write(storage, Storage.join(tmp, "parameters.safetensors"), entries("", params),
+                    Map.of("format", "sparseft-training-checkpoint", "layout", "compute"));
+            List<SafetensorsWriter.Entry> moments = new ArrayList<>(entries("exp_avg.", optimizer.firstMoment()));
+            moments.addAll(entries("exp_avg_sq.", optimizer.secondMoment()));
+            SafetensorsWriter.write(storage, Storage.join(tmp, "optimizer.safetensors"), moments,
+                    Map.of("optimizer", "adamw", "steps", Long.toString(optimizer.steps())));
+            try (var out = storage.create(Storage.join(tmp, "state.json"))) {
+                out.write(JSON.writeValueAsBytes(state));
+            }
+        });
+        List<Integer> steps = steps();
+        for (int i = 0; i < steps.size() - keep; i++) {
+            storage.delete(path(steps.get(i)));
+        }
+        return target;
+    }
+
+    /** Steps of the complete checkpoints, ascending. */
+    public List<Integer> steps() throws IOException {
+        List<Integer> steps = new ArrayList<>();
+        if (!storage.isDirectory(dir)) {
+            return steps;
+        }
+        for (String name : storage.list(dir)) {
+            Matcher m = STEP_DIR.matcher(name);
+            if (m.matches() && storage.exists(Storage.join(Storage.join(dir, name), "state.json"))) {
+                steps.add(Integer.parseInt(m.group(1)));
+            }
+        }
+        steps.sort(null);
+        return steps;
+    }
+
+    /** Removes what an interrupted writer left: temporary checkpoint directories. */
+    public void removeIncomplete() throws IOException {
+        if (storage.isDirectory(dir)) {
+            for (String name : storage.list(dir)) {
+                if (name.startsWith(".") && name.contains(AtomicOutput.TEMP_MARK)) {
+                    storage.delete(Storage.join(dir, name));
+                }
+            }
+        }
+    }
+
+    /** The newest complete checkpoint's state, if any. */
+    public Optional<Loaded> latest() throws IOException {
+        List<Integer> steps = steps();
+        if (steps.isEmpty()) {
+            return Optional.empty();
+        }
+        String path = path(steps.get(steps.size() - 1));
+        String statePath = Storage.join(path, "state.json");
+        TrainingState state;
+        try {
+            state = JSON.readValue(storage.readAllBytes(statePath), TrainingState.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw BadInputException.at(statePath, "is not a sparseft training state: " + e.getOriginalMessage());
+        }
+        if (state.format() != TrainingState.FORMAT) {
+            throw BadInputException.at(statePath, "field 'format' is " + state.format() + ", this sparseft reads "
+                    + TrainingState.FORMAT);
+        }
+        return Optional.of(new Loaded(path, state));
+    }
+
+    /** Reads a checkpoint's tensors into {@code params} and returns the optimizer state it saved. */
+    public AdamW restore(Loaded checkpoint, Parameters params, AdamW.Options adam) throws IOException {
+        Parameters m = params.zerosLike();
+        Parameters v = params.zerosLike();
+        try (SafetensorsFile p = SafetensorsFile.open(storage, Storage.join(checkpoint.path(), "parameters.safetensors"));
+             SafetensorsFile o = SafetensorsFile.open(storage, Storage.join(checkpoint.path(), "optimizer.safetensors"))) {
+            for (String name : params.names()) {
+                read(p, name, params, name);
+                read(o, "exp_avg." + name, m, name);
+                read(o, "exp_avg_sq." + name, v, name);
+            }
+        }
+        return new AdamW(adam, m, v, checkpoint.state().optimizerSteps());
+    }
+
+    private static void read(SafetensorsFile file, String tensor, Parameters into, String name) throws IOException {
+        if (!file.contains(tensor)) {
+            throw BadInputException.at(file.path(), "has no tensor '" + tensor + "'");
+        }
+        var target = into.get(name);
+        if (!java.util.Arrays.equals(file.info(tensor).shape(), target.shape())) {
+            throw BadInputException.at(file.path(), "tensor '" + tensor + "' has shape "
+                    + java.util.Arrays.toString(file.info(tensor).shape()) + ", expected "
+                    + java.util.Arrays.toString(target.shape()));
+        }
+        target.assign(org.nd4j.linalg.factory.Nd4j.create(file.readFloats(tensor), target.shape(), 'c'));
+    }
+
+    private static List<SafetensorsWriter.Entry> entries(String prefix, Parameters params) {
+        List<SafetensorsWriter.Entry> out = new ArrayList<>();
+        for (String name : params.names()) {
+            var t = params.get(name);
+            out.add(SafetensorsWriter.Entry.ofFloats(prefix + name, DType.F32, t.shape(),
+                    t.dup('c').data().asFloat()));
+        }
+        return out;
+    }
+}

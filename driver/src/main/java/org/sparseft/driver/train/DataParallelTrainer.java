@@ -1,0 +1,218 @@
+package org.sparseft.driver.train;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.BadInputException;
+import org.sparseft.RuntimeFailure;
+import org.sparseft.driver.OrderedJobs;
+import org.sparseft.model.ModelConfig;
+import org.sparseft.model.Parameters;
+import org.sparseft.model.Workspaces;
+import org.sparseft.train.AdamW;
+import org.sparseft.train.LearningRateSchedule;
+import org.sparseft.train.TrainStep;
+
+import java.io.IOException;
+import java.util.UUID;
+
+/**
+ * Synchronous data-parallel training on Spark. Every partition holds a {@link Shard} and contributes an equal share
+ * of each step's batch; the driver owns the parameters and the optimizer.
+ * <ul>
+ * <li>{@link Sync#GRAD}: each step is one Spark job. The parameters go out as a broadcast, each partition returns
+ * its mean gradient, the driver adds them weighted by share in partition-id order ({@link OrderedJobs}), then clips
+ * and applies AdamW.</li>
+ * <li>{@link Sync#AVERAGE}: each round of {@code every} steps is one job. Each partition runs the steps locally
+ * with its own copy of the parameters and AdamW state; the driver averages parameters and both moments (what
+ * DL4J's Spark parameter averaging does, with its updater averaging on).</li>
+ * </ul>
+ * Same seed, data and partition count give bit-identical parameters, whatever the scheduling; with one partition
+ * the result equals the single-JVM {@link org.sparseft.train.Trainer}'s bit for bit.
+ */
+public final class DataParallelTrainer {
+    public enum Sync { GRAD, AVERAGE }
+
+    /**
+     * @param microBatch sequences per forward/backward pass within a partition's share (0: the whole share)
+     * @param every steps per averaging round ({@link Sync#AVERAGE} only)
+     * @param checkpointEvery steps between checkpoints (0: only at the end)
+     */
+    public record Options(int steps, int batch, int microBatch, Sync sync, int every, LearningRateSchedule schedule,
+                          AdamW.Options adam, double maxGradNorm, long seed, int checkpointEvery) {
+        public Options {
+            if (steps < 1 || batch < 1 || microBatch < 0 || every < 1 || checkpointEvery < 0) {
+                throw new BadInputException("--steps, --batch and --every must be at least 1, --micro-batch and"
+                        + " --checkpoint-every at least 0");
+            }
+        }
+
+        /** Sequences per partition per step; the batch must split evenly. */
+        int share(int partitions) {
+            if (batch % partitions != 0) {
+                throw new BadInputException("--batch " + batch + " is not a multiple of --partitions " + partitions
+                        + ": every partition takes an equal share of each step's sequences");
+            }
+            int share = batch / partitions;
+            if (microBatch > 0 && share % microBatch != 0) {
+                throw new BadInputException("--micro-batch " + microBatch + " does not divide the " + share
+                        + " sequences each partition takes per step (--batch " + batch + " / " + partitions
+                        + " partitions)");
+            }
+            return share;
+        }
+    }
+
+    /** One step (or, when averaging, one round ending at {@code step}). */
+    public record StepReport(int step, int steps, int stepsInReport, double loss, double gradNorm,
+                             double learningRate, double seconds, long tokens, long bytesBroadcast,
+                             long bytesCollected) {
+        public double tokensPerSecond() {
+            return tokens / seconds;
+        }
+    }
+
+    /** Progress as training goes; {@code params} are the driver's current values. */
+    public interface Listener {
+        void onStep(StepReport report, Parameters params) throws IOException;
+
+        default void onCheckpoint(int step, String path) {
+        }
+    }
+
+    public record Summary(int firstStep, int steps, double finalLoss, double seconds, long tokens) {
+    }
+
+    private DataParallelTrainer() {
+    }
+
+    /**
+     * Trains {@code params} in place from {@code run.startStep()} to {@code o.steps()}, checkpointing into the run
+     * directory every {@code checkpointEvery} steps and at the end.
+     *
+     * @throws RuntimeFailure on a non-finite loss or gradient, naming the step and the last good checkpoint
+     */
+    public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params, Options o,
+                              TrainingRun run, Listener listener) throws IOException {
+        int share = o.share(data.partitions());
+        int micro = o.microBatch() == 0 ? share : o.microBatch();
+        int seqLen = data.seqLen();
+        String runId = UUID.randomUUID().toString();
+        ModelConfig config = params.config();
+        AdamW optimizer = run.optimizer();
+        int step = run.startStep();
+        long started = System.nanoTime();
+        double loss = Double.NaN;
+        while (step < o.steps()) {
+            long t0 = System.nanoTime();
+            int from = step;
+            StepOutcome outcome;
+            if (o.sync() == Sync.GRAD) {
+                outcome = gradientStep(jsc, data, params, optimizer, o, runId, step, share, micro, run);
+                step++;
+            } else {
+                int h = Math.min(o.every(), o.steps() - step);
+                outcome = averagingRound(jsc, data, params, optimizer, o, step, h, share, micro, run);
+                optimizer = outcome.optimizer();
+                step += h;
+            }
+            loss = outcome.loss();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
+                    o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
+                    outcome.bytesBroadcast(), outcome.bytesCollected());
+            run.metrics().write(run.metrics().line(step).put("loss", report.loss()).put("lr", report.learningRate())
+                    .put("grad_norm", report.gradNorm()).put("seconds", seconds)
+                    .put("tokens_per_s", report.tokensPerSecond()).put("bytes_broadcast", report.bytesBroadcast())
+                    .put("bytes_collected", report.bytesCollected()));
+            boolean checkpointDue = o.checkpointEvery() > 0 && step / o.checkpointEvery() > from / o.checkpointEvery();
+            if (checkpointDue || step == o.steps()) {
+                listener.onCheckpoint(step, run.checkpoint(step, params, optimizer));
+            }
+            listener.onStep(report, params);
+        }
+        return new Summary(run.startStep(), o.steps(), loss, (System.nanoTime() - started) / 1e9,
+                (long) (o.steps() - run.startStep()) * o.batch() * seqLen);
+    }
+
+    private record StepOutcome(double loss, double gradNorm, long bytesBroadcast, long bytesCollected,
+                               AdamW optimizer) {
+    }
+
+    private static StepOutcome gradientStep(JavaSparkContext jsc, TrainingShards data, Parameters params,
+                                            AdamW optimizer, Options o, String runId, int step, int share, int micro,
+                                            TrainingRun run) throws IOException {
+        float[] values = params.toFlat();
+        Broadcast<float[]> bc = jsc.broadcast(values);
+        INDArray sum = Workspaces.outside(() -> Nd4j.zeros(DataType.FLOAT, values.length));
+        double[] loss = {0};
+        long[] collected = {0};
+        try {
+            OrderedJobs.run(data.rdd(), new GradientTask(runId, step, params.config(), bc, o.seed(), share, micro),
+                    (PartialGradient g) -> {
+                        double w = (double) g.sequences() / o.batch();
+                        Workspaces.outside(() -> sum.addi(Nd4j.createFromArray(g.gradient()).muli(w)));
+                        loss[0] += w * g.loss();
+                        collected[0] += 4L * g.gradient().length;
+                    });
+        } finally {
+            bc.destroy();
+        }
+        Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.config(), sum.data().asFloat()));
+        try {
+            TrainStep.Result r = TrainStep.update(params, grads, loss[0], optimizer, o.schedule(), step,
+                    o.maxGradNorm());
+            return new StepOutcome(r.loss(), r.gradNorm(), 4L * values.length, collected[0], optimizer);
+        } catch (RuntimeFailure e) {
+            throw stopped(e.getMessage(), run);
+        }
+    }
+
+    private static StepOutcome averagingRound(JavaSparkContext jsc, TrainingShards data, Parameters params,
+                                              AdamW optimizer, Options o, int firstStep, int steps, int share,
+                                              int micro, TrainingRun run) throws IOException {
+        float[][] state = {params.toFlat(), optimizer.firstMoment().toFlat(), optimizer.secondMoment().toFlat()};
+        Broadcast<float[][]> bc = jsc.broadcast(state);
+        int n = state[0].length;
+        INDArray[] sums = Workspaces.outside(() -> new INDArray[] {Nd4j.zeros(DataType.FLOAT, n),
+                Nd4j.zeros(DataType.FLOAT, n), Nd4j.zeros(DataType.FLOAT, n)});
+        double[] lossAndNorm = {0, 0};
+        long[] collected = {0};
+        String[] failure = {null};
+        try {
+            OrderedJobs.run(data.rdd(), new LocalStepsTask(firstStep, steps, params.config(), bc, optimizer.steps(),
+                    o.adam(), o.schedule(), o.maxGradNorm(), o.seed(), share, micro), (PartialState s) -> {
+                double w = (double) s.sequences() / o.batch();
+                Workspaces.outside(() -> {
+                    sums[0].addi(Nd4j.createFromArray(s.parameters()).muli(w));
+                    sums[1].addi(Nd4j.createFromArray(s.firstMoment()).muli(w));
+                    return sums[2].addi(Nd4j.createFromArray(s.secondMoment()).muli(w));
+                });
+                lossAndNorm[0] += w * s.loss();
+                lossAndNorm[1] += w * s.gradNorm();
+                collected[0] += 4L * (s.parameters().length + s.firstMoment().length + s.secondMoment().length);
+                if (failure[0] == null && s.failure() != null) {
+                    failure[0] = s.failure();
+                }
+            });
+        } finally {
+            bc.destroy();
+        }
+        if (failure[0] != null || !Double.isFinite(lossAndNorm[0])) {
+            throw stopped(failure[0] != null ? failure[0] : "steps " + (firstStep + 1) + "-" + (firstStep + steps)
+                    + ": non-finite averaged loss " + lossAndNorm[0], run);
+        }
+        params.assign(sums[0].data().asFloat());
+        optimizer.firstMoment().assign(sums[1].data().asFloat());
+        optimizer.secondMoment().assign(sums[2].data().asFloat());
+        AdamW next = new AdamW(o.adam(), optimizer.firstMoment(), optimizer.secondMoment(), optimizer.steps() + steps);
+        return new StepOutcome(lossAndNorm[0], lossAndNorm[1], 12L * n, collected[0], next);
+    }
+
+    private static RuntimeFailure stopped(String why, TrainingRun run) throws IOException {
+        return new RuntimeFailure(why + "; training stopped, the last good checkpoint is " + run.lastCheckpoint()
+                + " (continue from it with --resume, after lowering --lr for example)");
+    }
+}

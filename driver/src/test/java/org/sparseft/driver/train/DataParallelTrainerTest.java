@@ -1,0 +1,244 @@
+package org.sparseft.driver.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.sparseft.BadInputException;
+import org.sparseft.RuntimeFailure;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.Parameters;
+import org.sparseft.testing.MiniHdfs;
+import org.sparseft.train.AdamW;
+import org.sparseft.train.LearningRateSchedule;
+import org.sparseft.train.ShardOrder;
+import org.sparseft.train.TrainStep;
+import org.sparseft.train.Trainer;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Data-parallel training through real local Spark (Kryo with registration required). */
+class DataParallelTrainerTest {
+    private static final LlamaConfig TINY = LlamaConfig.of(32, 16, 16, 32, 2, 4, 2, true);
+    private static final int SEQ = 8;
+    private static final AdamW.Options ADAM = new AdamW.Options(0.9, 0.95, 1e-8, 0.1);
+
+    @TempDir
+    Path tmp;
+
+    private static List<int[]> blocks(int n) {
+        Random r = new Random(7);
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] b = new int[SEQ];
+            for (int j = 0; j < SEQ; j++) {
+                b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize(); // learnable, not uniform
+            }
+            out.add(b);
+        }
+        return out;
+    }
+
+    private static DataParallelTrainer.Options options(int steps, int batch, DataParallelTrainer.Sync sync, int every,
+                                                       int checkpointEvery, double lr) {
+        return new DataParallelTrainer.Options(steps, batch, 0, sync, every,
+                new LearningRateSchedule(lr, 2, steps, LearningRateSchedule.Decay.COSINE, 0.1), ADAM, 1.0, 3,
+                checkpointEvery);
+    }
+
+    private static <T> T withSpark(String master, Function<JavaSparkContext, T> work) {
+        SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
+        try {
+            return work.apply(JavaSparkContext.fromSparkContext(spark.sparkContext()));
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** Trains a fresh seeded model on {@code data} with P partitions and returns its final flat parameters. */
+    private static float[] train(JavaSparkContext jsc, List<int[]> data, int partitions, DataParallelTrainer.Options o,
+                                 Storage storage, String runDir, boolean resume, DataParallelTrainer.Listener listener) {
+        TrainingShards shards = TrainingShards.of(jsc.parallelize(data, 3), partitions);
+        try {
+            Parameters params = Parameters.initialize(TINY, 11, DataType.FLOAT);
+            try (TrainingRun run = TrainingRun.open(storage, runDir, 2, resume, true, identity(o, shards), params,
+                    o.adam())) {
+                DataParallelTrainer.run(jsc, shards, params, o, run, listener);
+            }
+            return params.toFlat();
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        } finally {
+            shards.unpersist();
+        }
+    }
+
+    private static Map<String, String> identity(DataParallelTrainer.Options o, TrainingShards s) {
+        return TrainingState.identity("batch", o.batch(), "partitions", s.partitions(), "steps", o.steps(),
+                "data", s.fingerprint());
+    }
+
+    private static final DataParallelTrainer.Listener QUIET = (r, p) -> {
+    };
+
+    private float[] train(JavaSparkContext jsc, List<int[]> data, int partitions, DataParallelTrainer.Options o) {
+        return train(jsc, data, partitions, o, HadoopStorage.withDefaults(), tmp.resolve("run-" + System.nanoTime())
+                .toString(), false, QUIET);
+    }
+
+    @Test
+    void onePartitionRepeatsTheSingleJvmTrainerBitForBitInBothSyncModes() {
+        List<int[]> data = blocks(20);
+        DataParallelTrainer.Options grad = options(5, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 3e-3);
+        DecoderModel reference = DecoderModel.of(Parameters.initialize(TINY, 11, DataType.FLOAT));
+        Trainer.run(reference, data, List.of(), new Trainer.Options(5, 4, 3e-3, 2, LearningRateSchedule.Decay.COSINE,
+                0.1, ADAM, 1.0, 3, 0, 1), new Trainer.Listener() {
+            @Override
+            public void onStep(int step, TrainStep.Result result, double tokensPerSecond) {
+            }
+
+            @Override
+            public void onValidation(int step, org.sparseft.eval.Perplexity.Result result) {
+            }
+        });
+        float[] expected = reference.parameters().toFlat();
+        float[][] got = withSpark("local[2]", jsc -> new float[][] {
+                train(jsc, data, 1, grad),
+                train(jsc, data, 1, options(5, 4, DataParallelTrainer.Sync.AVERAGE, 2, 0, 3e-3))});
+        assertArrayEquals(expected, got[0], 0f, "gradient sync, one partition");
+        assertArrayEquals(expected, got[1], 0f, "parameter averaging, one partition");
+        assertFalse(java.util.Arrays.equals(expected, Parameters.initialize(TINY, 11, DataType.FLOAT).toFlat()),
+                "training changed the parameters");
+    }
+
+    @Test
+    void sameSeedDataAndPartitionsGiveIdenticalBitsWhateverTheScheduling() {
+        List<int[]> data = blocks(30);
+        DataParallelTrainer.Options grad = options(4, 8, DataParallelTrainer.Sync.GRAD, 1, 0, 3e-3);
+        DataParallelTrainer.Options avg = options(4, 8, DataParallelTrainer.Sync.AVERAGE, 2, 0, 3e-3);
+        float[][] serial = withSpark("local[1]", jsc -> new float[][] {train(jsc, data, 4, grad),
+                train(jsc, data, 4, avg)});
+        float[][] parallel = withSpark("local[4]", jsc -> new float[][] {train(jsc, data, 4, grad),
+                train(jsc, data, 4, avg)});
+        assertArrayEquals(serial[0], parallel[0], 0f, "gradient sync: local[1] vs local[4]");
+        assertArrayEquals(serial[1], parallel[1], 0f, "averaging: local[1] vs local[4]");
+        assertFalse(java.util.Arrays.equals(serial[0], serial[1]), "the two modes differ with 4 partitions");
+    }
+
+    @Test
+    void aStepAppliesTheMeanGradientOfAllPartitionsSequences() {
+        List<int[]> data = blocks(10);
+        DataParallelTrainer.Options o = options(1, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 1e-2);
+        float[] distributed = withSpark("local[2]", jsc -> train(jsc, data, 2, o));
+        // The same step in one JVM on the union of both shares: partition p's share is positions [0, 2) of its
+        // shard's order, shard p holding blocks p, p + 2, p + 4, ...
+        int[] tokens = new int[4 * SEQ];
+        int k = 0;
+        for (int p = 0; p < 2; p++) {
+            for (int local : new ShardOrder(5, 3, p).take(0, 2)) {
+                System.arraycopy(data.get(p + 2 * local), 0, tokens, k++ * SEQ, SEQ);
+            }
+        }
+        DecoderModel model = DecoderModel.of(Parameters.initialize(TINY, 11, DataType.FLOAT));
+        TrainStep.run(model, new AdamW(model.parameters(), ADAM), o.schedule(), 0, List.of(tokens), 4, SEQ, 1.0);
+        float[] expected = model.parameters().toFlat();
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], distributed[i], 2e-6f, "parameter value " + i);
+        }
+    }
+
+    @Test
+    void resumedRunEndsWithTheUninterruptedRunsBitsOnHdfs() throws Exception {
+        List<int[]> data = blocks(24);
+        DataParallelTrainer.Options o = options(6, 4, DataParallelTrainer.Sync.GRAD, 1, 2, 3e-3);
+        try (MiniHdfs hdfs = new MiniHdfs()) {
+            Storage storage = hdfs.storage();
+            String whole = hdfs.uri() + "/runs/whole";
+            String broken = hdfs.uri() + "/runs/broken";
+            float[][] result = withSpark("local[2]", jsc -> {
+                float[] uninterrupted = train(jsc, data, 2, o, storage, whole, false, QUIET);
+                RuntimeException crash = assertThrows(RuntimeException.class, () -> train(jsc, data, 2, o, storage,
+                        broken, false, (r, p) -> {
+                            if (r.step() == 5) {
+                                throw new IllegalStateException("simulated crash after step 5");
+                            }
+                        }));
+                assertTrue(crash.getMessage().contains("simulated crash"), crash.toString());
+                float[] resumed = train(jsc, data, 2, o, storage, broken, true, QUIET);
+                return new float[][] {uninterrupted, resumed};
+            });
+            assertArrayEquals(result[0], result[1], 0f, "resumed from step 4 vs uninterrupted");
+            CheckpointStore store = new CheckpointStore(storage, broken, 2);
+            assertEquals(List.of(4, 6), store.steps(), "the newest two checkpoints are kept");
+            String metrics = new String(storage.readAllBytes(broken + "/metrics.jsonl"), StandardCharsets.UTF_8);
+            List<Integer> steps = new ArrayList<>();
+            for (String line : metrics.split("\n")) {
+                steps.add(new ObjectMapper().readTree(line).get("step").asInt());
+            }
+            assertEquals(List.of(1, 2, 3, 4, 5, 6), steps, "step 5's line of the crashed run was dropped on resume");
+        }
+    }
+
+    @Test
+    void nonFiniteLossStopsNamingTheStepAndKeepsTheLastGoodCheckpoint() throws Exception {
+        List<int[]> data = blocks(12);
+        Storage storage = HadoopStorage.withDefaults();
+        String run = tmp.resolve("nan-run").toString();
+        DataParallelTrainer.Options o = options(10, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e30);
+        RuntimeFailure failure = withSpark("local[2]", jsc -> assertThrows(RuntimeFailure.class,
+                () -> train(jsc, data, 2, o, storage, run, false, QUIET)));
+        CheckpointStore store = new CheckpointStore(storage, run, 2);
+        List<Integer> kept = store.steps();
+        assertFalse(kept.isEmpty(), failure.getMessage());
+        int last = kept.get(kept.size() - 1);
+        assertTrue(failure.getMessage().startsWith("step " + (last + 1) + ": non-finite"), failure.getMessage());
+        assertTrue(failure.getMessage().contains(store.path(last)), failure.getMessage());
+        Parameters restored = Parameters.initialize(TINY, 0, DataType.FLOAT);
+        store.restore(store.latest().orElseThrow(), restored, ADAM);
+        for (float v : restored.toFlat()) {
+            assertTrue(Float.isFinite(v), "the kept checkpoint holds finite parameters");
+        }
+    }
+
+    @Test
+    void badSettingsAreRefusedWithTheFieldNamed() throws Exception {
+        List<int[]> data = blocks(12);
+        Storage storage = HadoopStorage.withDefaults();
+        String run = tmp.resolve("run").toString();
+        withSpark("local[2]", jsc -> {
+            BadInputException uneven = assertThrows(BadInputException.class, () -> train(jsc, data, 3,
+                    options(2, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 1e-3)));
+            assertTrue(uneven.getMessage().contains("--batch 4 is not a multiple of --partitions 3"),
+                    uneven.getMessage());
+            train(jsc, data, 2, options(2, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e-3), storage, run, false, QUIET);
+            BadInputException changed = assertThrows(BadInputException.class, () -> train(jsc, data, 2,
+                    options(3, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e-3), storage, run, true, QUIET));
+            assertTrue(changed.getMessage().contains("state.json") && changed.getMessage().contains("identity.steps")
+                    && changed.getMessage().contains("is 2, this run's is 3"), changed.getMessage());
+            BadInputException notFresh = assertThrows(BadInputException.class, () -> TrainingRun.open(storage, run,
+                    2, false, false, Map.of(), Parameters.initialize(TINY, 0, DataType.FLOAT), ADAM));
+            assertTrue(notFresh.getMessage().contains("--resume") && notFresh.getMessage().contains("--force"),
+                    notFresh.getMessage());
+            return null;
+        });
+    }
+}
