@@ -8,7 +8,13 @@ import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.BadInputException;
 import org.sparseft.driver.SparkSessions;
+import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.TrainingRun;
+import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.driver.train.TrainingState;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.sparseft.eval.Perplexity;
+import org.sparseft.model.EffectiveWeights;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.hf.HfConfig;
@@ -20,13 +26,13 @@ import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
-import org.sparseft.train.TrainStep;
-import org.sparseft.train.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,7 +45,10 @@ import java.util.concurrent.Callable;
         description = {"Train a GPT-2 or LLaMA-family model from scratch: the architecture comes from a Hugging Face "
                 + "config.json, the data is tokenized and cut into blocks on Spark, and the result is a Hugging Face "
                 + "checkpoint directory (config.json, model.safetensors, tokenizer.json, training.json).",
-                "Training runs in the driver JVM for now (AdamW, warmup + cosine decay, clipping)."})
+                "Training is data-parallel on Spark: every partition takes an equal share of each step's batch; "
+                + "gradients are summed in partition order every step (--sync grad) or parameters averaged every "
+                + "--every steps (--sync average). Checkpoints and metrics.jsonl go to --run; --resume continues "
+                + "from the newest checkpoint with the same final weights as an uninterrupted run."})
 public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "FILE", description = "A Hugging Face config.json.")
     String config;
@@ -56,14 +65,46 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output model directory.")
     String out;
 
-    @Option(names = "--force", description = "Replace an existing output directory.")
+    @Option(names = "--run", paramLabel = "DIR",
+            description = "Run directory: checkpoints/ and metrics.jsonl (default: the --out path with .run added).")
+    String runDir;
+
+    @Option(names = "--resume", description = "Continue from the newest complete checkpoint in --run (a fresh start"
+            + " when there is none).")
+    boolean resume;
+
+    @Option(names = "--force", description = "Replace an existing output directory and, without --resume, discard"
+            + " an earlier run's checkpoints in --run.")
     boolean force;
 
     @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps.")
     int steps;
 
-    @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
+    @Option(names = "--batch", defaultValue = "8", description = "Sequences per step, split evenly over partitions.")
     int batch;
+
+    @Option(names = "--micro-batch", defaultValue = "0", paramLabel = "N",
+            description = "Sequences per forward/backward pass within a partition (0: its whole share).")
+    int microBatch;
+
+    @Option(names = "--partitions", paramLabel = "P",
+            description = "Data partitions, each one task per step (default: Spark's default parallelism). The"
+                    + " result depends on P, never on scheduling.")
+    Integer partitions;
+
+    @Option(names = "--sync", defaultValue = "grad", paramLabel = "grad|average",
+            description = "grad: sum gradients every step; average: local steps, parameters averaged every --every.")
+    String sync;
+
+    @Option(names = "--every", defaultValue = "10", paramLabel = "H", description = "Steps per averaging round.")
+    int every;
+
+    @Option(names = "--checkpoint-every", defaultValue = "100", paramLabel = "N",
+            description = "Steps between checkpoints (0: only at the end).")
+    int checkpointEvery;
+
+    @Option(names = "--keep", defaultValue = "2", paramLabel = "K", description = "Checkpoints kept (the newest).")
+    int keep;
 
     @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
     int seqLen;
@@ -112,20 +153,39 @@ public final class PretrainCommand implements Callable<Integer> {
             case "f16" -> DType.F16;
             default -> throw new BadInputException("--dtype " + dtype + ": expected f32, bf16 or f16");
         };
-        if (steps < 1 || batch < 1 || seqLen < 2 || warmup < 0 || !(lr > 0) || logEvery < 1) {
-            throw new BadInputException("--steps, --batch, --log-every must be at least 1, --seqlen at least 2, --lr"
-                    + " positive, --warmup non-negative");
+        DataParallelTrainer.Sync syncMode = switch (sync.toLowerCase(Locale.ROOT)) {
+            case "grad" -> DataParallelTrainer.Sync.GRAD;
+            case "average" -> DataParallelTrainer.Sync.AVERAGE;
+            default -> throw new BadInputException("--sync " + sync + ": expected grad or average");
+        };
+        if (steps < 1 || batch < 1 || seqLen < 2 || warmup < 0 || !(lr > 0) || logEvery < 1 || evalWindows < 1
+                || evalEvery < 0) {
+            throw new BadInputException("--steps, --batch, --log-every, --eval-windows must be at least 1, --seqlen at"
+                    + " least 2, --lr positive, --warmup and --eval-every non-negative");
         }
+        if (minLrRatio < 0 || minLrRatio > 1) {
+            throw new BadInputException("--min-lr-ratio " + minLrRatio + ": expected a value in [0, 1]");
+        }
+        if (partitions != null && partitions < 1) {
+            throw new BadInputException("--partitions " + partitions + ": expected at least 1");
+        }
+        LearningRateSchedule schedule = new LearningRateSchedule(lr, warmup, steps, LearningRateSchedule.Decay.COSINE,
+                minLrRatio);
+        AdamW.Options adam = new AdamW.Options(0.9, 0.95, 1e-8, weightDecay);
+        DataParallelTrainer.Options options = new DataParallelTrainer.Options(steps, batch, microBatch, syncMode,
+                every, schedule, adam, clip, seed, checkpointEvery);
         Progress progress = new Progress(spec.commandLine().getErr());
         progress.step("starting Spark");
         SparkSession spark = sparkOptions.session("sparseft pretrain");
         try {
             Storage storage = SparkSessions.storage(spark);
             Outputs.refuseExisting(storage, "--out", out, force);
+            String run = storage.qualify(runDir != null ? runDir : stripSlash(out) + ".run");
             if (!storage.exists(config)) {
                 throw BadInputException.at(config, "config file does not exist");
             }
-            HfConfig hf = HfConfig.parse(new String(storage.readAllBytes(config), StandardCharsets.UTF_8), config);
+            byte[] configBytes = storage.readAllBytes(config);
+            HfConfig hf = HfConfig.parse(new String(configBytes, StandardCharsets.UTF_8), config);
             ModelConfig cfg = hf.model();
             if (seqLen > cfg.maxPositions()) {
                 throw new BadInputException("--seqlen " + seqLen + " exceeds the config's " + cfg.maxPositions()
@@ -137,35 +197,71 @@ public final class PretrainCommand implements Callable<Integer> {
                 throw new BadInputException("tokenizer " + tokenizer + " has " + tok.vocabSize() + " tokens; "
                         + config + " field 'vocab_size' is " + cfg.vocabSize());
             }
-            List<int[]> train = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress).blocks().collect();
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            int p = partitions != null ? partitions : jsc.defaultParallelism();
+            InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
+            TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
+            blocks.blocks().unpersist(false);
             List<int[]> val = validation == null ? List.of()
                     : InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress).blocks()
-                    .collect();
-            DecoderModel model = DecoderModel.of(Parameters.initialize(cfg, seed, DataType.FLOAT));
-            progress.step(String.format("training %s with %,d parameters: %d steps of %d x %d tokens on %d blocks",
-                    cfg.modelType(), model.parameters().count(), steps, batch, seqLen, train.size()));
-            Trainer.Options options = new Trainer.Options(steps, batch, lr, warmup, LearningRateSchedule.Decay.COSINE,
-                    minLrRatio, new AdamW.Options(0.9, 0.95, 1e-8, weightDecay), clip, seed, evalEvery, evalWindows);
-            ArrayNode metrics = new ObjectMapper().createArrayNode();
-            Trainer.Summary summary = Trainer.run(model, train, val, options, new Trainer.Listener() {
-                @Override
-                public void onStep(int step, TrainStep.Result r, double tokensPerSecond) {
-                    metrics.addObject().put("step", step + 1).put("loss", r.loss()).put("lr", r.learningRate())
-                            .put("grad_norm", r.gradNorm());
-                    if ((step + 1) % logEvery == 0 || step == 0 || step + 1 == steps) {
-                        double eta = progress.seconds() / (step + 1) * (steps - step - 1);
-                        progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s ETA %.0f s",
-                                step + 1, steps, r.loss(), r.learningRate(), r.gradNorm(), tokensPerSecond, eta));
-                    }
-                }
+                    .take(evalWindows);
+            Parameters params = Parameters.initialize(cfg, seed, DataType.FLOAT);
+            DecoderModel model = DecoderModel.of(params);
+            Map<String, String> identity = TrainingState.identity("config_sha256", sha256(configBytes),
+                    "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks", shards.blocks(),
+                    "seqlen", seqLen, "partitions", p, "batch", batch, "micro_batch", microBatch, "sync", syncMode,
+                    "every", syncMode == DataParallelTrainer.Sync.AVERAGE ? every : 1, "steps", steps, "lr", lr,
+                    "warmup", warmup, "min_lr_ratio", minLrRatio, "weight_decay", weightDecay, "clip", clip,
+                    "seed", seed);
+            DataParallelTrainer.Summary summary;
+            Perplexity.Result[] lastVal = {null};
+            try (TrainingRun trainingRun = TrainingRun.open(storage, run, keep, resume, force, identity, params,
+                    adam)) {
+                trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
+                        + trainingRun.startStep() + ")"));
+                long perStepBytes = 4L * params.count() * (syncMode == DataParallelTrainer.Sync.GRAD ? 1 + p : 3 + 3L * p);
+                progress.step(String.format("training %s with %,d parameters: steps %d..%d of %d x %d tokens on %d"
+                                + " blocks in %d partitions (%s sync%s); run directory %s", cfg.modelType(),
+                        params.count(), trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
+                        sync.toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE ? " every " + every
+                                + " steps, " + mb(perStepBytes) + " per round" : ", " + mb(perStepBytes) + " per step",
+                        run));
+                long t0 = System.nanoTime();
+                int first = trainingRun.startStep();
+                summary = DataParallelTrainer.run(jsc, shards, params, options, trainingRun,
+                        new DataParallelTrainer.Listener() {
+                            @Override
+                            public void onStep(DataParallelTrainer.StepReport r, Parameters current) throws java.io.IOException {
+                                int done = r.step();
+                                int before = done - r.stepsInReport();
+                                if (done / logEvery > before / logEvery || before == first || done == steps) {
+                                    double elapsed = (System.nanoTime() - t0) / 1e9;
+                                    double eta = elapsed / (done - first) * (steps - done);
+                                    progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved"
+                                                    + " %s ETA %.0f s", done, steps, r.loss(), r.learningRate(),
+                                            r.gradNorm(), r.tokensPerSecond(),
+                                            mb(r.bytesBroadcast() + r.bytesCollected()), eta));
+                                }
+                                boolean evalDue = evalEvery > 0 && done / evalEvery > before / evalEvery;
+                                if (!val.isEmpty() && (evalDue || done == steps)) {
+                                    Perplexity.Result v = Perplexity.of(Perplexity.windowNlls(model, val, batch,
+                                            EffectiveWeights.DENSE), seqLen);
+                                    lastVal[0] = v;
+                                    trainingRun.metrics().write(trainingRun.metrics().line(done)
+                                            .put("val_ppl", v.perplexity()).put("val_loss", v.meanNll()));
+                                    progress.step(String.format("step %d validation perplexity %.3f over %d windows",
+                                            done, v.perplexity(), v.windows()));
+                                }
+                            }
 
-                @Override
-                public void onValidation(int step, Perplexity.Result r) {
-                    metrics.addObject().put("step", step + 1).put("val_ppl", r.perplexity()).put("val_loss", r.meanNll());
-                    progress.step(String.format("step %d validation perplexity %.3f over %d windows", step + 1,
-                            r.perplexity(), r.windows()));
-                }
-            });
+                            @Override
+                            public void onCheckpoint(int step, String path) {
+                                progress.step("checkpoint " + path);
+                            }
+                        });
+            } finally {
+                shards.unpersist();
+            }
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             ObjectNode provenance = json.createObjectNode();
             provenance.put("command", "sparseft " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
@@ -173,36 +269,60 @@ public final class PretrainCommand implements Callable<Integer> {
             provenance.put("data", input.uri());
             provenance.put("validation", validation);
             provenance.put("tokenizer", tok.describe());
-            provenance.put("parameters", model.parameters().count());
+            provenance.put("parameters", params.count());
             provenance.put("steps", steps);
-            provenance.put("tokens", summary.tokens());
-            provenance.put("seconds", summary.seconds());
+            provenance.put("partitions", p);
+            provenance.put("sync", sync.toLowerCase(Locale.ROOT));
+            provenance.put("run", run);
+            provenance.put("resumed_at_step", summary.firstStep());
+            provenance.put("tokens", (long) steps * batch * seqLen);
+            provenance.put("seconds_this_invocation", summary.seconds());
             provenance.put("final_train_loss", summary.finalLoss());
-            if (summary.validation() != null) {
-                provenance.put("validation_perplexity", summary.validation().perplexity());
-                provenance.put("validation_windows", summary.validation().windows());
+            if (lastVal[0] != null) {
+                provenance.put("validation_perplexity", lastVal[0].perplexity());
+                provenance.put("validation_windows", lastVal[0].windows());
             }
-            provenance.set("metrics", metrics);
+            ArrayNode metrics = provenance.putArray("metrics");
+            for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
+                    StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank()) {
+                    metrics.add(json.readTree(line));
+                }
+            }
             Map<String, byte[]> extra = new LinkedHashMap<>(tok.files());
             extra.put("training.json", json.writeValueAsBytes(provenance));
             var cfgJson = hf.json();
             cfgJson.put("torch_dtype", saveAs == DType.F32 ? "float32" : saveAs == DType.BF16 ? "bfloat16" : "float16");
-            HfCheckpointWriter.write(storage, out, new HfConfig(cfg, cfgJson, config), model.parameters().toEntries(saveAs),
+            HfCheckpointWriter.write(storage, out, new HfConfig(cfg, cfgJson, config), params.toEntries(saveAs),
                     Map.of("producer", "sparseft pretrain"), extra, 0, force);
             PrintWriter w = spec.commandLine().getOut();
-            w.printf("model       %s, %,d parameters%n", cfg.modelType(), model.parameters().count());
-            w.printf("trained     %d steps, %,d tokens in %.0f s (%.0f tok/s)%n", steps, summary.tokens(),
-                    summary.seconds(), summary.tokens() / summary.seconds());
+            w.printf("model       %s, %,d parameters%n", cfg.modelType(), params.count());
+            long tokens = (long) (steps - summary.firstStep()) * batch * seqLen;
+            w.printf("trained     steps %d..%d, %,d tokens in %.0f s (%.0f tok/s) on %d partitions%n",
+                    summary.firstStep() + 1, steps, tokens, summary.seconds(), tokens / summary.seconds(), p);
             w.printf("train loss  %.4f%n", summary.finalLoss());
-            if (summary.validation() != null) {
-                w.printf("validation  perplexity %.3f over %d windows of %d%n", summary.validation().perplexity(),
-                        summary.validation().windows(), seqLen);
+            if (lastVal[0] != null) {
+                w.printf("validation  perplexity %.3f over %d windows of %d%n", lastVal[0].perplexity(),
+                        lastVal[0].windows(), seqLen);
             }
+            w.printf("run         %s%n", run);
             w.printf("wrote       %s%n", out);
             w.flush();
             return Main.OK;
         } finally {
             spark.stop();
         }
+    }
+
+    private static String stripSlash(String path) {
+        return path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+    }
+
+    private static String mb(long bytes) {
+        return String.format("%.1f MB", bytes / 1e6);
+    }
+
+    private static String sha256(byte[] bytes) throws java.security.NoSuchAlgorithmException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     }
 }
