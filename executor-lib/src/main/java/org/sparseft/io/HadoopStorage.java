@@ -96,6 +96,14 @@ public final class HadoopStorage implements Storage {
     }
 
     @Override
+    public java.util.Optional<String> checksum(String p) throws IOException {
+        Path path = path(p);
+        org.apache.hadoop.fs.FileChecksum c = fs(path).getFileChecksum(path);
+        return c == null ? java.util.Optional.empty()
+                : java.util.Optional.of(c.getAlgorithmName() + ":" + java.util.HexFormat.of().formatHex(c.getBytes()));
+    }
+
+    @Override
     public boolean exists(String p) throws IOException {
         Path path = path(p);
         return fs(path).exists(path);

@@ -42,6 +42,11 @@ public interface Storage {
      */
     void rename(String from, String to) throws IOException;
 
+    /** A content checksum the file system keeps itself (HDFS does), if it has one; never reads the file. */
+    default java.util.Optional<String> checksum(String path) throws IOException {
+        return java.util.Optional.empty();
+    }
+
     /** The fully qualified form of a path (scheme and authority filled in), for messages and provenance. */
     String qualify(String path);
 

@@ -48,6 +48,36 @@ class HdfsStorageTest {
     }
 
     @Test
+    void hdfsKeepsContentChecksumsThatTheCheckpointHashUses() throws Exception {
+        Storage storage = hdfs.storage();
+        TinyCheckpoints.write(storage, hdfs.uri() + "/h/a", TinyCheckpoints.llama(), DType.F32, 0, 1);
+        TinyCheckpoints.write(storage, hdfs.uri() + "/h/b", TinyCheckpoints.llama(), DType.F32, 0, 1);
+        TinyCheckpoints.write(storage, hdfs.uri() + "/h/c", TinyCheckpoints.llama(), DType.F32, 0, 2);
+        assertTrue(storage.checksum(hdfs.uri() + "/h/a/model.safetensors").isPresent(), "HDFS has file checksums");
+        try (HfCheckpoint a = HfCheckpoint.open(storage, hdfs.uri() + "/h/a");
+             HfCheckpoint b = HfCheckpoint.open(storage, hdfs.uri() + "/h/b");
+             HfCheckpoint c = HfCheckpoint.open(storage, hdfs.uri() + "/h/c")) {
+            assertEquals(a.contentHash(), b.contentHash());
+            assertFalse(a.contentHash().equals(c.contentHash()));
+        }
+    }
+
+    @Test
+    void metricsStyleAppendsAreVisibleAfterFlush() throws Exception {
+        Storage storage = hdfs.storage();
+        String path = hdfs.uri() + "/append/lines.jsonl";
+        try (var out = storage.append(path)) {
+            out.write("one\n".getBytes());
+            out.flush();
+            assertEquals("one\n", new String(storage.readAllBytes(path)), "flushed line readable while open");
+        }
+        try (var out = storage.append(path)) {
+            out.write("two\n".getBytes());
+        }
+        assertEquals("one\ntwo\n", new String(storage.readAllBytes(path)));
+    }
+
+    @Test
     void aDirectoryIsNeverReplacedByAFile() throws Exception {
         Storage storage = hdfs.storage();
         String dir = hdfs.uri() + "/precious";

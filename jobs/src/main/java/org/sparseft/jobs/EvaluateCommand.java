@@ -94,9 +94,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             Outputs.checkFile(storage, "--dump-logits", dumpLogits, force);
             String modelPath = storage.qualify(model);
             ModelConfig cfg;
+            String contentHash;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
                 cfg = c.model();
+                contentHash = c.contentHash();
             }
             int t = seqLen != null ? seqLen : Math.min(cfg.maxPositions(), 1024);
             if (t < 2 || t > cfg.maxPositions()) {
@@ -120,7 +122,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             progress.step("evaluating " + Math.min(blocks.count(), maxWindows == null ? Long.MAX_VALUE : maxWindows)
                     + " windows of " + t + " tokens");
             long started = System.nanoTime();
-            Perplexity.Result r = DistributedPerplexity.evaluate(windows, modelPath, batch, t);
+            Perplexity.Result r = DistributedPerplexity.evaluate(windows, modelPath, contentHash, batch, t);
             double seconds = (System.nanoTime() - started) / 1e9;
             Perplexity.Result unigram = null;
             if (unigramFrom != null) {

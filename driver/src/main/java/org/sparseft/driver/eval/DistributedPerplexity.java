@@ -12,14 +12,15 @@ import java.util.List;
 
 /**
  * Perplexity with the windows spread over executors: each partition evaluates its windows with the model its
- * executor loaded from {@code modelPath}; the driver puts the window results back in window order before summing, so
- * the figure does not depend on the partitioning.
+ * executor loaded from {@code modelPath} (cached by content hash); the driver puts the window results back in window
+ * order before summing, so the figure does not depend on the partitioning.
  */
 public final class DistributedPerplexity {
     private DistributedPerplexity() {
     }
 
-    public static Perplexity.Result evaluate(JavaRDD<int[]> windows, String modelPath, int batch, int seqLen) {
+    public static Perplexity.Result evaluate(JavaRDD<int[]> windows, String modelPath, String contentHash, int batch,
+                                             int seqLen) {
         List<Tuple2<Long, Double>> results = new ArrayList<>(windows.zipWithIndex().mapPartitions(it -> {
             List<Long> index = new ArrayList<>();
             List<int[]> ws = new ArrayList<>();
@@ -32,7 +33,7 @@ public final class DistributedPerplexity {
             if (ws.isEmpty()) {
                 return out.iterator();
             }
-            DecoderModel model = ExecutorModels.get(modelPath);
+            DecoderModel model = ExecutorModels.get(modelPath, contentHash);
             double[] nll = Perplexity.windowNlls(model, ws, batch, EffectiveWeights.DENSE);
             for (int i = 0; i < nll.length; i++) {
                 out.add(new Tuple2<>(index.get(i), nll[i]));

@@ -40,14 +40,16 @@ public final class HfCheckpoint implements Closeable {
     /** Buffers GPT-2 checkpoints may carry that are not parameters (causal-mask constants). */
     private static final Pattern GPT2_BUFFERS = Pattern.compile("(transformer\\.)?h\\.\\d+\\.attn\\.(masked_)?bias");
 
+    private final Storage storage;
     private final String dir;
     private final HfConfig config;
     private final Map<String, SafetensorsFile> shards; // shard file name -> open file
     private final Map<String, String> shardOfTensor;  // stored name -> shard file name, in checkpoint order
     private final Map<String, String> storedName;     // canonical name -> stored name
 
-    private HfCheckpoint(String dir, HfConfig config, Map<String, SafetensorsFile> shards,
+    private HfCheckpoint(Storage storage, String dir, HfConfig config, Map<String, SafetensorsFile> shards,
                          Map<String, String> shardOfTensor) {
+        this.storage = storage;
         this.dir = dir;
         this.config = config;
         this.shards = shards;
@@ -97,7 +99,7 @@ public final class HfCheckpoint implements Closeable {
             }
             throw e;
         }
-        return new HfCheckpoint(dir, config, Collections.unmodifiableMap(shards), Collections.unmodifiableMap(shardOf));
+        return new HfCheckpoint(storage, dir, config, Collections.unmodifiableMap(shards), Collections.unmodifiableMap(shardOf));
     }
 
     public static HfConfig readConfig(Storage storage, String dir) throws IOException {
@@ -187,6 +189,39 @@ public final class HfCheckpoint implements Closeable {
 
     public ModelConfig model() {
         return config.model();
+    }
+
+    /**
+     * A SHA-256 over config.json and every shard file's content: the key under which executors cache a loaded
+     * model, so a checkpoint rewritten at the same path is loaded afresh. Where the file system keeps a content
+     * checksum (HDFS), that stands in for reading the shard; elsewhere the shard is read once.
+     */
+    public String contentHash() throws IOException {
+        java.security.MessageDigest sha = sha256();
+        sha.update(storage.readAllBytes(Storage.join(dir, "config.json")));
+        for (String shard : shardFiles()) {
+            String path = Storage.join(dir, shard);
+            sha.update(shard.getBytes(StandardCharsets.UTF_8));
+            java.util.Optional<String> checksum = storage.checksum(path);
+            if (checksum.isPresent()) {
+                sha.update(checksum.get().getBytes(StandardCharsets.UTF_8));
+                continue;
+            }
+            try (Storage.RandomAccessInput in = storage.openRandomAccess(path)) {
+                for (long pos = 0; pos < in.length(); pos += 1 << 26) {
+                    sha.update(in.read(pos, (int) Math.min(1 << 26, in.length() - pos)));
+                }
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Stored tensor names in checkpoint order. */

@@ -36,6 +36,28 @@ class HfCheckpointTest {
     }
 
     @Test
+    void contentHashFollowsTheContentNotThePath() throws Exception {
+        LlamaConfig model = TinyCheckpoints.llama();
+        TinyCheckpoints.write(storage, dir("a"), model, DType.F32, 0, 1);
+        TinyCheckpoints.write(storage, dir("b"), model, DType.F32, 0, 1);
+        TinyCheckpoints.write(storage, dir("c"), model, DType.F32, 0, 2);
+        TinyCheckpoints.write(storage, dir("sharded"), model, DType.F32, 4000, 1);
+        String a = hash(dir("a"));
+        assertEquals(64, a.length());
+        assertEquals(a, hash(dir("b")), "same content at another path");
+        assertFalse(a.equals(hash(dir("c"))), "other weights");
+        assertFalse(a.equals(hash(dir("sharded"))), "same weights, other files");
+        TinyCheckpoints.write(storage, dir("a"), model, DType.F32, 0, 2);
+        assertEquals(hash(dir("c")), hash(dir("a")), "rewritten in place: the new content's hash");
+    }
+
+    private String hash(String dir) throws Exception {
+        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
+            return c.contentHash();
+        }
+    }
+
+    @Test
     void gpt2CheckpointRoundTripsWithConfigAndTensors() throws Exception {
         Gpt2Config model = TinyCheckpoints.gpt2();
         String d = dir("gpt2");
