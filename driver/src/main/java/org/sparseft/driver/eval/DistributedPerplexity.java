@@ -33,6 +33,7 @@ public final class DistributedPerplexity {
             if (ws.isEmpty()) {
                 return out.iterator();
             }
+            org.sparseft.driver.TaskDevices.pin();
             DecoderModel model = ExecutorModels.get(modelPath, contentHash);
             double[] nll = Perplexity.windowNlls(model, ws, batch, EffectiveWeights.DENSE);
             for (int i = 0; i < nll.length; i++) {

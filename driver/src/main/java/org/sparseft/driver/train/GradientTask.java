@@ -33,6 +33,7 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
 
     @Override
     public PartialGradient run(int partition, Iterator<Shard> data) {
+        org.sparseft.driver.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
         DecoderModel model = Replicas.shared(run, step, config, parameters);

@@ -49,6 +49,7 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
 
     @Override
     public PartialState run(int partition, Iterator<Shard> data) {
+        org.sparseft.driver.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
         float[][] s = state.value();
