@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 
 /** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
-        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class})
+        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -110,6 +110,60 @@ public final class BenchCommand implements Runnable {
                 w.flush();
             }
             return Main.OK;
+        }
+    }
+
+    @Command(name = "spark", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"What Spark costs a training step: the demo model's dense step timed in a plain loop and "
+                    + "through sparseft's data-parallel trainer in local mode (gradient sync with 1 and 2 partitions, "
+                    + "parameter averaging), with the payload bytes moved per step."})
+    public static final class Spark implements Callable<Integer> {
+        @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
+        int batch;
+
+        @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
+        int seqLen;
+
+        @Option(names = "--steps", defaultValue = "10", description = "Timed steps per row (after 2 warm-up steps).")
+        int steps;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter w = spec.commandLine().getOut();
+            var cfg = LlamaConfig.of(257, 256, 256, 688, 4, 8, 4, true);
+            var blocks = org.sparseft.driver.bench.SparkTrainingBenchmark.blocks(cfg, 512, seqLen);
+            int warmup = 2;
+            w.printf("demo model shape (LLaMA d=256, 4 layers, %,d parameters), batch %d x %d, median of %d steps;"
+                            + " OMP_NUM_THREADS=%s, cores=%d%n", cfg.parameterCount(), batch, seqLen, steps,
+                    System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), Runtime.getRuntime().availableProcessors());
+            w.println("| setup | s/step | tokens/s | vs plain loop | payload moved per step |");
+            w.println("|---|---:|---:|---:|---:|");
+            var plain = org.sparseft.driver.bench.SparkTrainingBenchmark.plainLoop(cfg, blocks, batch, warmup, steps);
+            row(w, plain, plain);
+            var grad = org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD;
+            var avg = org.sparseft.driver.train.DataParallelTrainer.Sync.AVERAGE;
+            row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.spark("Spark local[1], 1 partition, grad sync",
+                    "local[1]", 1, grad, 1, 0, cfg, blocks, batch, warmup, steps), plain);
+            row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.spark("Spark local[2], 2 partitions, grad sync",
+                    "local[2]", 2, grad, 1, 0, cfg, blocks, batch, warmup, steps), plain);
+            row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.spark(
+                    "Spark local[2], 2 partitions, grad sync, 1 BLAS thread per task", "local[2]", 2, grad, 1, 1, cfg,
+                    blocks, batch, warmup, steps), plain);
+            row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.spark(
+                    "Spark local[2], 2 partitions, averaging every 5 steps", "local[2]", 2, avg, 5, 0, cfg, blocks,
+                    batch, 5, Math.max(5, steps / 5 * 5)), plain);
+            return Main.OK;
+        }
+
+        private static void row(PrintWriter w, org.sparseft.driver.bench.SparkTrainingBenchmark.Row r,
+                                org.sparseft.driver.bench.SparkTrainingBenchmark.Row plain) {
+            w.printf("| %s | %.3f | %.0f | %s | %s |%n", r.setup(), r.secondsPerStep(), r.tokensPerSecond(),
+                    r == plain ? "-" : String.format("%+.1f%%", 100 * (r.secondsPerStep() / plain.secondsPerStep() - 1)),
+                    r.bytesPerStep() == 0 ? "-" : String.format("%.1f MB", r.bytesPerStep() / 1e6));
+            w.flush();
         }
     }
 }

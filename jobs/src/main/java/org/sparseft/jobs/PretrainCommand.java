@@ -199,6 +199,8 @@ public final class PretrainCommand implements Callable<Integer> {
             }
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             int p = partitions != null ? partitions : jsc.defaultParallelism();
+            options.share(p); // an uneven split is refused before any data is read
+            new org.sparseft.driver.train.CheckpointStore(storage, run, keep); // so is --keep below 1
             InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
             TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
             blocks.blocks().unpersist(false);

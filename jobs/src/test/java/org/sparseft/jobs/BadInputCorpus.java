@@ -218,6 +218,30 @@ public final class BadInputCorpus {
         Files.writeString(asDir.resolve("results.safetensors").resolve("keep.txt"), "kept\n");
         dataCase("flag-both-inputs", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --tokens @CASE@/text.txt"
                 + " --out @OUT@/t.safetensors", "mutually exclusive");
+
+        // pretrain: training options and run directories
+        String pretrain = "pretrain --config @CASE@/config.json --data @CASE@/text.txt --out @OUT@/m --seqlen 8"
+                + " --steps 2 --master local[2]";
+        pretrainCase("train-sync-unknown", pretrain + " --sync ring", "--sync ring", "expected grad or average");
+        pretrainCase("train-batch-uneven", pretrain + " --batch 3 --partitions 2",
+                "--batch 3 is not a multiple of --partitions 2");
+        pretrainCase("train-micro-batch-uneven", pretrain + " --batch 4 --partitions 2 --micro-batch 3",
+                "--micro-batch 3 does not divide the 2 sequences");
+        pretrainCase("train-keep-zero", pretrain + " --keep 0", "--keep 0", "at least 1");
+        Path earlier = pretrainCase("train-run-has-checkpoints", pretrain + " --run @CASE@/run",
+                "holds checkpoints of an earlier run", "--resume", "--force");
+        Files.createDirectories(earlier.resolve("run/checkpoints/step-0000002"));
+        Files.writeString(earlier.resolve("run/checkpoints/step-0000002/state.json"),
+                "{\"format\": 1, \"step\": 2, \"optimizer_steps\": 2, \"identity\": {}}\n");
+        Path other = pretrainCase("train-resume-other-settings", pretrain + " --run @CASE@/run --resume",
+                "state.json", "field 'identity.config_sha256' is 0000", "resume with the original run's settings");
+        Files.createDirectories(other.resolve("run/checkpoints/step-0000001"));
+        Files.writeString(other.resolve("run/checkpoints/step-0000001/state.json"),
+                "{\"format\": 1, \"step\": 1, \"optimizer_steps\": 1, \"identity\": {\"config_sha256\": \"0000\"}}\n");
+        Path broken = pretrainCase("train-resume-state-not-json", pretrain + " --run @CASE@/run --resume",
+                "state.json", "is not a sparseft training state");
+        Files.createDirectories(broken.resolve("run/checkpoints/step-0000001"));
+        Files.writeString(broken.resolve("run/checkpoints/step-0000001/state.json"), "{\"format\": 1, \"step\": \n");
     }
 
     // --- helpers -------------------------------------------------------------------------------------------
@@ -287,6 +311,14 @@ public final class BadInputCorpus {
         Files.writeString(d.resolve("tok").resolve(file), content);
         expect(name, cmd, messages);
         return d.resolve("tok");
+    }
+
+    /** A pretrain case: a tiny LLaMA config.json and enough text for a few blocks of 8 byte tokens. */
+    private Path pretrainCase(String name, String cmd, String... messages) throws IOException {
+        Path d = dataCase(name, "text.txt", TEXT.repeat(8), cmd, messages);
+        Files.writeString(d.resolve("config.json"), HfConfig.of(
+                org.sparseft.model.LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        return d;
     }
 
     private Path dataCase(String name, String file, String content, String cmd, String... messages) throws IOException {

@@ -49,8 +49,8 @@ public final class DataParallelTrainer {
             }
         }
 
-        /** Sequences per partition per step; the batch must split evenly. */
-        int share(int partitions) {
+        /** Sequences per partition per step; the batch must split evenly (checked before any work). */
+        public int share(int partitions) {
             if (batch % partitions != 0) {
                 throw new BadInputException("--batch " + batch + " is not a multiple of --partitions " + partitions
                         + ": every partition takes an equal share of each step's sequences");
