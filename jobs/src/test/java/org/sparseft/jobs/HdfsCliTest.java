@@ -40,6 +40,35 @@ class HdfsCliTest {
     }
 
     @Test
+    void pretrainReadsWritesAndResumesOnHdfs() throws Exception {
+        Storage s = hdfs.storage();
+        String config = hdfs.uri() + "/configs/tiny.json";
+        s.writeAtomically(config, org.sparseft.io.hf.HfConfig.of(org.sparseft.model.LlamaConfig.of(257, 16, 16, 32, 1,
+                2, 1, true), "float32").toJsonText().getBytes(StandardCharsets.UTF_8));
+        String data = hdfs.uri() + "/corpus/train.txt";
+        s.writeAtomically(data, "A few sentences of training text, repeated.\n\n".repeat(20)
+                .getBytes(StandardCharsets.UTF_8));
+        String out = hdfs.uri() + "/models/tiny";
+        String run = hdfs.uri() + "/runs/tiny";
+        String[] args = {"pretrain", "--config", config, "--data", data, "--out", out, "--run", run, "--steps", "4",
+                "--batch", "2", "--seqlen", "16", "--partitions", "2", "--checkpoint-every", "2", "--eval-every", "0",
+                "--master", "local[2]"};
+        Cli r = Cli.run(args);
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(s.exists(out + "/_SUCCESS") && s.exists(run + "/checkpoints/step-0000004/state.json"));
+        assertEquals(4, new String(s.readAllBytes(run + "/metrics.jsonl"), StandardCharsets.UTF_8).lines().count());
+        byte[] first = s.readAllBytes(out + "/model.safetensors");
+        // Resuming a finished run trains nothing more and writes the same weights.
+        String[] again = java.util.Arrays.copyOf(args, args.length + 2);
+        again[args.length] = "--resume";
+        again[args.length + 1] = "--force";
+        Cli resumed = Cli.run(again);
+        assertEquals(0, resumed.exitCode(), resumed.toString());
+        assertTrue(resumed.err().contains("resuming from " + run + "/checkpoints/step-0000004"), resumed.err());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(first, s.readAllBytes(out + "/model.safetensors"));
+    }
+
+    @Test
     void safeModeRefusalIsARuntimeFailureAndLeavesNoOutput() throws Exception {
         Storage s = hdfs.storage();
         String data = hdfs.uri() + "/safe/in.txt";

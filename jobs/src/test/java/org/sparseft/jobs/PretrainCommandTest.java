@@ -56,6 +56,21 @@ class PretrainCommandTest {
     }
 
     @Test
+    void divergenceStopsWithExitCode3NamingTheStepAndWritesNoModel() throws Exception {
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "Plenty of words for a few blocks of sixteen bytes each.\n".repeat(10));
+        Path out = tmp.resolve("m");
+        Cli r = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--out", out.toString(),
+                "--seqlen", "16", "--batch", "2", "--steps", "20", "--warmup", "0", "--lr", "1e30", "--clip", "0",
+                "--checkpoint-every", "1", "--eval-every", "0", "--master", "local[2]");
+        assertEquals(3, r.exitCode(), r.toString());
+        assertTrue(r.err().matches("(?s).*step \\d+: non-finite.*last good checkpoint is .*step-\\d{7}.*"), r.err());
+        assertTrue(!Files.exists(out), "no model written");
+    }
+
+    @Test
     void seqlenBeyondTheConfigIsBadInput() throws Exception {
         Path config = tmp.resolve("config.json");
         Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
