@@ -39,8 +39,19 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
         return params.config();
     }
 
-    /** One pass's shape and weights; each effective weight is computed once and reused by the backward pass. */
-    protected record Context(int batch, int seqLen, EffectiveWeights weights, Map<String, INDArray> effective) {
+    /** Sees the input of every prunable linear during a forward pass: where calibration statistics come from. */
+    @FunctionalInterface
+    public interface LinearInputs {
+        /** @param input [batch·seqLen, in]; shared linears (q/k/v, gate/up) report the same array */
+        void accept(String weightName, INDArray input);
+    }
+
+    /**
+     * One pass's shape and weights; each effective weight is computed once and reused by the backward pass.
+     * {@code observer} may be null.
+     */
+    protected record Context(int batch, int seqLen, EffectiveWeights weights, Map<String, INDArray> effective,
+                             LinearInputs observer) {
         int rows() {
             return batch * seqLen;
         }
@@ -110,7 +121,31 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
                 throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + v + ")");
             }
         }
-        return new Context(batch, seqLen, weights, new HashMap<>());
+        return new Context(batch, seqLen, weights, new HashMap<>(), null);
+    }
+
+    /** Token (and, for GPT-2, position) embeddings: the input of block 0, [batch·seqLen, hidden]. */
+    public INDArray embedTokens(int[] tokens, int batch, int seqLen) {
+        return embed(tokens, context(tokens, batch, seqLen, EffectiveWeights.DENSE));
+    }
+
+    /**
+     * One block's forward pass on its input hidden states [batch·seqLen, hidden], as the layer-by-layer pruning loop
+     * runs it; {@code observer} (may be null) sees each prunable linear's input.
+     */
+    public INDArray forwardBlock(int layer, INDArray x, int batch, int seqLen, EffectiveWeights weights,
+                                 LinearInputs observer) {
+        if (x.rows() != (long) batch * seqLen) {
+            throw new IllegalArgumentException(x.rows() + " hidden rows for batch " + batch + " x " + seqLen);
+        }
+        return block(layer, x, new Context(batch, seqLen, weights, new HashMap<>(), observer), null);
+    }
+
+    /** Reports a prunable linear's input to the pass's observer, if it has one. */
+    protected static void observe(Context ctx, String weightName, INDArray input) {
+        if (ctx.observer() != null) {
+            ctx.observer().accept(weightName, input);
+        }
     }
 
     /** The stored weight of a linear, as the method sees it (masked, transformed). */

@@ -61,17 +61,21 @@ public final class Gpt2Model extends DecoderModel {
         Norms.Saved[] ln1 = new Norms.Saved[1];
         INDArray h1 = Norms.layerNorm(x, params.get(p + "ln_1.weight"), params.get(p + "ln_1.bias"),
                 cfg.layerNormEpsilon(), ln1);
+        observe(ctx, p + "attn.c_attn.weight", h1);
         INDArray qkv = Linear.forward(h1, weight(ctx, p + "attn.c_attn.weight"), params.get(p + "attn.c_attn.bias"));
         Attention.Saved[] att = saved == null ? null : new Attention.Saved[1];
         INDArray attended = Attention.forward(columns(qkv, 0, d), columns(qkv, d, 2L * d), columns(qkv, 2L * d, 3L * d),
                 shape(ctx), null, att);
+        observe(ctx, p + "attn.c_proj.weight", attended);
         INDArray x2 = Linear.forward(attended, weight(ctx, p + "attn.c_proj.weight"), params.get(p + "attn.c_proj.bias"))
                 .addi(x);
         Norms.Saved[] ln2 = new Norms.Saved[1];
         INDArray h2 = Norms.layerNorm(x2, params.get(p + "ln_2.weight"), params.get(p + "ln_2.bias"),
                 cfg.layerNormEpsilon(), ln2);
+        observe(ctx, p + "mlp.c_fc.weight", h2);
         INDArray fc = Linear.forward(h2, weight(ctx, p + "mlp.c_fc.weight"), params.get(p + "mlp.c_fc.bias"));
         INDArray act = Activations.gelu(fc);
+        observe(ctx, p + "mlp.c_proj.weight", act);
         INDArray out = Linear.forward(act, weight(ctx, p + "mlp.c_proj.weight"), params.get(p + "mlp.c_proj.bias"))
                 .addi(x2);
         if (saved != null) {

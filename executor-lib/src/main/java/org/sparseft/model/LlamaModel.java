@@ -48,6 +48,7 @@ public final class LlamaModel extends DecoderModel {
     }
 
     private INDArray linear(Context ctx, INDArray x, String name) {
+        observe(ctx, name + ".weight", x);
         return Linear.forward(x, weight(ctx, name + ".weight"), bias(name + ".bias"));
     }
 

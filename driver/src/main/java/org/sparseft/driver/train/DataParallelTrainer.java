@@ -158,7 +158,7 @@ public final class DataParallelTrainer {
                         collected[0] += 4L * g.gradient().length;
                     });
         } finally {
-            bc.destroy();
+            bc.unpersist(true); // blocking: an async destroy races Spark's ContextCleaner (spurious errors)
         }
         Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.config(), sum.data().asFloat()));
         try {
@@ -198,7 +198,7 @@ public final class DataParallelTrainer {
                 }
             });
         } finally {
-            bc.destroy();
+            bc.unpersist(true); // blocking: an async destroy races Spark's ContextCleaner (spurious errors)
         }
         if (failure[0] != null || !Double.isFinite(lossAndNorm[0])) {
             throw stopped(failure[0] != null ? failure[0] : "steps " + (firstStep + 1) + "-" + (firstStep + steps)

@@ -1,0 +1,53 @@
+package org.sparseft.sparsity;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Keep-masks (1 kept, 0 pruned; float32, the weight's shape) from score matrices: the lowest scores are pruned.
+ * Ties go as a stable ascending sort would order them: the lower column index is pruned first, so every run and
+ * every partitioning gives the same mask. All in bulk ND4J operations: one sort per call, no loop over elements.
+ */
+public final class MaskSelection {
+    private MaskSelection() {
+    }
+
+    /** Prunes the {@code k} lowest scores of every row of [rows, cols]. */
+    public static INDArray perRow(INDArray scores, int k) {
+        long rows = scores.rows();
+        long cols = scores.columns();
+        if (k < 0 || k > cols) {
+            throw new IllegalArgumentException("cannot prune " + k + " of " + cols + " per row");
+        }
+        if (k == 0) {
+            return Nd4j.ones(DataType.FLOAT, rows, cols);
+        }
+        INDArray s = scores.castTo(DataType.FLOAT);
+        // the k-th lowest score of each row: everything below it goes, and as many equal to it as are needed
+        INDArray kth = Nd4j.sort(s.dup('c'), 1, true).getColumn(k - 1).reshape(rows, 1).repeat(1, cols);
+        INDArray below = s.lt(kth).castTo(DataType.FLOAT);
+        INDArray tied = s.eq(kth).castTo(DataType.FLOAT);
+        // counts are whole numbers: rank <= quota  <=>  quota + 0.5 > rank
+        INDArray quota = below.sum(true, 1).rsubi(k).addi(0.5).repeat(1, cols);
+        INDArray tiedPruned = quota.gt(tied.cumsum(1)).castTo(DataType.FLOAT).muli(tied);
+        return below.addi(tiedPruned).rsubi(1.0);
+    }
+
+    /** Prunes the {@code n} lowest scores in every group of {@code m} consecutive columns of every row. */
+    public static INDArray perGroup(INDArray scores, int n, int m) {
+        long rows = scores.rows();
+        long cols = scores.columns();
+        if (cols % m != 0) {
+            throw new IllegalArgumentException(cols + " columns do not split into groups of " + m);
+        }
+        return perRow(scores.dup('c').reshape('c', rows * (cols / m), m), n).reshape('c', rows, cols);
+    }
+
+    /** Prunes the {@code k} lowest scores of the whole matrix (ties by row-major position). */
+    public static INDArray whole(INDArray scores, long k) {
+        long rows = scores.rows();
+        long cols = scores.columns();
+        return perRow(scores.dup('c').reshape('c', 1, rows * cols), Math.toIntExact(k)).reshape('c', rows, cols);
+    }
+}
