@@ -41,6 +41,10 @@ public final class SparkSessions {
         sc.setIfMissing("spark.kryo.registrationRequired", "true");
         sc.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
         sc.setIfMissing("spark.sql.session.timeZone", "UTC");
+        // A training task returns a whole gradient (or parameters and moments) as one result: allow Kryo's largest
+        // buffer, and no cap on results reaching the driver (they are summed as they arrive, in partition order).
+        sc.setIfMissing("spark.kryoserializer.buffer.max", "2047m");
+        sc.setIfMissing("spark.driver.maxResultSize", "0");
         if (sc.get("spark.master").startsWith("local")) {
             sc.setIfMissing("spark.ui.enabled", "false");
             sc.setIfMissing("spark.driver.host", "127.0.0.1");

@@ -139,8 +139,8 @@ public final class Parameters {
     public float[] toFlat() {
         float[] flat = new float[Math.toIntExact(count())];
         int offset = 0;
-        for (INDArray t : tensors.values()) {
-            float[] v = t.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        for (String name : computeShapes(config).keySet()) { // the order fromFlat reads
+            float[] v = get(name).castTo(DataType.FLOAT).dup('c').data().asFloat();
             System.arraycopy(v, 0, flat, offset, v.length);
             offset += v.length;
         }
@@ -172,7 +172,8 @@ public final class Parameters {
             throw new IllegalArgumentException(flat.length + " values for " + count() + " parameters");
         }
         int offset = 0;
-        for (INDArray t : tensors.values()) {
+        for (String name : computeShapes(config).keySet()) {
+            INDArray t = get(name);
             int n = Math.toIntExact(t.length());
             t.assign(Nd4j.create(java.util.Arrays.copyOfRange(flat, offset, offset + n), t.shape(), 'c'));
             offset += n;

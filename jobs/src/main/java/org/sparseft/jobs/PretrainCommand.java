@@ -88,7 +88,8 @@ public final class PretrainCommand implements Callable<Integer> {
     int microBatch;
 
     @Option(names = "--partitions", paramLabel = "P",
-            description = "Data partitions, each one task per step (default: Spark's default parallelism). The"
+            description = "Data partitions, each one task per step (default: the largest divisor of --batch not above"
+                    + " Spark's default parallelism; give it explicitly on clusters, so that a --resume matches). The"
                     + " result depends on P, never on scheduling.")
     Integer partitions;
 
@@ -198,15 +199,20 @@ public final class PretrainCommand implements Callable<Integer> {
                         + config + " field 'vocab_size' is " + cfg.vocabSize());
             }
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            int p = partitions != null ? partitions : jsc.defaultParallelism();
+            int p = partitions != null ? partitions : defaultPartitions(batch, jsc.defaultParallelism());
             options.share(p); // an uneven split is refused before any data is read
             new org.sparseft.driver.train.CheckpointStore(storage, run, keep); // so is --keep below 1
             InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
             TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
             blocks.blocks().unpersist(false);
-            List<int[]> val = validation == null ? List.of()
-                    : InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress).blocks()
-                    .take(evalWindows);
+            List<int[]> val = List.of();
+            if (validation != null) {
+                InputOptions.Blocks v = InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen,
+                        progress);
+                val = v.blocks().take(evalWindows);
+                v.blocks().unpersist(false); // only these windows are used
+            }
+            List<int[]> windows = val;
             Parameters params = Parameters.initialize(cfg, seed, DataType.FLOAT);
             DecoderModel model = DecoderModel.of(params);
             Map<String, String> identity = TrainingState.identity("config_sha256", sha256(configBytes),
@@ -245,8 +251,8 @@ public final class PretrainCommand implements Callable<Integer> {
                                             mb(r.bytesBroadcast() + r.bytesCollected()), eta));
                                 }
                                 boolean evalDue = evalEvery > 0 && done / evalEvery > before / evalEvery;
-                                if (!val.isEmpty() && (evalDue || done == steps)) {
-                                    Perplexity.Result v = Perplexity.of(Perplexity.windowNlls(model, val, batch,
+                                if (!windows.isEmpty() && (evalDue || done == steps)) {
+                                    Perplexity.Result v = Perplexity.of(Perplexity.windowNlls(model, windows, batch,
                                             EffectiveWeights.DENSE), seqLen);
                                     lastVal[0] = v;
                                     trainingRun.metrics().write(trainingRun.metrics().line(done)
@@ -264,6 +270,11 @@ public final class PretrainCommand implements Callable<Integer> {
             } finally {
                 shards.unpersist();
             }
+            if (lastVal[0] == null && !windows.isEmpty()) { // resumed at the final checkpoint: nothing trained
+                lastVal[0] = Perplexity.of(Perplexity.windowNlls(model, windows, batch, EffectiveWeights.DENSE), seqLen);
+                progress.step(String.format("validation perplexity %.3f over %d windows", lastVal[0].perplexity(),
+                        lastVal[0].windows()));
+            }
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             ObjectNode provenance = json.createObjectNode();
             provenance.put("command", "sparseft " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
@@ -279,7 +290,7 @@ public final class PretrainCommand implements Callable<Integer> {
             provenance.put("resumed_at_step", summary.firstStep());
             provenance.put("tokens", (long) steps * batch * seqLen);
             provenance.put("seconds_this_invocation", summary.seconds());
-            provenance.put("final_train_loss", summary.finalLoss());
+            double finalLoss = Double.NaN;
             if (lastVal[0] != null) {
                 provenance.put("validation_perplexity", lastVal[0].perplexity());
                 provenance.put("validation_windows", lastVal[0].windows());
@@ -288,9 +299,14 @@ public final class PretrainCommand implements Callable<Integer> {
             for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
                     StandardCharsets.UTF_8).split("\n")) {
                 if (!line.isBlank()) {
-                    metrics.add(json.readTree(line));
+                    var m = json.readTree(line);
+                    metrics.add(m);
+                    if (m.has("loss")) {
+                        finalLoss = m.get("loss").asDouble(); // also right when a resume had nothing left to do
+                    }
                 }
             }
+            provenance.put("final_train_loss", finalLoss);
             Map<String, byte[]> extra = new LinkedHashMap<>(tok.files());
             extra.put("training.json", json.writeValueAsBytes(provenance));
             var cfgJson = hf.json();
@@ -300,9 +316,13 @@ public final class PretrainCommand implements Callable<Integer> {
             PrintWriter w = spec.commandLine().getOut();
             w.printf("model       %s, %,d parameters%n", cfg.modelType(), params.count());
             long tokens = (long) (steps - summary.firstStep()) * batch * seqLen;
-            w.printf("trained     steps %d..%d, %,d tokens in %.0f s (%.0f tok/s) on %d partitions%n",
-                    summary.firstStep() + 1, steps, tokens, summary.seconds(), tokens / summary.seconds(), p);
-            w.printf("train loss  %.4f%n", summary.finalLoss());
+            if (tokens > 0) {
+                w.printf("trained     steps %d..%d, %,d tokens in %.0f s (%.0f tok/s) on %d partitions%n",
+                        summary.firstStep() + 1, steps, tokens, summary.seconds(), tokens / summary.seconds(), p);
+            } else {
+                w.printf("trained     nothing left: resumed at the final checkpoint (step %d)%n", steps);
+            }
+            w.printf("train loss  %.4f%n", finalLoss);
             if (lastVal[0] != null) {
                 w.printf("validation  perplexity %.3f over %d windows of %d%n", lastVal[0].perplexity(),
                         lastVal[0].windows(), seqLen);
@@ -314,6 +334,19 @@ public final class PretrainCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
+    }
+
+    /**
+     * The default partition count: the largest divisor of the batch not above Spark's default parallelism, so the
+     * default never refuses a batch that does not split over the machine's cores.
+     */
+    static int defaultPartitions(int batch, int parallelism) {
+        for (int p = Math.min(batch, Math.max(1, parallelism)); p > 1; p--) {
+            if (batch % p == 0) {
+                return p;
+            }
+        }
+        return 1;
     }
 
     private static String stripSlash(String path) {

@@ -91,12 +91,17 @@ public final class CheckpointStore {
         return steps;
     }
 
-    /** Removes what an interrupted writer left: temporary checkpoint directories. */
+    /**
+     * Removes what an interrupted writer left in the run directory and its checkpoints: temporary directories and
+     * files ({@code .NAME.inprogress-*}) and outputs set aside for replacement ({@code .NAME.replaced-*}).
+     */
     public void removeIncomplete() throws IOException {
-        if (storage.isDirectory(dir)) {
-            for (String name : storage.list(dir)) {
-                if (name.startsWith(".") && name.contains(AtomicOutput.TEMP_MARK)) {
-                    storage.delete(Storage.join(dir, name));
+        for (String d : new String[] {dir, dir.substring(0, dir.length() - "/checkpoints".length())}) {
+            if (storage.isDirectory(d)) {
+                for (String name : storage.list(d)) {
+                    if (name.startsWith(".") && (name.contains(AtomicOutput.TEMP_MARK) || name.contains(".replaced-"))) {
+                        storage.delete(Storage.join(d, name));
+                    }
                 }
             }
         }
@@ -115,6 +120,10 @@ public final class CheckpointStore {
             state = JSON.readValue(storage.readAllBytes(statePath), TrainingState.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw BadInputException.at(statePath, "is not a sparseft training state: " + e.getOriginalMessage());
+        }
+        if (state.identity() == null || state.step() < 0 || state.optimizerSteps() < 0) {
+            throw BadInputException.at(statePath, "needs fields 'step' and 'optimizer_steps' (non-negative) and"
+                    + " 'identity'");
         }
         if (state.format() != TrainingState.FORMAT) {
             throw BadInputException.at(statePath, "field 'format' is " + state.format() + ", this sparseft reads "

@@ -97,6 +97,7 @@ public final class DataParallelTrainer {
     public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params, Options o,
                               TrainingRun run, Listener listener) throws IOException {
         int share = o.share(data.partitions());
+        checkResultSize(jsc, params.count(), o.sync());
         int micro = o.microBatch() == 0 ? share : o.microBatch();
         int seqLen = data.seqLen();
         String runId = UUID.randomUUID().toString();
@@ -213,6 +214,21 @@ public final class DataParallelTrainer {
 
     private static RuntimeFailure stopped(String why, TrainingRun run) throws IOException {
         return new RuntimeFailure(why + "; training stopped, the last good checkpoint is " + run.lastCheckpoint()
-                + " (continue from it with --resume, after lowering --lr for example)");
+                + ". Training is deterministic, so resuming with the same settings would fail the same way: start a new"
+                + " run with a lower --lr or a tighter --clip");
+    }
+
+    /**
+     * Refuses, before any work, a model whose per-task result cannot pass through Spark: one task returns 4 bytes
+     * per parameter (12 when averaging) as a single Kryo-serialized result.
+     */
+    public static void checkResultSize(JavaSparkContext jsc, long parameters, Sync sync) {
+        long bytes = parameters * (sync == Sync.GRAD ? 4L : 12L);
+        long limit = jsc.getConf().getSizeAsBytes("spark.kryoserializer.buffer.max", "64m");
+        if (bytes + (1 << 20) > limit) {
+            throw new BadInputException(String.format("each task returns %,d bytes (%,d trainable parameters, --sync %s),"
+                    + " more than spark.kryoserializer.buffer.max (%,d bytes; at most 2047m)", bytes, parameters,
+                    sync.name().toLowerCase(java.util.Locale.ROOT), limit));
+        }
     }
 }

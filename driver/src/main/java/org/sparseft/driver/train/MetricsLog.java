@@ -19,16 +19,20 @@ import java.util.List;
 public final class MetricsLog implements Closeable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final Storage storage;
     private final String path;
     private final OutputStream out;
+    /** Where the file system cannot append (object stores): the lines so far, rewritten whole at each write. */
+    private final StringBuilder rewritten;
 
     /**
      * @param keepUpTo lines of steps up to this one are kept (a resume from that step); 0 starts the file afresh
      */
     public MetricsLog(Storage storage, String path, int keepUpTo) throws IOException {
+        this.storage = storage;
         this.path = path;
+        List<String> kept = new ArrayList<>();
         if (storage.exists(path)) {
-            List<String> kept = new ArrayList<>();
             if (keepUpTo > 0) {
                 for (String line : new String(storage.readAllBytes(path), StandardCharsets.UTF_8).split("\n")) {
                     if (!line.isBlank() && stepOf(line) <= keepUpTo) {
@@ -39,7 +43,19 @@ public final class MetricsLog implements Closeable {
             storage.writeAtomically(path, kept.isEmpty() ? new byte[0]
                     : (String.join("\n", kept) + "\n").getBytes(StandardCharsets.UTF_8));
         }
-        this.out = storage.append(path);
+        OutputStream appender;
+        StringBuilder whole = null;
+        try {
+            appender = storage.append(path);
+        } catch (UnsupportedOperationException e) {
+            appender = null;
+            whole = new StringBuilder();
+            for (String line : kept) {
+                whole.append(line).append('\n');
+            }
+        }
+        this.out = appender;
+        this.rewritten = whole;
     }
 
     private static int stepOf(String line) {
@@ -55,7 +71,13 @@ public final class MetricsLog implements Closeable {
     }
 
     public synchronized void write(ObjectNode line) throws IOException {
-        out.write((JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8));
+        String text = JSON.writeValueAsString(line) + "\n";
+        if (out == null) {
+            rewritten.append(text);
+            storage.writeAtomically(path, rewritten.toString().getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        out.write(text.getBytes(StandardCharsets.UTF_8));
         out.flush();
     }
 
@@ -65,6 +87,8 @@ public final class MetricsLog implements Closeable {
 
     @Override
     public void close() throws IOException {
-        out.close();
+        if (out != null) {
+            out.close();
+        }
     }
 }

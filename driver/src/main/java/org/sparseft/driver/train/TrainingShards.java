@@ -41,8 +41,14 @@ public record TrainingShards(JavaRDD<Shard> rdd, int partitions, long blocks, in
                     return Collections.singletonList(new Shard(p, data, fingerprint)).iterator();
                 }, true)
                 .persist(StorageLevel.MEMORY_AND_DISK());
-        List<long[]> stats = new ArrayList<>(shards.map(s -> new long[] {s.partition(), s.blocks().length,
-                s.blocks().length == 0 ? 0 : s.blocks()[0].length, s.fingerprint()}).collect());
+        List<long[]> stats;
+        try {
+            stats = new ArrayList<>(shards.map(s -> new long[] {s.partition(), s.blocks().length,
+                    s.blocks().length == 0 ? 0 : s.blocks()[0].length, s.fingerprint()}).collect());
+        } catch (RuntimeException e) {
+            shards.unpersist(false);
+            throw e;
+        }
         stats.sort((a, b) -> Long.compare(a[0], b[0]));
         int[] sizes = new int[partitions];
         long total = 0;

@@ -182,4 +182,40 @@ class OpsTest {
             return new INDArray[] {d};
         });
     }
+
+    @Test
+    void embeddingBackwardOverManyDistinctIdsIsExactAndRepeatable() {
+        // more than one 1024-id block of the one-hot GEMM, into a table that already holds gradients
+        java.util.Random r = new java.util.Random(5);
+        int vocab = 3000;
+        int n = 5000;
+        int d = 3;
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = r.nextInt(vocab);
+        }
+        INDArray dy = Nd4j.rand(DataType.FLOAT, n, d);
+        INDArray start = Nd4j.rand(DataType.FLOAT, vocab, d);
+        double[][] expected = new double[vocab][d];
+        for (int v = 0; v < vocab; v++) {
+            for (int j = 0; j < d; j++) {
+                expected[v][j] = start.getDouble(v, j);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < d; j++) {
+                expected[ids[i]][j] += dy.getDouble(i, j);
+            }
+        }
+        INDArray once = start.dup();
+        Embedding.backward(ids, dy, once);
+        INDArray twice = start.dup();
+        Embedding.backward(ids, dy, twice);
+        assertEquals(once, twice, "bit-identical on repetition");
+        for (int v = 0; v < vocab; v++) {
+            for (int j = 0; j < d; j++) {
+                assertEquals(expected[v][j], once.getDouble(v, j), 1e-5, "row " + v);
+            }
+        }
+    }
 }
