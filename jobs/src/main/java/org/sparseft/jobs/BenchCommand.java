@@ -141,8 +141,14 @@ public final class BenchCommand implements Runnable {
                     System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"), Runtime.getRuntime().availableProcessors());
             w.println("| setup | s/step | tokens/s | vs plain loop | payload moved per step |");
             w.println("|---|---:|---:|---:|---:|");
-            var plain = org.sparseft.driver.bench.SparkTrainingBenchmark.plainLoop(cfg, blocks, batch, warmup, steps);
+            // warm the JIT and the step's workspace first: the first loop of a fresh JVM runs slower
+            org.sparseft.driver.bench.SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup, steps);
+            // the baseline runs on a fresh thread, as Spark's tasks do: the same loop on the JVM's main thread was
+            // measured 25-35% slower (ND4J/OpenBLAS native code, reason not established), shown for reference
+            var plain = org.sparseft.driver.bench.SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup,
+                    steps);
             row(w, plain, plain);
+            row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.plainLoop(cfg, blocks, batch, warmup, steps), plain);
             var grad = org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD;
             var avg = org.sparseft.driver.train.DataParallelTrainer.Sync.AVERAGE;
             row(w, org.sparseft.driver.bench.SparkTrainingBenchmark.spark("Spark local[1], 1 partition, grad sync",

@@ -58,6 +58,21 @@ public final class SparkTrainingBenchmark {
 
     private static final AdamW.Options ADAM = new AdamW.Options(0.9, 0.95, 1e-8, 0.1);
 
+    /** The step in a plain loop on a fresh thread (as Spark's tasks run): no Spark, no copies. */
+    public static Row plainLoopOnThread(ModelConfig cfg, List<int[]> blocks, int batch, int warmup, int steps) {
+        Row[] out = new Row[1];
+        Thread t = new Thread(() -> out[0] = plainLoop(cfg, blocks, batch, warmup, steps), "plain-loop");
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        return new Row("plain loop in one JVM (no Spark), on a fresh thread", out[0].secondsPerStep(),
+                out[0].tokensPerSecond(), 0);
+    }
+
     /** The step in a plain loop: no Spark, no copies of parameters or gradients. */
     public static Row plainLoop(ModelConfig cfg, List<int[]> blocks, int batch, int warmup, int steps) {
         DecoderModel model = DecoderModel.of(Parameters.initialize(cfg, 0, DataType.FLOAT));
@@ -78,7 +93,7 @@ public final class SparkTrainingBenchmark {
             }
         }
         double median = median(times);
-        return new Row("plain loop in one JVM (no Spark)", median, batch * seqLen / median, 0);
+        return new Row("plain loop in one JVM (no Spark), on the main thread", median, batch * seqLen / median, 0);
     }
 
     /**
