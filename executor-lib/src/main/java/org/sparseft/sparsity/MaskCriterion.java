@@ -1,0 +1,56 @@
+package org.sparseft.sparsity;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * How a one-shot method scores a linear's weights (lower = pruned first) and over which group it compares them
+ * (ALGORITHMS.md §1.1-1.2): magnitude |W| over the whole matrix, Wanda |W|·√(Q_j/N_seq) within each output row. N:M
+ * patterns always compare within each row's groups of M.
+ */
+public enum MaskCriterion {
+    MAGNITUDE {
+        @Override
+        public INDArray scores(INDArray weight, FeatureStats stats) {
+            return Transforms.abs(weight.castTo(DataType.FLOAT), true);
+        }
+
+        @Override
+        boolean wholeMatrix() {
+            return true;
+        }
+    },
+    WANDA {
+        @Override
+        public INDArray scores(INDArray weight, FeatureStats stats) {
+            if (stats == null) {
+                throw new IllegalArgumentException("Wanda needs the linear's input statistics");
+            }
+            INDArray norm = Transforms.sqrt(stats.meanSquarePerSequence().castTo(DataType.FLOAT), false);
+            return Transforms.abs(weight.castTo(DataType.FLOAT), true).mulRowVector(norm.reshape(1, norm.length()));
+        }
+
+        @Override
+        boolean wholeMatrix() {
+            return false;
+        }
+    };
+
+    /** The scores of every weight of [out, in] {@code weight}; {@code stats} may be null for magnitude. */
+    public abstract INDArray scores(INDArray weight, FeatureStats stats);
+
+    abstract boolean wholeMatrix();
+
+    /** The keep-mask this criterion chooses for {@code scores} under {@code pattern}. */
+    public INDArray select(INDArray scores, SparsityPattern pattern) {
+        long rows = scores.rows();
+        long cols = scores.columns();
+        if (pattern instanceof SparsityPattern.NOutOfM nm) {
+            return MaskSelection.perGroup(scores, nm.n(), nm.m());
+        }
+        SparsityPattern.Unstructured u = (SparsityPattern.Unstructured) pattern;
+        return wholeMatrix() ? MaskSelection.whole(scores, (long) Math.floor(rows * cols * u.ratio()))
+                : MaskSelection.perRow(scores, u.prunedPerRow(cols));
+    }
+}

@@ -1,0 +1,159 @@
+package org.sparseft.sparsity;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.BadInputException;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SparsityTest {
+    private static INDArray m(float[][] v) {
+        return Nd4j.createFromArray(v);
+    }
+
+    private static float[][] rows(INDArray a) {
+        return a.castTo(DataType.FLOAT).toFloatMatrix();
+    }
+
+    @Test
+    void lowestScoresArePrunedAndTiesGoToTheLowerIndexFirst() {
+        INDArray keep = MaskSelection.perRow(m(new float[][] {{3, 1, 1, 2, 1}, {5, 4, 3, 2, 1}}), 2);
+        assertArrayEquals(new float[][] {{1, 0, 0, 1, 1}, {1, 1, 1, 0, 0}}, rows(keep));
+        INDArray groups = MaskSelection.perGroup(m(new float[][] {{4, 3, 2, 1, 1, 1, 1, 1}}), 2, 4);
+        assertArrayEquals(new float[][] {{1, 1, 0, 0, 0, 0, 1, 1}}, rows(groups));
+        assertArrayEquals(new float[][] {{1, 0}, {0, 1}}, rows(MaskSelection.whole(m(new float[][] {{2, 1}, {1, 3}}), 2)));
+        assertArrayEquals(new float[][] {{1, 0}, {1, 1}}, rows(MaskSelection.whole(m(new float[][] {{2, 1}, {1, 3}}), 1)));
+        assertArrayEquals(new float[][] {{1, 1}}, rows(MaskSelection.perRow(m(new float[][] {{1, 1}}), 0)));
+    }
+
+    @Test
+    void exactSparsityPerRowPerGroupAndPerMatrixOnRandomScores() {
+        INDArray scores = Nd4j.rand(DataType.FLOAT, 64, 96);
+        INDArray perRow = MaskSelection.perRow(scores, 48);
+        for (int i = 0; i < 64; i++) {
+            assertEquals(48.0, perRow.getRow(i).sumNumber().doubleValue(), 0.0, "row " + i);
+        }
+        INDArray twoFour = MaskSelection.perGroup(scores, 2, 4);
+        INDArray groupSums = twoFour.reshape('c', 64 * 24, 4).sum(1);
+        assertEquals(64 * 24, groupSums.eq(2.0).castTo(DataType.INT).sumNumber().intValue(), "2 kept in every group");
+        assertEquals(64 * 96 - 4000, MaskSelection.whole(scores, 4000).sumNumber().intValue());
+        // the kept entries of a row are its highest scores
+        float[] row = scores.getRow(0).toFloatVector();
+        float[] kept = perRow.getRow(0).toFloatVector();
+        float minKept = Float.MAX_VALUE;
+        float maxPruned = -Float.MAX_VALUE;
+        for (int j = 0; j < row.length; j++) {
+            if (kept[j] == 1) {
+                minKept = Math.min(minKept, row[j]);
+            } else {
+                maxPruned = Math.max(maxPruned, row[j]);
+            }
+        }
+        assertTrue(maxPruned <= minKept);
+    }
+
+    @Test
+    void wandaScoresAHandComputedFourBySixExample() {
+        INDArray w = m(new float[][] {
+                {1, -2, 4, 0.5f, -3, 0.25f},
+                {-1, 1, -1, 1, -1, 1},
+                {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f},
+                {2, 2, 2, 2, 2, 2}});
+        // Q_j / N_seq = [4, 1, 0.25, 9, 1, 16], so ||X_j|| / sqrt(N_seq) = [2, 1, 0.5, 3, 1, 4]
+        FeatureStats stats = new FeatureStats(2, 8, new double[6], new double[] {8, 2, 0.5, 18, 2, 32}, new double[6]);
+        INDArray scores = MaskCriterion.WANDA.scores(w, stats);
+        assertArrayEquals(new float[] {2, 2, 2, 1.5f, 3, 1}, scores.getRow(0).toFloatVector(), 1e-6f);
+        assertArrayEquals(new float[] {0.2f, 0.2f, 0.15f, 1.2f, 0.5f, 2.4f}, scores.getRow(2).toFloatVector(), 1e-6f);
+        INDArray keep = MaskCriterion.WANDA.select(scores, new SparsityPattern.Unstructured(0.5));
+        assertArrayEquals(new float[][] {
+                {0, 1, 1, 0, 1, 0},
+                {1, 0, 0, 1, 0, 1},
+                {0, 0, 0, 1, 1, 1},
+                {1, 0, 0, 1, 0, 1}}, rows(keep));
+        // magnitude compares the whole matrix: the 12 smallest |W| of 24 go, wherever they are
+        INDArray mag = MaskCriterion.MAGNITUDE.select(MaskCriterion.MAGNITUDE.scores(w, null),
+                new SparsityPattern.Unstructured(0.5));
+        assertEquals(12, mag.sumNumber().intValue());
+        assertArrayEquals(new float[] {0, 0, 0, 0, 0, 0}, mag.getRow(2).toFloatVector(), "row 2 is all small");
+        assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1}, mag.getRow(3).toFloatVector());
+    }
+
+    @Test
+    void featureStatsMatchHandValuesAndAddUp() {
+        INDArray x = m(new float[][] {{1, 2}, {3, 4}, {5, 6}, {7, 8}}); // two sequences of two tokens
+        FeatureStats both = FeatureStats.of(x, 2, 2);
+        assertArrayEquals(new double[] {16, 20}, both.sum());
+        assertArrayEquals(new double[] {84, 120}, both.sumSquares());
+        assertArrayEquals(new double[] {4, 4}, both.withinSequence(), 1e-12, "(1-2)² + (3-2)² + (5-6)² + (7-6)²");
+        FeatureStats split = FeatureStats.of(x.getRows(0, 1), 1, 2).plus(FeatureStats.of(x.getRows(2, 3), 1, 2));
+        assertArrayEquals(both.sum(), split.sum());
+        assertArrayEquals(both.sumSquares(), split.sumSquares());
+        assertArrayEquals(both.withinSequence(), split.withinSequence(), 1e-12);
+        assertEquals(2, split.sequences());
+        assertEquals(4, split.tokens());
+        assertArrayEquals(new double[] {1, 1}, both.variance().toDoubleVector(), 1e-12);
+    }
+
+    /** d = W (sums per sequence 1) and var = 1, so growth scores equal d. */
+    private static final FeatureStats UNIT = new FeatureStats(1, 4, new double[] {1, 1, 1, 1, 1, 1},
+            new double[] {1, 1, 1, 1, 1, 1}, new double[] {4, 4, 4, 4, 4, 4});
+
+    @Test
+    void dsnotPruneAndGrowFollowsAHandTrace() {
+        INDArray w = m(new float[][] {
+                {2, -0.02f, 3, 1.0f, 0.02f, 0.03f},   // row A
+                {-0.1f, -0.2f, 5, 1.0f, 0.8f, 0.6f}}); // row B
+        INDArray keep0 = m(new float[][] {{1, 1, 1, 0, 0, 0}, {1, 1, 1, 0, 0, 0}});
+        INDArray metric = org.nd4j.linalg.ops.transforms.Transforms.abs(w, true);
+        SparsityPattern half = new SparsityPattern.Unstructured(0.5);
+        // Row A: ε = 1.05 > τ: grow column 3 (d 1.0), prune column 1 (the only kept d < 0): ε = 0.03; then
+        // |ε| <= 0.1 stops it (one swap, stopped by the threshold).
+        // Row B: ε = 2.4: grow 3, prune 0 (smallest metric among d < 0): ε = 1.3; grow 4, prune 1: ε = 0.3; the
+        // two-cycle limit stops it while |ε| is still above τ.
+        DSnoT.Result two = DSnoT.refine(w, UNIT, keep0, metric, half, new DSnoT.Options(2, 0.1, 1, null));
+        assertArrayEquals(new float[][] {{1, 0, 1, 1, 0, 0}, {0, 0, 1, 1, 1, 0}}, rows(two.keep()));
+        assertEquals(3, two.swaps());
+        assertEquals(2, two.cycles());
+        DSnoT.Result one = DSnoT.refine(w, UNIT, keep0, metric, half, new DSnoT.Options(1, 0.1, 1, null));
+        assertArrayEquals(new float[][] {{1, 0, 1, 1, 0, 0}, {0, 1, 1, 1, 0, 0}}, rows(one.keep()),
+                "one cycle: row B made only its first swap");
+        DSnoT.Result none = DSnoT.refine(w, UNIT, keep0, metric, half, new DSnoT.Options(50, 5.0, 1, null));
+        assertEquals(0, none.swaps(), "no row's |ε| exceeds a threshold of 5");
+        assertArrayEquals(rows(keep0), rows(none.keep()));
+    }
+
+    @Test
+    void dsnotNOutOfMSwapsWithinTheGroupAndChecksTheSign() {
+        INDArray w = m(new float[][] {{0.5f, -0.3f, 1.0f, 0.2f, 0, 0, 0, 0}});
+        FeatureStats unit = new FeatureStats(1, 4, new double[] {1, 1, 1, 1, 1, 1, 1, 1},
+                new double[] {1, 1, 1, 1, 1, 1, 1, 1}, new double[] {4, 4, 4, 4, 4, 4, 4, 4});
+        INDArray keep0 = m(new float[][] {{1, 1, 0, 0, 1, 1, 0, 0}});
+        INDArray metric = org.nd4j.linalg.ops.transforms.Transforms.abs(w, true);
+        SparsityPattern twoFour = new SparsityPattern.NOutOfM(2, 4);
+        // ε = 1.0 + 0.2 = 1.2; grow column 2 (d 1.0); prune the kept column of its group with the smallest metric,
+        // column 1 (|-0.3|): ε' = 1.2 - 0.3 - 1.0 = -0.1 flips the sign, so with N:M's sign check nothing changes
+        DSnoT.Result checked = DSnoT.refine(w, unit, keep0, metric, twoFour, DSnoT.Options.DEFAULT);
+        assertEquals(0, checked.swaps());
+        DSnoT.Result unchecked = DSnoT.refine(w, unit, keep0, metric, twoFour, new DSnoT.Options(1, 0.1, 1, false));
+        assertEquals(1, unchecked.swaps());
+        assertArrayEquals(new float[][] {{1, 0, 1, 0, 1, 1, 0, 0}}, rows(unchecked.keep()), "2 kept per group still");
+    }
+
+    @Test
+    void patternsRefuseWhatCannotWork() {
+        assertThrows(BadInputException.class, () -> new SparsityPattern.Unstructured(1.0));
+        assertThrows(BadInputException.class, () -> new SparsityPattern.Unstructured(-0.1));
+        assertThrows(BadInputException.class, () -> SparsityPattern.parse("4:4"));
+        assertThrows(BadInputException.class, () -> SparsityPattern.parse("2-4"));
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> SparsityPattern.parse("2:4").checkFits("model.layers.0.mlp.down_proj.weight", 6));
+        assertTrue(e.getMessage().contains("down_proj") && e.getMessage().contains("not a multiple of 4"));
+        assertEquals(2, SparsityPattern.parse("2:4").prunedPerRow(4));
+        assertEquals(3, new SparsityPattern.Unstructured(0.5).prunedPerRow(7), "floor(in·ratio)");
+    }
+}
