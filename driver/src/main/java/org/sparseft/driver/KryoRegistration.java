@@ -18,7 +18,7 @@ public final class KryoRegistration implements KryoRegistrator {
             scala.Tuple2.class, scala.Tuple2[].class, scala.Tuple3.class,
             java.util.ArrayList.class, java.util.HashMap.class, java.util.LinkedHashMap.class,
             org.sparseft.driver.data.Document[].class, org.sparseft.driver.data.TokenBlocks.Piece[].class,
-            org.sparseft.driver.train.Shard[].class,
+            org.sparseft.driver.train.Shard[].class, org.sparseft.sparsity.FeatureStats[].class,
             // Spark's own classes that reach Kryo in collect() and sorting
             org.apache.spark.sql.catalyst.InternalRow[].class,
             org.apache.spark.sql.catalyst.expressions.UnsafeRow.class,
@@ -36,7 +36,8 @@ public final class KryoRegistration implements KryoRegistrator {
     static final List<Class<? extends Record>> RECORDS = List.of(
             org.sparseft.driver.data.Document.class, org.sparseft.driver.data.TokenBlocks.Piece.class,
             org.sparseft.driver.train.Shard.class, org.sparseft.driver.train.PartialGradient.class,
-            org.sparseft.driver.train.PartialState.class);
+            org.sparseft.driver.train.PartialState.class, org.sparseft.driver.prune.CalibrationShard.class,
+            org.sparseft.driver.prune.PartialStats.class, org.sparseft.sparsity.FeatureStats.class);
 
     @Override
     public void registerClasses(Kryo kryo) {

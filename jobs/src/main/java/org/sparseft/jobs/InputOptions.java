@@ -49,6 +49,13 @@ public final class InputOptions {
         return o;
     }
 
+    /** A pre-tokenized file, as the options would give it. */
+    public static InputOptions tokens(String file) {
+        InputOptions o = text(null);
+        o.source.tokens = file;
+        return o;
+    }
+
     public String uri() {
         return source.data != null ? source.data : source.tokens;
     }

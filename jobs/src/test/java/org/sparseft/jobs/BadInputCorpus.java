@@ -219,6 +219,24 @@ public final class BadInputCorpus {
         dataCase("flag-both-inputs", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --tokens @CASE@/text.txt"
                 + " --out @OUT@/t.safetensors", "mutually exclusive");
 
+        // prune: methods, sparsity targets, calibration
+        String prune = "prune --model @CASE@/model --out @OUT@/pruned --tokens @CASE@/ids.txt --seqlen 4 --nsamples 2"
+                + " --master local[2]";
+        pruneCase("prune-sparsity-out-of-range", prune + " --method wanda --sparsity 1.0", "--sparsity 1.0",
+                "a fraction in [0, 1)");
+        pruneCase("prune-pattern-n-not-below-m", prune + " --method wanda --pattern 4:4", "--pattern 4:4",
+                "1 <= N < M");
+        pruneCase("prune-pattern-does-not-divide", prune + " --method magnitude --pattern 3:8", "--pattern 3:8",
+                "h.0.attn.c_attn.weight", "not a multiple of 8");
+        pruneCase("prune-method-unknown", prune + " --method obs --sparsity 0.5", "--method obs",
+                "expected magnitude, wanda or dsnot");
+        Path shortCalib = pruneCase("prune-calibration-too-short", prune + " --method wanda --sparsity 0.5",
+                "fewer than one block of --seqlen 4");
+        Files.writeString(shortCalib.resolve("ids.txt"), "1 2\n");
+        Path noConfig = pruneCase("prune-model-without-config", prune + " --method wanda --sparsity 0.5",
+                "config.json");
+        Files.delete(noConfig.resolve("model").resolve("config.json"));
+
         // pretrain: training options and run directories
         String pretrain = "pretrain --config @CASE@/config.json --data @CASE@/text.txt --out @OUT@/m --seqlen 8"
                 + " --steps 2 --master local[2]";
@@ -311,6 +329,14 @@ public final class BadInputCorpus {
         Files.writeString(d.resolve("tok").resolve(file), content);
         expect(name, cmd, messages);
         return d.resolve("tok");
+    }
+
+    /** A prune case: the micro GPT-2 and a token file of ids below its vocabulary of 8. */
+    private Path pruneCase(String name, String cmd, String... messages) throws IOException {
+        Path d = validModel(name).getParent();
+        Files.writeString(d.resolve("ids.txt"), "1 2 3 4 5 6 7 1 2 3 4 5 6 7 1 2 3 4 5 6 7\n");
+        expect(name, cmd, messages);
+        return d;
     }
 
     /** A pretrain case: a tiny LLaMA config.json and enough text for a few blocks of 8 byte tokens. */

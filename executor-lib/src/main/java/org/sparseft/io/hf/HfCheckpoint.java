@@ -229,6 +229,15 @@ public final class HfCheckpoint implements Closeable {
         return new ArrayList<>(shardOfTensor.keySet());
     }
 
+    /** The {@code __metadata__} of one shard file. */
+    public Map<String, String> shardMetadata(String shardFile) {
+        SafetensorsFile f = shards.get(shardFile);
+        if (f == null) {
+            throw new IllegalArgumentException("no shard '" + shardFile + "'");
+        }
+        return f.metadata();
+    }
+
     /** Shard file names in the order first seen. */
     public List<String> shardFiles() {
         return new ArrayList<>(shards.keySet());

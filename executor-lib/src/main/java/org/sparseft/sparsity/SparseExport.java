@@ -1,0 +1,149 @@
+package org.sparseft.sparsity;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.io.AtomicOutput;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.safetensors.TensorInfo;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.model.Parameters;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes a pruned checkpoint in its input's exact layout: the same shard files, tensor names, order and dtypes, every
+ * kept weight's bytes untouched and every pruned weight exactly zero, so any loader of the input reads the output.
+ * Beside it: {@code masks.safetensors} (U8, 1 = kept, stored layout), {@code sparsity.json}, and in config.json the
+ * {@code quantization_config} block compressed-tensors tools read (dense format: weights stay dense with zeros).
+ * Everything else in the input directory (tokenizer files, generation config, index) is copied as it is.
+ */
+public final class SparseExport {
+    private SparseExport() {
+    }
+
+    /**
+     * @param masks keep-masks in compute layout ([out, in]) by weight name; weights without one are copied
+     * @param sparsityJson the provenance and options for {@code sparsity.json}; per-tensor figures are added here
+     * @param ignored module names left dense on purpose (for the compressed-tensors {@code ignore} list)
+     */
+    public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
+                                   String structure, ObjectNode sparsityJson, List<String> ignored, boolean replace)
+            throws IOException {
+        try (HfCheckpoint in = HfCheckpoint.open(storage, inputDir)) {
+            in.validateAgainstConfig();
+            var model = in.model();
+            ObjectNode perTensor = sparsityJson.putObject("tensors");
+            long[] totals = new long[2]; // pruned, total over the masked weights
+            List<SafetensorsWriter.Entry> maskEntries = new ArrayList<>();
+            Map<String, List<SafetensorsWriter.Entry>> byShard = new LinkedHashMap<>();
+            for (String shard : in.shardFiles()) {
+                byShard.put(shard, new ArrayList<>());
+            }
+            for (String stored : in.tensorNames()) {
+                TensorInfo info = in.info(stored);
+                ByteBuffer bytes = copy(in.rawBytes(stored));
+                String canonical = canonicalName(model, stored);
+                INDArray keep = masks.get(canonical);
+                if (keep != null) {
+                    boolean transposed = Parameters.storedTransposed(model, canonical);
+                    byte[] maskBytes = zeroPruned(bytes, info.dtype(), keep, transposed);
+                    long pruned = 0;
+                    for (byte b : maskBytes) {
+                        pruned += b == 0 ? 1 : 0;
+                    }
+                    totals[0] += pruned;
+                    totals[1] += maskBytes.length;
+                    perTensor.putObject(canonical).put("sparsity", (double) pruned / maskBytes.length)
+                            .put("pruned", pruned).put("total", maskBytes.length);
+                    maskEntries.add(new SafetensorsWriter.Entry(stored, DType.U8, info.shape(),
+                            ByteBuffer.wrap(maskBytes)));
+                }
+                byShard.get(in.shardOf(stored)).add(new SafetensorsWriter.Entry(stored, info.dtype(), info.shape(),
+                        bytes));
+            }
+            double global = totals[1] == 0 ? 0 : (double) totals[0] / totals[1];
+            sparsityJson.put("global_sparsity", global);
+            ObjectNode config = in.config().json().deepCopy();
+            ObjectNode sparsityConfig = config.putObject("quantization_config").put("quant_method", "compressed-tensors")
+                    .putObject("sparsity_config");
+            sparsityConfig.put("format", "dense").put("sparsity_structure", structure)
+                    .put("global_sparsity", global);
+            sparsityConfig.putArray("targets").add(model instanceof Gpt2Config ? "Conv1D" : "Linear");
+            ArrayNode ignore = sparsityConfig.putArray("ignore").add("lm_head");
+            ignored.forEach(ignore::add);
+            AtomicOutput.writeDirectory(storage, outputDir, replace, tmp -> {
+                for (String name : storage.list(inputDir)) {
+                    if (!byShard.containsKey(name) && !name.equals(HfCheckpoint.CONFIG)
+                            && !name.equals(HfCheckpointWriter.SUCCESS) && !storage.isDirectory(Storage.join(inputDir, name))) {
+                        storage.writeAtomically(Storage.join(tmp, name), storage.readAllBytes(Storage.join(inputDir, name)));
+                    }
+                }
+                for (Map.Entry<String, List<SafetensorsWriter.Entry>> shard : byShard.entrySet()) {
+                    SafetensorsWriter.write(storage, Storage.join(tmp, shard.getKey()), shard.getValue(),
+                            in.shardMetadata(shard.getKey()));
+                }
+                SafetensorsWriter.write(storage, Storage.join(tmp, "masks.safetensors"), maskEntries,
+                        Map.of("format", "pt", "meaning", "1 = kept, 0 = pruned; stored layout of each weight"));
+                write(storage, Storage.join(tmp, HfCheckpoint.CONFIG),
+                        HfConfig.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+                write(storage, Storage.join(tmp, "sparsity.json"),
+                        HfConfig.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(sparsityJson));
+                write(storage, Storage.join(tmp, HfCheckpointWriter.SUCCESS), new byte[0]);
+            });
+            return sparsityJson;
+        }
+    }
+
+    private static void write(Storage storage, String path, byte[] bytes) throws IOException {
+        try (var out = storage.create(path)) {
+            out.write(bytes);
+        }
+    }
+
+    private static String canonicalName(org.sparseft.model.ModelConfig model, String stored) {
+        return model instanceof Gpt2Config && !stored.startsWith("transformer.") && !stored.startsWith("lm_head.")
+                ? "transformer." + stored : stored;
+    }
+
+    private static ByteBuffer copy(ByteBuffer b) {
+        ByteBuffer c = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        c.put(b.duplicate());
+        c.flip();
+        return c;
+    }
+
+    /** Zeroes the pruned elements' bytes in place; returns the mask (1 kept) in stored order. */
+    private static byte[] zeroPruned(ByteBuffer bytes, DType dtype, INDArray keep, boolean transposed) {
+        int out = (int) keep.rows();
+        int inFeatures = (int) keep.columns();
+        float[] k = keep.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c').data().asFloat();
+        byte[] mask = new byte[k.length];
+        int size = dtype.bytes();
+        for (int i = 0; i < out; i++) {
+            for (int j = 0; j < inFeatures; j++) {
+                int stored = transposed ? j * out + i : i * inFeatures + j;
+                if (k[i * inFeatures + j] == 0f) {
+                    for (int b = 0; b < size; b++) {
+                        bytes.put(stored * size + b, (byte) 0);
+                    }
+                } else {
+                    mask[stored] = 1;
+                }
+            }
+        }
+        return mask;
+    }
+}

@@ -1,0 +1,144 @@
+package org.sparseft.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.model.ModelConfig;
+import org.sparseft.model.Parameters;
+import org.sparseft.testing.TinyCheckpoints;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code sparseft prune} through real local Spark on tiny GPT-2 and LLaMA checkpoints written in HF layout. */
+class PruneCommandTest {
+    @TempDir
+    Path tmp;
+    private final Storage storage = HadoopStorage.withDefaults();
+
+    private Path calibration() throws Exception {
+        Path text = tmp.resolve("calib.txt");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            sb.append("Calibration sentence ").append(i).append(" about juries, elections and the city.\n\n");
+        }
+        Files.writeString(text, sb.toString());
+        return text;
+    }
+
+    private static Set<String> prunable(ModelConfig cfg) {
+        Set<String> names = new HashSet<>();
+        for (int l = 0; l < cfg.numLayers(); l++) {
+            cfg.prunableLinears(l).forEach(n -> names.add(n + ".weight"));
+        }
+        return names;
+    }
+
+    @Test
+    void wandaKeepsTheInputLayoutAndGivesExactRowSparsityOnBothFamilies() throws Exception {
+        Path text = calibration();
+        for (ModelConfig cfg : List.of(TinyCheckpoints.gpt2(), TinyCheckpoints.llama())) {
+            Path in = tmp.resolve(cfg.modelType() + "-in");
+            DType dtype = cfg.modelType().equals("gpt2") ? DType.F32 : DType.BF16;
+            TinyCheckpoints.write(storage, in.toString(), cfg, dtype, cfg.modelType().equals("gpt2") ? 0 : 6000, 3);
+            Path out = tmp.resolve(cfg.modelType() + "-out");
+            Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "wanda",
+                    "--sparsity", "0.5", "--calib", text.toString(), "--nsamples", "8", "--seqlen", "16",
+                    "--master", "local[2]");
+            assertEquals(0, r.exitCode(), r.toString());
+            assertTrue(r.out().contains("sparsity   0.5000"), r.out());
+            Set<String> prunable = prunable(cfg);
+            try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
+                 HfCheckpoint b = HfCheckpoint.open(storage, out.toString());
+                 SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
+                assertEquals(a.shardFiles(), b.shardFiles(), "same shard files");
+                assertEquals(a.tensorNames(), b.tensorNames(), "same tensors in the same order");
+                for (String stored : a.tensorNames()) {
+                    assertEquals(a.info(stored).dtype(), b.info(stored).dtype(), stored);
+                    String canonical = cfg.modelType().equals("gpt2") && !stored.startsWith("transformer.")
+                            ? "transformer." + stored : stored;
+                    ByteBuffer before = a.rawBytes(stored);
+                    ByteBuffer after = b.rawBytes(stored);
+                    if (!prunable.contains(canonical)) {
+                        assertEquals(before, after, stored + " untouched");
+                        continue;
+                    }
+                    int size = dtype.bytes();
+                    byte[] mask = new byte[masks.readIntegers(stored).length];
+                    long[] m = masks.readIntegers(stored);
+                    for (int i = 0; i < m.length; i++) {
+                        mask[i] = (byte) m[i];
+                        for (int k = 0; k < size; k++) {
+                            byte expected = m[i] == 1 ? before.get(i * size + k) : 0;
+                            assertEquals(expected, after.get(i * size + k), stored + " element " + i);
+                        }
+                    }
+                    // per output row of the compute layout: exactly floor(in/2) pruned
+                    long[] shape = Parameters.computeShapes(cfg).get(canonical);
+                    boolean transposed = Parameters.storedTransposed(cfg, canonical);
+                    for (int row = 0; row < shape[0]; row++) {
+                        int zeros = 0;
+                        for (int col = 0; col < shape[1]; col++) {
+                            int idx = (int) (transposed ? col * shape[0] + row : row * shape[1] + col);
+                            zeros += mask[idx] == 0 ? 1 : 0;
+                        }
+                        assertEquals(shape[1] / 2, zeros, stored + " row " + row);
+                    }
+                }
+            }
+            JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
+            JsonNode sc = config.get("quantization_config").get("sparsity_config");
+            assertEquals("compressed-tensors", config.get("quantization_config").get("quant_method").asText());
+            assertEquals("dense", sc.get("format").asText());
+            assertEquals("unstructured", sc.get("sparsity_structure").asText());
+            assertEquals(0.5, sc.get("global_sparsity").asDouble(), 1e-12);
+            JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
+            assertEquals("wanda", sparsity.get("method").asText());
+            assertEquals(prunable.size(), sparsity.get("tensors").size());
+            assertTrue(Files.exists(out.resolve("_SUCCESS")) && Files.exists(out.resolve("tokenizer.json")));
+            Cli eval = Cli.run("evaluate", "--model", out.toString(), "--data", text.toString(), "--seqlen", "16",
+                    "--master", "local[1]");
+            assertEquals(0, eval.exitCode(), "the pruned checkpoint loads: " + eval);
+        }
+    }
+
+    @Test
+    void dsnotTwoFourMasksConformAndDoNotDependOnScheduling() throws Exception {
+        Path text = calibration();
+        Path in = tmp.resolve("llama");
+        TinyCheckpoints.write(storage, in.toString(), TinyCheckpoints.llama(), DType.F32, 0, 4);
+        byte[][] masks = new byte[2][];
+        int k = 0;
+        for (String master : List.of("local[1]", "local[3]")) {
+            Path out = tmp.resolve("out-" + k);
+            Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "dsnot",
+                    "--pattern", "2:4", "--dsnot-skip-layer", "none", "--calib", text.toString(), "--nsamples", "9",
+                    "--seqlen", "16", "--partitions", "3", "--calib-batch", "2", "--master", master);
+            assertEquals(0, r.exitCode(), r.toString());
+            masks[k++] = Files.readAllBytes(out.resolve("masks.safetensors"));
+            try (SafetensorsFile f = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
+                for (var t : f.tensors()) {
+                    long[] m = f.readIntegers(t.name());
+                    for (int g = 0; g < m.length; g += 4) {
+                        assertEquals(2, m[g] + m[g + 1] + m[g + 2] + m[g + 3], t.name() + " group " + g / 4);
+                    }
+                }
+            }
+        }
+        assertArrayEquals(masks[0], masks[1], "local[1] and local[3] choose the same masks");
+    }
+}
