@@ -145,6 +145,26 @@ class SparsityTest {
     }
 
     @Test
+    void dsnotShrinksTheMeanReconstructionErrorOfItsStartingMask() {
+        // calibration inputs whose features have non-zero means (what DSnoT's error estimate is built on)
+        Nd4j.getRandom().setSeed(3);
+        INDArray means = Nd4j.randn(DataType.FLOAT, 1, 128).muli(0.5);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 8 * 64, 128).addiRowVector(means);
+        INDArray w = Nd4j.randn(DataType.FLOAT, 32, 128).muli(0.1);
+        FeatureStats stats = FeatureStats.of(x, 8, 64);
+        SparsityPattern p = new SparsityPattern.Unstructured(0.5);
+        INDArray metric = MaskCriterion.WANDA.scores(w, stats);
+        INDArray wanda = MaskCriterion.WANDA.select(metric, p);
+        DSnoT.Result d = DSnoT.refine(w, stats, wanda, metric, p, new DSnoT.Options(50, 0.1, 1, true));
+        assertTrue(d.swaps() > 0);
+        // per row: the mean over tokens of (dense - sparse) output
+        double before = x.mmul(w.mul(wanda.rsub(1.0)).transpose()).mean(0).norm1Number().doubleValue();
+        double after = x.mmul(w.mul(d.keep().rsub(1.0)).transpose()).mean(0).norm1Number().doubleValue();
+        assertTrue(after < 0.5 * before, "mean error " + before + " -> " + after);
+        assertArrayEquals(rows(wanda.sum(1).reshape(1, 32)), rows(d.keep().sum(1).reshape(1, 32)), "row sparsity kept");
+    }
+
+    @Test
     void patternsRefuseWhatCannotWork() {
         assertThrows(BadInputException.class, () -> new SparsityPattern.Unstructured(1.0));
         assertThrows(BadInputException.class, () -> new SparsityPattern.Unstructured(-0.1));

@@ -12,7 +12,8 @@ import java.util.concurrent.Callable;
 
 /** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
-        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class})
+        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
+                BenchCommand.MaskSearch.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -170,6 +171,38 @@ public final class BenchCommand implements Runnable {
                     r == plain ? "-" : String.format("%+.1f%%", 100 * (r.secondsPerStep() / plain.secondsPerStep() - 1)),
                     r.bytesPerStep() == 0 ? "-" : String.format("%.1f MB", r.bytesPerStep() / 1e6));
             w.flush();
+        }
+    }
+
+    @Command(name = "masks", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"The time to choose one linear's mask from its weight and input statistics: magnitude,"
+                    + " Wanda and DSnoT, unstructured 50% and 2:4, on a GPT-2-small MLP shape by default."})
+    public static final class MaskSearch implements Callable<Integer> {
+        @Option(names = "--rows", defaultValue = "768", description = "Output features.")
+        int rows;
+
+        @Option(names = "--cols", defaultValue = "3072", description = "Input features.")
+        int cols;
+
+        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions (after one warm-up).")
+        int reps;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter w = spec.commandLine().getOut();
+            org.sparseft.bench.MaskSearchBenchmark.run(rows, cols, 1); // warm-up
+            w.printf("mask search for one [%d, %d] linear; OMP_NUM_THREADS=%s%n", rows, cols,
+                    System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"));
+            w.println("| method | pattern | seconds |");
+            w.println("|---|---|---:|");
+            for (var r : org.sparseft.bench.MaskSearchBenchmark.run(rows, cols, reps)) {
+                w.printf("| %s | %s | %.3f |%n", r.method(), r.pattern(), r.seconds());
+            }
+            w.flush();
+            return Main.OK;
         }
     }
 }
