@@ -34,14 +34,40 @@ public final class MaskSelection {
         return below.addi(tiedPruned).rsubi(1.0);
     }
 
-    /** Prunes the {@code n} lowest scores in every group of {@code m} consecutive columns of every row. */
+    /**
+     * Prunes the {@code n} lowest scores in every group of {@code m} consecutive columns of every row. Small groups
+     * are ranked by pairwise comparison of the group's columns (m² whole-column operations): a per-group sort of
+     * millions of 4-element rows took 15 s for one 768 x 3072 linear, this takes a fraction of a second.
+     */
     public static INDArray perGroup(INDArray scores, int n, int m) {
         long rows = scores.rows();
         long cols = scores.columns();
         if (cols % m != 0) {
             throw new IllegalArgumentException(cols + " columns do not split into groups of " + m);
         }
-        return perRow(scores.dup('c').reshape('c', rows * (cols / m), m), n).reshape('c', rows, cols);
+        INDArray groups = scores.castTo(DataType.FLOAT).dup('c').reshape('c', rows * (cols / m), m);
+        if (m > 16) {
+            return perRow(groups, n).reshape('c', rows, cols);
+        }
+        INDArray[] column = new INDArray[m];
+        for (int j = 0; j < m; j++) {
+            column[j] = groups.getColumn(j).dup();
+        }
+        INDArray keep = Nd4j.createUninitialized(DataType.FLOAT, groups.rows(), m);
+        for (int j = 0; j < m; j++) {
+            // rank of column j in its group = lower scores + equal scores at a lower index (a stable sort's order)
+            INDArray rank = Nd4j.zeros(DataType.FLOAT, groups.rows());
+            for (int k = 0; k < m; k++) {
+                if (k != j) {
+                    rank.addi(column[k].lt(column[j]).castTo(DataType.FLOAT));
+                    if (k < j) {
+                        rank.addi(column[k].eq(column[j]).castTo(DataType.FLOAT));
+                    }
+                }
+            }
+            keep.putColumn(j, rank.gte(n).castTo(DataType.FLOAT).reshape(groups.rows(), 1));
+        }
+        return keep.reshape('c', rows, cols);
     }
 
     /** Prunes the {@code k} lowest scores of the whole matrix (ties by row-major position). */

@@ -42,6 +42,12 @@ class SparsityTest {
         INDArray groupSums = twoFour.reshape('c', 64 * 24, 4).sum(1);
         assertEquals(64 * 24, groupSums.eq(2.0).castTo(DataType.INT).sumNumber().intValue(), "2 kept in every group");
         assertEquals(64 * 96 - 4000, MaskSelection.whole(scores, 4000).sumNumber().intValue());
+        // the pairwise-rank path for small groups agrees with sorting each group, ties included
+        INDArray tied = Nd4j.rand(DataType.FLOAT, 64, 96).muli(4).castTo(DataType.INT).castTo(DataType.FLOAT);
+        for (int[] nm : new int[][] {{2, 4}, {4, 8}, {1, 4}}) {
+            assertEquals(MaskSelection.perRow(tied.dup('c').reshape('c', 64 * 96 / nm[1], nm[1]), nm[0])
+                    .reshape('c', 64, 96), MaskSelection.perGroup(tied, nm[0], nm[1]), nm[0] + ":" + nm[1]);
+        }
         // the kept entries of a row are its highest scores
         float[] row = scores.getRow(0).toFloatVector();
         float[] kept = perRow.getRow(0).toFloatVector();
