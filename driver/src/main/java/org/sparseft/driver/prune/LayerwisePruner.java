@@ -105,18 +105,18 @@ public final class LayerwisePruner {
         try {
             for (int layer = 0; layer < layers; layer++) {
                 long t0 = System.nanoTime();
-                if (previous != null) {
-                    JavaRDD<CalibrationShard> before = states;
+                JavaRDD<CalibrationShard> before = null;
+                if (previous != null) { // the inputs of this block: the previous block's outputs, pruned
+                    before = states;
                     states = advance(before, modelPath, contentHash, layer - 1, previous, micro)
                             .persist(StorageLevel.MEMORY_AND_DISK());
-                    Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro);
+                }
+                Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro);
+                if (before != null) { // the new states are cached now; executors may drop the old ones
                     before.unpersist(false);
                     previous.unpersist(true);
-                    previous = decide(jsc, model, layer, stats, o, masks, timings, t0, listener, layers);
-                } else {
-                    Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro);
-                    previous = decide(jsc, model, layer, stats, o, masks, timings, t0, listener, layers);
                 }
+                previous = decide(jsc, model, layer, stats, o, masks, timings, t0, listener, layers);
             }
         } finally {
             states.unpersist(false);
