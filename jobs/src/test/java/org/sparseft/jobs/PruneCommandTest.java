@@ -140,5 +140,11 @@ class PruneCommandTest {
             }
         }
         assertArrayEquals(masks[0], masks[1], "local[1] and local[3] choose the same masks");
+        Cli inspect = Cli.run("inspect", "--model", tmp.resolve("out-0").toString());
+        assertEquals(0, inspect.exitCode(), inspect.toString());
+        assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("model.layers.1.mlp.down_proj.weight")
+                && l.endsWith("2:4")), inspect.out());
+        assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("lm_head.weight") && l.endsWith("-")),
+                "the dense head conforms to no pattern: " + inspect.out());
     }
 }
