@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A real Spark standalone cluster: {@code deploy/bin/sparseft-cluster} starts a Master and two 1-core Worker JVMs on
  * loopback, {@code deploy/bin/sparseft-submit} submits {@code pretrain} through Spark's SparkSubmit, and the results
  * are compared with a local run's, bit for bit: undisturbed, with a worker (and its executor) killed mid-run, and
- * with the driver killed mid-run then resumed. Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions
- * split their sums by thread count.
+ * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks.
+ * Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions split their sums by thread count.
  */
 class StandaloneClusterIT {
     private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
@@ -129,6 +129,23 @@ class StandaloneClusterIT {
         assertTrue(resumed.output().contains("resuming from"), resumed.output());
         assertArrayEquals(expected, Files.readAllBytes(driverKilled.resolve("model.safetensors")),
                 "killed driver + --resume equals the undisturbed run");
+
+        // One-shot pruning on the cluster chooses the same masks as locally.
+        List<String> prune = List.of("prune", "--model", local.toString(), "--method", "dsnot", "--pattern", "2:4",
+                "--dsnot-skip-layer", "none", "--calib", text.toString(), "--nsamples", "6", "--seqlen", "32",
+                "--partitions", "2");
+        List<String> localPrune = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
+        localPrune.addAll(prune);
+        localPrune.addAll(List.of("--out", tmp.resolve("pruned-local").toString(), "--master", "local[2]"));
+        Result pl = run(tmp.resolve("prune-local.log"), 300, localPrune.toArray(String[]::new));
+        assertEquals(0, pl.exitCode(), pl.output());
+        List<String> clusterPrune = new ArrayList<>(prune);
+        clusterPrune.addAll(List.of("--out", tmp.resolve("pruned-cluster").toString()));
+        Result pc = run(tmp.resolve("prune-cluster.log"), 300, submit(clusterPrune).toArray(String[]::new));
+        assertEquals(0, pc.exitCode(), pc.output());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("pruned-local").resolve("masks.safetensors")),
+                Files.readAllBytes(tmp.resolve("pruned-cluster").resolve("masks.safetensors")),
+                "the cluster's masks equal the local run's");
     }
 
     private static void waitForStep(Path metrics, int step, Process job) throws Exception {

@@ -63,7 +63,7 @@ public final class SafetensorsWriter {
         ObjectNode root = SafetensorsFile.JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = root.putObject(SafetensorsFile.METADATA_KEY);
-            metadata.forEach(meta::put);
+            new java.util.TreeMap<>(metadata).forEach(meta::put); // sorted: the same bytes whatever the map type
         }
         Set<String> seen = new HashSet<>();
         long offset = 0;
