@@ -55,7 +55,7 @@ public final class SparseExport {
             for (String stored : in.tensorNames()) {
                 TensorInfo info = in.info(stored);
                 ByteBuffer bytes = copy(in.rawBytes(stored));
-                String canonical = canonicalName(model, stored);
+                String canonical = HfCheckpoint.canonical(model, stored);
                 INDArray keep = masks.get(canonical);
                 if (keep != null) {
                     boolean transposed = Parameters.storedTransposed(model, canonical);
@@ -111,11 +111,6 @@ public final class SparseExport {
         try (var out = storage.create(path)) {
             out.write(bytes);
         }
-    }
-
-    private static String canonicalName(org.sparseft.model.ModelConfig model, String stored) {
-        return model instanceof Gpt2Config && !stored.startsWith("transformer.") && !stored.startsWith("lm_head.")
-                ? "transformer." + stored : stored;
     }
 
     private static ByteBuffer copy(ByteBuffer b) {

@@ -64,9 +64,7 @@ public final class InspectCommand implements Callable<Integer> {
 
     /** Whether {@code name} is stored [in, out] (GPT-2's Conv1D), so that rows of the compute layout are columns. */
     private static boolean transposed(ModelConfig m, String name) {
-        String canonical = m instanceof org.sparseft.model.Gpt2Config && !name.startsWith("transformer.")
-                && !name.startsWith("lm_head.") ? "transformer." + name : name;
-        return org.sparseft.model.Parameters.storedTransposed(m, canonical);
+        return org.sparseft.model.Parameters.storedTransposed(m, HfCheckpoint.canonical(m, name));
     }
 
     /** "2:4" or "4:8" when every group of M consecutive inputs of every output row has at least N zeros, else "-". */

@@ -154,12 +154,8 @@ public final class LayerwisePruner {
 
     /** One linear's mask from its weight [out, in] and input statistics. */
     public static TensorMask choose(String name, INDArray w, FeatureStats stats, Options o) {
-        if (o.method() == Method.MAGNITUDE) {
-            MaskCriterion c = MaskCriterion.MAGNITUDE;
-            return new TensorMask(name, c.select(c.scores(w, stats), o.pattern()), true, 0);
-        }
-        if (o.method() == Method.WANDA) {
-            MaskCriterion c = MaskCriterion.WANDA;
+        if (o.method() != Method.DSNOT) {
+            MaskCriterion c = o.method() == Method.MAGNITUDE ? MaskCriterion.MAGNITUDE : MaskCriterion.WANDA;
             return new TensorMask(name, c.select(c.scores(w, stats), o.pattern()), true, 0);
         }
         MaskCriterion initial = o.dsnotInitial();

@@ -172,7 +172,7 @@ public final class HfCheckpoint implements Closeable {
     }
 
     /** GPT-2 names without the {@code transformer.} prefix get it; other names are already canonical. */
-    static String canonical(ModelConfig model, String stored) {
+    public static String canonical(ModelConfig model, String stored) {
         if (model instanceof Gpt2Config && !stored.startsWith("transformer.") && !stored.startsWith("lm_head.")) {
             return "transformer." + stored;
         }
