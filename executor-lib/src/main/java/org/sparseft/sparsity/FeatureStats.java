@@ -15,23 +15,43 @@ import org.nd4j.linalg.factory.Nd4j;
  * @param sumSquares Q_j = Σ x_j²
  * @param withinSequence V_j = Σ_s Σ_t (x_{s,t,j} − mean_s(x_j))², i.e. Σ_s T·Var_t: DSnoT's variance numerator,
  *                       computed per sequence, so each partition must hold whole sequences
+ * @param gram G = Σ x xᵀ, [features, features] row-major, for SparseGPT's Hessian (§2, §6.2); null when not collected
+ *             (it is features² doubles, so only SparseGPT asks for it)
  */
-public record FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence) {
+public record FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence,
+                           double[] gram) {
+
+    public FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence) {
+        this(sequences, tokens, sum, sumSquares, withinSequence, null);
+    }
 
     public static FeatureStats empty(int features) {
         return new FeatureStats(0, 0, new double[features], new double[features], new double[features]);
     }
 
-    /** The statistics of {@code x} [batch·seqLen, features], sequences row after row. */
+    /** The statistics of {@code x} [batch·seqLen, features], sequences row after row, without the Gram matrix. */
     public static FeatureStats of(INDArray x, int batch, int seqLen) {
+        return of(x, batch, seqLen, false);
+    }
+
+    /**
+     * The statistics of {@code x} [batch·seqLen, features], sequences row after row; with {@code withGram}, also
+     * xᵀx (one float32 GEMM per call, summed in doubles across calls, as the reference keeps H in fp32).
+     */
+    public static FeatureStats of(INDArray x, int batch, int seqLen, boolean withGram) {
         long features = x.columns();
         INDArray xd = x.castTo(DataType.DOUBLE);
         INDArray sum = xd.sum(0);
         INDArray sumSq = xd.mul(xd).sum(0);
         INDArray perSequence = xd.reshape('c', batch, seqLen, features).sum(1); // [batch, features]
         INDArray within = sumSq.sub(perSequence.mul(perSequence).sum(0).divi(seqLen));
+        double[] gram = null;
+        if (withGram) {
+            INDArray xf = x.castTo(DataType.FLOAT);
+            gram = xf.transpose().mmul(xf).castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        }
         return new FeatureStats(batch, (long) batch * seqLen, sum.toDoubleVector(), sumSq.toDoubleVector(),
-                within.toDoubleVector());
+                within.toDoubleVector(), gram);
     }
 
     public int features() {
@@ -51,7 +71,25 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
             q[j] += o.sumSquares[j];
             v[j] += o.withinSequence[j];
         }
-        return new FeatureStats(sequences + o.sequences, tokens + o.tokens, s, q, v);
+        double[] g = null;
+        if (gram != null && o.gram != null) {
+            g = gram.clone();
+            for (int i = 0; i < g.length; i++) {
+                g[i] += o.gram[i];
+            }
+        } else if (gram != null || o.gram != null) {
+            throw new IllegalArgumentException("statistics with a Gram matrix added to statistics without one");
+        }
+        return new FeatureStats(sequences + o.sequences, tokens + o.tokens, s, q, v, g);
+    }
+
+    /** SparseGPT's Hessian H = (2 / N_seq)·G as [features, features] doubles (ALGORITHMS.md §2). */
+    public INDArray hessian() {
+        if (gram == null) {
+            throw new IllegalStateException("these statistics were collected without the Gram matrix");
+        }
+        int d = features();
+        return Nd4j.createFromArray(gram).reshape('c', d, d).muli(2.0 / sequences);
     }
 
     /** Wanda's scaler_row: Q_j / N_seq (the reference's running mean over sequences). */

@@ -10,6 +10,7 @@ import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.Parameters;
@@ -25,7 +26,8 @@ import java.util.Map;
 
 /**
  * Writes a pruned checkpoint in its input's exact layout: the same shard files, tensor names, order and dtypes, every
- * kept weight's bytes untouched and every pruned weight exactly zero, so any loader of the input reads the output.
+ * kept weight's bytes untouched (unless the method updated it, as SparseGPT does) and every pruned weight exactly
+ * zero, so any loader of the input reads the output.
  * Beside it: {@code masks.safetensors} (U8, 1 = kept, stored layout), {@code sparsity.json}, and in config.json the
  * {@code quantization_config} block compressed-tensors tools read (dense format: weights stay dense with zeros).
  * Everything else in the input directory (tokenizer files, generation config, index) is copied as it is.
@@ -36,11 +38,13 @@ public final class SparseExport {
 
     /**
      * @param masks keep-masks in compute layout ([out, in]) by weight name; weights without one are copied
+     * @param updated new values in compute layout for the weights a method changed (encoded in the stored dtype);
+     *                the others keep their input bytes
      * @param sparsityJson the provenance and options for {@code sparsity.json}; per-tensor figures are added here
      * @param ignored module names left dense on purpose (for the compressed-tensors {@code ignore} list)
      */
     public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
-                                   String structure, ObjectNode sparsityJson, List<String> ignored, boolean replace)
+                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson, List<String> ignored, boolean replace)
             throws IOException {
         try (HfCheckpoint in = HfCheckpoint.open(storage, inputDir)) {
             in.validateAgainstConfig();
@@ -54,11 +58,15 @@ public final class SparseExport {
             }
             for (String stored : in.tensorNames()) {
                 TensorInfo info = in.info(stored);
-                ByteBuffer bytes = copy(in.rawBytes(stored));
                 String canonical = HfCheckpoint.canonical(model, stored);
+                boolean transposed = Parameters.storedTransposed(model, canonical);
+                INDArray newValues = updated.get(canonical);
+                ByteBuffer bytes = newValues == null ? copy(in.rawBytes(stored))
+                        : TensorCodec.encodeFloats((transposed ? newValues.transpose() : newValues)
+                                .castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c').data().asFloat(),
+                                info.dtype());
                 INDArray keep = masks.get(canonical);
                 if (keep != null) {
-                    boolean transposed = Parameters.storedTransposed(model, canonical);
                     byte[] maskBytes = zeroPruned(bytes, info.dtype(), keep, transposed);
                     long pruned = 0;
                     for (byte b : maskBytes) {

@@ -10,16 +10,21 @@ import org.sparseft.BadInputException;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.MaskCriterion;
 import org.sparseft.sparsity.SparseExport;
+import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.sparsity.SparsityPlan;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -56,7 +61,7 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing --out.")
     boolean force;
 
-    @Option(names = "--method", required = true, paramLabel = "NAME", description = "magnitude, wanda or dsnot.")
+    @Option(names = "--method", required = true, paramLabel = "NAME", description = "magnitude, wanda, dsnot or sparsegpt.")
     String method;
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Sparsity, one of:%n")
@@ -81,6 +86,10 @@ public final class PruneCommand implements Callable<Integer> {
         @Option(names = "--tokens", paramLabel = "FILE", description = "Pre-tokenized calibration (.txt or .safetensors).")
         String tokens;
     }
+
+    @Option(names = "--sparsity-per-layer", paramLabel = "FILE", description = "JSON {\"name regex\": ratio or"
+            + " \"N:M\"}: per-layer targets, first match wins; other weights get --sparsity/--pattern.")
+    String perLayer;
 
     @Option(names = "--nsamples", defaultValue = "128", description = "Calibration sequences.")
     int nsamples;
@@ -127,6 +136,14 @@ public final class PruneCommand implements Callable<Integer> {
             + " its error's sign (default as the reference code: off for unstructured, on for N:M).")
     Boolean dsnotSignCheck;
 
+    @Option(names = "--sparsegpt-percdamp", defaultValue = "0.01", description = "SparseGPT adds this fraction of"
+            + " the mean Hessian diagonal to the diagonal.")
+    double sparseGptPercDamp;
+
+    @Option(names = "--sparsegpt-blocksize", defaultValue = "128", description = "SparseGPT's columns per lazy"
+            + " update block.")
+    int sparseGptBlockSize;
+
     @CommandLine.Mixin
     SparkOptions sparkOptions;
 
@@ -139,9 +156,9 @@ public final class PruneCommand implements Callable<Integer> {
             case "magnitude" -> LayerwisePruner.Method.MAGNITUDE;
             case "wanda" -> LayerwisePruner.Method.WANDA;
             case "dsnot" -> LayerwisePruner.Method.DSNOT;
-            case "sparsegpt" -> throw new BadInputException("--method sparsegpt: not available yet; use magnitude,"
-                    + " wanda or dsnot");
-            default -> throw new BadInputException("--method " + method + ": expected magnitude, wanda or dsnot");
+            case "sparsegpt" -> LayerwisePruner.Method.SPARSEGPT;
+            default -> throw new BadInputException("--method " + method
+                    + ": expected magnitude, wanda, dsnot or sparsegpt");
         };
         SparsityPattern pattern = target.pattern != null ? SparsityPattern.parse(target.pattern)
                 : new SparsityPattern.Unstructured(target.sparsity);
@@ -159,9 +176,18 @@ public final class PruneCommand implements Callable<Integer> {
         if (nsamples < 1 || calibBatch < 1 || (partitions != null && partitions < 1)) {
             throw new BadInputException("--nsamples, --calib-batch and --partitions must be at least 1");
         }
-        LayerwisePruner.Options options = new LayerwisePruner.Options(m, pattern, initial,
+        SparsityPlan plan = SparsityPlan.uniform(pattern);
+        if (perLayer != null) {
+            Storage files = HadoopStorage.withDefaults();
+            if (!files.exists(perLayer)) {
+                throw new BadInputException("--sparsity-per-layer " + perLayer + ": no such file");
+            }
+            plan = SparsityPlan.parse(perLayer, files.readAllBytes(perLayer), pattern);
+        }
+        LayerwisePruner.Options options = new LayerwisePruner.Options(m, plan, initial,
                 new DSnoT.Options(dsnotMaxCycles, dsnotThreshold, dsnotPow, dsnotSignCheck),
-                dsnotSkip.toLowerCase(Locale.ROOT), ignorePattern, calibBatch);
+                dsnotSkip.toLowerCase(Locale.ROOT), new SparseGPT.Options(sparseGptPercDamp, sparseGptBlockSize),
+                ignorePattern, calibBatch);
         Progress progress = new Progress(spec.commandLine().getErr());
         progress.step("starting Spark");
         SparkSession spark = sparkOptions.session("sparseft prune");
@@ -172,17 +198,21 @@ public final class PruneCommand implements Callable<Integer> {
             String contentHash;
             DecoderModel dense;
             HfConfig config;
+            Map<String, DType> storedTypes = new LinkedHashMap<>();
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
                 config = c.config();
                 for (int l = 0; l < c.model().numLayers(); l++) {
                     for (String linear : c.model().prunableLinears(l)) {
                         long in = Parameters.computeShapes(c.model()).get(linear + ".weight")[1];
-                        pattern.checkFits(linear + ".weight", in);
+                        plan.patternFor(linear + ".weight").checkFits(linear + ".weight", in);
                     }
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
+                for (String stored : c.tensorNames()) {
+                    storedTypes.put(HfCheckpoint.canonical(c.model(), stored), c.info(stored).dtype());
+                }
                 dense = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
             }
             var cfg = dense.config();
@@ -216,19 +246,26 @@ public final class PruneCommand implements Callable<Integer> {
             long started = System.nanoTime();
             LayerwisePruner.Result result;
             try {
-                result = LayerwisePruner.run(jsc, shards.rdd(), modelPath, contentHash, dense, options,
-                        (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s, masks"
-                                + " %.2f s", block + 1, total, timing.calibrationSeconds(), timing.maskSeconds())));
+                LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.decodeFloats(
+                        TensorCodec.encodeFloats(values, storedTypes.get(name)), storedTypes.get(name));
+                result = LayerwisePruner.run(jsc, shards.rdd(), modelPath, contentHash, dense, options, rounding,
+                        (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
+                                + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),
+                                timing.statisticsSeconds(), timing.maskSeconds())));
             } finally {
                 shards.unpersist();
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             Map<String, INDArray> masks = new LinkedHashMap<>();
+            Map<String, INDArray> updated = new LinkedHashMap<>();
             List<String> ignored = new ArrayList<>();
             long swaps = 0;
             for (LayerwisePruner.TensorMask tm : result.masks().values()) {
                 if (tm.pruned()) {
                     masks.put(tm.weight(), tm.keep());
+                    if (tm.updated() != null) {
+                        updated.put(tm.weight(), tm.updated());
+                    }
                     swaps += tm.swaps();
                 } else {
                     ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
@@ -240,11 +277,24 @@ public final class PruneCommand implements Callable<Integer> {
             sparsity.put("model", modelPath);
             sparsity.put("model_content_sha256", contentHash);
             sparsity.put("method", m.name().toLowerCase(Locale.ROOT));
-            sparsity.put("structure", pattern.structure());
+            String structure = plan.structure(masks.keySet());
+            sparsity.put("structure", structure);
             sparsity.put("target_sparsity", pattern.ratio());
+            if (!plan.rules().isEmpty()) {
+                ObjectNode rules = sparsity.putObject("per_layer");
+                rules.put("file", perLayer);
+                for (SparsityPlan.Rule r : plan.rules()) {
+                    rules.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
+                            ? Double.toString(u.ratio()) : r.pattern().structure());
+                }
+            }
             ObjectNode calib = sparsity.putObject("calibration");
             calib.put("source", input.uri()).put("nsamples", n).put("seqlen", t).put("seed", seed)
                     .put("partitions", p).put("data_fingerprint", shards.fingerprint());
+            if (m == LayerwisePruner.Method.SPARSEGPT) {
+                sparsity.putObject("sparsegpt").put("percdamp", sparseGptPercDamp).put("blocksize", sparseGptBlockSize)
+                        .put("weights_updated", true);
+            }
             if (m == LayerwisePruner.Method.DSNOT) {
                 sparsity.putObject("dsnot").put("initial", initial.name().toLowerCase(Locale.ROOT))
                         .put("max_cycles", dsnotMaxCycles).put("update_threshold", dsnotThreshold)
@@ -254,7 +304,7 @@ public final class PruneCommand implements Callable<Integer> {
             }
             sparsity.put("seconds", seconds);
             progress.step("writing " + out);
-            ObjectNode written = SparseExport.write(storage, modelPath, out, masks, pattern.structure(), sparsity,
+            ObjectNode written = SparseExport.write(storage, modelPath, out, masks, updated, structure, sparsity,
                     ignored, force);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("model      %s (%s, %d blocks)%n", modelPath, cfg.modelType(), cfg.numLayers());

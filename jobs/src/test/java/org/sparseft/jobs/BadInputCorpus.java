@@ -229,7 +229,20 @@ public final class BadInputCorpus {
         pruneCase("prune-pattern-does-not-divide", prune + " --method magnitude --pattern 3:8", "--pattern 3:8",
                 "h.0.attn.c_attn.weight", "not a multiple of 8");
         pruneCase("prune-method-unknown", prune + " --method obs --sparsity 0.5", "--method obs",
-                "expected magnitude, wanda or dsnot");
+                "expected magnitude, wanda, dsnot or sparsegpt");
+        pruneCase("prune-sparsegpt-percdamp-zero", prune + " --method sparsegpt --sparsity 0.5"
+                + " --sparsegpt-percdamp 0", "--sparsegpt-percdamp 0.0", "a fraction in (0, 1)");
+        pruneCase("prune-per-layer-missing", prune + " --method wanda --sparsity 0.5 --sparsity-per-layer"
+                + " @CASE@/plan.json", "plan.json", "no such file");
+        Path planNotObject = pruneCase("prune-per-layer-not-object", prune + " --method wanda --sparsity 0.5"
+                + " --sparsity-per-layer @CASE@/plan.json", "plan.json", "expected a JSON object");
+        Files.writeString(planNotObject.resolve("plan.json"), "[0.5, 0.6]\n");
+        Path planBadValue = pruneCase("prune-per-layer-bad-ratio", prune + " --method wanda --sparsity 0.5"
+                + " --sparsity-per-layer @CASE@/plan.json", "plan.json", "key \"mlp\"", "a fraction in [0, 1)");
+        Files.writeString(planBadValue.resolve("plan.json"), "{\"attn\": 0.4, \"mlp\": 1.5}\n");
+        Path planBadRegex = pruneCase("prune-per-layer-bad-regex", prune + " --method wanda --sparsity 0.5"
+                + " --sparsity-per-layer @CASE@/plan.json", "plan.json", "key \"h.(0\"", "not a regular expression");
+        Files.writeString(planBadRegex.resolve("plan.json"), "{\"h.(0\": 0.4}\n");
         Path shortCalib = pruneCase("prune-calibration-too-short", prune + " --method wanda --sparsity 0.5",
                 "fewer than one block of --seqlen 4");
         Files.writeString(shortCalib.resolve("ids.txt"), "1 2\n");

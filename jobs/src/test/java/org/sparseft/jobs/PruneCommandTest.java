@@ -147,4 +147,90 @@ class PruneCommandTest {
         assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("lm_head.weight") && l.endsWith("-")),
                 "the dense head conforms to no pattern: " + inspect.out());
     }
+
+    @Test
+    void sparseGptUpdatesKeptWeightsKeepsNOutOfMAndDoesNotDependOnScheduling() throws Exception {
+        Path text = calibration();
+        for (ModelConfig cfg : List.of(TinyCheckpoints.gpt2(), TinyCheckpoints.llama())) {
+            Path in = tmp.resolve(cfg.modelType() + "-sgpt");
+            DType dtype = cfg.modelType().equals("gpt2") ? DType.F32 : DType.BF16;
+            TinyCheckpoints.write(storage, in.toString(), cfg, dtype, 0, 5);
+            byte[][] shards = new byte[2][];
+            int k = 0;
+            for (String master : List.of("local[1]", "local[3]")) {
+                Path out = tmp.resolve(cfg.modelType() + "-sgpt-out-" + k);
+                Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "sparsegpt",
+                        "--pattern", "2:4", "--sparsegpt-blocksize", "8", "--calib", text.toString(), "--nsamples",
+                        "9", "--seqlen", "16", "--partitions", "3", "--calib-batch", "2", "--master", master);
+                assertEquals(0, r.exitCode(), r.toString());
+                shards[k++] = Files.readAllBytes(out.resolve("model.safetensors"));
+            }
+            assertArrayEquals(shards[0], shards[1], cfg.modelType() + ": local[1] and local[3] write the same weights");
+            Path out = tmp.resolve(cfg.modelType() + "-sgpt-out-0");
+            Set<String> prunable = prunable(cfg);
+            int changed = 0;
+            try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
+                 HfCheckpoint b = HfCheckpoint.open(storage, out.toString());
+                 SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
+                var before = Parameters.load(a, org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                var after = Parameters.load(b, org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                for (String stored : a.tensorNames()) {
+                    String canonical = HfCheckpoint.canonical(cfg, stored);
+                    assertEquals(a.info(stored).dtype(), b.info(stored).dtype(), stored);
+                    if (!prunable.contains(canonical)) {
+                        assertEquals(a.rawBytes(stored), b.rawBytes(stored), stored + " untouched");
+                        continue;
+                    }
+                    var w = after.get(canonical);
+                    var keep = w.neq(0).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                    var groups = keep.reshape('c', w.length() / 4, 4).sum(1);
+                    assertTrue(groups.lte(2.0).all(), canonical + ": at most 2 of every 4 inputs non-zero");
+                    long[] m = masks.readIntegers(stored);
+                    long kept = 0;
+                    for (long v : m) {
+                        kept += v;
+                    }
+                    assertEquals(w.length() / 2, kept, canonical + ": the mask keeps exactly half");
+                    var unchanged = w.eq(before.get(canonical)).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+                            .mul(keep).sumNumber().longValue();
+                    changed += unchanged < kept ? 1 : 0;
+                }
+            }
+            assertEquals(prunable.size(), changed, cfg.modelType() + ": SparseGPT moved kept weights of every linear");
+            JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
+            assertEquals("sparsegpt", sparsity.get("method").asText());
+            assertEquals(0.5, sparsity.get("global_sparsity").asDouble(), 1e-12);
+            Cli eval = Cli.run("evaluate", "--model", out.toString(), "--data", text.toString(), "--seqlen", "16",
+                    "--master", "local[1]");
+            assertEquals(0, eval.exitCode(), "the pruned checkpoint loads: " + eval);
+        }
+    }
+
+    @Test
+    void perLayerSparsityFileOverridesTheDefaultFirstMatchWins() throws Exception {
+        Path text = calibration();
+        Path in = tmp.resolve("llama-plan");
+        TinyCheckpoints.write(storage, in.toString(), TinyCheckpoints.llama(), DType.F32, 0, 6);
+        Path plan = tmp.resolve("plan.json");
+        Files.writeString(plan, "{\"layers\\\\.0\\\\.\": 0.25, \"mlp\": \"2:4\"}");
+        Path out = tmp.resolve("plan-out");
+        Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "wanda",
+                "--sparsity", "0.5", "--sparsity-per-layer", plan.toString(), "--calib", text.toString(),
+                "--nsamples", "4", "--seqlen", "16", "--master", "local[1]");
+        assertEquals(0, r.exitCode(), r.toString());
+        JsonNode tensors = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile()).get("tensors");
+        assertEquals(0.25, tensors.get("model.layers.0.mlp.up_proj.weight").get("sparsity").asDouble(), 1e-12,
+                "the first matching rule wins");
+        assertEquals(0.25, tensors.get("model.layers.0.self_attn.q_proj.weight").get("sparsity").asDouble(), 1e-12);
+        assertEquals(0.5, tensors.get("model.layers.1.mlp.up_proj.weight").get("sparsity").asDouble(), 1e-12);
+        assertEquals(0.5, tensors.get("model.layers.1.self_attn.o_proj.weight").get("sparsity").asDouble(), 1e-12);
+        Cli inspect = Cli.run("inspect", "--model", out.toString());
+        assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("model.layers.1.mlp.down_proj.weight")
+                && l.endsWith("2:4")), "layer 1's mlp is 2:4: " + inspect.out());
+        assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("model.layers.1.self_attn.o_proj.weight")
+                && l.endsWith("-")), "layer 1's attention is unstructured: " + inspect.out());
+        JsonNode sc = new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("quantization_config")
+                .get("sparsity_config");
+        assertEquals("unstructured", sc.get("sparsity_structure").asText(), "mixed targets are not one N:M pattern");
+    }
 }

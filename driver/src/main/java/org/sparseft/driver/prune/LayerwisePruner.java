@@ -16,7 +16,9 @@ import org.sparseft.model.Workspaces;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
 import org.sparseft.sparsity.MaskCriterion;
+import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.sparsity.SparsityPlan;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -34,16 +36,25 @@ import java.util.regex.Pattern;
  * l + 1 its inputs. Only statistics (a few floats per input feature) and masks travel.
  */
 public final class LayerwisePruner {
-    public enum Method { MAGNITUDE, WANDA, DSNOT }
+    public enum Method {
+        MAGNITUDE, WANDA, DSNOT, SPARSEGPT;
+
+        /** Whether the method needs the Gram matrix of each linear's input (d_in² doubles per input). */
+        boolean needsGram() {
+            return this == SPARSEGPT;
+        }
+    }
 
     /**
+     * @param plan the sparsity of each weight
      * @param dsnotInitial the mask DSnoT starts from (Wanda by default)
      * @param dsnotSkip linears DSnoT leaves at their initial mask: "mlp" (the reference's default), "attn" or "none"
      * @param ignore weights matching it are not pruned (beyond the families' never-pruned tensors)
+     * @param sparseGpt SparseGPT's dampening and block size
      * @param microBatch sequences per forward pass inside a partition
      */
-    public record Options(Method method, SparsityPattern pattern, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
-                          String dsnotSkip, Pattern ignore, int microBatch) {
+    public record Options(Method method, SparsityPlan plan, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
+                          String dsnotSkip, SparseGPT.Options sparseGpt, Pattern ignore, int microBatch) {
         public Options {
             if (!List.of("mlp", "attn", "none").contains(dsnotSkip)) {
                 throw new org.sparseft.BadInputException("--dsnot-skip-layer " + dsnotSkip
@@ -55,12 +66,28 @@ public final class LayerwisePruner {
         }
     }
 
-    /** What the pruner decided for one weight. */
-    public record TensorMask(String weight, INDArray keep, boolean pruned, long swaps) {
+    /**
+     * What the pruner decided for one weight.
+     *
+     * @param updated the new values of the whole weight [out, in], already rounded to the stored dtype, when the
+     *                method changes surviving weights (SparseGPT); null when the kept weights are the input's
+     */
+    public record TensorMask(String weight, INDArray keep, INDArray updated, boolean pruned, long swaps) {
     }
 
-    /** Per block: seconds in the calibration pass (executors) and in the mask search (driver). */
-    public record BlockTiming(int block, double calibrationSeconds, double maskSeconds) {
+    /** Rounds a weight's new float32 values to what its stored dtype can hold, so executors see the exported model. */
+    public interface StoredRounding {
+        float[] round(String weight, float[] values);
+
+        StoredRounding NONE = (weight, values) -> values;
+    }
+
+    /**
+     * Per block: wall seconds of the calibration passes (advancing the states through the previous block and running
+     * this one, statistics included), the part of the tasks' time spent computing statistics (summed over
+     * partitions), and wall seconds of the mask search on the driver.
+     */
+    public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double maskSeconds) {
     }
 
     public record Result(Map<String, TensorMask> masks, List<BlockTiming> timings) {
@@ -79,7 +106,7 @@ public final class LayerwisePruner {
      * @param model the dense model on the driver (its weights are only read)
      */
     public static Result run(JavaSparkContext jsc, JavaRDD<Shard> calibration, String modelPath, String contentHash,
-                             DecoderModel model, Options o, Listener listener) {
+                             DecoderModel model, Options o, StoredRounding rounding, Listener listener) {
         int hidden = model.config().hiddenSize();
         int micro = o.microBatch();
         JavaRDD<CalibrationShard> states = calibration.map(s -> {
@@ -111,12 +138,15 @@ public final class LayerwisePruner {
                     states = advance(before, modelPath, contentHash, layer - 1, previous, micro)
                             .persist(StorageLevel.MEMORY_AND_DISK());
                 }
-                Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro);
+                double[] statisticsSeconds = new double[1];
+                Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro,
+                        o.method().needsGram(), statisticsSeconds);
                 if (before != null) { // the new states are cached now; executors may drop the old ones
                     before.unpersist(false);
                     previous.unpersist(true);
                 }
-                previous = decide(jsc, model, layer, stats, o, masks, timings, t0, listener, layers);
+                previous = decide(jsc, model, layer, stats, o, rounding, masks, timings, t0, statisticsSeconds[0],
+                        listener, layers);
             }
         } finally {
             states.unpersist(false);
@@ -129,24 +159,31 @@ public final class LayerwisePruner {
 
     private static Broadcast<Map<String, float[]>> decide(JavaSparkContext jsc, DecoderModel model, int layer,
                                                           Map<String, FeatureStats> stats, Options o,
-                                                          Map<String, TensorMask> masks, List<BlockTiming> timings,
-                                                          long t0, Listener listener, int layers) {
+                                                          StoredRounding rounding, Map<String, TensorMask> masks,
+                                                          List<BlockTiming> timings, long t0,
+                                                          double statisticsSeconds, Listener listener, int layers) {
         long t1 = System.nanoTime();
-        Map<String, float[]> forExecutors = new LinkedHashMap<>();
+        Map<String, float[]> forExecutors = new LinkedHashMap<>(); // the block's pruned weights, by name
         for (String linear : model.config().prunableLinears(layer)) {
             String name = linear + ".weight";
             INDArray w = model.parameters().get(name);
             if (o.ignore() != null && o.ignore().matcher(name).find()) {
-                masks.put(name, new TensorMask(name, Nd4j.onesLike(w), false, 0));
+                masks.put(name, new TensorMask(name, Nd4j.onesLike(w), null, false, 0));
                 continue;
             }
-            o.pattern().checkFits(name, w.columns());
+            o.plan().patternFor(name).checkFits(name, w.columns());
             TensorMask m = choose(name, w, stats.get(name), o);
+            if (m.updated() != null) {
+                INDArray rounded = Nd4j.create(rounding.round(name, m.updated().dup('c').data().asFloat()),
+                        w.shape(), 'c').muli(m.keep()).addi(0f);
+                m = new TensorMask(name, m.keep(), rounded, true, m.swaps());
+            }
             masks.put(name, m);
-            forExecutors.put(name, m.keep().data().asFloat());
+            INDArray prunedWeight = m.updated() != null ? m.updated() : w.mul(m.keep());
+            forExecutors.put(name, prunedWeight.dup('c').data().asFloat());
         }
         long t2 = System.nanoTime();
-        BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds, (t2 - t1) / 1e9);
         timings.add(timing);
         listener.onBlock(layer, layers, timing);
         return jsc.broadcast(forExecutors);
@@ -154,36 +191,41 @@ public final class LayerwisePruner {
 
     /** One linear's mask from its weight [out, in] and input statistics. */
     public static TensorMask choose(String name, INDArray w, FeatureStats stats, Options o) {
+        SparsityPattern pattern = o.plan().patternFor(name);
+        if (o.method() == Method.SPARSEGPT) {
+            SparseGPT.Result r = SparseGPT.prune(w, stats, pattern, o.sparseGpt());
+            return new TensorMask(name, r.keep(), r.weight(), true, 0);
+        }
         if (o.method() != Method.DSNOT) {
             MaskCriterion c = o.method() == Method.MAGNITUDE ? MaskCriterion.MAGNITUDE : MaskCriterion.WANDA;
-            return new TensorMask(name, c.select(c.scores(w, stats), o.pattern()), true, 0);
+            return new TensorMask(name, c.select(c.scores(w, stats), pattern), null, true, 0);
         }
         MaskCriterion initial = o.dsnotInitial();
         INDArray metric = initial.scores(w, stats);
-        INDArray keep = initial.select(metric, o.pattern());
+        INDArray keep = initial.select(metric, pattern);
         boolean skipped = switch (o.dsnotSkip()) {
             case "mlp" -> name.contains(".mlp.");
             case "attn" -> name.contains(".self_attn.") || name.contains(".attn.");
             default -> false;
         };
         if (skipped) {
-            return new TensorMask(name, keep, true, 0);
+            return new TensorMask(name, keep, null, true, 0);
         }
-        DSnoT.Result r = DSnoT.refine(w, stats, keep, metric, o.pattern(), o.dsnot());
-        return new TensorMask(name, r.keep(), true, r.swaps());
+        DSnoT.Result r = DSnoT.refine(w, stats, keep, metric, pattern, o.dsnot());
+        return new TensorMask(name, r.keep(), null, true, r.swaps());
     }
 
-    /** Each partition's states through block {@code layer} with its masks applied. */
+    /** Each partition's states through block {@code layer} with its pruned weights. */
     private static JavaRDD<CalibrationShard> advance(JavaRDD<CalibrationShard> states, String modelPath,
                                                      String contentHash, int layer,
-                                                     Broadcast<Map<String, float[]>> masks, int micro) {
+                                                     Broadcast<Map<String, float[]>> prunedWeights, int micro) {
         return states.map(s -> {
             TaskDevices.pin();
             DecoderModel m = ExecutorModels.get(modelPath, contentHash);
-            Map<String, float[]> keep = masks.value();
+            Map<String, float[]> pruned = prunedWeights.value();
             EffectiveWeights masked = (name, w) -> {
-                float[] k = keep.get(name);
-                return k == null ? w : w.mul(Nd4j.create(k, w.shape(), 'c'));
+                float[] v = pruned.get(name);
+                return v == null ? w : Nd4j.create(v, w.shape(), 'c');
             };
             float[] out = new float[s.states().length];
             forEachMicroBatch(s, micro, (x, b, from) -> {
@@ -195,31 +237,52 @@ public final class LayerwisePruner {
         });
     }
 
-    /** Runs the dense block {@code layer} on every partition and adds the linears' input statistics in order. */
+    /**
+     * Runs the dense block {@code layer} on every partition and adds the linears' input statistics in partition order.
+     * Linears that read the same input (q/k/v, gate/up) share one statistics object, so a Gram matrix travels once.
+     */
     private static Map<String, FeatureStats> blockStats(JavaRDD<CalibrationShard> states, String modelPath,
-                                                        String contentHash, int layer, int micro) {
-        Map<String, FeatureStats> total = new LinkedHashMap<>();
+                                                        String contentHash, int layer, int micro, boolean gram,
+                                                        double[] statisticsSeconds) {
+        Map<String, FeatureStats> total = new LinkedHashMap<>(); // by the first linear reading each input
+        Map<String, String> readerOf = new LinkedHashMap<>(); // every linear -> that first reader
         OrderedJobs.run(states, (partition, it) -> {
             TaskDevices.pin();
             CalibrationShard s = it.next();
             DecoderModel m = ExecutorModels.get(modelPath, contentHash);
             Map<String, FeatureStats> mine = new LinkedHashMap<>();
+            Map<String, String> first = new LinkedHashMap<>();
+            long[] nanos = new long[1];
             forEachMicroBatch(s, micro, (x, b, from) -> Workspaces.inStep("calibration", () -> {
-                Map<INDArray, FeatureStats> seen = new IdentityHashMap<>(); // q/k/v and gate/up share one input
+                Map<INDArray, String> readers = new IdentityHashMap<>();
                 m.forwardBlock(layer, x, b, s.seqLen(), EffectiveWeights.DENSE, (weight, input) -> {
-                    FeatureStats f = seen.computeIfAbsent(input, in -> FeatureStats.of(in, b, s.seqLen()));
-                    mine.merge(weight, f, FeatureStats::plus);
+                    String reader = readers.get(input);
+                    if (reader == null) {
+                        readers.put(input, weight);
+                        long start = System.nanoTime();
+                        mine.merge(weight, FeatureStats.of(input, b, s.seqLen(), gram), FeatureStats::plus);
+                        nanos[0] += System.nanoTime() - start;
+                        reader = weight;
+                    }
+                    first.put(weight, reader);
                 });
                 return null;
             }));
-            return new PartialStats(partition, mine.keySet().toArray(String[]::new),
-                    mine.values().toArray(FeatureStats[]::new));
+            return new PartialStats(partition, first.keySet().toArray(String[]::new),
+                    first.values().toArray(String[]::new), mine.keySet().toArray(String[]::new),
+                    mine.values().toArray(FeatureStats[]::new), nanos[0] / 1e9);
         }, (PartialStats p) -> {
+            statisticsSeconds[0] += p.seconds();
+            for (int i = 0; i < p.inputs().length; i++) {
+                total.merge(p.inputs()[i], p.stats()[i], FeatureStats::plus);
+            }
             for (int i = 0; i < p.weights().length; i++) {
-                total.merge(p.weights()[i], p.stats()[i], FeatureStats::plus);
+                readerOf.put(p.weights()[i], p.readers()[i]);
             }
         });
-        return total;
+        Map<String, FeatureStats> byWeight = new LinkedHashMap<>();
+        readerOf.forEach((weight, reader) -> byWeight.put(weight, total.get(reader)));
+        return byWeight;
     }
 
     @FunctionalInterface

@@ -57,11 +57,17 @@ public final class TensorCodec {
         return out;
     }
 
-    /** Encodes float32 values as F32, F16 or BF16 (round to nearest even). */
+    /** Encodes float32 values as F32, F64, F16 or BF16 (round to nearest even). */
     public static ByteBuffer encodeFloats(float[] values, DType dtype) {
         ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, dtype.bytes())).order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
             case F32 -> b.asFloatBuffer().put(values);
+            case F64 -> {
+                var d = b.asDoubleBuffer();
+                for (float v : values) {
+                    d.put(v);
+                }
+            }
             case F16 -> {
                 var s = b.asShortBuffer();
                 for (float v : values) {
