@@ -6,6 +6,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
 import org.sparseft.sparsity.MaskCriterion;
+import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
 
 import java.util.ArrayList;
@@ -53,6 +54,21 @@ public final class MaskSearchBenchmark {
                 DSnoT.refine(w, stats, MaskCriterion.WANDA.select(metric, p), metric, p, DSnoT.Options.DEFAULT);
             }, reps)));
         }
+        FeatureStats withGram = gramOf(cols);
+        for (SparsityPattern p : List.of(half, twoFour)) {
+            out.add(new Row("sparsegpt (blocks of 128)", p.structure(), rows, cols, BenchRuns.meanSeconds(
+                    () -> SparseGPT.prune(w, withGram, p, SparseGPT.Options.DEFAULTS), reps)));
+        }
         return out;
+    }
+
+    /** Statistics with the Gram matrix of {@code cols} correlated features over as many tokens. */
+    private static FeatureStats gramOf(int cols) {
+        INDArray x = Nd4j.randn(DataType.FLOAT, cols, cols);
+        x.addiColumnVector(x.getColumn(0).dup().reshape(cols, 1).muli(0.5)); // every feature shares feature 0
+        int seqLen = 64;
+        int tokens = cols / seqLen * seqLen;
+        return FeatureStats.of(x.getRows(java.util.stream.IntStream.range(0, tokens).toArray()), tokens / seqLen,
+                seqLen, true);
     }
 }

@@ -7,13 +7,17 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.sparsity.SparsityPattern;
+
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
         subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
-                BenchCommand.MaskSearch.class})
+                BenchCommand.MaskSearch.class, BenchCommand.Prune.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -203,6 +207,87 @@ public final class BenchCommand implements Runnable {
             }
             w.flush();
             return Main.OK;
+        }
+    }
+
+    @Command(name = "prune", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"One-shot pruning time per block through Spark, split into calibration passes (statistics"
+                    + " included, and shown apart) and mask search, for each method, on the shipped demo model and a"
+                    + " GPT-2-small-shaped random model (width 768, MLP 3072), with random calibration tokens."})
+    public static final class Prune implements Callable<Integer> {
+        @Option(names = "--layers", defaultValue = "2", description = "Blocks of the GPT-2-small-shaped model.")
+        int layers;
+
+        @Option(names = "--nsamples", defaultValue = "16", description = "Calibration sequences.")
+        int nsamples;
+
+        @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per calibration sequence.")
+        int seqLen;
+
+        @Option(names = "--partitions", defaultValue = "2", description = "Calibration partitions.")
+        int partitions;
+
+        @Option(names = "--master", defaultValue = "local[2]", description = "Spark master.")
+        String master;
+
+        @Option(names = "--pattern", defaultValue = "0.5", description = "A sparsity ratio or N:M.")
+        String pattern;
+
+        @Option(names = "--demo-model", defaultValue = "deploy/demo/model", description = "The demo model directory.")
+        String demoModel;
+
+        @Option(names = "--methods", defaultValue = "magnitude,wanda,dsnot,sparsegpt", split = ",",
+                description = "Methods to time.")
+        List<String> methods;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter w = spec.commandLine().getOut();
+            SparsityPattern p = pattern.contains(":") ? SparsityPattern.parse(pattern)
+                    : new SparsityPattern.Unstructured(Double.parseDouble(pattern));
+            List<LayerwisePruner.Method> ms = methods.stream()
+                    .map(m -> LayerwisePruner.Method.valueOf(m.trim().toUpperCase(java.util.Locale.ROOT))).toList();
+            w.printf("%d calibration sequences of %d tokens in %d partitions on %s, target %s; OMP_NUM_THREADS=%s%n",
+                    nsamples, seqLen, partitions, master, p.structure().equals("unstructured") ? p.ratio()
+                            : p.structure(), System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"));
+            w.println("| model | method | block | calibration s | of which statistics s | mask search s |");
+            w.println("|---|---|---:|---:|---:|---:|");
+            List<org.sparseft.driver.bench.PruneBenchmark.Row> rows = new java.util.ArrayList<>();
+            java.nio.file.Path demo = java.nio.file.Path.of(demoModel);
+            if (java.nio.file.Files.isRegularFile(demo.resolve("config.json"))) {
+                rows.addAll(print(w, org.sparseft.driver.bench.PruneBenchmark.run("demo (LLaMA d=256, 4 blocks)",
+                        demo.toUri().toString(), master, partitions, nsamples, seqLen, p, ms)));
+            } else {
+                w.printf("(no demo model at %s: its rows are left out)%n", demo);
+            }
+            var gpt2 = Gpt2Config.of(50257, 1024, 768, layers, 12);
+            rows.addAll(print(w, org.sparseft.driver.bench.PruneBenchmark.run("GPT-2-small shape, " + layers
+                            + " blocks", org.sparseft.driver.bench.PruneBenchmark.randomCheckpoint(gpt2), master,
+                    partitions, nsamples, Math.min(seqLen, gpt2.maxPositions()), p, ms)));
+            w.printf("%n| model | method | total calibration s | total mask search s |%n|---|---|---:|---:|%n");
+            java.util.Map<String, double[]> totals = new java.util.LinkedHashMap<>();
+            for (var r : rows) {
+                double[] t = totals.computeIfAbsent(r.model() + " | " + r.method(), k -> new double[2]);
+                t[0] += r.timing().calibrationSeconds();
+                t[1] += r.timing().maskSeconds();
+            }
+            totals.forEach((k, t) -> w.printf("| %s | %.2f | %.2f |%n", k, t[0], t[1]));
+            w.flush();
+            return Main.OK;
+        }
+
+        private static List<org.sparseft.driver.bench.PruneBenchmark.Row> print(
+                PrintWriter w, List<org.sparseft.driver.bench.PruneBenchmark.Row> rows) {
+            for (var r : rows) {
+                var t = r.timing();
+                w.printf("| %s | %s | %d | %.2f | %.2f | %.2f |%n", r.model(), r.method(), t.block(),
+                        t.calibrationSeconds(), t.statisticsSeconds(), t.maskSeconds());
+            }
+            w.flush();
+            return rows;
         }
     }
 }
