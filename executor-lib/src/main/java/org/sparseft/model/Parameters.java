@@ -20,15 +20,60 @@ import java.util.Set;
 /**
  * A model's tensors by canonical Hugging Face name, in compute layout: every linear weight is [out, in] (GPT-2's
  * Conv1D weights, stored [in, out], are transposed on load and back on export) and every value is in one dtype
- * (float32 for work, float64 for gradient checks).
+ * (float32 for work, float64 for gradient checks). The same container holds the extra tensors a sparse method trains
+ * beside a model ({@link #of}), so the optimizer, the flat exchange form and checkpoints serve both.
  */
 public final class Parameters {
     private final ModelConfig config;
+    /** Names and compute shapes in flat order: the model's own tensors, or a method's extra ones. */
+    private final Map<String, long[]> layout;
+    private final boolean model;
     private final Map<String, INDArray> tensors;
 
     private Parameters(ModelConfig config, Map<String, INDArray> tensors) {
+        this(config, computeShapes(config), true, tensors);
+    }
+
+    private Parameters(ModelConfig config, Map<String, long[]> layout, boolean model, Map<String, INDArray> tensors) {
         this.config = config;
+        this.layout = layout;
+        this.model = model;
         this.tensors = tensors;
+    }
+
+    /**
+     * Tensors a method trains beside a model of {@code config} (low-rank factors, score vectors...), flattened in
+     * the order of {@code tensors}.
+     */
+    public static Parameters of(ModelConfig config, Map<String, INDArray> tensors) {
+        Map<String, long[]> layout = new LinkedHashMap<>();
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        tensors.forEach((n, a) -> {
+            layout.put(n, a.shape().clone());
+            t.put(n, a);
+        });
+        return new Parameters(config, Collections.unmodifiableMap(layout), false, t);
+    }
+
+    /** Names and compute shapes in flat order. */
+    public Map<String, long[]> layout() {
+        return layout;
+    }
+
+    /** What {@link #fromFlat(Spec, float[])} needs to rebuild these tensors in another JVM. */
+    public record Spec(ModelConfig config, LinkedHashMap<String, long[]> layout, boolean model)
+            implements java.io.Serializable {
+    }
+
+    public Spec spec() {
+        return new Spec(config, new LinkedHashMap<>(layout), model);
+    }
+
+    /** Float32 tensors of the layout {@code spec} describes, holding the values of {@link #toFlat()}. */
+    public static Parameters fromFlat(Spec spec, float[] flat) {
+        Map<String, long[]> layout = spec.model() ? computeShapes(spec.config())
+                : Collections.unmodifiableMap(new LinkedHashMap<>(spec.layout()));
+        return new Parameters(spec.config(), layout, spec.model(), fromFlat(spec.config(), layout, flat));
     }
 
     public ModelConfig config() {
@@ -55,14 +100,14 @@ public final class Parameters {
     public Parameters zerosLike() {
         Map<String, INDArray> z = new LinkedHashMap<>();
         tensors.forEach((n, t) -> z.put(n, Nd4j.zeros(t.dataType(), t.shape())));
-        return new Parameters(config, z);
+        return new Parameters(config, layout, model, z);
     }
 
     /** A deep copy in another dtype. */
     public Parameters castTo(DataType dtype) {
         Map<String, INDArray> c = new LinkedHashMap<>();
         tensors.forEach((n, t) -> c.put(n, t.castTo(dtype).dup()));
-        return new Parameters(config, c);
+        return new Parameters(config, layout, model, c);
     }
 
     public long count() {
@@ -139,7 +184,7 @@ public final class Parameters {
     public float[] toFlat() {
         float[] flat = new float[Math.toIntExact(count())];
         int offset = 0;
-        for (String name : computeShapes(config).keySet()) { // the order fromFlat reads
+        for (String name : layout.keySet()) { // the order fromFlat reads
             float[] v = get(name).castTo(DataType.FLOAT).dup('c').data().asFloat();
             System.arraycopy(v, 0, flat, offset, v.length);
             offset += v.length;
@@ -149,9 +194,13 @@ public final class Parameters {
 
     /** Float32 parameters of {@code config} holding the values of {@link #toFlat()}. */
     public static Parameters fromFlat(ModelConfig config, float[] flat) {
+        return new Parameters(config, fromFlat(config, computeShapes(config), flat));
+    }
+
+    private static Map<String, INDArray> fromFlat(ModelConfig config, Map<String, long[]> layout, float[] flat) {
         Map<String, INDArray> t = new LinkedHashMap<>();
         int offset = 0;
-        for (Map.Entry<String, long[]> e : computeShapes(config).entrySet()) {
+        for (Map.Entry<String, long[]> e : layout.entrySet()) {
             int n = Math.toIntExact(lengthOf(e.getValue()));
             if (offset + n > flat.length) {
                 throw new IllegalArgumentException(flat.length + " values are too few for " + config.modelType()
@@ -163,7 +212,7 @@ public final class Parameters {
         if (offset != flat.length) {
             throw new IllegalArgumentException(flat.length + " values for " + offset + " parameters");
         }
-        return new Parameters(config, t);
+        return t;
     }
 
     /** Overwrites every value from the {@link #toFlat()} form. */
@@ -172,7 +221,7 @@ public final class Parameters {
             throw new IllegalArgumentException(flat.length + " values for " + count() + " parameters");
         }
         int offset = 0;
-        for (String name : computeShapes(config).keySet()) {
+        for (String name : layout.keySet()) {
             INDArray t = get(name);
             int n = Math.toIntExact(t.length());
             t.assign(Nd4j.create(java.util.Arrays.copyOfRange(flat, offset, offset + n), t.shape(), 'c'));
@@ -191,6 +240,11 @@ public final class Parameters {
     /** The tensors in checkpoint layout and order, encoded as {@code dtype} (F32, F16 or BF16). */
     public List<SafetensorsWriter.Entry> toEntries(DType dtype) {
         List<SafetensorsWriter.Entry> out = new ArrayList<>();
+        if (!model) { // a method's tensors: compute layout, flat order
+            layout.forEach((name, shape) -> out.add(new SafetensorsWriter.Entry(name, dtype, shape,
+                    TensorCodec.encodeFloats(get(name).castTo(DataType.FLOAT).dup('c').data().asFloat(), dtype))));
+            return out;
+        }
         for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
             INDArray a = get(e.getKey());
             if (storedTransposed(config, e.getKey())) {

@@ -6,7 +6,7 @@ import org.sparseft.BadInputException;
  * Which weights of a linear may be pruned together. Groups run along the input dimension of the [out, in] weight,
  * per output row (ALGORITHMS.md §1.2, §7.1).
  */
-public sealed interface SparsityPattern {
+public sealed interface SparsityPattern extends java.io.Serializable {
     /** How many of {@code in} weights of one row this pattern prunes. */
     int prunedPerRow(long in);
 

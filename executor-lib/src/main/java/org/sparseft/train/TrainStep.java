@@ -38,11 +38,19 @@ public final class TrainStep {
      */
     public static double accumulate(DecoderModel model, List<int[]> microBatches, int batch, int seqLen,
                                     Parameters grads) {
+        return accumulate(model, EffectiveWeights.DENSE, microBatches, batch, seqLen, grads);
+    }
+
+    /**
+     * As {@link #accumulate(DecoderModel, List, int, int, Parameters)}, computing with {@code weights} (a sparse
+     * method's effective weights); prunable weights' gradients are then with respect to the effective weights.
+     */
+    public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
+                                    int seqLen, Parameters grads) {
         double loss = 0;
         for (int[] tokens : microBatches) {
             loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens,
-                    DecoderModel.shiftedTargets(tokens, batch, seqLen), batch, seqLen, EffectiveWeights.DENSE, grads)
-                    .loss());
+                    DecoderModel.shiftedTargets(tokens, batch, seqLen), batch, seqLen, weights, grads).loss());
         }
         int k = microBatches.size();
         if (k > 1) {

@@ -8,11 +8,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.driver.OrderedJobs;
-import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
+import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 
 import java.io.IOException;
@@ -96,12 +96,20 @@ public final class DataParallelTrainer {
      */
     public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params, Options o,
                               TrainingRun run, Listener listener) throws IOException {
+        return run(jsc, data, params, Objective.DENSE, o, run, listener);
+    }
+
+    /**
+     * As {@link #run(JavaSparkContext, TrainingShards, Parameters, Options, TrainingRun, Listener)} for any
+     * {@link Objective}: {@code params} are the trained tensors (the model's, or a sparse method's).
+     */
+    public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params, Objective objective,
+                              Options o, TrainingRun run, Listener listener) throws IOException {
         int share = o.share(data.partitions());
         checkResultSize(jsc, params.count(), o.sync());
         int micro = o.microBatch() == 0 ? share : o.microBatch();
         int seqLen = data.seqLen();
         String runId = UUID.randomUUID().toString();
-        ModelConfig config = params.config();
         AdamW optimizer = run.optimizer();
         int step = run.startStep();
         long started = System.nanoTime();
@@ -111,11 +119,11 @@ public final class DataParallelTrainer {
             int from = step;
             StepOutcome outcome;
             if (o.sync() == Sync.GRAD) {
-                outcome = gradientStep(jsc, data, params, optimizer, o, runId, step, share, micro, run);
+                outcome = gradientStep(jsc, data, params, objective, optimizer, o, runId, step, share, micro, run);
                 step++;
             } else {
                 int h = Math.min(o.every(), o.steps() - step);
-                outcome = averagingRound(jsc, data, params, optimizer, o, step, h, share, micro, run);
+                outcome = averagingRound(jsc, data, params, objective, optimizer, o, step, h, share, micro, run);
                 optimizer = outcome.optimizer();
                 step += h;
             }
@@ -143,7 +151,7 @@ public final class DataParallelTrainer {
     }
 
     private static StepOutcome gradientStep(JavaSparkContext jsc, TrainingShards data, Parameters params,
-                                            AdamW optimizer, Options o, String runId, int step, int share, int micro,
+                                            Objective objective, AdamW optimizer, Options o, String runId, int step, int share, int micro,
                                             TrainingRun run) throws IOException {
         float[] values = params.toFlat();
         Broadcast<float[]> bc = jsc.broadcast(values);
@@ -151,7 +159,8 @@ public final class DataParallelTrainer {
         double[] loss = {0};
         long[] collected = {0};
         try {
-            OrderedJobs.run(data.rdd(), new GradientTask(runId, step, params.config(), bc, o.seed(), share, micro),
+            OrderedJobs.run(data.rdd(), new GradientTask(runId, step, params.spec(), objective, bc, o.seed(), share,
+                    micro),
                     (PartialGradient g) -> {
                         double w = (double) g.sequences() / o.batch();
                         Workspaces.outside(() -> sum.addi(Nd4j.createFromArray(g.gradient()).muli(w)));
@@ -161,7 +170,7 @@ public final class DataParallelTrainer {
         } finally {
             bc.unpersist(true); // blocking: an async destroy races Spark's ContextCleaner (spurious errors)
         }
-        Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.config(), sum.data().asFloat()));
+        Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.spec(), sum.data().asFloat()));
         try {
             TrainStep.Result r = TrainStep.update(params, grads, loss[0], optimizer, o.schedule(), step,
                     o.maxGradNorm());
@@ -172,7 +181,7 @@ public final class DataParallelTrainer {
     }
 
     private static StepOutcome averagingRound(JavaSparkContext jsc, TrainingShards data, Parameters params,
-                                              AdamW optimizer, Options o, int firstStep, int steps, int share,
+                                              Objective objective, AdamW optimizer, Options o, int firstStep, int steps, int share,
                                               int micro, TrainingRun run) throws IOException {
         float[][] state = {params.toFlat(), optimizer.firstMoment().toFlat(), optimizer.secondMoment().toFlat()};
         Broadcast<float[][]> bc = jsc.broadcast(state);
@@ -183,7 +192,8 @@ public final class DataParallelTrainer {
         long[] collected = {0};
         String[] failure = {null};
         try {
-            OrderedJobs.run(data.rdd(), new LocalStepsTask(firstStep, steps, params.config(), bc, optimizer.steps(),
+            OrderedJobs.run(data.rdd(), new LocalStepsTask(firstStep, steps, params.spec(), objective, bc,
+                    optimizer.steps(),
                     o.adam(), o.schedule(), o.maxGradNorm(), o.seed(), share, micro), (PartialState s) -> {
                 double w = (double) s.sequences() / o.batch();
                 Workspaces.outside(() -> {

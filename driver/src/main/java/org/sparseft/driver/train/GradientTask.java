@@ -2,11 +2,9 @@ package org.sparseft.driver.train;
 
 import org.apache.spark.broadcast.Broadcast;
 import org.sparseft.driver.OrderedJobs;
-import org.sparseft.model.DecoderModel;
-import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
-import org.sparseft.train.TrainStep;
+import org.sparseft.train.Objective;
 
 import java.util.Iterator;
 
@@ -14,17 +12,19 @@ import java.util.Iterator;
 final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGradient> {
     private final String run;
     private final int step;
-    private final ModelConfig config;
+    private final Parameters.Spec spec;
+    private final Objective objective;
     private final Broadcast<float[]> parameters;
     private final long seed;
     private final int share;
     private final int microBatch;
 
-    GradientTask(String run, int step, ModelConfig config, Broadcast<float[]> parameters, long seed, int share,
-                 int microBatch) {
+    GradientTask(String run, int step, Parameters.Spec spec, Objective objective, Broadcast<float[]> parameters,
+                 long seed, int share, int microBatch) {
         this.run = run;
         this.step = step;
-        this.config = config;
+        this.spec = spec;
+        this.objective = objective;
         this.parameters = parameters;
         this.seed = seed;
         this.share = share;
@@ -36,9 +36,9 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
         org.sparseft.driver.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
-        DecoderModel model = Replicas.shared(run, step, config, parameters);
-        Parameters grads = Workspaces.outside(model.parameters()::zerosLike);
-        double loss = TrainStep.accumulate(model, batches.at(step), microBatch, batches.seqLen(), grads);
+        Parameters trained = Replicas.shared(run, step, spec, parameters);
+        Parameters grads = Workspaces.outside(trained::zerosLike);
+        double loss = objective.accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(), grads);
         return new PartialGradient(partition, share, loss, grads.toFlat());
     }
 }

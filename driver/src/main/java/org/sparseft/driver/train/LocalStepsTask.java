@@ -3,12 +3,11 @@ package org.sparseft.driver.train;
 import org.apache.spark.broadcast.Broadcast;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.driver.OrderedJobs;
-import org.sparseft.model.DecoderModel;
-import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
+import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 
 import java.util.Iterator;
@@ -20,7 +19,8 @@ import java.util.Iterator;
 final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialState> {
     private final int firstStep;
     private final int steps;
-    private final ModelConfig config;
+    private final Parameters.Spec spec;
+    private final Objective objective;
     /** Parameters, first moment, second moment, each flat. */
     private final Broadcast<float[][]> state;
     private final long optimizerSteps;
@@ -31,12 +31,14 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
     private final int share;
     private final int microBatch;
 
-    LocalStepsTask(int firstStep, int steps, ModelConfig config, Broadcast<float[][]> state, long optimizerSteps,
+    LocalStepsTask(int firstStep, int steps, Parameters.Spec spec, Objective objective, Broadcast<float[][]> state,
+                   long optimizerSteps,
                    AdamW.Options adam, LearningRateSchedule schedule, double maxGradNorm, long seed, int share,
                    int microBatch) {
         this.firstStep = firstStep;
         this.steps = steps;
-        this.config = config;
+        this.spec = spec;
+        this.objective = objective;
         this.state = state;
         this.optimizerSteps = optimizerSteps;
         this.adam = adam;
@@ -54,16 +56,16 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
         float[][] s = state.value();
         return Workspaces.outside(() -> {
-            Parameters params = Parameters.fromFlat(config, s[0]);
-            AdamW optimizer = new AdamW(adam, Parameters.fromFlat(config, s[1]), Parameters.fromFlat(config, s[2]),
+            Parameters params = Parameters.fromFlat(spec, s[0]);
+            AdamW optimizer = new AdamW(adam, Parameters.fromFlat(spec, s[1]), Parameters.fromFlat(spec, s[2]),
                     optimizerSteps);
-            DecoderModel model = DecoderModel.of(params);
             double lossSum = 0;
             double norm = 0;
             String failure = null;
             for (int step = firstStep; step < firstStep + steps; step++) {
                 Parameters grads = params.zerosLike();
-                double loss = TrainStep.accumulate(model, batches.at(step), microBatch, batches.seqLen(), grads);
+                double loss = objective.accumulate(params, step, batches.at(step), microBatch, batches.seqLen(),
+                        grads);
                 try {
                     norm = TrainStep.update(params, grads, loss, optimizer, schedule, step, maxGradNorm).gradNorm();
                 } catch (RuntimeFailure e) {

@@ -1,30 +1,28 @@
 package org.sparseft.driver.train;
 
 import org.apache.spark.broadcast.Broadcast;
-import org.sparseft.model.DecoderModel;
-import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 
 /**
- * The model replica of an executor JVM in gradient-synchronised training: built from the step's broadcast values
+ * The trained tensors of an executor JVM in gradient-synchronised training: built from the step's broadcast values
  * once per JVM and version, then shared read-only by that JVM's concurrent tasks (each task accumulates its own
- * gradients). One slot: a new version or run replaces the old replica, so a long-lived executor holds one copy.
+ * gradients). One slot: a new version or run replaces the old copy, so a long-lived executor holds one.
  */
 final class Replicas {
     private static String key;
-    private static DecoderModel model;
+    private static Parameters trained;
 
     private Replicas() {
     }
 
-    static synchronized DecoderModel shared(String run, long version, ModelConfig config, Broadcast<float[]> values) {
+    static synchronized Parameters shared(String run, long version, Parameters.Spec spec, Broadcast<float[]> values) {
         String k = run + "@" + version;
         if (!k.equals(key)) {
-            model = null; // let the old copy go before the new one is made
-            model = Workspaces.outside(() -> DecoderModel.of(Parameters.fromFlat(config, values.value())));
+            trained = null; // let the old copy go before the new one is made
+            trained = Workspaces.outside(() -> Parameters.fromFlat(spec, values.value()));
             key = k;
         }
-        return model;
+        return trained;
     }
 }

@@ -1,0 +1,107 @@
+package org.sparseft.driver.train;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.Parameters;
+import org.sparseft.pst.PstModel;
+import org.sparseft.pst.PstObjective;
+import org.sparseft.pst.PstOptions;
+import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.train.AdamW;
+import org.sparseft.train.LearningRateSchedule;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** PST through the data-parallel trainer on real local Spark: only the small tensors train and travel. */
+class PstTrainingTest {
+    private static final LlamaConfig TINY = LlamaConfig.of(32, 16, 16, 32, 2, 4, 2, true);
+
+    @TempDir
+    Path tmp;
+
+    private static List<int[]> blocks() {
+        Random r = new Random(7);
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            int[] b = new int[8];
+            for (int j = 0; j < 8; j++) {
+                b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize();
+            }
+            out.add(b);
+        }
+        return out;
+    }
+
+    private record Outcome(float[] trained, List<Double> losses) {
+    }
+
+    private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir) {
+        SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
+        try {
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            TrainingShards shards = TrainingShards.of(jsc.parallelize(blocks(), 3), 4);
+            int steps = 12;
+            PstOptions pst = PstOptions.defaults(new SparsityPattern.Unstructured(0.5));
+            Parameters trained = PstModel.initialize(base, pst, 5);
+            PstObjective objective = new PstObjective(() -> ExecutorModels.get(modelDir, hash), pst, steps);
+            AdamW.Options adam = new AdamW.Options(0.9, 0.999, 1e-8, 0);
+            DataParallelTrainer.Options o = new DataParallelTrainer.Options(steps, 8, 0,
+                    DataParallelTrainer.Sync.GRAD, 1, new LearningRateSchedule(1e-2, 0, steps,
+                    LearningRateSchedule.Decay.LINEAR, 0), adam, 1.0, 3, 0);
+            List<Double> losses = new ArrayList<>();
+            try (TrainingRun run = TrainingRun.open(HadoopStorage.withDefaults(), runDir.toString(), 1, false, true,
+                    Map.of(), trained, adam)) {
+                DataParallelTrainer.run(jsc, shards, trained, objective, o, run, (r, p) -> losses.add(r.loss()));
+            } finally {
+                shards.unpersist();
+            }
+            return new Outcome(trained.toFlat(), losses);
+        } catch (java.io.IOException e) {
+            throw new RuntimeException(e);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    @Test
+    void onlyThePstTensorsTrainAndTheResultDoesNotDependOnScheduling() throws Exception {
+        Storage storage = HadoopStorage.withDefaults();
+        String dir = tmp.resolve("base").toUri().toString();
+        Parameters base = Parameters.initialize(TINY, 2, DataType.FLOAT);
+        HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
+                Map.of(), 0, false);
+        String hash;
+        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
+            hash = c.contentHash();
+        }
+        float[] frozen = ExecutorModels.get(dir, hash).parameters().toFlat();
+        Outcome serial = train("local[1]", dir, hash, base, tmp.resolve("run1"));
+        Outcome parallel = train("local[4]", dir, hash, base, tmp.resolve("run4"));
+        assertArrayEquals(serial.trained(), parallel.trained(), 0f, "local[1] and local[4]: the same U, V, A, B, R, C");
+        assertArrayEquals(frozen, ExecutorModels.get(dir, hash).parameters().toFlat(), 0f, "W never changes");
+        assertEquals(12, serial.losses().size());
+        double first = serial.losses().get(0);
+        double last = serial.losses().get(11);
+        assertTrue(last < first, "PST lowers the loss: " + serial.losses());
+    }
+}

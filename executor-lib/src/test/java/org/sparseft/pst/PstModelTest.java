@@ -1,0 +1,138 @@
+package org.sparseft.pst;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.model.Gpt2Config;
+import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.Parameters;
+import org.sparseft.sparsity.MaskSelection;
+import org.sparseft.sparsity.SparsityPattern;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PstModelTest {
+    private static final LlamaConfig LLAMA = LlamaConfig.of(32, 16, 16, 24, 2, 4, 2, true);
+
+    @Test
+    void cubicScheduleHoldsZeroRampsThenHoldsTheTarget() {
+        PstOptions o = PstOptions.defaults(new SparsityPattern.Unstructured(0.5));
+        assertEquals(0.0, o.sparsityAt(0, 100), 0.0);
+        assertEquals(0.0, o.sparsityAt(10, 100), 0.0, "through the 10% initial warm-up");
+        // halfway along the ramp from step 10 to step 70: 0.5·(1 − 0.5³)
+        assertEquals(0.4375, o.sparsityAt(40, 100), 1e-12);
+        assertEquals(0.5, o.sparsityAt(71, 100), 0.0, "the final 30% at the target");
+        assertEquals(0.5, PstOptions.defaults(new SparsityPattern.NOutOfM(2, 4)).sparsityAt(0, 100), 0.0);
+    }
+
+    @Test
+    void stepZeroIsMagnitudePruningAndMasksHaveExactlyTheScheduledSparsity() {
+        Gpt2Config gpt2 = Gpt2Config.of(32, 16, 16, 2, 2);
+        Parameters base = Parameters.initialize(gpt2, 3, DataType.FLOAT);
+        PstOptions o = PstOptions.defaults(new SparsityPattern.Unstructured(0.7));
+        Parameters trained = PstModel.initialize(base, o, 1);
+        PstModel.Step step = PstModel.prepare(base, trained, o, 0.7);
+        String attn = "transformer.h.0.attn.c_attn.weight";
+        String mlp = "transformer.h.1.mlp.c_proj.weight";
+        assertEquals(MaskSelection.whole(Transforms.abs(base.get(mlp)), (long) Math.floor(base.get(mlp).length() * 0.7)),
+                step.keep(mlp), "V = B = R = C = 0: the importance is |W|");
+        for (double s : new double[] {0.0, 0.13, 0.5, 0.7}) {
+            randomize(trained, 5);
+            PstModel.Step st = PstModel.prepare(base, trained, o, s);
+            for (String w : PstModel.linears(gpt2)) {
+                INDArray keep = st.keep(w);
+                int groups = w.contains("c_attn") ? 3 : 1;
+                long per = keep.rows() / groups;
+                for (int g = 0; g < groups; g++) {
+                    INDArray part = keep.get(NDArrayIndex.interval(g * per, (g + 1) * per), NDArrayIndex.all());
+                    assertEquals((long) Math.floor(part.length() * s), part.length() - part.sumNumber().longValue(),
+                            w + " group " + g + " at " + s);
+                }
+            }
+        }
+        assertTrue(attn.contains("c_attn"));
+    }
+
+    /** Small random values everywhere, so every gradient path is live (V, B, R, C start at zero). */
+    private static void randomize(Parameters trained, long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        for (String n : trained.names()) {
+            trained.get(n).assign(Nd4j.randn(DataType.FLOAT, trained.get(n).shape()).muli(0.1));
+        }
+    }
+
+    @Test
+    void straightThroughGradientsMatchFiniteDifferencesOfTheirSurrogate() {
+        // The straight-through estimator treats ∂M/∂S as the identity. Its gradients are therefore the exact gradients
+        // of a surrogate with the step's mask M0 frozen: L(θ) = Σ Q ⊙ M0 ⊙ W'(θ) + Σ K ⊙ S(θ), K = Q ⊙ W'(θ0) held
+        // fixed, where Q stands for the model's gradient with respect to the effective weight. The surrogate is
+        // (bi)linear in each single entry, so central differences are exact up to rounding.
+        Parameters base = Parameters.initialize(LLAMA, 2, DataType.FLOAT);
+        PstOptions o = new PstOptions(new SparsityPattern.Unstructured(0.5), 3, 2, 0.7, 1.3, 0.9, 0.1, 0.3);
+        Parameters trained = PstModel.initialize(base, o, 4);
+        randomize(trained, 6);
+        Parameters q = base.zerosLike();
+        Nd4j.getRandom().setSeed(8);
+        for (String w : PstModel.linears(LLAMA)) {
+            q.get(w).assign(Nd4j.randn(DataType.FLOAT, q.get(w).shape()));
+        }
+        PstModel.Step step = PstModel.prepare(base, trained, o, 0.5);
+        Parameters grads = step.gradients(q, trained);
+        Map<String, INDArray> k = new LinkedHashMap<>();
+        for (String w : PstModel.linears(LLAMA)) {
+            k.put(w, q.get(w).mul(updated(base, trained, o, w)));
+        }
+        java.util.Random pick = new java.util.Random(9);
+        double eps = 1e-2;
+        int checked = 0;
+        for (String n : trained.names()) {
+            INDArray t = trained.get(n);
+            for (int rep = 0; rep < 3; rep++) {
+                long i = pick.nextInt((int) t.length());
+                float v = t.getFloat(i);
+                t.putScalar(i, v + eps);
+                double up = surrogate(base, trained, o, step, q, k);
+                t.putScalar(i, v - eps);
+                double down = surrogate(base, trained, o, step, q, k);
+                t.putScalar(i, v);
+                double numeric = (up - down) / (2 * eps);
+                double analytic = grads.get(n).getDouble(i);
+                assertEquals(numeric, analytic, 2e-3 * Math.max(1, Math.abs(numeric)), n + "[" + i + "]");
+                checked++;
+            }
+        }
+        assertEquals(2 * 7 * 6 * 3, checked, "U, V, A, B, R and C of all 14 linears");
+    }
+
+    private static INDArray updated(Parameters base, Parameters trained, PstOptions o, String w) {
+        String p = w.substring(0, w.length() - ".weight".length());
+        return base.get(w).add(trained.get(p + ".pst_U").mmul(trained.get(p + ".pst_V")).muli(o.beta()));
+    }
+
+    private static double surrogate(Parameters base, Parameters trained, PstOptions o, PstModel.Step step,
+                                    Parameters q, Map<String, INDArray> k) {
+        double sum = 0;
+        for (String w : PstModel.linears(LLAMA)) {
+            String p = w.substring(0, w.length() - ".weight".length());
+            INDArray wp = updated(base, trained, o, w).castTo(DataType.DOUBLE);
+            long n = wp.rows();
+            long c = wp.columns();
+            INDArray s = Transforms.abs(wp, true)
+                    .addi(trained.get(p + ".pst_A").mmul(trained.get(p + ".pst_B")).castTo(DataType.DOUBLE)
+                            .muli(o.alpha1()))
+                    .addiColumnVector(trained.get(p + ".pst_R").castTo(DataType.DOUBLE).reshape(n, 1).mul(o.alpha2()))
+                    .addiRowVector(trained.get(p + ".pst_C").castTo(DataType.DOUBLE).reshape(1, c).mul(o.alpha2()));
+            INDArray qd = q.get(w).castTo(DataType.DOUBLE);
+            sum += qd.mul(step.keep(w).castTo(DataType.DOUBLE)).muli(wp).sumNumber().doubleValue();
+            sum += k.get(w).castTo(DataType.DOUBLE).mul(s).sumNumber().doubleValue();
+        }
+        return sum;
+    }
+}
