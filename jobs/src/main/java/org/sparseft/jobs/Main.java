@@ -14,7 +14,7 @@ import java.io.PrintWriter;
 @Command(name = "sparseft", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Distributed sparse fine-tuning of transformer language models on Apache Spark.",
         subcommands = {DataCommand.class, TokenizeCommand.class, PretrainCommand.class, EvaluateCommand.class,
-                PruneCommand.class,
+                PruneCommand.class, FinetuneCommand.class,
                 InspectCommand.class, BenchCommand.class,
                 DemoCommand.class,
                 CommandLine.HelpCommand.class},

@@ -25,7 +25,6 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
-import org.sparseft.train.LearningRateSchedule;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -65,77 +64,15 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output model directory.")
     String out;
 
-    @Option(names = "--run", paramLabel = "DIR",
-            description = "Run directory: checkpoints/ and metrics.jsonl (default: the --out path with .run added).")
-    String runDir;
-
-    @Option(names = "--resume", description = "Continue from the newest complete checkpoint in --run (a fresh start"
-            + " when there is none).")
-    boolean resume;
-
     @Option(names = "--force", description = "Replace an existing output directory and, without --resume, discard"
             + " an earlier run's checkpoints in --run.")
     boolean force;
 
-    @Option(names = "--steps", defaultValue = "1000", description = "Optimizer steps.")
-    int steps;
+    @CommandLine.Mixin
+    TrainingOptions training;
 
-    @Option(names = "--batch", defaultValue = "8", description = "Sequences per step, split evenly over partitions.")
-    int batch;
-
-    @Option(names = "--micro-batch", defaultValue = "0", paramLabel = "N",
-            description = "Sequences per forward/backward pass within a partition (0: its whole share).")
-    int microBatch;
-
-    @Option(names = "--partitions", paramLabel = "P",
-            description = "Data partitions, each one task per step (default: the largest divisor of --batch not above"
-                    + " Spark's default parallelism; give it explicitly on clusters, so that a --resume matches). The"
-                    + " result depends on P, never on scheduling.")
-    Integer partitions;
-
-    @Option(names = "--sync", defaultValue = "grad", paramLabel = "grad|average",
-            description = "grad: sum gradients every step; average: local steps, parameters averaged every --every.")
-    String sync;
-
-    @Option(names = "--every", defaultValue = "10", paramLabel = "H", description = "Steps per averaging round.")
-    int every;
-
-    @Option(names = "--checkpoint-every", defaultValue = "100", paramLabel = "N",
-            description = "Steps between checkpoints (0: only at the end).")
-    int checkpointEvery;
-
-    @Option(names = "--keep", defaultValue = "2", paramLabel = "K", description = "Checkpoints kept (the newest).")
-    int keep;
-
-    @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
-    int seqLen;
-
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate.")
-    double lr;
-
-    @Option(names = "--warmup", defaultValue = "100", description = "Linear warmup steps.")
-    int warmup;
-
-    @Option(names = "--min-lr-ratio", defaultValue = "0.1", description = "Final learning rate as a fraction of the peak.")
-    double minLrRatio;
-
-    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (matrices only).")
-    double weightDecay;
-
-    @Option(names = "--clip", defaultValue = "1.0", description = "Gradient clipping by global norm (0: off).")
-    double clip;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of initialisation and data order.")
-    long seed;
-
-    @Option(names = "--eval-every", defaultValue = "200", description = "Validation every N steps (0: only at the end).")
-    int evalEvery;
-
-    @Option(names = "--eval-windows", defaultValue = "64", description = "Validation windows per evaluation.")
-    int evalWindows;
-
-    @Option(names = "--log-every", defaultValue = "10", description = "Progress line every N steps.")
-    int logEvery;
+    /** Pretraining's defaults: the demo model was trained with them. */
+    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 100, 0.1, 0.95);
 
     @Option(names = "--dtype", defaultValue = "f32", description = "Saved weight type: f32, bf16 or f16.")
     String dtype;
@@ -154,34 +91,20 @@ public final class PretrainCommand implements Callable<Integer> {
             case "f16" -> DType.F16;
             default -> throw new BadInputException("--dtype " + dtype + ": expected f32, bf16 or f16");
         };
-        DataParallelTrainer.Sync syncMode = switch (sync.toLowerCase(Locale.ROOT)) {
-            case "grad" -> DataParallelTrainer.Sync.GRAD;
-            case "average" -> DataParallelTrainer.Sync.AVERAGE;
-            default -> throw new BadInputException("--sync " + sync + ": expected grad or average");
-        };
-        if (steps < 1 || batch < 1 || seqLen < 2 || warmup < 0 || !(lr > 0) || logEvery < 1 || evalWindows < 1
-                || evalEvery < 0) {
-            throw new BadInputException("--steps, --batch, --log-every, --eval-windows must be at least 1, --seqlen at"
-                    + " least 2, --lr positive, --warmup and --eval-every non-negative");
-        }
-        if (minLrRatio < 0 || minLrRatio > 1) {
-            throw new BadInputException("--min-lr-ratio " + minLrRatio + ": expected a value in [0, 1]");
-        }
-        if (partitions != null && partitions < 1) {
-            throw new BadInputException("--partitions " + partitions + ": expected at least 1");
-        }
-        LearningRateSchedule schedule = new LearningRateSchedule(lr, warmup, steps, LearningRateSchedule.Decay.COSINE,
-                minLrRatio);
-        AdamW.Options adam = new AdamW.Options(0.9, 0.95, 1e-8, weightDecay);
-        DataParallelTrainer.Options options = new DataParallelTrainer.Options(steps, batch, microBatch, syncMode,
-                every, schedule, adam, clip, seed, checkpointEvery);
+        training.validate(DEFAULTS);
+        DataParallelTrainer.Sync syncMode = training.syncMode();
+        AdamW.Options adam = training.adam(DEFAULTS);
+        DataParallelTrainer.Options options = training.trainer(DEFAULTS);
+        int steps = training.steps;
+        int batch = training.batch;
+        int seqLen = training.seqLen;
         Progress progress = new Progress(spec.commandLine().getErr());
         progress.step("starting Spark");
         SparkSession spark = sparkOptions.session("sparseft pretrain");
         try {
             Storage storage = SparkSessions.storage(spark);
             Outputs.refuseExisting(storage, "--out", out, force);
-            String run = storage.qualify(runDir != null ? runDir : stripSlash(out) + ".run");
+            String run = training.run(storage, out);
             if (!storage.exists(config)) {
                 throw BadInputException.at(config, "config file does not exist");
             }
@@ -199,9 +122,9 @@ public final class PretrainCommand implements Callable<Integer> {
                         + config + " field 'vocab_size' is " + cfg.vocabSize());
             }
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            int p = partitions != null ? partitions : defaultPartitions(batch, jsc.defaultParallelism());
+            int p = training.partitions(jsc);
             options.share(p); // an uneven split is refused before any data is read
-            new org.sparseft.driver.train.CheckpointStore(storage, run, keep); // so is --keep below 1
+            new org.sparseft.driver.train.CheckpointStore(storage, run, training.keep); // so is --keep below 1
             InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
             TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
             blocks.blocks().unpersist(false);
@@ -209,64 +132,36 @@ public final class PretrainCommand implements Callable<Integer> {
             if (validation != null) {
                 InputOptions.Blocks v = InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen,
                         progress);
-                val = v.blocks().take(evalWindows);
+                val = v.blocks().take(training.evalWindows);
                 v.blocks().unpersist(false); // only these windows are used
             }
             List<int[]> windows = val;
-            Parameters params = Parameters.initialize(cfg, seed, DataType.FLOAT);
+            Parameters params = Parameters.initialize(cfg, training.seed, DataType.FLOAT);
             DecoderModel model = DecoderModel.of(params);
-            Map<String, String> identity = TrainingState.identity("config_sha256", sha256(configBytes),
-                    "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks", shards.blocks(),
-                    "seqlen", seqLen, "partitions", p, "batch", batch, "micro_batch", microBatch, "sync", syncMode,
-                    "every", syncMode == DataParallelTrainer.Sync.AVERAGE ? every : 1, "steps", steps, "lr", lr,
-                    "warmup", warmup, "min_lr_ratio", minLrRatio, "weight_decay", weightDecay, "clip", clip,
-                    "seed", seed);
+            Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("config_sha256",
+                    sha256(configBytes), "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks",
+                    shards.blocks()));
+            identity.putAll(TrainingState.identity(training.identity(DEFAULTS, p)));
             DataParallelTrainer.Summary summary;
             Perplexity.Result[] lastVal = {null};
-            try (TrainingRun trainingRun = TrainingRun.open(storage, run, keep, resume, force, identity, params,
-                    adam)) {
+            try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep, training.resume, force,
+                    identity, params, adam)) {
                 trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
                         + trainingRun.startStep() + ")"));
                 long perStepBytes = 4L * params.count() * (syncMode == DataParallelTrainer.Sync.GRAD ? 1 + p : 3 + 3L * p);
                 progress.step(String.format("training %s with %,d parameters: steps %d..%d of %d x %d tokens on %d"
                                 + " blocks in %d partitions (%s sync%s); run directory %s", cfg.modelType(),
                         params.count(), trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
-                        sync.toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE ? " every " + every
-                                + " steps, " + mb(perStepBytes) + " per round" : ", " + mb(perStepBytes) + " per step",
+                        training.sync.toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE ? " every "
+                                + training.every
+                                + " steps, " + TrainingOptions.mb(perStepBytes) + " per round" : ", "
+                                + TrainingOptions.mb(perStepBytes) + " per step",
                         run));
-                long t0 = System.nanoTime();
-                int first = trainingRun.startStep();
-                summary = DataParallelTrainer.run(jsc, shards, params, options, trainingRun,
-                        new DataParallelTrainer.Listener() {
-                            @Override
-                            public void onStep(DataParallelTrainer.StepReport r, Parameters current) throws java.io.IOException {
-                                int done = r.step();
-                                int before = done - r.stepsInReport();
-                                if (done / logEvery > before / logEvery || before == first || done == steps) {
-                                    double elapsed = (System.nanoTime() - t0) / 1e9;
-                                    double eta = elapsed / (done - first) * (steps - done);
-                                    progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved"
-                                                    + " %s ETA %.0f s", done, steps, r.loss(), r.learningRate(),
-                                            r.gradNorm(), r.tokensPerSecond(),
-                                            mb(r.bytesBroadcast() + r.bytesCollected()), eta));
-                                }
-                                boolean evalDue = evalEvery > 0 && done / evalEvery > before / evalEvery;
-                                if (!windows.isEmpty() && (evalDue || done == steps)) {
-                                    Perplexity.Result v = Perplexity.of(Perplexity.windowNlls(model, windows, batch,
-                                            EffectiveWeights.DENSE), seqLen);
-                                    lastVal[0] = v;
-                                    trainingRun.metrics().write(trainingRun.metrics().line(done)
-                                            .put("val_ppl", v.perplexity()).put("val_loss", v.meanNll()));
-                                    progress.step(String.format("step %d validation perplexity %.3f over %d windows",
-                                            done, v.perplexity(), v.windows()));
-                                }
-                            }
-
-                            @Override
-                            public void onCheckpoint(int step, String path) {
-                                progress.step("checkpoint " + path);
-                            }
-                        });
+                TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, windows.isEmpty()
+                        ? null : (done, current) -> Perplexity.of(Perplexity.windowNlls(model, windows, batch,
+                        EffectiveWeights.DENSE), seqLen));
+                summary = DataParallelTrainer.run(jsc, shards, params, options, trainingRun, listener);
+                lastVal[0] = listener.last();
             } finally {
                 shards.unpersist();
             }
@@ -285,7 +180,7 @@ public final class PretrainCommand implements Callable<Integer> {
             provenance.put("parameters", params.count());
             provenance.put("steps", steps);
             provenance.put("partitions", p);
-            provenance.put("sync", sync.toLowerCase(Locale.ROOT));
+            provenance.put("sync", training.sync.toLowerCase(Locale.ROOT));
             provenance.put("run", run);
             provenance.put("resumed_at_step", summary.firstStep());
             provenance.put("tokens", (long) steps * batch * seqLen);
@@ -334,27 +229,6 @@ public final class PretrainCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
-    }
-
-    /**
-     * The default partition count: the largest divisor of the batch not above Spark's default parallelism, so the
-     * default never refuses a batch that does not split over the machine's cores.
-     */
-    static int defaultPartitions(int batch, int parallelism) {
-        for (int p = Math.min(batch, Math.max(1, parallelism)); p > 1; p--) {
-            if (batch % p == 0) {
-                return p;
-            }
-        }
-        return 1;
-    }
-
-    private static String stripSlash(String path) {
-        return path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-    }
-
-    private static String mb(long bytes) {
-        return String.format("%.1f MB", bytes / 1e6);
     }
 
     private static String sha256(byte[] bytes) throws java.security.NoSuchAlgorithmException {

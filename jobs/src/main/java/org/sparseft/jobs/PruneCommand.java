@@ -69,7 +69,8 @@ public final class PruneCommand implements Callable<Integer> {
 
     static final class Target {
         @Option(names = "--sparsity", paramLabel = "R",
-                description = "Unstructured: the fraction pruned (Wanda/DSnoT: of each row; magnitude: of each matrix).")
+                description = "Unstructured: the fraction pruned (Wanda, DSnoT: of each row; magnitude, SparseGPT's"
+                        + " blocks and PST: of each matrix).")
         Double sparsity;
 
         @Option(names = "--pattern", paramLabel = "N:M", description = "N pruned in every M consecutive inputs of a row.")

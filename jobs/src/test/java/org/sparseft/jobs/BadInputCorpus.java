@@ -250,6 +250,16 @@ public final class BadInputCorpus {
                 "config.json");
         Files.delete(noConfig.resolve("model").resolve("config.json"));
 
+        // finetune: methods and their options
+        String finetune = "finetune --model @CASE@/model --out @OUT@/tuned --tokens @CASE@/ids.txt --seqlen 4"
+                + " --batch 2 --steps 2 --master local[2]";
+        pruneCase("finetune-method-unknown", finetune + " --method lora --sparsity 0.5", "--method lora",
+                "expected pst or ast");
+        pruneCase("finetune-pst-warmups-too-long", finetune + " --method pst --sparsity 0.5 --pst-initial-warmup 0.6"
+                + " --pst-final-warmup 0.5", "--pst-initial-warmup 0.6", "adding up to less than 1");
+        pruneCase("finetune-pst-mask-rank-zero", finetune + " --method pst --sparsity 0.5 --pst-mask-rank 0",
+                "--pst-mask-rank at least 1");
+
         // pretrain: training options and run directories
         String pretrain = "pretrain --config @CASE@/config.json --data @CASE@/text.txt --out @OUT@/m --seqlen 8"
                 + " --steps 2 --master local[2]";

@@ -56,6 +56,12 @@ class PstTrainingTest {
     }
 
     private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir) {
+        return train(master, modelDir, hash, base, runDir, false, -1);
+    }
+
+    /** Trains 12 PST steps (checkpoints every 4); {@code crashAfter} > 0 throws after that step. */
+    private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir,
+                                 boolean resume, int crashAfter) {
         SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -67,11 +73,16 @@ class PstTrainingTest {
             AdamW.Options adam = new AdamW.Options(0.9, 0.999, 1e-8, 0);
             DataParallelTrainer.Options o = new DataParallelTrainer.Options(steps, 8, 0,
                     DataParallelTrainer.Sync.GRAD, 1, new LearningRateSchedule(1e-2, 0, steps,
-                    LearningRateSchedule.Decay.LINEAR, 0), adam, 1.0, 3, 0);
+                    LearningRateSchedule.Decay.LINEAR, 0), adam, 1.0, 3, 4);
             List<Double> losses = new ArrayList<>();
-            try (TrainingRun run = TrainingRun.open(HadoopStorage.withDefaults(), runDir.toString(), 1, false, true,
+            try (TrainingRun run = TrainingRun.open(HadoopStorage.withDefaults(), runDir.toString(), 2, resume, true,
                     Map.of(), trained, adam)) {
-                DataParallelTrainer.run(jsc, shards, trained, objective, o, run, (r, p) -> losses.add(r.loss()));
+                DataParallelTrainer.run(jsc, shards, trained, objective, o, run, (r, p) -> {
+                    losses.add(r.loss());
+                    if (r.step() == crashAfter) {
+                        throw new IllegalStateException("simulated crash after step " + crashAfter);
+                    }
+                });
             } finally {
                 shards.unpersist();
             }
@@ -103,5 +114,26 @@ class PstTrainingTest {
         double first = serial.losses().get(0);
         double last = serial.losses().get(11);
         assertTrue(last < first, "PST lowers the loss: " + serial.losses());
+    }
+
+    @Test
+    void aResumedRunEndsWithTheUninterruptedRunsTensors() throws Exception {
+        Storage storage = HadoopStorage.withDefaults();
+        String dir = tmp.resolve("base").toUri().toString();
+        Parameters base = Parameters.initialize(TINY, 4, DataType.FLOAT);
+        HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
+                Map.of(), 0, false);
+        String hash;
+        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
+            hash = c.contentHash();
+        }
+        Outcome uninterrupted = train("local[2]", dir, hash, base, tmp.resolve("whole"));
+        Path broken = tmp.resolve("broken");
+        RuntimeException crash = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                () -> train("local[2]", dir, hash, base, broken, false, 6));
+        assertTrue(crash.getMessage().contains("simulated crash"), crash.toString());
+        Outcome resumed = train("local[2]", dir, hash, base, broken, true, -1);
+        assertEquals(8, resumed.losses().size(), "resumed from the step-4 checkpoint: steps 5-12");
+        assertArrayEquals(uninterrupted.trained(), resumed.trained(), 0f, "resumed vs uninterrupted");
     }
 }

@@ -1,0 +1,68 @@
+package org.sparseft.jobs;
+
+import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.TrainingRun;
+import org.sparseft.eval.Perplexity;
+import org.sparseft.model.Parameters;
+
+import java.io.IOException;
+import java.util.function.BiFunction;
+
+/**
+ * A training command's progress: a line on stderr every --log-every steps (loss, learning rate, gradient norm,
+ * tokens/s, bytes moved, ETA), validation perplexity every --eval-every steps and at the end into stderr and
+ * {@code metrics.jsonl}, and each checkpoint's path.
+ */
+final class TrainingProgress implements DataParallelTrainer.Listener {
+    private final Progress progress;
+    private final TrainingOptions o;
+    private final TrainingRun run;
+    private final BiFunction<Integer, Parameters, Perplexity.Result> validation;
+    private final int first;
+    private final long started = System.nanoTime();
+    private Perplexity.Result last;
+
+    /**
+     * @param validation perplexity after a number of steps, given the trained values then; null when there is no
+     *                   validation data
+     */
+    TrainingProgress(Progress progress, TrainingOptions o, TrainingRun run,
+                     BiFunction<Integer, Parameters, Perplexity.Result> validation) {
+        this.progress = progress;
+        this.o = o;
+        this.run = run;
+        this.validation = validation;
+        this.first = run.startStep();
+    }
+
+    @Override
+    public void onStep(DataParallelTrainer.StepReport r, Parameters current) throws IOException {
+        int done = r.step();
+        int before = done - r.stepsInReport();
+        if (done / o.logEvery > before / o.logEvery || before == first || done == o.steps) {
+            double elapsed = (System.nanoTime() - started) / 1e9;
+            double eta = elapsed / (done - first) * (o.steps - done);
+            progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved %s ETA %.0f s", done,
+                    o.steps, r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(),
+                    TrainingOptions.mb(r.bytesBroadcast() + r.bytesCollected()), eta));
+        }
+        boolean evalDue = o.evalEvery > 0 && done / o.evalEvery > before / o.evalEvery;
+        if (validation != null && (evalDue || done == o.steps)) {
+            last = validation.apply(done, current);
+            run.metrics().write(run.metrics().line(done).put("val_ppl", last.perplexity())
+                    .put("val_loss", last.meanNll()));
+            progress.step(String.format("step %d validation perplexity %.3f over %d windows", done,
+                    last.perplexity(), last.windows()));
+        }
+    }
+
+    @Override
+    public void onCheckpoint(int step, String path) {
+        progress.step("checkpoint " + path);
+    }
+
+    /** The latest validation result, or null. */
+    Perplexity.Result last() {
+        return last;
+    }
+}
