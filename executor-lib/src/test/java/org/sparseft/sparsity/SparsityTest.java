@@ -42,6 +42,12 @@ class SparsityTest {
         INDArray groupSums = twoFour.reshape('c', 64 * 24, 4).sum(1);
         assertEquals(64 * 24, groupSums.eq(2.0).castTo(DataType.INT).sumNumber().intValue(), "2 kept in every group");
         assertEquals(64 * 96 - 4000, MaskSelection.whole(scores, 4000).sumNumber().intValue());
+        // the whole-matrix selection equals ranking the matrix as one row, ties included
+        INDArray coarse = Nd4j.rand(DataType.FLOAT, 64, 96).muli(5).castTo(DataType.INT).castTo(DataType.FLOAT);
+        for (int k : new int[] {0, 1, 777, 3072, 64 * 96}) {
+            assertEquals(MaskSelection.perRow(coarse.dup('c').reshape('c', 1, 64 * 96), k).reshape('c', 64, 96),
+                    MaskSelection.whole(coarse, k), "k = " + k);
+        }
         // the pairwise-rank path for small groups agrees with sorting each group, ties included
         INDArray tied = Nd4j.rand(DataType.FLOAT, 64, 96).muli(4).castTo(DataType.INT).castTo(DataType.FLOAT);
         for (int[] nm : new int[][] {{2, 4}, {4, 8}, {1, 4}}) {
