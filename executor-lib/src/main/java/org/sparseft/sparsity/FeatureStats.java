@@ -7,7 +7,9 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Per-input-feature calibration statistics of one linear's input, in the additive form of ALGORITHMS.md §1.1 and §3.1:
  * sums over the calibration tokens that partitions compute on their own sequences and the driver adds in partition
- * order. Doubles, so the sums do not depend on how tokens were split.
+ * order. Doubles, so the per-feature sums do not depend on how tokens were split; the Gram matrix is a float32 GEMM
+ * per call summed in doubles, so it (and SparseGPT's result) depends, in the last bits, on the calls' split
+ * (--calib-batch, --partitions), though never on scheduling.
  *
  * @param sequences N_seq
  * @param tokens N_tok
@@ -46,9 +48,11 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
         INDArray perSequence = xd.reshape('c', batch, seqLen, features).sum(1); // [batch, features]
         INDArray within = sumSq.sub(perSequence.mul(perSequence).sum(0).divi(seqLen));
         double[] gram = null;
-        if (withGram) {
-            INDArray xf = x.castTo(DataType.FLOAT);
-            gram = xf.transpose().mmul(xf).castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        if (withGram) { // outside any workspace: d² values would otherwise stay in the caller's for its lifetime
+            gram = org.sparseft.model.Workspaces.outside(() -> {
+                INDArray xf = x.castTo(DataType.FLOAT);
+                return xf.transpose().mmul(xf).dup('c').data().asDouble();
+            });
         }
         return new FeatureStats(batch, (long) batch * seqLen, sum.toDoubleVector(), sumSq.toDoubleVector(),
                 within.toDoubleVector(), gram);

@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sparseft.BadInputException;
+import org.sparseft.RuntimeFailure;
 
 /**
  * SparseGPT (ALGORITHMS.md §2, the reference's {@code fasterprune}): prunes a linear column by column and, after each
@@ -43,27 +44,66 @@ public final class SparseGPT {
     private SparseGPT() {
     }
 
+    /**
+     * What SparseGPT needs from one input's statistics, whatever weight reads it: U (H⁻¹ = UᵀU, after the dead inputs
+     * are set aside and H is damped) and which inputs are dead. Linears sharing an input (q/k/v, gate/up) share it,
+     * so the O(in³) work is done once per input.
+     */
+    public record Factor(INDArray upper, boolean[] dead) {
+    }
+
+    public static Factor factor(FeatureStats stats, Options o) {
+        if (stats == null || stats.gram() == null) {
+            throw new IllegalArgumentException("SparseGPT needs the Gram matrix of the linear's inputs");
+        }
+        int cols = stats.features();
+        INDArray h = stats.hessian();
+        double[] diag = new double[cols];
+        boolean[] dead = new boolean[cols];
+        double sum = 0;
+        for (int j = 0; j < cols; j++) { // dead inputs: never seen non-zero, so their weights cannot matter
+            diag[j] = h.getDouble(j, j);
+            if (!Double.isFinite(diag[j])) {
+                throw new RuntimeFailure("SparseGPT: the calibration statistics of input " + j + " are not finite");
+            }
+            if (diag[j] == 0) {
+                dead[j] = true;
+                diag[j] = 1.0;
+                h.putScalar(j, j, 1.0);
+            }
+            sum += diag[j];
+        }
+        double damp = o.percDamp() * sum / cols;
+        for (int j = 0; j < cols; j++) {
+            h.putScalar(j, j, diag[j] + damp);
+        }
+        return new Factor(upperCholeskyOfInverse(h), dead);
+    }
+
     public static Result prune(INDArray weight, FeatureStats stats, SparsityPattern pattern, Options o) {
+        if (pattern.ratio() == 0) {
+            return new Result(weight.castTo(DataType.FLOAT).dup(), Nd4j.onesLike(weight).castTo(DataType.FLOAT));
+        }
+        return prune(weight, factor(stats, o), pattern, o);
+    }
+
+    public static Result prune(INDArray weight, Factor factor, SparsityPattern pattern, Options o) {
         int rows = (int) weight.rows();
         int cols = (int) weight.columns();
         if (pattern.ratio() == 0) {
             return new Result(weight.castTo(DataType.FLOAT).dup(), Nd4j.ones(DataType.FLOAT, rows, cols));
         }
-        if (stats == null || stats.features() != cols) {
-            throw new IllegalArgumentException("SparseGPT needs the Gram matrix of the linear's " + cols + " inputs");
+        if (factor.dead().length != cols) {
+            throw new IllegalArgumentException("a factor of " + factor.dead().length + " inputs for a weight of "
+                    + cols);
         }
         INDArray w = weight.castTo(DataType.DOUBLE).dup('c');
-        INDArray h = stats.hessian();
-        INDArray diag = Nd4j.diag(h).reshape(cols);
-        for (int j = 0; j < cols; j++) { // dead inputs: never seen non-zero, so their weights cannot matter
-            if (diag.getDouble(j) == 0) {
-                h.putScalar(j, j, 1.0);
+        for (int j = 0; j < cols; j++) {
+            if (factor.dead()[j]) {
                 w.getColumn(j).assign(0);
             }
         }
-        double damp = o.percDamp() * Nd4j.diag(h).meanNumber().doubleValue();
-        h.addi(Nd4j.eye(cols).castTo(DataType.DOUBLE).muli(damp));
-        INDArray u = upperCholeskyOfInverse(h);
+        INDArray u = factor.upper();
 
         INDArray keep = Nd4j.zeros(DataType.DOUBLE, rows, cols);
         int n = 0;
@@ -217,9 +257,9 @@ public final class SparseGPT {
         INDArray f = a.dup('c');
         try {
             Nd4j.getBlasWrapper().lapack().potrf(f, lower);
-        } catch (RuntimeException e) {
-            throw new IllegalStateException("SparseGPT: the damped Hessian is not positive definite ("
-                    + e.getMessage() + "); raise --sparsegpt-percdamp", e);
+        } catch (RuntimeException | Error e) { // ND4J reports LAPACK failures as BlasException, an Error
+            throw new RuntimeFailure("SparseGPT: the damped Hessian is not positive definite (" + e.getMessage()
+                    + "); raise --sparsegpt-percdamp", e);
         }
         INDArray lowerTriangle = Nd4j.tri(a.rows(), a.columns(), 0).castTo(DataType.DOUBLE);
         return f.muli(lower ? lowerTriangle : lowerTriangle.transpose());

@@ -137,4 +137,17 @@ class SparseGPTTest {
         assertThrows(BadInputException.class, () -> SparseGPT.prune(Nd4j.ones(DataType.FLOAT, 1, 8), correlated(8, 1),
                 new SparsityPattern.NOutOfM(2, 4), new SparseGPT.Options(0.01, 6)));
     }
+
+    @Test
+    void statisticsThatCannotBeFactoredStopWithARuntimeFailure() {
+        INDArray w = Nd4j.ones(DataType.FLOAT, 1, 2);
+        SparsityPattern p = new SparsityPattern.NOutOfM(1, 2);
+        org.sparseft.RuntimeFailure nan = assertThrows(org.sparseft.RuntimeFailure.class, () -> SparseGPT.prune(w,
+                withHessian(new double[][] {{Double.NaN, 0}, {0, 1}}), p, SparseGPT.Options.DEFAULTS));
+        assertTrue(nan.getMessage().contains("not finite"), nan.getMessage());
+        // not positive definite even after damping (no calibration data gives this; a corrupted sum could)
+        org.sparseft.RuntimeFailure indefinite = assertThrows(org.sparseft.RuntimeFailure.class,
+                () -> SparseGPT.prune(w, withHessian(new double[][] {{1, 5}, {5, 1}}), p, SparseGPT.Options.DEFAULTS));
+        assertTrue(indefinite.getMessage().contains("--sparsegpt-percdamp"), indefinite.getMessage());
+    }
 }

@@ -5,6 +5,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
 import org.sparseft.driver.ExecutorModels;
 import org.sparseft.driver.SparkSessions;
@@ -16,6 +17,8 @@ import org.sparseft.eval.Perplexity;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
@@ -102,7 +105,11 @@ public final class FinetuneCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** PST's defaults (the reference's GPT-2 NLG setting: AdamW without weight decay, β2 0.999). */
+    /**
+     * PST's defaults here: AdamW without weight decay and β2 0.999 as the reference; lr 1e-3 with no warm-up and a
+     * cosine decay to 10% suit the small models this service trains in its demo (the reference's GPT-2-medium
+     * setting is lr 1e-4, a linear schedule with 500 warm-up steps and no clipping: pass --lr, --warmup, --clip 0).
+     */
     static final TrainingOptions.Defaults PST = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999);
 
     @Override
@@ -127,6 +134,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             String run = training.run(storage, out);
             String contentHash;
             Parameters base;
+            Map<String, DType> storedTypes;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
                 for (String w : PstModel.linears(c.model())) {
@@ -134,6 +142,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
+                storedTypes = c.dtypesByCanonicalName();
                 base = Parameters.load(c, DataType.FLOAT);
             }
             DecoderModel dense = DecoderModel.of(base);
@@ -198,15 +207,18 @@ public final class FinetuneCommand implements Callable<Integer> {
                 shards.unpersist();
             }
             PstModel.Step last = PstModel.prepare(base, trained, pst, pst.sparsityAt(steps, steps));
-            Perplexity.Result after = val.isEmpty() ? null
-                    : Perplexity.of(Perplexity.windowNlls(dense, val, training.batch, last.weights()), seqLen);
             Map<String, INDArray> masks = new LinkedHashMap<>();
-            Map<String, INDArray> updated = new LinkedHashMap<>();
+            Map<String, INDArray> updated = new LinkedHashMap<>(); // M ⊙ W' as the stored dtype holds it
             Parameters exported = last.export(base);
             for (String w : PstModel.linears(cfg)) {
+                INDArray e = exported.get(w);
                 masks.put(w, last.keep(w));
-                updated.put(w, exported.get(w));
+                updated.put(w, Nd4j.create(TensorCodec.roundTrip(e.dup('c').data().asFloat(), storedTypes.get(w)),
+                        e.shape(), 'c'));
             }
+            Perplexity.Result after = val.isEmpty() ? null // of the model as exported
+                    : Perplexity.of(Perplexity.windowNlls(dense, val, training.batch,
+                    (name, stored) -> updated.getOrDefault(name, stored)), seqLen);
             ObjectNode sparsity = HfConfig.JSON.createObjectNode();
             sparsity.put("producer", "sparseft finetune");
             sparsity.put("command", "sparseft " + String.join(" ", spec.commandLine().getParseResult()

@@ -177,6 +177,11 @@ public final class PruneCommand implements Callable<Integer> {
         if (nsamples < 1 || calibBatch < 1 || (partitions != null && partitions < 1)) {
             throw new BadInputException("--nsamples, --calib-batch and --partitions must be at least 1");
         }
+        if (pattern instanceof SparsityPattern.NOutOfM nm && method.equalsIgnoreCase("sparsegpt")
+                && sparseGptBlockSize % nm.m() != 0) {
+            throw new BadInputException("--sparsegpt-blocksize " + sparseGptBlockSize + ": expected a multiple of M = "
+                    + nm.m() + " for --pattern " + pattern.structure());
+        }
         SparsityPlan plan = SparsityPlan.uniform(pattern);
         if (perLayer != null) {
             Storage files = HadoopStorage.withDefaults();
@@ -199,7 +204,7 @@ public final class PruneCommand implements Callable<Integer> {
             String contentHash;
             DecoderModel dense;
             HfConfig config;
-            Map<String, DType> storedTypes = new LinkedHashMap<>();
+            Map<String, DType> storedTypes;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
                 config = c.config();
@@ -211,9 +216,7 @@ public final class PruneCommand implements Callable<Integer> {
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
-                for (String stored : c.tensorNames()) {
-                    storedTypes.put(HfCheckpoint.canonical(c.model(), stored), c.info(stored).dtype());
-                }
+                storedTypes = c.dtypesByCanonicalName();
                 dense = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
             }
             var cfg = dense.config();
@@ -247,8 +250,8 @@ public final class PruneCommand implements Callable<Integer> {
             long started = System.nanoTime();
             LayerwisePruner.Result result;
             try {
-                LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.decodeFloats(
-                        TensorCodec.encodeFloats(values, storedTypes.get(name)), storedTypes.get(name));
+                LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.roundTrip(values,
+                        storedTypes.get(name));
                 result = LayerwisePruner.run(jsc, shards.rdd(), modelPath, contentHash, dense, options, rounding,
                         (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
                                 + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),

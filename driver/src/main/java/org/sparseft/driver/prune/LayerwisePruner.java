@@ -164,6 +164,8 @@ public final class LayerwisePruner {
                                                           double statisticsSeconds, Listener listener, int layers) {
         long t1 = System.nanoTime();
         Map<String, float[]> forExecutors = new LinkedHashMap<>(); // the block's pruned weights, by name
+        // SparseGPT's factor depends only on the input: linears reading one input (q/k/v, gate/up) share it
+        Map<FeatureStats, SparseGPT.Factor> factors = new IdentityHashMap<>();
         for (String linear : model.config().prunableLinears(layer)) {
             String name = linear + ".weight";
             INDArray w = model.parameters().get(name);
@@ -172,7 +174,7 @@ public final class LayerwisePruner {
                 continue;
             }
             o.plan().patternFor(name).checkFits(name, w.columns());
-            TensorMask m = choose(name, w, stats.get(name), o);
+            TensorMask m = choose(name, w, stats.get(name), o, factors);
             if (m.updated() != null) {
                 INDArray rounded = Nd4j.create(rounding.round(name, m.updated().dup('c').data().asFloat()),
                         w.shape(), 'c').muli(m.keep()).addi(0f);
@@ -191,9 +193,16 @@ public final class LayerwisePruner {
 
     /** One linear's mask from its weight [out, in] and input statistics. */
     public static TensorMask choose(String name, INDArray w, FeatureStats stats, Options o) {
+        return choose(name, w, stats, o, new IdentityHashMap<>());
+    }
+
+    private static TensorMask choose(String name, INDArray w, FeatureStats stats, Options o,
+                                     Map<FeatureStats, SparseGPT.Factor> factors) {
         SparsityPattern pattern = o.plan().patternFor(name);
         if (o.method() == Method.SPARSEGPT) {
-            SparseGPT.Result r = SparseGPT.prune(w, stats, pattern, o.sparseGpt());
+            SparseGPT.Result r = pattern.ratio() == 0 ? SparseGPT.prune(w, stats, pattern, o.sparseGpt())
+                    : SparseGPT.prune(w, factors.computeIfAbsent(stats, st -> SparseGPT.factor(st, o.sparseGpt())),
+                    pattern, o.sparseGpt());
             return new TensorMask(name, r.keep(), r.weight(), true, 0);
         }
         if (o.method() != Method.DSNOT) {

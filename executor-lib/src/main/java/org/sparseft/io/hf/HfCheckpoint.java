@@ -183,6 +183,15 @@ public final class HfCheckpoint implements Closeable {
         return dir;
     }
 
+    /** Each tensor's stored dtype, by canonical name: what a changed weight must be rounded to before export. */
+    public java.util.Map<String, org.sparseft.io.safetensors.DType> dtypesByCanonicalName() throws IOException {
+        java.util.Map<String, org.sparseft.io.safetensors.DType> out = new java.util.LinkedHashMap<>();
+        for (String stored : tensorNames()) {
+            out.put(canonical(model(), stored), info(stored).dtype());
+        }
+        return out;
+    }
+
     public HfConfig config() {
         return config;
     }

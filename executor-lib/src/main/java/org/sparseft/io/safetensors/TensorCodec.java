@@ -85,6 +85,11 @@ public final class TensorCodec {
         return b;
     }
 
+    /** The values as {@code dtype} holds them: what a reader of an exported F16/BF16 tensor gets back. */
+    public static float[] roundTrip(float[] values, DType dtype) {
+        return dtype == DType.F32 ? values : decodeFloats(encodeFloats(values, dtype), dtype);
+    }
+
     public static ByteBuffer encodeI64(long[] values) {
         ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, 8)).order(ByteOrder.LITTLE_ENDIAN);
         b.asLongBuffer().put(values);
