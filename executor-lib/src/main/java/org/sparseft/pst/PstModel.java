@@ -21,7 +21,8 @@ import java.util.Map;
  * V [r_w, k] (weight update W' = W + β·U·V), A [n, r_m], B [r_m, k], R [n] and C [k] (importance
  * S = |W'| + α1·A·B + α2·(R·1ᵀ + 1·Cᵀ)). Each step's mask keeps the highest S at the scheduled sparsity, ties
  * broken by position, so every replica computes the same mask from the same values and masks never travel.
- * GPT-2's fused c_attn is ranked per q, k and v third, as the reference splits it before ranking.
+ * GPT-2's fused c_attn is three linears here, q, k and v, each with its own tensors and top-k, as the reference
+ * splits it.
  */
 public final class PstModel {
     public static final List<String> SUFFIXES = List.of("pst_U", "pst_V", "pst_A", "pst_B", "pst_R", "pst_C");
@@ -38,8 +39,24 @@ public final class PstModel {
         return out;
     }
 
-    private static String name(String weight, String suffix) {
-        return weight.substring(0, weight.length() - ".weight".length()) + "." + suffix;
+    /**
+     * A block of a converted linear's rows that PST treats as one linear with its own tensors: the whole weight, or
+     * for GPT-2's fused c_attn each of q, k and v, as the reference splits it (ALGORITHMS.md §7.1).
+     */
+    record Part(String prefix, int firstRow, int rows) {
+        String tensor(String suffix) {
+            return prefix + "." + suffix;
+        }
+    }
+
+    static List<Part> parts(ModelConfig config, String weight, long rows) {
+        String prefix = weight.substring(0, weight.length() - ".weight".length());
+        if (config instanceof Gpt2Config && weight.contains(".attn.c_attn.")) {
+            int h = (int) rows / 3;
+            return List.of(new Part(prefix + ".q", 0, h), new Part(prefix + ".k", h, h),
+                    new Part(prefix + ".v", 2 * h, h));
+        }
+        return List.of(new Part(prefix, 0, (int) rows));
     }
 
     /**
@@ -49,16 +66,17 @@ public final class PstModel {
     public static Parameters initialize(Parameters base, PstOptions o, long seed) {
         Map<String, INDArray> t = new LinkedHashMap<>();
         for (String w : linears(base.config())) {
-            long n = base.get(w).rows();
             long k = base.get(w).columns();
-            if (o.weightRank() > 0) {
-                t.put(name(w, "pst_U"), gaussian(seed, name(w, "pst_U"), n, o.weightRank()));
-                t.put(name(w, "pst_V"), Nd4j.zeros(DataType.FLOAT, o.weightRank(), k));
+            for (Part p : parts(base.config(), w, base.get(w).rows())) {
+                if (o.weightRank() > 0) {
+                    t.put(p.tensor("pst_U"), gaussian(seed, p.tensor("pst_U"), p.rows(), o.weightRank()));
+                    t.put(p.tensor("pst_V"), Nd4j.zeros(DataType.FLOAT, o.weightRank(), k));
+                }
+                t.put(p.tensor("pst_A"), gaussian(seed, p.tensor("pst_A"), p.rows(), o.maskRank()));
+                t.put(p.tensor("pst_B"), Nd4j.zeros(DataType.FLOAT, o.maskRank(), k));
+                t.put(p.tensor("pst_R"), Nd4j.zeros(DataType.FLOAT, p.rows()));
+                t.put(p.tensor("pst_C"), Nd4j.zeros(DataType.FLOAT, k));
             }
-            t.put(name(w, "pst_A"), gaussian(seed, name(w, "pst_A"), n, o.maskRank()));
-            t.put(name(w, "pst_B"), Nd4j.zeros(DataType.FLOAT, o.maskRank(), k));
-            t.put(name(w, "pst_R"), Nd4j.zeros(DataType.FLOAT, n));
-            t.put(name(w, "pst_C"), Nd4j.zeros(DataType.FLOAT, k));
         }
         return Parameters.of(base.config(), t);
     }
@@ -80,49 +98,52 @@ public final class PstModel {
     public static Step prepare(Parameters base, Parameters trained, PstOptions o, double sparsity) {
         Map<String, Linear> linears = new LinkedHashMap<>();
         for (String w : linears(base.config())) {
-            linears.put(w, Linear.of(w, base.get(w), trained, o, sparsity, rowGroups(base.config(), w)));
+            INDArray frozen = base.get(w);
+            List<PartState> states = new java.util.ArrayList<>();
+            for (Part p : parts(base.config(), w, frozen.rows())) {
+                INDArray rows = frozen.get(NDArrayIndex.interval(p.firstRow(), p.firstRow() + p.rows()),
+                        NDArrayIndex.all());
+                states.add(PartState.of(p, rows, trained, o, sparsity));
+            }
+            linears.put(w, Linear.of(w, states));
         }
         return new Step(linears, o);
     }
 
-    /** GPT-2's c_attn holds q, k and v as thirds of its rows; each is ranked on its own. */
-    static int rowGroups(ModelConfig config, String weight) {
-        return config instanceof Gpt2Config && weight.contains(".attn.c_attn.") ? 3 : 1;
-    }
-
-    /** A converted linear at one step. */
-    record Linear(String weight, INDArray frozen, INDArray updated, INDArray keep, INDArray u, INDArray v,
-                  INDArray a, INDArray b) {
-        static Linear of(String w, INDArray frozen, Parameters trained, PstOptions o, double sparsity, int groups) {
-            INDArray u = o.weightRank() > 0 ? trained.get(name(w, "pst_U")) : null;
-            INDArray v = o.weightRank() > 0 ? trained.get(name(w, "pst_V")) : null;
-            INDArray updated = u == null ? frozen : frozen.add(u.mmul(v).muli(o.beta()));
-            INDArray a = trained.get(name(w, "pst_A"));
-            INDArray b = trained.get(name(w, "pst_B"));
-            long n = frozen.rows();
-            long k = frozen.columns();
+    /** One part at one step: W' = W + βUV, and the mask chosen from S. */
+    record PartState(Part part, INDArray updated, INDArray keep, INDArray u, INDArray v, INDArray a, INDArray b) {
+        static PartState of(Part p, INDArray frozen, Parameters trained, PstOptions o, double sparsity) {
+            INDArray u = o.weightRank() > 0 ? trained.get(p.tensor("pst_U")) : null;
+            INDArray v = o.weightRank() > 0 ? trained.get(p.tensor("pst_V")) : null;
+            INDArray updated = u == null ? frozen.dup('c') : frozen.add(u.mmul(v).muli(o.beta()));
+            INDArray a = trained.get(p.tensor("pst_A"));
+            INDArray b = trained.get(p.tensor("pst_B"));
+            long n = updated.rows();
+            long k = updated.columns();
             INDArray scores = Transforms.abs(updated, true).addi(a.mmul(b).muli(o.alpha1()))
-                    .addiColumnVector(trained.get(name(w, "pst_R")).reshape(n, 1).mul(o.alpha2()))
-                    .addiRowVector(trained.get(name(w, "pst_C")).reshape(1, k).mul(o.alpha2()));
-            return new Linear(w, frozen, updated, select(scores, o.target(), sparsity, groups), u, v, a, b);
+                    .addiColumnVector(trained.get(p.tensor("pst_R")).reshape(n, 1).mul(o.alpha2()))
+                    .addiRowVector(trained.get(p.tensor("pst_C")).reshape(1, k).mul(o.alpha2()));
+            return new PartState(p, updated, select(scores, o.target(), sparsity), u, v, a, b);
         }
     }
 
-    /** The keep-mask of {@code scores}: the lowest ⌊numel·sparsity⌋ of each row group pruned, or N:M per row. */
-    static INDArray select(INDArray scores, SparsityPattern target, double sparsity, int groups) {
+    /** A converted linear at one step: its parts, and their W' and masks stacked back into the weight's shape. */
+    record Linear(String weight, List<PartState> parts, INDArray updated, INDArray keep) {
+        static Linear of(String w, List<PartState> parts) {
+            if (parts.size() == 1) {
+                return new Linear(w, parts, parts.get(0).updated(), parts.get(0).keep());
+            }
+            return new Linear(w, parts, Nd4j.vstack(parts.stream().map(PartState::updated).toArray(INDArray[]::new)),
+                    Nd4j.vstack(parts.stream().map(PartState::keep).toArray(INDArray[]::new)));
+        }
+    }
+
+    /** The keep-mask of {@code scores}: its lowest ⌊numel·sparsity⌋ pruned (ties by position), or N:M per row. */
+    static INDArray select(INDArray scores, SparsityPattern target, double sparsity) {
         if (target instanceof SparsityPattern.NOutOfM nm) {
             return MaskSelection.perGroup(scores, nm.n(), nm.m());
         }
-        long rows = scores.rows();
-        long per = rows / groups;
-        INDArray keep = Nd4j.zeros(DataType.FLOAT, rows, scores.columns());
-        for (int g = 0; g < groups; g++) {
-            INDArray part = scores.get(NDArrayIndex.interval(g * per, (g + 1) * per), NDArrayIndex.all());
-            long prune = (long) Math.floor(part.length() * sparsity);
-            keep.get(NDArrayIndex.interval(g * per, (g + 1) * per), NDArrayIndex.all())
-                    .assign(MaskSelection.whole(part, prune));
-        }
-        return keep;
+        return MaskSelection.whole(scores, (long) Math.floor(scores.length() * sparsity));
     }
 
     /** The masks and updated weights of one step, and the map from the model's gradients to PST's. */
@@ -157,16 +178,21 @@ public final class PstModel {
         public Parameters gradients(Parameters modelGradients, Parameters trained) {
             Parameters g = trained.zerosLike();
             linears.forEach((w, l) -> {
-                INDArray grad = modelGradients.get(w);
-                INDArray gs = grad.mul(l.updated());
-                g.get(name(w, "pst_A")).assign(gs.mmul(l.b().transpose()).muli(o.alpha1()));
-                g.get(name(w, "pst_B")).assign(l.a().transpose().mmul(gs).muli(o.alpha1()));
-                g.get(name(w, "pst_R")).assign(gs.sum(1).muli(o.alpha2()));
-                g.get(name(w, "pst_C")).assign(gs.sum(0).muli(o.alpha2()));
-                if (l.u() != null) {
-                    INDArray dUpdated = grad.mul(l.keep()).addi(gs.mul(Transforms.sign(l.updated(), true)));
-                    g.get(name(w, "pst_U")).assign(dUpdated.mmul(l.v().transpose()).muli(o.beta()));
-                    g.get(name(w, "pst_V")).assign(l.u().transpose().mmul(dUpdated).muli(o.beta()));
+                INDArray full = modelGradients.get(w);
+                for (PartState ps : l.parts()) {
+                    Part p = ps.part();
+                    INDArray grad = l.parts().size() == 1 ? full : full.get(NDArrayIndex.interval(p.firstRow(),
+                            p.firstRow() + p.rows()), NDArrayIndex.all()).dup('c');
+                    INDArray gs = grad.mul(ps.updated());
+                    g.get(p.tensor("pst_A")).assign(gs.mmul(ps.b().transpose()).muli(o.alpha1()));
+                    g.get(p.tensor("pst_B")).assign(ps.a().transpose().mmul(gs).muli(o.alpha1()));
+                    g.get(p.tensor("pst_R")).assign(gs.sum(1).muli(o.alpha2()));
+                    g.get(p.tensor("pst_C")).assign(gs.sum(0).muli(o.alpha2()));
+                    if (ps.u() != null) {
+                        INDArray dUpdated = grad.mul(ps.keep()).addi(gs.mul(Transforms.sign(ps.updated(), true)));
+                        g.get(p.tensor("pst_U")).assign(dUpdated.mmul(ps.v().transpose()).muli(o.beta()));
+                        g.get(p.tensor("pst_V")).assign(ps.u().transpose().mmul(dUpdated).muli(o.beta()));
+                    }
                 }
             });
             return g;

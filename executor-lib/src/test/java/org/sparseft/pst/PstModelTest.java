@@ -8,11 +8,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.MaskSelection;
 import org.sparseft.sparsity.SparsityPattern;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -73,66 +75,83 @@ class PstModelTest {
         // The straight-through estimator treats ∂M/∂S as the identity. Its gradients are therefore the exact gradients
         // of a surrogate with the step's mask M0 frozen: L(θ) = Σ Q ⊙ M0 ⊙ W'(θ) + Σ K ⊙ S(θ), K = Q ⊙ W'(θ0) held
         // fixed, where Q stands for the model's gradient with respect to the effective weight. The surrogate is
-        // (bi)linear in each single entry, so central differences are exact up to rounding.
-        Parameters base = Parameters.initialize(LLAMA, 2, DataType.FLOAT);
-        PstOptions o = new PstOptions(new SparsityPattern.Unstructured(0.5), 3, 2, 0.7, 1.3, 0.9, 0.1, 0.3);
-        Parameters trained = PstModel.initialize(base, o, 4);
-        randomize(trained, 6);
-        Parameters q = base.zerosLike();
-        Nd4j.getRandom().setSeed(8);
-        for (String w : PstModel.linears(LLAMA)) {
-            q.get(w).assign(Nd4j.randn(DataType.FLOAT, q.get(w).shape()));
+        // (bi)linear in each single entry, so central differences are exact up to rounding. GPT-2 covers c_attn's
+        // q, k and v parts.
+        for (ModelConfig cfg : List.of(LLAMA, Gpt2Config.of(32, 16, 12, 1, 2))) {
+            Parameters base = Parameters.initialize(cfg, 2, DataType.FLOAT);
+            PstOptions o = new PstOptions(new SparsityPattern.Unstructured(0.5), 3, 2, 0.7, 1.3, 0.9, 0.1, 0.3);
+            Parameters trained = PstModel.initialize(base, o, 4);
+            randomize(trained, 6);
+            Parameters q = base.zerosLike();
+            Nd4j.getRandom().setSeed(8);
+            for (String w : PstModel.linears(cfg)) {
+                q.get(w).assign(Nd4j.randn(DataType.FLOAT, q.get(w).shape()));
+            }
+            PstModel.Step step = PstModel.prepare(base, trained, o, 0.5);
+            Parameters grads = step.gradients(q, trained);
+            Map<String, INDArray> k = new LinkedHashMap<>();
+            forEachPart(cfg, base, (w, part, rows) -> k.put(part.prefix(), rows.apply(q.get(w))
+                    .mul(updated(rows.apply(base.get(w)), trained, o, part))));
+            java.util.Random pick = new java.util.Random(9);
+            double eps = 1e-2;
+            int checked = 0;
+            for (String n : trained.names()) {
+                INDArray t = trained.get(n);
+                for (int rep = 0; rep < 3; rep++) {
+                    long i = pick.nextInt((int) t.length());
+                    float v = t.getFloat(i);
+                    t.putScalar(i, v + eps);
+                    double up = surrogate(cfg, base, trained, o, step, q, k);
+                    t.putScalar(i, v - eps);
+                    double down = surrogate(cfg, base, trained, o, step, q, k);
+                    t.putScalar(i, v);
+                    double numeric = (up - down) / (2 * eps);
+                    double analytic = grads.get(n).getDouble(i);
+                    assertEquals(numeric, analytic, 2e-3 * Math.max(1, Math.abs(numeric)), n + "[" + i + "]");
+                    checked++;
+                }
+            }
+            int parts = cfg instanceof Gpt2Config ? 3 + 3 : 2 * 7; // c_attn's q, k, v, then c_proj, c_fc, c_proj
+            assertEquals(parts * 6 * 3, checked, cfg.modelType() + ": U, V, A, B, R and C of every part");
         }
-        PstModel.Step step = PstModel.prepare(base, trained, o, 0.5);
-        Parameters grads = step.gradients(q, trained);
-        Map<String, INDArray> k = new LinkedHashMap<>();
-        for (String w : PstModel.linears(LLAMA)) {
-            k.put(w, q.get(w).mul(updated(base, trained, o, w)));
-        }
-        java.util.Random pick = new java.util.Random(9);
-        double eps = 1e-2;
-        int checked = 0;
-        for (String n : trained.names()) {
-            INDArray t = trained.get(n);
-            for (int rep = 0; rep < 3; rep++) {
-                long i = pick.nextInt((int) t.length());
-                float v = t.getFloat(i);
-                t.putScalar(i, v + eps);
-                double up = surrogate(base, trained, o, step, q, k);
-                t.putScalar(i, v - eps);
-                double down = surrogate(base, trained, o, step, q, k);
-                t.putScalar(i, v);
-                double numeric = (up - down) / (2 * eps);
-                double analytic = grads.get(n).getDouble(i);
-                assertEquals(numeric, analytic, 2e-3 * Math.max(1, Math.abs(numeric)), n + "[" + i + "]");
-                checked++;
+    }
+
+    @FunctionalInterface
+    private interface PartVisitor {
+        void visit(String weight, PstModel.Part part, java.util.function.UnaryOperator<INDArray> rows);
+    }
+
+    private static void forEachPart(ModelConfig cfg, Parameters base, PartVisitor visitor) {
+        for (String w : PstModel.linears(cfg)) {
+            for (PstModel.Part p : PstModel.parts(cfg, w, base.get(w).rows())) {
+                visitor.visit(w, p, a -> a.get(NDArrayIndex.interval(p.firstRow(), p.firstRow() + p.rows()),
+                        NDArrayIndex.all()).dup('c'));
             }
         }
-        assertEquals(2 * 7 * 6 * 3, checked, "U, V, A, B, R and C of all 14 linears");
     }
 
-    private static INDArray updated(Parameters base, Parameters trained, PstOptions o, String w) {
-        String p = w.substring(0, w.length() - ".weight".length());
-        return base.get(w).add(trained.get(p + ".pst_U").mmul(trained.get(p + ".pst_V")).muli(o.beta()));
+    private static INDArray updated(INDArray frozen, Parameters trained, PstOptions o, PstModel.Part p) {
+        return frozen.add(trained.get(p.tensor("pst_U")).mmul(trained.get(p.tensor("pst_V"))).muli(o.beta()));
     }
 
-    private static double surrogate(Parameters base, Parameters trained, PstOptions o, PstModel.Step step,
-                                    Parameters q, Map<String, INDArray> k) {
-        double sum = 0;
-        for (String w : PstModel.linears(LLAMA)) {
-            String p = w.substring(0, w.length() - ".weight".length());
-            INDArray wp = updated(base, trained, o, w).castTo(DataType.DOUBLE);
+    private static double surrogate(ModelConfig cfg, Parameters base, Parameters trained, PstOptions o,
+                                    PstModel.Step step, Parameters q, Map<String, INDArray> k) {
+        double[] sum = {0};
+        forEachPart(cfg, base, (w, p, rows) -> {
+            INDArray wp = updated(rows.apply(base.get(w)), trained, o, p).castTo(DataType.DOUBLE);
             long n = wp.rows();
             long c = wp.columns();
             INDArray s = Transforms.abs(wp, true)
-                    .addi(trained.get(p + ".pst_A").mmul(trained.get(p + ".pst_B")).castTo(DataType.DOUBLE)
+                    .addi(trained.get(p.tensor("pst_A")).mmul(trained.get(p.tensor("pst_B"))).castTo(DataType.DOUBLE)
                             .muli(o.alpha1()))
-                    .addiColumnVector(trained.get(p + ".pst_R").castTo(DataType.DOUBLE).reshape(n, 1).mul(o.alpha2()))
-                    .addiRowVector(trained.get(p + ".pst_C").castTo(DataType.DOUBLE).reshape(1, c).mul(o.alpha2()));
-            INDArray qd = q.get(w).castTo(DataType.DOUBLE);
-            sum += qd.mul(step.keep(w).castTo(DataType.DOUBLE)).muli(wp).sumNumber().doubleValue();
-            sum += k.get(w).castTo(DataType.DOUBLE).mul(s).sumNumber().doubleValue();
-        }
-        return sum;
+                    .addiColumnVector(trained.get(p.tensor("pst_R")).castTo(DataType.DOUBLE).reshape(n, 1)
+                            .mul(o.alpha2()))
+                    .addiRowVector(trained.get(p.tensor("pst_C")).castTo(DataType.DOUBLE).reshape(1, c)
+                            .mul(o.alpha2()));
+            INDArray qd = rows.apply(q.get(w)).castTo(DataType.DOUBLE);
+            sum[0] += qd.mul(rows.apply(step.keep(w)).castTo(DataType.DOUBLE)).muli(wp).sumNumber().doubleValue();
+            sum[0] += k.get(p.prefix()).castTo(DataType.DOUBLE).mul(s).sumNumber().doubleValue();
+        });
+        return sum[0];
     }
 }
