@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A real Spark standalone cluster: {@code deploy/bin/sparseft-cluster} starts a Master and two 1-core Worker JVMs on
  * loopback, {@code deploy/bin/sparseft-submit} submits {@code pretrain} through Spark's SparkSubmit, and the results
  * are compared with a local run's, bit for bit: undisturbed, with a worker (and its executor) killed mid-run, and
- * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks.
+ * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks,
+ * and {@code finetune --method pst} must end with the local run's weights.
  * Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions split their sums by thread count.
  */
 class StandaloneClusterIT {
@@ -146,6 +147,23 @@ class StandaloneClusterIT {
         assertArrayEquals(Files.readAllBytes(tmp.resolve("pruned-local").resolve("masks.safetensors")),
                 Files.readAllBytes(tmp.resolve("pruned-cluster").resolve("masks.safetensors")),
                 "the cluster's masks equal the local run's");
+
+        // PST fine-tuning on the cluster (frozen model loaded by the executors) ends with the local run's weights.
+        List<String> finetune = List.of("finetune", "--model", local.toString(), "--method", "pst", "--sparsity",
+                "0.5", "--data", text.toString(), "--seqlen", "32", "--steps", "6", "--batch", "4", "--partitions", "2",
+                "--pst-weight-rank", "2", "--pst-mask-rank", "2", "--checkpoint-every", "3");
+        List<String> localTune = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
+        localTune.addAll(finetune);
+        localTune.addAll(List.of("--out", tmp.resolve("tuned-local").toString(), "--master", "local[2]"));
+        Result tl = run(tmp.resolve("tune-local.log"), 300, localTune.toArray(String[]::new));
+        assertEquals(0, tl.exitCode(), tl.output());
+        List<String> clusterTune = new ArrayList<>(finetune);
+        clusterTune.addAll(List.of("--out", tmp.resolve("tuned-cluster").toString()));
+        Result tc = run(tmp.resolve("tune-cluster.log"), 300, submit(clusterTune).toArray(String[]::new));
+        assertEquals(0, tc.exitCode(), tc.output());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("tuned-local").resolve("model.safetensors")),
+                Files.readAllBytes(tmp.resolve("tuned-cluster").resolve("model.safetensors")),
+                "PST on the cluster equals PST locally");
     }
 
     private static void waitForStep(Path metrics, int step, Process job) throws Exception {
