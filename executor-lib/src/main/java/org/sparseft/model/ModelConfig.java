@@ -30,6 +30,15 @@ public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Con
     /** Names of the prunable linears inside block {@code layer}, in forward order (ALGORITHMS.md §7.1). */
     List<String> prunableLinears(int layer);
 
+    /** The weight names of every block's prunable linears, block after block. */
+    default List<String> prunableWeights() {
+        List<String> out = new java.util.ArrayList<>();
+        for (int l = 0; l < numLayers(); l++) {
+            prunableLinears(l).forEach(n -> out.add(n + ".weight"));
+        }
+        return out;
+    }
+
     /**
      * Every tensor a checkpoint of this architecture holds, with its shape in the checkpoint's own layout
      * (GPT-2 Conv1D weights are [in, out]); the tied LM head is not listed.

@@ -25,18 +25,7 @@ import java.util.Map;
  * splits it.
  */
 public final class PstModel {
-    public static final List<String> SUFFIXES = List.of("pst_U", "pst_V", "pst_A", "pst_B", "pst_R", "pst_C");
-
     private PstModel() {
-    }
-
-    /** The linear weight names PST converts: every prunable linear of every block. */
-    public static List<String> linears(ModelConfig config) {
-        List<String> out = new java.util.ArrayList<>();
-        for (int l = 0; l < config.numLayers(); l++) {
-            config.prunableLinears(l).forEach(n -> out.add(n + ".weight"));
-        }
-        return out;
     }
 
     /**
@@ -65,7 +54,7 @@ public final class PstModel {
      */
     public static Parameters initialize(Parameters base, PstOptions o, long seed) {
         Map<String, INDArray> t = new LinkedHashMap<>();
-        for (String w : linears(base.config())) {
+        for (String w : base.config().prunableWeights()) {
             long k = base.get(w).columns();
             for (Part p : parts(base.config(), w, base.get(w).rows())) {
                 if (o.weightRank() > 0) {
@@ -97,7 +86,7 @@ public final class PstModel {
      */
     public static Step prepare(Parameters base, Parameters trained, PstOptions o, double sparsity) {
         Map<String, Linear> linears = new LinkedHashMap<>();
-        for (String w : linears(base.config())) {
+        for (String w : base.config().prunableWeights()) {
             INDArray frozen = base.get(w);
             List<PartState> states = new java.util.ArrayList<>();
             for (Part p : parts(base.config(), w, frozen.rows())) {
@@ -159,8 +148,14 @@ public final class PstModel {
         /** The forward pass's weights: M ⊙ W' for converted linears, the frozen tensors otherwise. */
         public EffectiveWeights weights() {
             Map<String, INDArray> effective = new LinkedHashMap<>();
-            linears.forEach((w, l) -> effective.put(w, l.updated().mul(l.keep())));
+            linears.keySet().forEach(w -> effective.put(w, effective(w)));
             return (name, stored) -> effective.getOrDefault(name, stored);
+        }
+
+        /** M ⊙ W' of one converted weight: what the model computes with, and what is exported. */
+        public INDArray effective(String weight) {
+            Linear l = linears.get(weight);
+            return l.updated().mul(l.keep());
         }
 
         public INDArray keep(String weight) {
@@ -196,13 +191,6 @@ public final class PstModel {
                 }
             });
             return g;
-        }
-
-        /** The exported model: M ⊙ W' in place of each converted weight (U, V, A, B, R, C dropped). */
-        public Parameters export(Parameters base) {
-            Parameters out = base.castTo(DataType.FLOAT);
-            linears.forEach((w, l) -> out.get(w).assign(l.updated().mul(l.keep())));
-            return out;
         }
     }
 }

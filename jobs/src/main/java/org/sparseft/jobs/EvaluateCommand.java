@@ -105,11 +105,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 throw new BadInputException("--seqlen " + t + ": expected 2.." + cfg.maxPositions()
                         + " (the model's positions)");
             }
-            String tokSpec = tokenizer != null ? Tokenizers.qualify(storage, tokenizer) : modelPath;
-            if (tokenizer == null && !Tokenizers.present(storage, modelPath) && input.source.data != null) {
-                throw new BadInputException("--model " + model + ": has no tokenizer files; give --tokenizer or"
-                        + " --tokens");
-            }
+            String tokSpec = input.tokenizerFor(storage, tokenizer, model, modelPath);
             Tokenizer tok = input.source.data != null ? Tokenizers.load(storage, tokSpec) : null;
             if (tok != null && tok.vocabSize() > cfg.vocabSize()) {
                 throw new BadInputException("tokenizer " + tokSpec + " has " + tok.vocabSize()

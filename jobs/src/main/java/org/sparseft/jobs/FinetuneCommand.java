@@ -19,7 +19,6 @@ import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
-import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
@@ -118,8 +117,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             throw new BadInputException("--method " + method + (method.equalsIgnoreCase("ast")
                     ? ": not available yet; use pst" : ": expected pst or ast"));
         }
-        SparsityPattern pattern = target.pattern != null ? SparsityPattern.parse(target.pattern)
-                : new SparsityPattern.Unstructured(target.sparsity);
+        SparsityPattern pattern = target.pattern();
         PstOptions pst = new PstOptions(pattern, weightRank, maskRank, alpha1, alpha2, beta, initialWarmup,
                 finalWarmup);
         training.validate(PST);
@@ -137,8 +135,9 @@ public final class FinetuneCommand implements Callable<Integer> {
             Map<String, DType> storedTypes;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
-                for (String w : PstModel.linears(c.model())) {
-                    pattern.checkFits(w, Parameters.computeShapes(c.model()).get(w)[1]);
+                Map<String, long[]> shapes = Parameters.computeShapes(c.model());
+                for (String w : c.model().prunableWeights()) {
+                    pattern.checkFits(w, shapes.get(w)[1]);
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
@@ -152,11 +151,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 throw new BadInputException("--seqlen " + seqLen + " exceeds the model's " + cfg.maxPositions()
                         + " positions");
             }
-            String tokSpec = tokenizer != null ? Tokenizers.qualify(storage, tokenizer) : modelPath;
-            if (input.source.data != null && tokenizer == null && !Tokenizers.present(storage, modelPath)) {
-                throw new BadInputException("--model " + model + ": has no tokenizer files; give --tokenizer or"
-                        + " --tokens");
-            }
+            String tokSpec = input.tokenizerFor(storage, tokenizer, model, modelPath);
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             int p = training.partitions(jsc);
             options.share(p);
@@ -168,7 +163,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             if (validation != null) {
                 InputOptions v = validation.endsWith(".safetensors") ? InputOptions.tokens(validation)
                         : InputOptions.text(validation);
-                InputOptions.Blocks vb = v.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
+                InputOptions.Blocks vb = v.blocks(spark, v.tokenizerFor(storage, tokenizer, model, modelPath),
+                        cfg.vocabSize(), seqLen, progress);
                 windows = vb.blocks().take(training.evalWindows);
                 vb.blocks().unpersist(false);
             }
@@ -209,9 +205,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             PstModel.Step last = PstModel.prepare(base, trained, pst, pst.sparsityAt(steps, steps));
             Map<String, INDArray> masks = new LinkedHashMap<>();
             Map<String, INDArray> updated = new LinkedHashMap<>(); // M ⊙ W' as the stored dtype holds it
-            Parameters exported = last.export(base);
-            for (String w : PstModel.linears(cfg)) {
-                INDArray e = exported.get(w);
+            for (String w : cfg.prunableWeights()) {
+                INDArray e = last.effective(w);
                 masks.put(w, last.keep(w));
                 updated.put(w, Nd4j.create(TensorCodec.roundTrip(e.dup('c').data().asFloat(), storedTypes.get(w)),
                         e.shape(), 'c'));

@@ -7,9 +7,13 @@ import org.sparseft.driver.SparkSessions;
 import org.sparseft.driver.data.TextFormat;
 import org.sparseft.driver.data.TextSource;
 import org.sparseft.driver.data.TokenBlocks;
+import org.sparseft.BadInputException;
+import org.sparseft.io.Storage;
+import org.sparseft.io.tokenizer.Tokenizers;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.util.List;
 
 /**
@@ -58,6 +62,19 @@ public final class InputOptions {
 
     public String uri() {
         return source.data != null ? source.data : source.tokens;
+    }
+
+    /**
+     * The tokenizer to read this input with against a model: {@code --tokenizer} when given, else the model
+     * directory's own; text input is refused (naming {@code --model}) when there is neither.
+     */
+    String tokenizerFor(Storage storage, String tokenizerOption, String modelOption, String modelPath)
+            throws IOException {
+        if (source.data != null && tokenizerOption == null && !Tokenizers.present(storage, modelPath)) {
+            throw new BadInputException("--model " + modelOption + ": has no tokenizer files; give --tokenizer or"
+                    + " --tokens");
+        }
+        return tokenizerOption != null ? Tokenizers.qualify(storage, tokenizerOption) : modelPath;
     }
 
     /** Blocks (cached: unpersist when done) and the input's size: documents of text, or sequences of a token file. */

@@ -16,7 +16,6 @@ import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
-import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.DSnoT;
@@ -75,6 +74,10 @@ public final class PruneCommand implements Callable<Integer> {
 
         @Option(names = "--pattern", paramLabel = "N:M", description = "N pruned in every M consecutive inputs of a row.")
         String pattern;
+
+        SparsityPattern pattern() {
+            return pattern != null ? SparsityPattern.parse(pattern) : new SparsityPattern.Unstructured(sparsity);
+        }
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Calibration data, one of:%n")
@@ -161,8 +164,7 @@ public final class PruneCommand implements Callable<Integer> {
             default -> throw new BadInputException("--method " + method
                     + ": expected magnitude, wanda, dsnot or sparsegpt");
         };
-        SparsityPattern pattern = target.pattern != null ? SparsityPattern.parse(target.pattern)
-                : new SparsityPattern.Unstructured(target.sparsity);
+        SparsityPattern pattern = target.pattern();
         MaskCriterion initial = switch (dsnotInitial.toLowerCase(Locale.ROOT)) {
             case "wanda" -> MaskCriterion.WANDA;
             case "magnitude" -> MaskCriterion.MAGNITUDE;
@@ -208,11 +210,9 @@ public final class PruneCommand implements Callable<Integer> {
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
                 config = c.config();
-                for (int l = 0; l < c.model().numLayers(); l++) {
-                    for (String linear : c.model().prunableLinears(l)) {
-                        long in = Parameters.computeShapes(c.model()).get(linear + ".weight")[1];
-                        plan.patternFor(linear + ".weight").checkFits(linear + ".weight", in);
-                    }
+                Map<String, long[]> shapes = Parameters.computeShapes(c.model());
+                for (String w : c.model().prunableWeights()) {
+                    plan.patternFor(w).checkFits(w, shapes.get(w)[1]);
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
@@ -225,12 +225,9 @@ public final class PruneCommand implements Callable<Integer> {
                 throw new BadInputException("--seqlen " + t + ": expected 2.." + cfg.maxPositions()
                         + " (the model's positions)");
             }
-            String tokSpec = tokenizer != null ? Tokenizers.qualify(storage, tokenizer) : modelPath;
-            if (calibration.calib != null && tokenizer == null && !Tokenizers.present(storage, modelPath)) {
-                throw new BadInputException("--model " + model + ": has no tokenizer files; give --tokenizer or --tokens");
-            }
             InputOptions input = calibration.calib != null ? InputOptions.text(calibration.calib)
                     : InputOptions.tokens(calibration.tokens);
+            String tokSpec = input.tokenizerFor(storage, tokenizer, model, modelPath);
             InputOptions.Blocks blocks = input.blocks(spark, tokSpec, cfg.vocabSize(), t, progress);
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             int n = (int) Math.min(nsamples, blocks.count());

@@ -40,14 +40,6 @@ class PruneCommandTest {
         return text;
     }
 
-    private static Set<String> prunable(ModelConfig cfg) {
-        Set<String> names = new HashSet<>();
-        for (int l = 0; l < cfg.numLayers(); l++) {
-            cfg.prunableLinears(l).forEach(n -> names.add(n + ".weight"));
-        }
-        return names;
-    }
-
     @Test
     void wandaKeepsTheInputLayoutAndGivesExactRowSparsityOnBothFamilies() throws Exception {
         Path text = calibration();
@@ -61,7 +53,7 @@ class PruneCommandTest {
                     "--master", "local[2]");
             assertEquals(0, r.exitCode(), r.toString());
             assertTrue(r.out().contains("sparsity   0.5000"), r.out());
-            Set<String> prunable = prunable(cfg);
+            Set<String> prunable = new HashSet<>(cfg.prunableWeights());
             try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString());
                  SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
@@ -167,7 +159,7 @@ class PruneCommandTest {
             }
             assertArrayEquals(shards[0], shards[1], cfg.modelType() + ": local[1] and local[3] write the same weights");
             Path out = tmp.resolve(cfg.modelType() + "-sgpt-out-0");
-            Set<String> prunable = prunable(cfg);
+            Set<String> prunable = new HashSet<>(cfg.prunableWeights());
             int changed = 0;
             try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString());

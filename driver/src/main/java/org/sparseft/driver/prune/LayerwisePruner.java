@@ -175,9 +175,9 @@ public final class LayerwisePruner {
             }
             o.plan().patternFor(name).checkFits(name, w.columns());
             TensorMask m = choose(name, w, stats.get(name), o, factors);
-            if (m.updated() != null) {
+            if (m.updated() != null) { // pruned entries are +0 already, and rounding keeps them so
                 INDArray rounded = Nd4j.create(rounding.round(name, m.updated().dup('c').data().asFloat()),
-                        w.shape(), 'c').muli(m.keep()).addi(0f);
+                        w.shape(), 'c');
                 m = new TensorMask(name, m.keep(), rounded, true, m.swaps());
             }
             masks.put(name, m);

@@ -94,17 +94,27 @@ class PstTrainingTest {
         }
     }
 
-    @Test
-    void onlyThePstTensorsTrainAndTheResultDoesNotDependOnScheduling() throws Exception {
+    /** The frozen model: a seeded tiny checkpoint written in HF layout, where executors load it by path and hash. */
+    private record Base(String dir, String hash, Parameters parameters) {
+    }
+
+    private Base writeBase(long seed) throws java.io.IOException {
         Storage storage = HadoopStorage.withDefaults();
         String dir = tmp.resolve("base").toUri().toString();
-        Parameters base = Parameters.initialize(TINY, 2, DataType.FLOAT);
+        Parameters base = Parameters.initialize(TINY, seed, DataType.FLOAT);
         HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
                 Map.of(), 0, false);
-        String hash;
         try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            hash = c.contentHash();
+            return new Base(dir, c.contentHash(), base);
         }
+    }
+
+    @Test
+    void onlyThePstTensorsTrainAndTheResultDoesNotDependOnScheduling() throws Exception {
+        Base b = writeBase(2);
+        String dir = b.dir();
+        String hash = b.hash();
+        Parameters base = b.parameters();
         float[] frozen = ExecutorModels.get(dir, hash).parameters().toFlat();
         Outcome serial = train("local[1]", dir, hash, base, tmp.resolve("run1"));
         Outcome parallel = train("local[4]", dir, hash, base, tmp.resolve("run4"));
@@ -118,15 +128,10 @@ class PstTrainingTest {
 
     @Test
     void aResumedRunEndsWithTheUninterruptedRunsTensors() throws Exception {
-        Storage storage = HadoopStorage.withDefaults();
-        String dir = tmp.resolve("base").toUri().toString();
-        Parameters base = Parameters.initialize(TINY, 4, DataType.FLOAT);
-        HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
-                Map.of(), 0, false);
-        String hash;
-        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            hash = c.contentHash();
-        }
+        Base b = writeBase(4);
+        String dir = b.dir();
+        String hash = b.hash();
+        Parameters base = b.parameters();
         Outcome uninterrupted = train("local[2]", dir, hash, base, tmp.resolve("whole"));
         Path broken = tmp.resolve("broken");
         RuntimeException crash = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
