@@ -2,6 +2,7 @@ package org.sparseft.ast;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.model.LogitsLoss;
 import org.sparseft.model.ops.CrossEntropy;
 
 /**
@@ -14,7 +15,7 @@ import org.sparseft.model.ops.CrossEntropy;
  * @param taskWeight w_task (GPT-2 path 0.33, LLaMA path 1)
  * @param klWeight w_kl (GPT-2 path 0.67, LLaMA path 0.5)
  */
-public record Distillation(double temperature, double taskWeight, double klWeight) {
+public record Distillation(double temperature, double taskWeight, double klWeight) implements java.io.Serializable {
     public static final Distillation GPT2 = new Distillation(2, 0.33, 0.67);
 
     public Distillation {
@@ -49,6 +50,23 @@ public record Distillation(double temperature, double taskWeight, double klWeigh
         INDArray dLogits = ce.dLogits().muli(taskWeight)
                 .addi(ps.subi(pt).muli(klWeight * temperature / rows));
         return new Result(taskWeight * ce.loss() + klWeight * kl, ce.loss(), kl, dLogits);
+    }
+
+    /**
+     * As a training pass's loss for one micro-batch; {@code teacher} may be null when the KL weight is 0 (then no
+     * teacher forward is needed and the loss is w_task·CE).
+     */
+    public LogitsLoss loss(INDArray teacher, int[] targets) {
+        if (klWeight == 0) {
+            return logits -> {
+                CrossEntropy.Result ce = CrossEntropy.compute(logits, targets, true);
+                return new LogitsLoss.Value(taskWeight * ce.loss(), ce.dLogits().muli(taskWeight));
+            };
+        }
+        return logits -> {
+            Result r = compute(logits, teacher, targets);
+            return new LogitsLoss.Value(r.loss(), r.dLogits());
+        };
     }
 
     private static INDArray logSoftmax(INDArray z) {

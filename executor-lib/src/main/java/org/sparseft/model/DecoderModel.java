@@ -85,6 +85,20 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
      */
     public CrossEntropy.Result lossAndGradients(int[] tokens, int[] targets, int batch, int seqLen,
                                                 EffectiveWeights weights, Parameters grads) {
+        CrossEntropy.Result[] result = new CrossEntropy.Result[1];
+        lossAndGradients(tokens, batch, seqLen, weights, grads, logits -> {
+            result[0] = CrossEntropy.compute(logits, targets, true);
+            return new LogitsLoss.Value(result[0].loss(), result[0].dLogits());
+        });
+        return result[0];
+    }
+
+    /**
+     * {@code loss} of the logits, with every parameter's gradient added into {@code grads} (for prunable linears:
+     * the gradient with respect to the effective weight).
+     */
+    public double lossAndGradients(int[] tokens, int batch, int seqLen, EffectiveWeights weights, Parameters grads,
+                                   LogitsLoss loss) {
         Context ctx = context(tokens, batch, seqLen, weights);
         int layers = config().numLayers();
         Object[] saved = new Object[layers];
@@ -96,15 +110,14 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
         }
         Object[] normSaved = new Object[1];
         INDArray h = finalNorm(x, normSaved);
-        INDArray logits = Linear.forward(h, head(), null);
-        CrossEntropy.Result loss = CrossEntropy.compute(logits, targets, true);
-        INDArray dx = Linear.backward(h, head(), loss.dLogits(), grads.get(headName()), null);
+        LogitsLoss.Value value = loss.compute(Linear.forward(h, head(), null));
+        INDArray dx = Linear.backward(h, head(), value.dLogits(), grads.get(headName()), null);
         dx = finalNormBackward(dx, normSaved[0], grads);
         for (int l = layers - 1; l >= 0; l--) {
             dx = blockBackward(l, dx, ctx, saved[l], grads);
         }
         embedBackward(tokens, dx, ctx, grads);
-        return loss;
+        return value.loss();
     }
 
     protected Context context(int[] tokens, int batch, int seqLen, EffectiveWeights weights) {

@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
 import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.io.safetensors.TensorCodec;
@@ -125,7 +126,10 @@ public final class Parameters {
                 || name.contains(".mlp.c_proj."));
     }
 
-    /** Reads every parameter the config implies, tensor by tensor, converting to {@code dtype}. */
+    /**
+     * Reads every parameter the config implies, tensor by tensor, converting to {@code dtype}; a SLoRB branch
+     * beside the checkpoint ({@link SlorbBranch}) is added to the weights it covers.
+     */
     public static Parameters load(HfCheckpoint checkpoint, DataType dtype) throws IOException {
         checkpoint.validateAgainstConfig();
         ModelConfig config = checkpoint.model();
@@ -141,6 +145,8 @@ public final class Parameters {
             INDArray a = Nd4j.createFromArray(values).reshape(e.getValue()).castTo(dtype);
             t.put(e.getKey(), storedTransposed(config, e.getKey()) ? a.transpose().dup('c') : a);
         }
+        SlorbBranch.read(checkpoint.storage(), checkpoint.dir(), config, computeShapes(config))
+                .forEach((w, term) -> t.get(w).addi(term.castTo(dtype)));
         return new Parameters(config, t);
     }
 

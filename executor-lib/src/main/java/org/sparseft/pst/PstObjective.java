@@ -1,25 +1,20 @@
 package org.sparseft.pst;
 
 import org.sparseft.model.DecoderModel;
+import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 
-import java.io.Serializable;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * PST as a training objective: the frozen model (from {@code base}, e.g. an executor's cached copy) computes with
  * M ⊙ W' at the step's scheduled sparsity, and its gradients with respect to those effective weights are mapped onto
  * U, V, A, B, R and C (ALGORITHMS.md §4.2). Only those small tensors are trained and travel.
  */
-public record PstObjective(SerializableSupplier base, PstOptions options, int totalSteps) implements Objective {
-    /** Where the frozen model comes from in the JVM that runs the step. */
-    public interface SerializableSupplier extends Supplier<DecoderModel>, Serializable {
-    }
-
+public record PstObjective(ModelSource base, PstOptions options, int totalSteps) implements Objective {
     @Override
     public double accumulate(Parameters trained, int step, List<int[]> microBatches, int batch, int seqLen,
                              Parameters grads) {

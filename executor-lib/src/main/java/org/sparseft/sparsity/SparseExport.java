@@ -8,6 +8,7 @@ import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.io.safetensors.TensorCodec;
@@ -44,8 +45,20 @@ public final class SparseExport {
      * @param ignored module names left dense on purpose (for the compressed-tensors {@code ignore} list)
      */
     public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
-                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson, List<String> ignored, boolean replace)
-            throws IOException {
+                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson,
+                                   List<String> ignored, boolean replace) throws IOException {
+        return write(storage, inputDir, outputDir, masks, updated, structure, sparsityJson, ignored, Map.of(),
+                replace);
+    }
+
+    /**
+     * As {@link #write(Storage, String, String, Map, Map, String, ObjectNode, List, boolean)}, with extra
+     * safetensors files (by file name) written into the same atomic output (a method's side branch).
+     */
+    public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
+                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson,
+                                   List<String> ignored, Map<String, List<SafetensorsWriter.Entry>> extraFiles,
+                                   boolean replace) throws IOException {
         try (HfCheckpoint in = HfCheckpoint.open(storage, inputDir)) {
             in.validateAgainstConfig();
             var model = in.model();
@@ -94,7 +107,7 @@ public final class SparseExport {
             ignored.forEach(ignore::add);
             AtomicOutput.writeDirectory(storage, outputDir, replace, tmp -> {
                 for (String name : storage.list(inputDir)) {
-                    if (!byShard.containsKey(name) && !name.equals(HfCheckpoint.CONFIG)
+                    if (!byShard.containsKey(name) && !name.equals(HfCheckpoint.CONFIG) && !name.equals(SlorbBranch.FILE)
                             && !name.equals(HfCheckpointWriter.SUCCESS) && !storage.isDirectory(Storage.join(inputDir, name))) {
                         storage.writeAtomically(Storage.join(tmp, name), storage.readAllBytes(Storage.join(inputDir, name)));
                     }
@@ -102,6 +115,10 @@ public final class SparseExport {
                 for (Map.Entry<String, List<SafetensorsWriter.Entry>> shard : byShard.entrySet()) {
                     SafetensorsWriter.write(storage, Storage.join(tmp, shard.getKey()), shard.getValue(),
                             in.shardMetadata(shard.getKey()));
+                }
+                for (Map.Entry<String, List<SafetensorsWriter.Entry>> extra : extraFiles.entrySet()) {
+                    SafetensorsWriter.write(storage, Storage.join(tmp, extra.getKey()), extra.getValue(),
+                            Map.of("producer", "sparseft"));
                 }
                 SafetensorsWriter.write(storage, Storage.join(tmp, "masks.safetensors"), maskEntries,
                         Map.of("format", "pt", "meaning", "1 = kept, 0 = pruned; stored layout of each weight"));

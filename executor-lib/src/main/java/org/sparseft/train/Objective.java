@@ -19,6 +19,13 @@ public interface Objective extends Serializable {
      */
     double accumulate(Parameters trained, int step, List<int[]> microBatches, int batch, int seqLen, Parameters grads);
 
+    /**
+     * Adds a regularisation term into {@code grads} (the clipped, aggregated loss gradient) before the optimizer
+     * step {@code step} applies it, where the optimizer runs (AST's decay of pruned weights). None by default.
+     */
+    default void regularise(Parameters trained, Parameters grads, int step) {
+    }
+
     /** Dense training: the trained tensors are the model. */
     Objective DENSE = new Dense();
 

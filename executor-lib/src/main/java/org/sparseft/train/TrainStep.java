@@ -3,11 +3,13 @@ package org.sparseft.train;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.LogitsLoss;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * One optimizer step of dense training, in two halves so that they can run in different JVMs: {@link #accumulate}
@@ -47,10 +49,20 @@ public final class TrainStep {
      */
     public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
                                     int seqLen, Parameters grads) {
+        return accumulate(model, weights, microBatches, batch, seqLen, grads,
+                tokens -> LogitsLoss.crossEntropy(DecoderModel.shiftedTargets(tokens, batch, seqLen)));
+    }
+
+    /**
+     * As {@link #accumulate(DecoderModel, EffectiveWeights, List, int, int, Parameters)} with each micro-batch's own
+     * loss ({@code lossOf} runs inside the pass's workspace, so a teacher's forward there is released with it).
+     */
+    public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
+                                    int seqLen, Parameters grads, Function<int[], LogitsLoss> lossOf) {
         double loss = 0;
         for (int[] tokens : microBatches) {
-            loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens,
-                    DecoderModel.shiftedTargets(tokens, batch, seqLen), batch, seqLen, weights, grads).loss());
+            loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens, batch, seqLen, weights,
+                    grads, lossOf.apply(tokens)));
         }
         int k = microBatches.size();
         if (k > 1) {
@@ -67,6 +79,16 @@ public final class TrainStep {
      */
     public static Result update(Parameters params, Parameters grads, double loss, AdamW optimizer,
                                 LearningRateSchedule schedule, int step, double maxGradNorm) {
+        return update(params, grads, loss, optimizer, schedule, step, maxGradNorm, Objective.DENSE);
+    }
+
+    /**
+     * As {@link #update(Parameters, Parameters, double, AdamW, LearningRateSchedule, int, double)}, adding the
+     * objective's regularisation gradient after clipping: a decay term is a fixed pull, not part of the loss's
+     * gradient, so neither its size nor the reported norm depends on the other.
+     */
+    public static Result update(Parameters params, Parameters grads, double loss, AdamW optimizer,
+                                LearningRateSchedule schedule, int step, double maxGradNorm, Objective objective) {
         Set<String> names = params.names();
         double norm = AdamW.clipGlobalNorm(grads, names, maxGradNorm);
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
@@ -75,6 +97,7 @@ public final class TrainStep {
         }
         double lr = schedule.at(step);
         Workspaces.inStep("optimizer", () -> {
+            objective.regularise(params, grads, step);
             optimizer.step(params, grads, names, lr);
             return null;
         });

@@ -7,7 +7,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.ast.AstOptions;
+import org.sparseft.ast.Distillation;
+import org.sparseft.ast.Slorb;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.driver.train.TrainingRun;
@@ -17,13 +19,12 @@ import org.sparseft.eval.Perplexity;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
-import org.sparseft.pst.PstModel;
-import org.sparseft.pst.PstObjective;
 import org.sparseft.pst.PstOptions;
 import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityPattern;
@@ -41,11 +42,15 @@ import java.util.concurrent.Callable;
 
 /** {@code sparseft finetune}: sparse fine-tuning of an HF checkpoint on Spark, exported as a sparse HF checkpoint. */
 @Command(name = "finetune", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = {"Sparse fine-tuning on Spark. --method pst: the model stays frozen; per prunable linear, a"
-                + " low-rank importance A·B plus row and column vectors R, C (and a low-rank weight update U·V) are"
-                + " trained, the mask keeps the highest |W + U·V| + A·B + R + C at the scheduled sparsity, and only"
-                + " those small tensors travel each step. The output is the input's layout with M ⊙ (W + U·V) in"
-                + " place of each pruned weight, masks.safetensors and sparsity.json, like prune's."})
+        description = {"Sparse fine-tuning on Spark.",
+                "--method pst: the model stays frozen; per prunable linear, a low-rank importance A·B plus row and"
+                + " column vectors R, C (and a low-rank weight update U·V) are trained, the mask keeps the highest"
+                + " |W + U·V| + A·B + R + C at the scheduled sparsity, and only those small tensors travel each step.",
+                "--method ast: every weight trains under N:M masks (--pattern) re-selected by magnitude every"
+                + " --ast-reselect-every steps; pruned weights are decayed towards zero instead of cut, and the loss"
+                + " distils the input model's logits (the teacher runs beside the student on each executor).",
+                "The output is the input's layout with the sparse weights in place, masks.safetensors and"
+                + " sparsity.json, like prune's."})
 public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "The checkpoint to fine-tune.")
     String model;
@@ -57,7 +62,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             + " run's checkpoints in --run.")
     boolean force;
 
-    @Option(names = "--method", required = true, paramLabel = "pst|ast", description = "pst (ast: to come).")
+    @Option(names = "--method", required = true, paramLabel = "pst|ast", description = "pst or ast.")
     String method;
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Sparsity, one of:%n")
@@ -98,30 +103,62 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--pst-final-warmup", defaultValue = "0.3", description = "Fraction of steps at the target.")
     double finalWarmup;
 
+    @Option(names = "--ast-reselect-every", defaultValue = "10", paramLabel = "K",
+            description = "Steps between magnitude re-selections of the N:M masks (0: keep the initial masks).")
+    int reselectEvery;
+
+    @Option(names = "--ast-decay", defaultValue = "6e-5", paramLabel = "LAMBDA",
+            description = "λ_max of the decay λ(t)·(1 − M) ⊙ W added to pruned weights' gradients.")
+    double decay;
+
+    @Option(names = "--ast-decay-ramp", defaultValue = "0.25", paramLabel = "F",
+            description = "Fraction of the steps over which λ rises linearly from 0 to λ_max.")
+    double decayRamp;
+
+    @Option(names = "--ast-temperature", defaultValue = "2", description = "Distillation temperature τ.")
+    double temperature;
+
+    @Option(names = "--ast-task-weight", defaultValue = "0.33", description = "Weight of the next-token loss.")
+    double taskWeight;
+
+    @Option(names = "--ast-kl-weight", defaultValue = "0.67", description = "Weight of the τ²-scaled KL to the"
+            + " teacher (0: no teacher).")
+    double klWeight;
+
+    @Option(names = "--ast-slorb-group", defaultValue = "0", paramLabel = "K", description = "SLoRB group size"
+            + " (the reference uses 16; 0: no SLoRB). With SLoRB the low-rank branch is written to"
+            + " slorb.safetensors beside the exactly N:M checkpoint; sparseft evaluate applies it.")
+    int slorbGroup;
+
     @CommandLine.Mixin
     SparkOptions sparkOptions;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /**
-     * PST's defaults here: AdamW without weight decay and β2 0.999 as the reference; lr 1e-3 with no warm-up and a
-     * cosine decay to 10% suit the small models this service trains in its demo (the reference's GPT-2-medium
-     * setting is lr 1e-4, a linear schedule with 500 warm-up steps and no clipping: pass --lr, --warmup, --clip 0).
-     */
-    static final TrainingOptions.Defaults PST = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999);
+    /** The method the options describe, its settings validated. */
+    FinetuneMethod method(SparsityPattern pattern) {
+        return switch (method.toLowerCase(Locale.ROOT)) {
+            case "pst" -> new PstFinetune(new PstOptions(pattern, weightRank, maskRank, alpha1, alpha2, beta,
+                    initialWarmup, finalWarmup));
+            case "ast" -> {
+                if (!(pattern instanceof SparsityPattern.NOutOfM nm)) {
+                    throw new BadInputException("--method ast selects N:M masks: give --pattern N:M (2:4 in the"
+                            + " paper), not --sparsity");
+                }
+                yield new AstFinetune(new AstOptions(nm, reselectEvery, decay, decayRamp,
+                        new Distillation(temperature, taskWeight, klWeight), slorbGroup));
+            }
+            default -> throw new BadInputException("--method " + method + ": expected pst or ast");
+        };
+    }
 
     @Override
     public Integer call() throws Exception {
-        if (!method.toLowerCase(Locale.ROOT).equals("pst")) {
-            throw new BadInputException("--method " + method + (method.equalsIgnoreCase("ast")
-                    ? ": not available yet; use pst" : ": expected pst or ast"));
-        }
         SparsityPattern pattern = target.pattern();
-        PstOptions pst = new PstOptions(pattern, weightRank, maskRank, alpha1, alpha2, beta, initialWarmup,
-                finalWarmup);
-        training.validate(PST);
-        DataParallelTrainer.Options options = training.trainer(PST);
+        FinetuneMethod m = method(pattern);
+        training.validate(m.defaults());
+        DataParallelTrainer.Options options = training.trainer(m.defaults());
         Progress progress = new Progress(spec.commandLine().getErr());
         progress.step("starting Spark");
         SparkSession spark = sparkOptions.session("sparseft finetune");
@@ -135,9 +172,13 @@ public final class FinetuneCommand implements Callable<Integer> {
             Map<String, DType> storedTypes;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
+                SlorbBranch.refuseAsInput(storage, modelPath);
                 Map<String, long[]> shapes = Parameters.computeShapes(c.model());
                 for (String w : c.model().prunableWeights()) {
                     pattern.checkFits(w, shapes.get(w)[1]);
+                    if (slorbGroup > 0 && m instanceof AstFinetune) {
+                        Slorb.checkFits(w, shapes.get(w)[1], slorbGroup);
+                    }
                 }
                 progress.step("loading " + modelPath);
                 contentHash = c.contentHash();
@@ -175,87 +216,98 @@ public final class FinetuneCommand implements Callable<Integer> {
             if (before != null) {
                 progress.step(String.format("validation perplexity before: %.3f (dense)", before.perplexity()));
             }
-            Parameters trained = PstModel.initialize(base, pst, training.seed);
-            String path = modelPath;
-            String hash = contentHash;
-            PstObjective objective = new PstObjective(() -> ExecutorModels.get(path, hash), pst, steps);
-            Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("method", "pst", "model",
-                    contentHash, "target", pattern.structure() + "@" + pattern.ratio(), "pst", pst.toString(),
-                    "data", shards.fingerprint(), "blocks", shards.blocks()));
-            identity.putAll(TrainingState.identity(training.identity(PST, p)));
-            double fraction = PstModel.trainableFraction(base, trained);
+            FinetuneMethod.Training start = m.start(dense, modelPath, contentHash, steps, training.seed);
+            Parameters trained = start.trained();
+            Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("method", m.name(), "model",
+                    contentHash, "target", pattern.structure() + "@" + pattern.ratio(), "data", shards.fingerprint(),
+                    "blocks", shards.blocks()));
+            identity.putAll(m.identity());
+            identity.putAll(TrainingState.identity(training.identity(m.defaults(), p)));
             DataParallelTrainer.Summary summary;
-            TrainingProgress listener;
             try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep, training.resume, force,
-                    identity, trained, training.adam(PST))) {
+                    identity, trained, training.adam(m.defaults()), start.objective())) {
                 trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
                         + trainingRun.startStep() + ")"));
-                progress.step(String.format("PST on %s: %,d trained parameters (%.2f%% of %,d), steps %d..%d of %d x"
-                                + " %d tokens in %d partitions, target %s; run directory %s", cfg.modelType(),
-                        trained.count(), 100 * fraction, base.count(), trainingRun.startStep() + 1, steps,
-                        training.batch, seqLen, p, pattern.structure().equals("unstructured") ? "sparsity "
-                                + pattern.ratio() : pattern.structure(), run));
-                listener = new TrainingProgress(progress, training, trainingRun, val.isEmpty() ? null
-                        : (done, current) -> Perplexity.of(Perplexity.windowNlls(dense, val, training.batch,
-                        PstModel.prepare(base, current, pst, pst.sparsityAt(done, steps)).weights()), seqLen));
-                summary = DataParallelTrainer.run(jsc, shards, trained, objective, options, trainingRun, listener);
+                progress.step(String.format("%s on %s: %s; steps %d..%d of %d x %d tokens in %d partitions, target"
+                                + " %s; run directory %s", m.name().toUpperCase(Locale.ROOT), cfg.modelType(),
+                        start.summary(), trainingRun.startStep() + 1, steps, training.batch, seqLen, p,
+                        describe(pattern), run));
+                TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, val.isEmpty() ? null
+                        : (done, current) -> {
+                            FinetuneMethod.View view = m.at(dense, current, done, steps);
+                            return Perplexity.of(Perplexity.windowNlls(view.model(), val, training.batch,
+                                    view.weights()), seqLen);
+                        });
+                summary = DataParallelTrainer.run(jsc, shards, trained, start.objective(), options, trainingRun,
+                        listener);
             } finally {
                 shards.unpersist();
             }
-            PstModel.Step last = PstModel.prepare(base, trained, pst, pst.sparsityAt(steps, steps));
-            Map<String, INDArray> masks = new LinkedHashMap<>();
-            Map<String, INDArray> updated = new LinkedHashMap<>(); // M ⊙ W' as the stored dtype holds it
-            for (String w : cfg.prunableWeights()) {
-                INDArray e = last.effective(w);
-                masks.put(w, last.keep(w));
-                updated.put(w, Nd4j.create(TensorCodec.roundTrip(e.dup('c').data().asFloat(), storedTypes.get(w)),
-                        e.shape(), 'c'));
+            FinetuneMethod.Export export = m.export(dense, trained, steps);
+            Map<String, INDArray> updated = new LinkedHashMap<>(); // as the stored dtypes hold them
+            export.updated().forEach((name, e) -> updated.put(name, Nd4j.create(TensorCodec.roundTrip(
+                    e.dup('c').data().asFloat(), storedTypes.get(name)), e.shape(), 'c')));
+            DecoderModel exported = DecoderModel.of(base);
+            Perplexity.Result after = null;
+            Perplexity.Result withoutBranch = null;
+            if (!val.isEmpty()) { // of the model as exported, with the extra branch when there is one
+                after = Perplexity.of(Perplexity.windowNlls(exported, val, training.batch, (name, stored) -> {
+                    INDArray w = updated.getOrDefault(name, stored);
+                    INDArray b = export.branch().get(name);
+                    return b == null ? w : w.add(b);
+                }), seqLen);
+                if (!export.branch().isEmpty()) {
+                    withoutBranch = Perplexity.of(Perplexity.windowNlls(exported, val, training.batch,
+                            (name, stored) -> updated.getOrDefault(name, stored)), seqLen);
+                }
             }
-            Perplexity.Result after = val.isEmpty() ? null // of the model as exported
-                    : Perplexity.of(Perplexity.windowNlls(dense, val, training.batch,
-                    (name, stored) -> updated.getOrDefault(name, stored)), seqLen);
             ObjectNode sparsity = HfConfig.JSON.createObjectNode();
             sparsity.put("producer", "sparseft finetune");
             sparsity.put("command", "sparseft " + String.join(" ", spec.commandLine().getParseResult()
                     .originalArgs()));
             sparsity.put("model", modelPath);
             sparsity.put("model_content_sha256", contentHash);
-            sparsity.put("method", "pst");
+            sparsity.put("method", m.name());
             sparsity.put("structure", pattern.structure());
             sparsity.put("target_sparsity", pattern.ratio());
-            sparsity.putObject("pst").put("weight_rank", weightRank).put("mask_rank", maskRank)
-                    .put("alpha1", alpha1).put("alpha2", alpha2).put("beta", beta)
-                    .put("initial_warmup", initialWarmup).put("final_warmup", finalWarmup)
-                    .put("trained_parameters", trained.count()).put("trained_fraction", fraction);
+            m.describe(sparsity, trained);
             ObjectNode t = sparsity.putObject("training");
             t.put("data", input.uri()).put("data_fingerprint", shards.fingerprint()).put("steps", steps)
                     .put("batch", training.batch).put("seqlen", seqLen).put("partitions", p)
                     .put("sync", training.sync).put("run", run).put("resumed_at_step", summary.firstStep())
                     .put("final_train_loss", summary.finalLoss()).put("seconds", summary.seconds());
             if (before != null) {
-                sparsity.putObject("validation").put("source", validation).put("windows", before.windows())
-                        .put("perplexity_before", before.perplexity()).put("perplexity_after", after.perplexity());
+                ObjectNode v = sparsity.putObject("validation").put("source", validation)
+                        .put("windows", before.windows()).put("perplexity_before", before.perplexity())
+                        .put("perplexity_after", after.perplexity());
+                if (withoutBranch != null) {
+                    v.put("perplexity_after_without_slorb", withoutBranch.perplexity());
+                }
             }
             progress.step("writing " + out);
-            ObjectNode written = SparseExport.write(storage, modelPath, out, masks, updated, pattern.structure(),
-                    sparsity, List.of(), force);
+            ObjectNode written = SparseExport.write(storage, modelPath, out, export.masks(), updated,
+                    pattern.structure(), sparsity, List.of(), export.extraFiles(), force);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("model      %s (%s), %,d parameters%n", modelPath, cfg.modelType(), base.count());
-            w.printf("method     pst, %s, %,d trained parameters (%.2f%%)%n", pattern.structure().equals(
-                    "unstructured") ? "unstructured " + pattern.ratio() : pattern.structure(), trained.count(),
-                    100 * fraction);
+            w.printf("method     %s, %s, %s%n", m.name(), describe(pattern), start.summary());
             w.printf("trained    steps %d..%d, final train loss %.4f, %.0f s%n", summary.firstStep() + 1, steps,
                     summary.finalLoss(), summary.seconds());
             if (before != null) {
-                w.printf("validation perplexity %.3f before (dense), %.3f after over %d windows%n",
-                        before.perplexity(), after.perplexity(), after.windows());
+                w.printf("validation perplexity %.3f before (dense), %.3f after over %d windows%s%n",
+                        before.perplexity(), after.perplexity(), after.windows(), withoutBranch == null ? ""
+                                : String.format(" (%.3f without the SLoRB branch)", withoutBranch.perplexity()));
             }
-            w.printf("sparsity   %.4f over %d linears%n", written.get("global_sparsity").asDouble(), masks.size());
+            w.printf("sparsity   %.4f over %d linears%n", written.get("global_sparsity").asDouble(),
+                    export.masks().size());
             w.printf("wrote      %s%n", out);
             w.flush();
             return Main.OK;
         } finally {
             spark.stop();
         }
+    }
+
+    static String describe(SparsityPattern pattern) {
+        return pattern instanceof SparsityPattern.Unstructured u ? "unstructured " + u.ratio() : pattern.structure();
     }
 }

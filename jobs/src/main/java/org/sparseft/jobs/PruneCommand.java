@@ -14,6 +14,7 @@ import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.model.DecoderModel;
@@ -209,6 +210,7 @@ public final class PruneCommand implements Callable<Integer> {
             Map<String, DType> storedTypes;
             try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
                 c.validateAgainstConfig();
+                SlorbBranch.refuseAsInput(storage, modelPath);
                 config = c.config();
                 Map<String, long[]> shapes = Parameters.computeShapes(c.model());
                 for (String w : c.model().prunableWeights()) {

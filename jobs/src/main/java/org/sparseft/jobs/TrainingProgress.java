@@ -42,9 +42,11 @@ final class TrainingProgress implements DataParallelTrainer.Listener {
         if (done / o.logEvery > before / o.logEvery || before == first || done == o.steps) {
             double elapsed = (System.nanoTime() - started) / 1e9;
             double eta = elapsed / (done - first) * (o.steps - done);
-            progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved %s ETA %.0f s", done,
+            StringBuilder figures = new StringBuilder();
+            r.figures().forEach((k, v) -> figures.append(String.format(" %s %.4g", k, v)));
+            progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved %s ETA %.0f s%s", done,
                     o.steps, r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(),
-                    TrainingOptions.mb(r.bytesBroadcast() + r.bytesCollected()), eta));
+                    TrainingOptions.mb(r.bytesBroadcast() + r.bytesCollected()), eta, figures));
         }
         boolean evalDue = o.evalEvery > 0 && done / o.evalEvery > before / o.evalEvery;
         if (validation != null && (evalDue || done == o.steps)) {

@@ -22,11 +22,13 @@ import java.util.regex.Pattern;
 /**
  * Training checkpoints under {@code <run>/checkpoints/step-NNNNNNN/}: {@code parameters.safetensors} (float32, compute
  * layout, every trained tensor), {@code optimizer.safetensors} (AdamW's {@code exp_avg.*} and {@code exp_avg_sq.*})
- * and {@code state.json}. Each is built under a temporary name and renamed, so a directory with the final name is
+ * , {@code state.json} and, for methods with state of their own, {@code method.safetensors}. Each is built under a temporary name and renamed, so a directory with the final name is
  * complete; only the newest {@code keep} are kept.
  */
 public final class CheckpointStore {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{7,})");
+    /** A method's own state beside the parameters, when it has one. */
+    public static final String METHOD_STATE = "method.safetensors";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Storage storage;
@@ -56,6 +58,15 @@ public final class CheckpointStore {
 
     /** Writes the checkpoint of {@code state.step()}, then deletes all but the newest {@code keep}. */
     public String write(TrainingState state, Parameters params, AdamW optimizer) throws IOException {
+        return write(state, params, optimizer, List.of());
+    }
+
+    /**
+     * As {@link #write(TrainingState, Parameters, AdamW)}, with a method's own state (e.g. AST's masks) in
+     * {@code method.safetensors} when {@code methodState} is not empty.
+     */
+    public String write(TrainingState state, Parameters params, AdamW optimizer,
+                        List<SafetensorsWriter.Entry> methodState) throws IOException {
         String target = path(state.step());
         AtomicOutput.writeDirectory(storage, target, true, tmp -> {
             SafetensorsWriter.write(storage, Storage.join(tmp, "parameters.safetensors"), entries("", params),
@@ -64,6 +75,10 @@ public final class CheckpointStore {
             moments.addAll(entries("exp_avg_sq.", optimizer.secondMoment()));
             SafetensorsWriter.write(storage, Storage.join(tmp, "optimizer.safetensors"), moments,
                     Map.of("optimizer", "adamw", "steps", Long.toString(optimizer.steps())));
+            if (!methodState.isEmpty()) {
+                SafetensorsWriter.write(storage, Storage.join(tmp, METHOD_STATE), methodState,
+                        Map.of("format", "sparseft-method-state"));
+            }
             try (var out = storage.create(Storage.join(tmp, "state.json"))) {
                 out.write(JSON.writeValueAsBytes(state));
             }
@@ -145,6 +160,20 @@ public final class CheckpointStore {
             }
         }
         return new AdamW(adam, m, v, checkpoint.state().optimizerSteps());
+    }
+
+    /** Restores a method's state from the checkpoint's {@code method.safetensors}. */
+    public void restore(Loaded checkpoint, org.sparseft.train.AdaptiveObjective method) throws IOException {
+        String path = Storage.join(checkpoint.path(), METHOD_STATE);
+        if (!storage.exists(path)) {
+            if (method.checkpointed().isEmpty()) {
+                return;
+            }
+            throw BadInputException.at(path, "is missing: this method keeps state beside the parameters");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(storage, path)) {
+            method.restore(f);
+        }
     }
 
     private static void read(SafetensorsFile file, String tensor, Parameters into, String name) throws IOException {

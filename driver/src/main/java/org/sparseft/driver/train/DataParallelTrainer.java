@@ -11,11 +11,13 @@ import org.sparseft.driver.OrderedJobs;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 import org.sparseft.train.AdamW;
+import org.sparseft.train.AdaptiveObjective;
 import org.sparseft.train.LearningRateSchedule;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 
 import java.io.IOException;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -65,10 +67,13 @@ public final class DataParallelTrainer {
         }
     }
 
-    /** One step (or, when averaging, one round ending at {@code step}). */
+    /**
+     * One step (or, when averaging, one round ending at {@code step}); {@code figures} are the objective's own
+     * (AST's mask flip rates), often none.
+     */
     public record StepReport(int step, int steps, int stepsInReport, double loss, double gradNorm,
                              double learningRate, double seconds, long tokens, long bytesBroadcast,
-                             long bytesCollected) {
+                             long bytesCollected, Map<String, Double> figures) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -105,6 +110,17 @@ public final class DataParallelTrainer {
      */
     public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params, Objective objective,
                               Options o, TrainingRun run, Listener listener) throws IOException {
+        return run(jsc, data, params, AdaptiveObjective.fixed(objective), o, run, listener);
+    }
+
+    /**
+     * As {@link #run(JavaSparkContext, TrainingShards, Parameters, Objective, Options, TrainingRun, Listener)} for an
+     * objective whose state changes between steps: each step (or averaging round) runs its current objective, the
+     * state is updated after it, its figures go into the step's metrics line, and it is saved in every checkpoint.
+     */
+    public static Summary run(JavaSparkContext jsc, TrainingShards data, Parameters params,
+                              AdaptiveObjective adaptive, Options o, TrainingRun run, Listener listener)
+            throws IOException {
         int share = o.share(data.partitions());
         checkResultSize(jsc, params.count(), o.sync());
         int micro = o.microBatch() == 0 ? share : o.microBatch();
@@ -118,6 +134,7 @@ public final class DataParallelTrainer {
             long t0 = System.nanoTime();
             int from = step;
             StepOutcome outcome;
+            Objective objective = adaptive.current();
             if (o.sync() == Sync.GRAD) {
                 outcome = gradientStep(jsc, data, params, objective, optimizer, o, runId, step, share, micro, run);
                 step++;
@@ -131,14 +148,16 @@ public final class DataParallelTrainer {
             double seconds = (System.nanoTime() - t0) / 1e9;
             StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
                     o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
-                    outcome.bytesBroadcast(), outcome.bytesCollected());
-            run.metrics().write(run.metrics().line(step).put("loss", report.loss()).put("lr", report.learningRate())
+                    outcome.bytesBroadcast(), outcome.bytesCollected(), adaptive.afterSteps(params, from, step));
+            var line = run.metrics().line(step).put("loss", report.loss()).put("lr", report.learningRate())
                     .put("grad_norm", report.gradNorm()).put("seconds", seconds)
                     .put("tokens_per_s", report.tokensPerSecond()).put("bytes_broadcast", report.bytesBroadcast())
-                    .put("bytes_collected", report.bytesCollected()));
+                    .put("bytes_collected", report.bytesCollected());
+            report.figures().forEach(line::put);
+            run.metrics().write(line);
             boolean checkpointDue = o.checkpointEvery() > 0 && step / o.checkpointEvery() > from / o.checkpointEvery();
             if (checkpointDue || step == o.steps()) {
-                listener.onCheckpoint(step, run.checkpoint(step, params, optimizer));
+                listener.onCheckpoint(step, run.checkpoint(step, params, optimizer, adaptive.checkpointed()));
             }
             listener.onStep(report, params);
         }
@@ -173,7 +192,7 @@ public final class DataParallelTrainer {
         Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.spec(), sum.data().asFloat()));
         try {
             TrainStep.Result r = TrainStep.update(params, grads, loss[0], optimizer, o.schedule(), step,
-                    o.maxGradNorm());
+                    o.maxGradNorm(), objective);
             return new StepOutcome(r.loss(), r.gradNorm(), 4L * values.length, collected[0], optimizer);
         } catch (RuntimeFailure e) {
             throw stopped(e.getMessage(), run);

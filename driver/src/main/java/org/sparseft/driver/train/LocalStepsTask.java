@@ -67,7 +67,8 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
                 double loss = objective.accumulate(params, step, batches.at(step), microBatch, batches.seqLen(),
                         grads);
                 try {
-                    norm = TrainStep.update(params, grads, loss, optimizer, schedule, step, maxGradNorm).gradNorm();
+                    norm = TrainStep.update(params, grads, loss, optimizer, schedule, step, maxGradNorm,
+                            objective).gradNorm();
                 } catch (RuntimeFailure e) {
                     failure = "partition " + partition + ", " + e.getMessage();
                     lossSum = Double.NaN;

@@ -4,9 +4,12 @@ import org.sparseft.BadInputException;
 import org.sparseft.io.Storage;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
+import org.sparseft.train.AdaptiveObjective;
+import org.sparseft.io.safetensors.SafetensorsWriter;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -43,6 +46,16 @@ public final class TrainingRun implements Closeable {
     public static TrainingRun open(Storage storage, String dir, int keep, boolean resume, boolean force,
                                    Map<String, String> identity, Parameters params, AdamW.Options adam)
             throws IOException {
+        return open(storage, dir, keep, resume, force, identity, params, adam, AdaptiveObjective.fixed(null));
+    }
+
+    /**
+     * As {@link #open(Storage, String, int, boolean, boolean, Map, Parameters, AdamW.Options)}, restoring
+     * {@code method}'s state too when resuming.
+     */
+    public static TrainingRun open(Storage storage, String dir, int keep, boolean resume, boolean force,
+                                   Map<String, String> identity, Parameters params, AdamW.Options adam,
+                                   AdaptiveObjective method) throws IOException {
         CheckpointStore store = new CheckpointStore(storage, dir, keep);
         String metricsPath = Storage.join(dir, "metrics.jsonl");
         if (!resume) {
@@ -72,6 +85,7 @@ public final class TrainingRun implements Closeable {
             }
         }
         AdamW optimizer = store.restore(c, params, adam);
+        store.restore(c, method);
         return new TrainingRun(dir, store, new MetricsLog(storage, metricsPath, c.state().step()), identity,
                 c.state().step(), c.path(), optimizer);
     }
@@ -101,10 +115,11 @@ public final class TrainingRun implements Closeable {
         return checkpoints;
     }
 
-    /** Writes the checkpoint after {@code step} optimizer steps. */
-    public String checkpoint(int step, Parameters params, AdamW optimizer) throws IOException {
+    /** Writes the checkpoint after {@code step} optimizer steps, with a method's own state (may be empty). */
+    public String checkpoint(int step, Parameters params, AdamW optimizer, List<SafetensorsWriter.Entry> methodState)
+            throws IOException {
         return checkpoints.write(new TrainingState(TrainingState.FORMAT, step, optimizer.steps(), identity), params,
-                optimizer);
+                optimizer, methodState);
     }
 
     /** The newest checkpoint's path, for messages. */

@@ -183,6 +183,10 @@ public final class HfCheckpoint implements Closeable {
         return dir;
     }
 
+    public Storage storage() {
+        return storage;
+    }
+
     /** Each tensor's stored dtype, by canonical name: what a changed weight must be rounded to before export. */
     public java.util.Map<String, org.sparseft.io.safetensors.DType> dtypesByCanonicalName() throws IOException {
         java.util.Map<String, org.sparseft.io.safetensors.DType> out = new java.util.LinkedHashMap<>();
@@ -201,7 +205,7 @@ public final class HfCheckpoint implements Closeable {
     }
 
     /**
-     * A SHA-256 over config.json and every shard file's content: the key under which executors cache a loaded
+     * A SHA-256 over config.json, every shard file's content and a SLoRB branch if there is one: the key under which executors cache a loaded
      * model, so a checkpoint rewritten at the same path is loaded afresh. Where the file system keeps a content
      * checksum (HDFS), that stands in for reading the shard; elsewhere the shard is read once.
      */
@@ -221,6 +225,9 @@ public final class HfCheckpoint implements Closeable {
                     sha.update(in.read(pos, (int) Math.min(1 << 26, in.length() - pos)));
                 }
             }
+        }
+        if (SlorbBranch.present(storage, dir)) { // part of the model sparseft loads
+            sha.update(storage.readAllBytes(Storage.join(dir, SlorbBranch.FILE)));
         }
         return java.util.HexFormat.of().formatHex(sha.digest());
     }

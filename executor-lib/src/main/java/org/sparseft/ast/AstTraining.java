@@ -1,0 +1,144 @@
+package org.sparseft.ast;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.BadInputException;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.model.ModelConfig;
+import org.sparseft.model.ModelSource;
+import org.sparseft.model.Parameters;
+import org.sparseft.model.Workspaces;
+import org.sparseft.train.AdaptiveObjective;
+import org.sparseft.train.Objective;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AST's state on the driver: the masks in force, the initial masks (for the flip count against them), and their
+ * re-selection by magnitude from the aggregated weights every {@link AstOptions#reselectEvery()} steps. Masks travel
+ * to executors inside each step's {@link AstObjective}, packed one bit per weight.
+ */
+public final class AstTraining implements AdaptiveObjective {
+    private final ModelSource teacher;
+    private final AstOptions options;
+    private final int totalSteps;
+    private final List<String> weights;
+    private NmMasks initial;
+    private NmMasks masks;
+
+    private AstTraining(ModelSource teacher, AstOptions options, int totalSteps, List<String> weights,
+                        NmMasks initial) {
+        this.teacher = teacher;
+        this.options = options;
+        this.totalSteps = totalSteps;
+        this.weights = weights;
+        this.initial = initial;
+        this.masks = initial;
+    }
+
+    /**
+     * The trained tensors of an AST run from the model's: all of them, plus S and P per masked weight with SLoRB;
+     * the initial masks are the N:M magnitude masks of {@code model}.
+     */
+    public record Start(Parameters trained, AstTraining training) {
+    }
+
+    public static Start start(Parameters model, AstOptions options, int totalSteps, ModelSource teacher) {
+        ModelConfig cfg = model.config();
+        List<String> weights = cfg.prunableWeights();
+        for (String w : weights) {
+            options.pattern().checkFits(w, model.get(w).columns());
+            if (options.slorbGroup() > 0) {
+                Slorb.checkFits(w, model.get(w).columns(), options.slorbGroup());
+            }
+        }
+        NmMasks initial = Workspaces.outside(() -> NmMasks.byMagnitude(model, weights, options.pattern()));
+        Parameters trained = model;
+        if (options.slorbGroup() > 0) {
+            Map<String, INDArray> t = new LinkedHashMap<>();
+            for (String n : model.names()) {
+                t.put(n, model.get(n));
+            }
+            Workspaces.outside(() -> {
+                for (String w : weights) {
+                    Slorb.initialize(t, w, model.get(w), initial.keep(w), options.slorbGroup());
+                }
+                return null;
+            });
+            trained = Parameters.of(cfg, t);
+        }
+        return new Start(trained, new AstTraining(teacher, options, totalSteps, weights, initial));
+    }
+
+    /** The masks in force. */
+    public NmMasks masks() {
+        return masks;
+    }
+
+    /** The masks training started with. */
+    public NmMasks initialMasks() {
+        return initial;
+    }
+
+    @Override
+    public Objective current() {
+        return new AstObjective(teacher, options, masks, totalSteps);
+    }
+
+    @Override
+    public Map<String, Double> afterSteps(Parameters trained, int stepsBefore, int stepsDone) {
+        if (!options.reselectAfter(stepsBefore, stepsDone)) {
+            return Map.of();
+        }
+        NmMasks next = Workspaces.outside(() -> NmMasks.byMagnitude(trained, weights, options.pattern()));
+        Map<String, Double> figures = new LinkedHashMap<>();
+        figures.put("mask_flip_rate", (double) next.changedFrom(masks) / next.size());
+        figures.put("mask_flip_rate_initial", (double) next.changedFrom(initial) / next.size());
+        masks = next;
+        return figures;
+    }
+
+    @Override
+    public List<SafetensorsWriter.Entry> checkpointed() {
+        List<SafetensorsWriter.Entry> out = new ArrayList<>();
+        for (String w : weights) {
+            out.add(new SafetensorsWriter.Entry("mask." + w, DType.U8, masks.shape(w), ByteBuffer.wrap(masks.bytes(w))));
+            out.add(new SafetensorsWriter.Entry("initial_mask." + w, DType.U8, initial.shape(w),
+                    ByteBuffer.wrap(initial.bytes(w))));
+        }
+        return out;
+    }
+
+    @Override
+    public void restore(SafetensorsFile saved) throws IOException {
+        masks = read(saved, "mask.");
+        initial = read(saved, "initial_mask.");
+    }
+
+    private NmMasks read(SafetensorsFile file, String prefix) throws IOException {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, byte[]> values = new LinkedHashMap<>();
+        for (String w : weights) {
+            String name = prefix + w;
+            long[] shape = masks.shape(w);
+            if (!file.contains(name) || !java.util.Arrays.equals(file.info(name).shape(), shape)) {
+                throw BadInputException.at(file.path(), "needs tensor '" + name + "' of shape "
+                        + java.util.Arrays.toString(shape));
+            }
+            long[] v = file.readIntegers(name);
+            byte[] b = new byte[v.length];
+            for (int i = 0; i < v.length; i++) {
+                b[i] = (byte) (v[i] != 0 ? 1 : 0);
+            }
+            shapes.put(w, shape);
+            values.put(w, b);
+        }
+        return NmMasks.ofBytes(shapes, values);
+    }
+}

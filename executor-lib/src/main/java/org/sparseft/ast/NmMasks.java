@@ -1,0 +1,158 @@
+package org.sparseft.ast;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.model.Parameters;
+import org.sparseft.sparsity.MaskSelection;
+import org.sparseft.sparsity.SparsityPattern;
+
+import java.io.Serializable;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AST's keep-masks, one per prunable weight, packed one bit per weight (1 = kept; compute layout [out, in], row
+ * after row) so that they travel to executors and into checkpoints at 1/32 of the weights' size. Immutable.
+ */
+public final class NmMasks implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private final LinkedHashMap<String, long[]> shapes;
+    private final LinkedHashMap<String, long[]> bits;
+
+    private NmMasks(LinkedHashMap<String, long[]> shapes, LinkedHashMap<String, long[]> bits) {
+        this.shapes = shapes;
+        this.bits = bits;
+    }
+
+    /**
+     * Per row, per group of M input weights, keeps the M − N of largest magnitude (ALGORITHMS.md §5.1); ties keep
+     * the higher column, as {@link MaskSelection} orders them, so every replica selects the same mask.
+     */
+    public static NmMasks byMagnitude(Parameters params, List<String> weights, SparsityPattern.NOutOfM pattern) {
+        LinkedHashMap<String, INDArray> keep = new LinkedHashMap<>();
+        for (String w : weights) {
+            keep.put(w, MaskSelection.perGroup(Transforms.abs(params.get(w), true), pattern.n(), pattern.m()));
+        }
+        return of(keep);
+    }
+
+    /** Packs float keep-masks (non-zero = kept). */
+    public static NmMasks of(Map<String, INDArray> keep) {
+        LinkedHashMap<String, long[]> shapes = new LinkedHashMap<>();
+        LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
+        keep.forEach((name, k) -> {
+            float[] v = k.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            long[] b = new long[(v.length + 63) / 64];
+            for (int i = 0; i < v.length; i++) {
+                if (v[i] != 0f) {
+                    b[i >>> 6] |= 1L << (i & 63);
+                }
+            }
+            shapes.put(name, k.shape().clone());
+            bits.put(name, b);
+        });
+        return new NmMasks(shapes, bits);
+    }
+
+    public List<String> names() {
+        return List.copyOf(bits.keySet());
+    }
+
+    public boolean covers(String weight) {
+        return bits.containsKey(weight);
+    }
+
+    /** The float32 keep-mask of {@code weight}, its shape. */
+    public INDArray keep(String weight) {
+        long[] b = bits(weight);
+        long[] shape = shapes.get(weight);
+        float[] v = new float[Math.toIntExact(shape[0] * shape[1])];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (b[i >>> 6] >>> (i & 63) & 1L) != 0 ? 1f : 0f;
+        }
+        return Nd4j.create(v, shape, 'c');
+    }
+
+    /** The same mask one byte per weight (1 kept), compute layout: for checkpoints. */
+    public byte[] bytes(String weight) {
+        long[] b = bits(weight);
+        long[] shape = shapes.get(weight);
+        byte[] v = new byte[Math.toIntExact(shape[0] * shape[1])];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (byte) (b[i >>> 6] >>> (i & 63) & 1L);
+        }
+        return v;
+    }
+
+    public long[] shape(String weight) {
+        bits(weight);
+        return shapes.get(weight).clone();
+    }
+
+    /** Masks from one byte per weight (non-zero = kept), as {@link #bytes} writes them. */
+    public static NmMasks ofBytes(Map<String, long[]> shapes, Map<String, byte[]> values) {
+        LinkedHashMap<String, long[]> s = new LinkedHashMap<>();
+        LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
+        values.forEach((name, v) -> {
+            long[] b = new long[(v.length + 63) / 64];
+            for (int i = 0; i < v.length; i++) {
+                if (v[i] != 0) {
+                    b[i >>> 6] |= 1L << (i & 63);
+                }
+            }
+            s.put(name, shapes.get(name).clone());
+            bits.put(name, b);
+        });
+        return new NmMasks(s, bits);
+    }
+
+    /** Entries that differ from {@code other}'s (a swap within a group counts two), over all covered weights. */
+    public long changedFrom(NmMasks other) {
+        long changed = 0;
+        for (Map.Entry<String, long[]> e : bits.entrySet()) {
+            long[] a = e.getValue();
+            long[] b = other.bits(e.getKey());
+            for (int i = 0; i < a.length; i++) {
+                changed += Long.bitCount(a[i] ^ b[i]);
+            }
+        }
+        return changed;
+    }
+
+    /** Kept entries, over all covered weights. */
+    public long kept() {
+        long n = 0;
+        for (long[] b : bits.values()) {
+            for (long word : b) {
+                n += Long.bitCount(word);
+            }
+        }
+        return n;
+    }
+
+    /** Mask entries (weights covered), over all covered weights. */
+    public long size() {
+        long n = 0;
+        for (long[] s : shapes.values()) {
+            n += s[0] * s[1];
+        }
+        return n;
+    }
+
+    public Map<String, long[]> shapes() {
+        return Collections.unmodifiableMap(shapes);
+    }
+
+    private long[] bits(String weight) {
+        long[] b = bits.get(weight);
+        if (b == null) {
+            throw new IllegalArgumentException("no mask for '" + weight + "'");
+        }
+        return b;
+    }
+}

@@ -1,0 +1,122 @@
+package org.sparseft.jobs;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.ast.AstObjective;
+import org.sparseft.ast.AstOptions;
+import org.sparseft.ast.AstTraining;
+import org.sparseft.ast.Distillation;
+import org.sparseft.ast.NmMasks;
+import org.sparseft.ast.Slorb;
+import org.sparseft.driver.ExecutorModels;
+import org.sparseft.io.hf.SlorbBranch;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.Parameters;
+import org.sparseft.model.Workspaces;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AST in {@code sparseft finetune}: every weight trains under N:M masks re-selected by magnitude, pruned weights
+ * decay, the dense input model is the teacher. With SLoRB the checkpoint holds the exactly N:M-sparse weights and
+ * {@code slorb.safetensors} the boosting branch beside it: S·P is dense, so folding it in would undo the pattern
+ * (ALGORITHMS.md §5.4); {@code sparseft evaluate} applies the branch, other loaders see the plain N:M model.
+ */
+final class AstFinetune implements FinetuneMethod {
+    /**
+     * AST's defaults, from its GPT-2 path: AdamW β2 0.95, weight decay 0.1, clipping at 1. The reference's lr
+     * 2e-4 with 2,000 warm-up steps belongs to a 40,000-step run; the demo's few hundred steps start at the
+     * peak rate (pass --warmup for longer runs).
+     */
+    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(2e-4, 0, 0.1, 0.95);
+
+    private final AstOptions options;
+    private AstTraining training;
+
+    AstFinetune(AstOptions options) {
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "ast";
+    }
+
+    @Override
+    public TrainingOptions.Defaults defaults() {
+        return DEFAULTS;
+    }
+
+    @Override
+    public Map<String, String> identity() {
+        return Map.of("ast", options.toString());
+    }
+
+    @Override
+    public Training start(DecoderModel dense, String modelPath, String contentHash, int steps, long seed) {
+        Parameters copy = Workspaces.outside(() -> dense.parameters().castTo(DataType.FLOAT));
+        AstTraining.Start s = AstTraining.start(copy, options, steps, () -> ExecutorModels.get(modelPath,
+                contentHash));
+        training = s.training();
+        long extra = s.trained().count() - dense.parameters().count();
+        return new Training(s.trained(), training, String.format("%,d trained parameters (all %,d of the model%s),"
+                        + " %s masks re-selected every %d steps", s.trained().count(), dense.parameters().count(),
+                extra > 0 ? String.format(" + %,d SLoRB", extra) : "", options.pattern().structure(),
+                options.reselectEvery()));
+    }
+
+    @Override
+    public View at(DecoderModel dense, Parameters trained, int stepsDone, int totalSteps) {
+        AstObjective o = (AstObjective) training.current();
+        return new View(DecoderModel.of(trained), AstObjective.effective(o.keepMasks(), o.slorbTerms(trained)));
+    }
+
+    @Override
+    public Export export(DecoderModel dense, Parameters trained, int steps) {
+        NmMasks masks = training.masks();
+        Map<String, INDArray> keep = new LinkedHashMap<>();
+        Map<String, INDArray> updated = new LinkedHashMap<>();
+        Map<String, INDArray> branch = new LinkedHashMap<>();
+        List<SafetensorsWriter.Entry> slorb = new ArrayList<>();
+        for (String n : dense.parameters().names()) {
+            INDArray w = trained.get(n);
+            if (masks.covers(n)) {
+                INDArray k = masks.keep(n);
+                keep.put(n, k);
+                updated.put(n, w.mul(k));
+                if (options.slorbGroup() > 0) {
+                    branch.put(n, Slorb.term(trained, n));
+                    for (String t : List.of(Slorb.s(n), Slorb.p(n))) {
+                        INDArray v = trained.get(t);
+                        slorb.add(SafetensorsWriter.Entry.ofFloats(t, DType.F32, v.shape(),
+                                v.dup('c').data().asFloat()));
+                    }
+                }
+            } else {
+                updated.put(n, w);
+            }
+        }
+        return new Export(keep, updated, slorb.isEmpty() ? Map.of() : Map.of(SlorbBranch.FILE, slorb), branch);
+    }
+
+    @Override
+    public void describe(ObjectNode sparsityJson, Parameters trained) {
+        Distillation d = options.distillation();
+        ObjectNode ast = sparsityJson.putObject("ast");
+        ast.put("pattern", options.pattern().structure()).put("reselect_every", options.reselectEvery())
+                .put("decay_max", options.decayMax()).put("decay_ramp", options.decayRamp())
+                .put("temperature", d.temperature()).put("task_weight", d.taskWeight()).put("kl_weight", d.klWeight())
+                .put("slorb_group", options.slorbGroup()).put("trained_parameters", trained.count())
+                .put("mask_flip_rate_from_initial", (double) training.masks().changedFrom(training.initialMasks())
+                        / training.masks().size());
+        if (options.slorbGroup() > 0) {
+            ast.put("slorb_file", SlorbBranch.FILE);
+        }
+    }
+}
