@@ -247,18 +247,19 @@ public final class FinetuneCommand implements Callable<Integer> {
             Map<String, INDArray> updated = new LinkedHashMap<>(); // as the stored dtypes hold them
             export.updated().forEach((name, e) -> updated.put(name, Nd4j.create(TensorCodec.roundTrip(
                     e.dup('c').data().asFloat(), storedTypes.get(name)), e.shape(), 'c')));
-            DecoderModel exported = DecoderModel.of(base);
+            Parameters exportedParams = base.castTo(DataType.FLOAT);
+            updated.forEach((name, values) -> exportedParams.get(name).assign(values));
+            DecoderModel exported = DecoderModel.of(exportedParams);
             Perplexity.Result after = null;
             Perplexity.Result withoutBranch = null;
             if (!val.isEmpty()) { // of the model as exported, with the extra branch when there is one
                 after = Perplexity.of(Perplexity.windowNlls(exported, val, training.batch, (name, stored) -> {
-                    INDArray w = updated.getOrDefault(name, stored);
                     INDArray b = export.branch().get(name);
-                    return b == null ? w : w.add(b);
+                    return b == null ? stored : stored.add(b);
                 }), seqLen);
                 if (!export.branch().isEmpty()) {
                     withoutBranch = Perplexity.of(Perplexity.windowNlls(exported, val, training.batch,
-                            (name, stored) -> updated.getOrDefault(name, stored)), seqLen);
+                            EffectiveWeights.DENSE), seqLen);
                 }
             }
             ObjectNode sparsity = HfConfig.JSON.createObjectNode();

@@ -23,6 +23,7 @@ final class PstFinetune implements FinetuneMethod {
     static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999);
 
     private final PstOptions options;
+    private double fraction;
 
     PstFinetune(PstOptions options) {
         this.options = options;
@@ -46,9 +47,10 @@ final class PstFinetune implements FinetuneMethod {
     @Override
     public Training start(DecoderModel dense, String modelPath, String contentHash, int steps, long seed) {
         Parameters trained = PstModel.initialize(dense.parameters(), options, seed);
+        fraction = PstModel.trainableFraction(dense.parameters(), trained);
         PstObjective objective = new PstObjective(() -> ExecutorModels.get(modelPath, contentHash), options, steps);
         return new Training(trained, AdaptiveObjective.fixed(objective), String.format("%,d trained parameters"
-                + " (%.2f%% of %,d)", trained.count(), 100 * PstModel.trainableFraction(dense.parameters(), trained),
+                + " (%.2f%% of %,d)", trained.count(), 100 * fraction,
                 dense.parameters().count()));
     }
 
@@ -75,6 +77,6 @@ final class PstFinetune implements FinetuneMethod {
         sparsityJson.putObject("pst").put("weight_rank", options.weightRank()).put("mask_rank", options.maskRank())
                 .put("alpha1", options.alpha1()).put("alpha2", options.alpha2()).put("beta", options.beta())
                 .put("initial_warmup", options.initialWarmup()).put("final_warmup", options.finalWarmup())
-                .put("trained_parameters", trained.count());
+                .put("trained_parameters", trained.count()).put("trained_fraction", fraction);
     }
 }

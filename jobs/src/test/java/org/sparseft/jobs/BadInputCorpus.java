@@ -259,6 +259,17 @@ public final class BadInputCorpus {
                 + " --pst-final-warmup 0.5", "--pst-initial-warmup 0.6", "adding up to less than 1");
         pruneCase("finetune-pst-mask-rank-zero", finetune + " --method pst --sparsity 0.5 --pst-mask-rank 0",
                 "--pst-mask-rank at least 1");
+        pruneCase("finetune-ast-unstructured", finetune + " --method ast --sparsity 0.5", "--method ast selects N:M",
+                "--pattern N:M");
+        pruneCase("finetune-ast-slorb-group-does-not-divide", finetune + " --method ast --pattern 2:4"
+                + " --ast-slorb-group 5", "--ast-slorb-group 5", "not a multiple of 5");
+        pruneCase("finetune-ast-decay-negative", finetune + " --method ast --pattern 2:4 --ast-decay -1",
+                "--ast-decay -1.0", "non-negative");
+        pruneCase("finetune-ast-no-loss", finetune + " --method ast --pattern 2:4 --ast-task-weight 0"
+                + " --ast-kl-weight 0", "--ast-task-weight", "not both 0");
+        Path boosted = pruneCase("prune-input-has-slorb-branch", prune + " --method wanda --sparsity 0.5",
+                "slorb.safetensors", "carries a SLoRB branch");
+        Files.writeString(boosted.resolve("model").resolve("slorb.safetensors"), "any content: its presence counts");
 
         // pretrain: training options and run directories
         String pretrain = "pretrain --config @CASE@/config.json --data @CASE@/text.txt --out @OUT@/m --seqlen 8"

@@ -84,13 +84,78 @@ class FinetuneCommandTest {
     }
 
     @Test
-    void astIsRefusedForNowAndNothingIsWritten() throws Exception {
+    void astExportsExactTwoFourWeightsOnBothFamilies() throws Exception {
+        Path text = text();
+        for (ModelConfig cfg : List.of(TinyCheckpoints.gpt2(), TinyCheckpoints.llama())) {
+            Path in = tmp.resolve(cfg.modelType() + "-ast-in");
+            DType dtype = cfg.modelType().equals("gpt2") ? DType.F32 : DType.BF16;
+            TinyCheckpoints.write(storage, in.toString(), cfg, dtype, 0, 7);
+            Path out = tmp.resolve(cfg.modelType() + "-ast");
+            Cli r = Cli.run("finetune", "--model", in.toString(), "--out", out.toString(), "--method", "ast",
+                    "--pattern", "2:4", "--data", text.toString(), "--validation", text.toString(), "--seqlen", "16",
+                    "--steps", "6", "--batch", "4", "--eval-windows", "4", "--ast-reselect-every", "2",
+                    "--lr", "1e-2", "--master", "local[2]");
+            assertEquals(0, r.exitCode(), r.toString());
+            assertTrue(r.err().contains("mask_flip_rate"), r.err());
+            try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
+                 HfCheckpoint b = HfCheckpoint.open(storage, out.toString())) {
+                assertEquals(a.tensorNames(), b.tensorNames());
+                Parameters before = Parameters.load(a, DataType.FLOAT);
+                Parameters after = Parameters.load(b, DataType.FLOAT);
+                for (String stored : a.tensorNames()) {
+                    assertEquals(a.info(stored).dtype(), b.info(stored).dtype(), stored);
+                }
+                for (String w : cfg.prunableWeights()) {
+                    INDArray x = after.get(w);
+                    for (long row = 0; row < x.rows(); row++) {
+                        for (long g = 0; g < x.columns(); g += 4) {
+                            int nonZero = 0;
+                            for (long j = g; j < g + 4; j++) {
+                                nonZero += x.getDouble(row, j) != 0 ? 1 : 0;
+                            }
+                            assertTrue(nonZero <= 2, w + " row " + row + " group " + g + ": " + nonZero + " of 4");
+                        }
+                    }
+                }
+                String norm = cfg.modelType().equals("gpt2") ? "transformer.ln_f.weight" : "model.norm.weight";
+                assertFalse(before.get(norm).equals(after.get(norm)), "every parameter trains, norms too");
+            }
+            JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
+            assertEquals("ast", sparsity.get("method").asText());
+            assertEquals("2:4", sparsity.get("structure").asText());
+            assertEquals(0.5, sparsity.get("global_sparsity").asDouble(), 0.0, "exactly half of every group");
+            assertEquals(2, sparsity.get("ast").get("reselect_every").asInt());
+            assertTrue(Files.readString(tmp.resolve(cfg.modelType() + "-ast.run").resolve("metrics.jsonl"))
+                    .contains("mask_flip_rate"));
+        }
+    }
+
+    @Test
+    void slorbTravelsBesideTheExactTwoFourCheckpointAndEvaluateAppliesIt() throws Exception {
+        Path text = text();
         Path in = tmp.resolve("in");
         TinyCheckpoints.write(storage, in.toString(), TinyCheckpoints.llama(), DType.F32, 0, 7);
-        Cli r = Cli.run("finetune", "--model", in.toString(), "--out", tmp.resolve("o").toString(), "--method", "ast",
-                "--pattern", "2:4", "--data", text().toString(), "--master", "local[1]");
-        assertEquals(2, r.exitCode(), r.toString());
-        assertTrue(r.err().contains("--method ast: not available yet"), r.err());
-        assertFalse(Files.exists(tmp.resolve("o")));
+        Path out = tmp.resolve("slorb");
+        Cli r = Cli.run("finetune", "--model", in.toString(), "--out", out.toString(), "--method", "ast",
+                "--pattern", "2:4", "--data", text.toString(), "--validation", text.toString(), "--seqlen", "16",
+                "--steps", "4", "--batch", "4", "--eval-windows", "4", "--ast-slorb-group", "4", "--lr", "1e-2",
+                "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(Files.exists(out.resolve("slorb.safetensors")));
+        JsonNode v = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile()).get("validation");
+        double after = v.get("perplexity_after").asDouble();
+        assertTrue(v.get("perplexity_after_without_slorb").asDouble() != after, v.toString());
+        Cli eval = Cli.run("evaluate", "--model", out.toString(), "--data", text.toString(), "--seqlen", "16",
+                "--max-windows", "4", "--master", "local[1]");
+        assertEquals(0, eval.exitCode(), eval.toString());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("perplexity\\s+([0-9.]+)").matcher(eval.out());
+        assertTrue(m.find(), eval.out());
+        assertEquals(after, Double.parseDouble(m.group(1)), after * 1e-3, "evaluate reads checkpoint + branch");
+        try (SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
+            for (var t : masks.tensors()) {
+                long[] keep = masks.readIntegers(t.name());
+                assertEquals(keep.length / 2, java.util.Arrays.stream(keep).sum(), t.name());
+            }
+        }
     }
 }
