@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * loopback, {@code deploy/bin/sparseft-submit} submits {@code pretrain} through Spark's SparkSubmit, and the results
  * are compared with a local run's, bit for bit: undisturbed, with a worker (and its executor) killed mid-run, and
  * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks,
- * and {@code finetune --method pst} must end with the local run's weights.
+ * and {@code finetune} with PST and with AST, checkpointing to and (AST) writing its model on a MiniDFSCluster, must
+ * end with the local run's weights.
  * Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions split their sums by thread count.
  */
 class StandaloneClusterIT {
@@ -37,9 +38,11 @@ class StandaloneClusterIT {
     static String master;
     static Path config;
     static Path text;
+    static org.sparseft.testing.MiniHdfs hdfs;
 
     @BeforeAll
     static void startCluster() throws Exception {
+        hdfs = new org.sparseft.testing.MiniHdfs();
         clusterDir = tmp.resolve("cluster");
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -66,6 +69,9 @@ class StandaloneClusterIT {
 
     @AfterAll
     static void stopCluster() throws Exception {
+        if (hdfs != null) {
+            hdfs.close();
+        }
         if (clusterDir != null) {
             run(tmp.resolve("cluster-stop.log"), 60, BIN.resolve("sparseft-cluster").toString(), "stop", "--dir",
                     clusterDir.toString());
@@ -158,12 +164,34 @@ class StandaloneClusterIT {
         Result tl = run(tmp.resolve("tune-local.log"), 300, localTune.toArray(String[]::new));
         assertEquals(0, tl.exitCode(), tl.output());
         List<String> clusterTune = new ArrayList<>(finetune);
-        clusterTune.addAll(List.of("--out", tmp.resolve("tuned-cluster").toString()));
+        clusterTune.addAll(List.of("--out", tmp.resolve("tuned-cluster").toString(), "--run",
+                hdfs.uri() + "/runs/pst"));
         Result tc = run(tmp.resolve("tune-cluster.log"), 300, submit(clusterTune).toArray(String[]::new));
         assertEquals(0, tc.exitCode(), tc.output());
         assertArrayEquals(Files.readAllBytes(tmp.resolve("tuned-local").resolve("model.safetensors")),
                 Files.readAllBytes(tmp.resolve("tuned-cluster").resolve("model.safetensors")),
                 "PST on the cluster equals PST locally");
+        assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/pst/checkpoints/step-0000006/state.json"));
+
+        // AST on the cluster (the teacher on the executors, masks re-selected on the driver), run directory and
+        // model on HDFS, ends with the local run's weights.
+        List<String> ast = List.of("finetune", "--model", local.toString(), "--method", "ast", "--pattern", "2:4",
+                "--data", text.toString(), "--seqlen", "32", "--steps", "6", "--batch", "4", "--partitions", "2",
+                "--ast-reselect-every", "2", "--lr", "1e-3", "--checkpoint-every", "3");
+        List<String> localAst = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
+        localAst.addAll(ast);
+        localAst.addAll(List.of("--out", tmp.resolve("ast-local").toString(), "--master", "local[2]"));
+        Result al = run(tmp.resolve("ast-local.log"), 300, localAst.toArray(String[]::new));
+        assertEquals(0, al.exitCode(), al.output());
+        List<String> clusterAst = new ArrayList<>(ast);
+        clusterAst.addAll(List.of("--out", hdfs.uri() + "/models/ast", "--run", hdfs.uri() + "/runs/ast"));
+        Result ac = run(tmp.resolve("ast-cluster.log"), 300, submit(clusterAst).toArray(String[]::new));
+        assertEquals(0, ac.exitCode(), ac.output());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("ast-local").resolve("model.safetensors")),
+                hdfs.storage().readAllBytes(hdfs.uri() + "/models/ast/model.safetensors"),
+                "AST on the cluster, to HDFS, equals AST locally");
+        assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/ast/checkpoints/step-0000006/method.safetensors"),
+                "the masks are checkpointed on HDFS");
     }
 
     private static void waitForStep(Path metrics, int step, Process job) throws Exception {
