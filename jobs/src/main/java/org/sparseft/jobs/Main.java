@@ -15,7 +15,7 @@ import java.io.PrintWriter;
         description = "Distributed sparse fine-tuning of transformer language models on Apache Spark.",
         subcommands = {DataCommand.class, TokenizeCommand.class, PretrainCommand.class, EvaluateCommand.class,
                 PruneCommand.class, FinetuneCommand.class,
-                InspectCommand.class, BenchCommand.class, PlotCommand.class,
+                InspectCommand.class, BenchCommand.class, PlotCommand.class, RunCommand.class,
                 DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 2 bad input or configuration, 3 runtime failure.",

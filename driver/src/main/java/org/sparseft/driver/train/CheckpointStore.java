@@ -21,9 +21,10 @@ import java.util.regex.Pattern;
 
 /**
  * Training checkpoints under {@code <run>/checkpoints/step-NNNNNNN/}: {@code parameters.safetensors} (float32, compute
- * layout, every trained tensor), {@code optimizer.safetensors} (AdamW's {@code exp_avg.*} and {@code exp_avg_sq.*})
- * , {@code state.json} and, for methods with state of their own, {@code method.safetensors}. Each is built under a temporary name and renamed, so a directory with the final name is
- * complete; only the newest {@code keep} are kept.
+ * layout, every trained tensor), {@code optimizer.safetensors} (AdamW's {@code exp_avg.*} and {@code exp_avg_sq.*}),
+ * {@code state.json} and, for a method with state of its own (AST's masks), {@code method.safetensors}. Each is built
+ * under a temporary name and renamed, so a directory with the final name is complete; only the newest {@code keep}
+ * are kept.
  */
 public final class CheckpointStore {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{7,})");

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The sparse fine-tuning runs of docs/results.md: the shipped demo model fine-tuned by each setting for 300 steps of
+# 8 x 256 tokens, validation perplexity every 50 steps on 100 windows (into each run's metrics.jsonl), then the
+# exported model evaluated on the first 300 windows of 256 tokens of the Brown validation split, as in the pruning
+# table; finally the plot of validation perplexity against step.
+#   deploy/tools/finetune-runs.sh [OUT_DIR]            (needs demo-out/ from `deploy/bin/sparseft demo`)
+#   RUNS="ast24 pst50" deploy/tools/finetune-runs.sh   (only some runs)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+out="${1:-/tmp/sparseft-finetune}"
+bin="$root/deploy/bin/sparseft"
+mkdir -p "$out"
+declare -A args=(
+  [ast24]="--method ast --pattern 2:4"
+  [ast24avg]="--method ast --pattern 2:4 --sync average --every 10"
+  [ast24slorb]="--method ast --pattern 2:4 --ast-slorb-group 16"
+  [pst50]="--method pst --sparsity 0.5 --pst-weight-rank 1 --pst-mask-rank 1"
+  [pst70]="--method pst --sparsity 0.7 --pst-weight-rank 1 --pst-mask-rank 1"
+)
+for name in ${RUNS:-ast24 pst50 ast24avg ast24slorb}; do
+  started=$(date +%s)
+  # shellcheck disable=SC2086
+  "$bin" finetune --model "$root/deploy/demo/model" --out "$out/$name" --force ${args[$name]} --steps 300 \
+    --tokens "$root/demo-out/tokens/train.safetensors" --checkpoint-every 0 --log-every 50 \
+    --validation "$root/demo-out/tokens/validation.safetensors" --eval-windows 100 --eval-every 50 \
+    >"$out/$name.log" 2>&1
+  seconds=$(( $(date +%s) - started ))
+  ppl=$("$bin" evaluate --model "$out/$name" --data "$root/demo-out/data/brown/validation.txt" --seqlen 256 \
+    --max-windows 300 2>/dev/null | awk '/^perplexity/ {print $2}')
+  echo "| $name | ${args[$name]} | $ppl | $seconds s |"
+done
