@@ -62,16 +62,22 @@ public final class RunCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         long t0 = System.nanoTime();
         List<Pipeline.StageResult> results = new Pipeline(storage, recipe, run, force, w, err).run();
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        ObjectNode report = report(storage, recipe, run, results, seconds);
-        storage.writeAtomically(Storage.join(run, "report.json"), JSON.writeValueAsBytes(report));
-        String md = markdown(report);
-        storage.writeAtomically(Storage.join(run, "report.md"), md.getBytes(StandardCharsets.UTF_8));
-        plot(storage, run, results, report);
+        String md = writeReport(storage, recipe, run, results, (System.nanoTime() - t0) / 1e9);
         w.print(md);
         w.printf("%nreport: %s/report.md%n", run);
         w.flush();
         return Main.OK;
+    }
+
+    /** Writes report.json, report.md and val_ppl.png into the run directory; returns the Markdown. */
+    static String writeReport(Storage storage, Recipe recipe, String run, List<Pipeline.StageResult> results,
+                              double seconds) throws java.io.IOException {
+        ObjectNode report = report(storage, recipe, run, results, seconds);
+        storage.writeAtomically(Storage.join(run, "report.json"), JSON.writeValueAsBytes(report));
+        String md = markdown(report);
+        storage.writeAtomically(Storage.join(run, "report.md"), md.getBytes(StandardCharsets.UTF_8));
+        plot(storage, run, results);
+        return md;
     }
 
     private static ObjectNode report(Storage storage, Recipe recipe, String run, List<Pipeline.StageResult> results,
@@ -126,7 +132,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** Validation perplexity against step of every fine-tuning stage that measured it, into val_ppl.png. */
-    private static void plot(Storage storage, String run, List<Pipeline.StageResult> results, JsonNode report)
+    private static void plot(Storage storage, String run, List<Pipeline.StageResult> results)
             throws java.io.IOException {
         List<LineChart.Series> series = new ArrayList<>();
         for (Pipeline.StageResult s : results) {

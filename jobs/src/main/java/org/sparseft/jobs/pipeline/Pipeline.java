@@ -98,9 +98,9 @@ public final class Pipeline {
                 case EXPORT -> exportPlan(stage, dir, lastModel, outputs);
             };
             Output o = new Output(stage.name(), stage.kind(), plan.hash(), plan.output(),
-                    stage.kind() == Recipe.Kind.DATA ? Storage.join(dir, "train.safetensors") : null,
-                    stage.kind() == Recipe.Kind.DATA && plan.over().containsKey("validation")
-                            ? Storage.join(dir, "validation.safetensors") : null, value(stage, "seqlen", "256"));
+                    stage.kind() == Recipe.Kind.DATA ? tokensOf(plan, dir, "train") : null,
+                    stage.kind() == Recipe.Kind.DATA ? tokensOf(plan, dir, "validation") : null,
+                    value(stage, "seqlen", "256"));
             outputs.put(stage.name(), o);
             if (stage.kind() == Recipe.Kind.DATA) {
                 data = o;
@@ -160,6 +160,19 @@ public final class Pipeline {
 
     private static final Set<String> DATA_KEYS = Set.of("path", "validation", "seqlen", "tokenizer", "text-field",
             "format");
+
+    /** Pre-tokenized splits (.safetensors) are used where they are; text is tokenized into the stage directory. */
+    private static boolean pretokenized(String path) {
+        return path.endsWith(".safetensors");
+    }
+
+    private String tokensOf(Plan plan, String dir, String split) {
+        String path = plan.over().get(split);
+        if (path == null) {
+            return null;
+        }
+        return pretokenized(path) ? storage.qualify(path) : Storage.join(dir, split + ".safetensors");
+    }
 
     private static String validationOf(Recipe.Stage stage) {
         return stage.option("validation");
@@ -312,6 +325,13 @@ public final class Pipeline {
         storage.mkdirs(dir);
         storage.delete(Storage.join(dir, SUCCESS));
         for (Map.Entry<String, String> split : plan.over().entrySet()) {
+            if (pretokenized(split.getValue())) {
+                if (!storage.exists(split.getValue())) {
+                    throw BadInputException.at(split.getValue(), "token file does not exist (" + stage.name() + "."
+                            + (split.getKey().equals("train") ? "path" : "validation") + ")");
+                }
+                continue;
+            }
             command(stage.name(), concat(plan.args(), List.of("--data", split.getValue(), "--out",
                     Storage.join(dir, split.getKey() + ".safetensors"), "--force")));
         }
