@@ -11,9 +11,9 @@ out="${1:-/tmp/sparseft-finetune}"
 bin="$root/deploy/bin/sparseft"
 mkdir -p "$out"
 declare -A args=(
-  [ast24]="--method ast --pattern 2:4"
+  [ast24]="--method ast --pattern 2:4 --sync grad"
   [ast24avg]="--method ast --pattern 2:4 --sync average --every 10"
-  [ast24slorb]="--method ast --pattern 2:4 --ast-slorb-group 16"
+  [ast24slorb]="--method ast --pattern 2:4 --sync grad --ast-slorb-group 16"
   [pst50]="--method pst --sparsity 0.5 --pst-weight-rank 1 --pst-mask-rank 1"
   [pst70]="--method pst --sparsity 0.7 --pst-weight-rank 1 --pst-mask-rank 1"
 )

@@ -275,7 +275,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             ObjectNode t = sparsity.putObject("training");
             t.put("data", input.uri()).put("data_fingerprint", shards.fingerprint()).put("steps", steps)
                     .put("batch", training.batch).put("seqlen", seqLen).put("partitions", p)
-                    .put("sync", training.sync).put("run", run).put("resumed_at_step", summary.firstStep())
+                    .put("sync", training.syncMode(m.defaults()).name().toLowerCase(Locale.ROOT)).put("run", run).put("resumed_at_step", summary.firstStep())
                     .put("final_train_loss", summary.finalLoss()).put("seconds", summary.seconds());
             if (before != null) {
                 ObjectNode v = sparsity.putObject("validation").put("source", validation)

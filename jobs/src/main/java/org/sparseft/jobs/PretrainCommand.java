@@ -72,7 +72,8 @@ public final class PretrainCommand implements Callable<Integer> {
     TrainingOptions training;
 
     /** Pretraining's defaults: the demo model was trained with them. */
-    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 100, 0.1, 0.95);
+    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 100, 0.1, 0.95,
+            DataParallelTrainer.Sync.GRAD);
 
     @Option(names = "--dtype", defaultValue = "f32", description = "Saved weight type: f32, bf16 or f16.")
     String dtype;
@@ -92,7 +93,7 @@ public final class PretrainCommand implements Callable<Integer> {
             default -> throw new BadInputException("--dtype " + dtype + ": expected f32, bf16 or f16");
         };
         training.validate(DEFAULTS);
-        DataParallelTrainer.Sync syncMode = training.syncMode();
+        DataParallelTrainer.Sync syncMode = training.syncMode(DEFAULTS);
         AdamW.Options adam = training.adam(DEFAULTS);
         DataParallelTrainer.Options options = training.trainer(DEFAULTS);
         int steps = training.steps;
@@ -152,7 +153,7 @@ public final class PretrainCommand implements Callable<Integer> {
                 progress.step(String.format("training %s with %,d parameters: steps %d..%d of %d x %d tokens on %d"
                                 + " blocks in %d partitions (%s sync%s); run directory %s", cfg.modelType(),
                         params.count(), trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
-                        training.sync.toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE ? " every "
+                        syncMode.name().toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE ? " every "
                                 + training.every
                                 + " steps, " + TrainingOptions.mb(perStepBytes) + " per round" : ", "
                                 + TrainingOptions.mb(perStepBytes) + " per step",
@@ -180,7 +181,7 @@ public final class PretrainCommand implements Callable<Integer> {
             provenance.put("parameters", params.count());
             provenance.put("steps", steps);
             provenance.put("partitions", p);
-            provenance.put("sync", training.sync.toLowerCase(Locale.ROOT));
+            provenance.put("sync", syncMode.name().toLowerCase(Locale.ROOT));
             provenance.put("run", run);
             provenance.put("resumed_at_step", summary.firstStep());
             provenance.put("tokens", (long) steps * batch * seqLen);

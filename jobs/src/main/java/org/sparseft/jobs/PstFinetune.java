@@ -3,6 +3,7 @@ package org.sparseft.jobs;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.pst.PstModel;
@@ -20,7 +21,8 @@ final class PstFinetune implements FinetuneMethod {
      * cosine decay to 10% suit the small models this service trains in its demo (the reference's GPT-2-medium
      * setting is lr 1e-4, a linear schedule with 500 warm-up steps and no clipping: pass --lr, --warmup, --clip 0).
      */
-    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999);
+    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999,
+            DataParallelTrainer.Sync.GRAD);
 
     private final PstOptions options;
     private double fraction;

@@ -17,7 +17,7 @@ import java.util.Locale;
  */
 final class TrainingOptions {
     /** A command's defaults for the options left unset. */
-    record Defaults(double lr, int warmup, double weightDecay, double beta2) {
+    record Defaults(double lr, int warmup, double weightDecay, double beta2, DataParallelTrainer.Sync sync) {
     }
 
     @Option(names = "--run", paramLabel = "DIR",
@@ -44,8 +44,8 @@ final class TrainingOptions {
                     + " result depends on P, never on scheduling.")
     Integer partitions;
 
-    @Option(names = "--sync", defaultValue = "grad", paramLabel = "grad|average",
-            description = "grad: sum gradients every step; average: local steps, parameters averaged every --every.")
+    @Option(names = "--sync", paramLabel = "grad|average", description = "grad: sum gradients every step;"
+            + " average: local steps, parameters averaged every --every (default: the command's).")
     String sync;
 
     @Option(names = "--every", defaultValue = "10", paramLabel = "H", description = "Steps per averaging round.")
@@ -88,7 +88,10 @@ final class TrainingOptions {
     @Option(names = "--log-every", defaultValue = "10", description = "Progress line every N steps.")
     int logEvery;
 
-    DataParallelTrainer.Sync syncMode() {
+    DataParallelTrainer.Sync syncMode(Defaults d) {
+        if (sync == null) {
+            return d.sync();
+        }
         return switch (sync.toLowerCase(Locale.ROOT)) {
             case "grad" -> DataParallelTrainer.Sync.GRAD;
             case "average" -> DataParallelTrainer.Sync.AVERAGE;
@@ -98,7 +101,7 @@ final class TrainingOptions {
 
     /** Refuses out-of-range values before any work. */
     void validate(Defaults d) {
-        syncMode();
+        syncMode(d);
         if (steps < 1 || batch < 1 || seqLen < 2 || warmup(d) < 0 || !(lr(d) > 0) || logEvery < 1 || evalWindows < 1
                 || evalEvery < 0 || weightDecay(d) < 0) {
             throw new BadInputException("--steps, --batch, --log-every, --eval-windows must be at least 1, --seqlen at"
@@ -131,7 +134,7 @@ final class TrainingOptions {
     DataParallelTrainer.Options trainer(Defaults d) {
         LearningRateSchedule schedule = new LearningRateSchedule(lr(d), warmup(d), steps,
                 LearningRateSchedule.Decay.COSINE, minLrRatio);
-        return new DataParallelTrainer.Options(steps, batch, microBatch, syncMode(), every, schedule, adam(d), clip,
+        return new DataParallelTrainer.Options(steps, batch, microBatch, syncMode(d), every, schedule, adam(d), clip,
                 seed, checkpointEvery);
     }
 
@@ -156,7 +159,7 @@ final class TrainingOptions {
 
     /** The settings a resume must match, for {@code TrainingState.identity}. */
     Object[] identity(Defaults d, int partitions) {
-        DataParallelTrainer.Sync s = syncMode();
+        DataParallelTrainer.Sync s = syncMode(d);
         return new Object[] {"seqlen", seqLen, "partitions", partitions, "batch", batch, "micro_batch", microBatch,
                 "sync", s, "every", s == DataParallelTrainer.Sync.AVERAGE ? every : 1, "steps", steps, "lr", lr(d),
                 "warmup", warmup(d), "min_lr_ratio", minLrRatio, "weight_decay", weightDecay(d), "clip", clip,
