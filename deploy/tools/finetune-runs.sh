@@ -29,3 +29,26 @@ for name in ${RUNS:-ast24 pst50 ast24avg ast24slorb}; do
     --max-windows 300 2>/dev/null | awk '/^perplexity/ {print $2}')
   echo "| $name | ${args[$name]} | $ppl | $seconds s |"
 done
+
+# The plot of docs/results.md: each run's validation curve (first 100 windows) against dense and one-shot Wanda
+# measured on the same windows.
+ev() {
+  "$bin" evaluate --model "$1" --tokens "$root/demo-out/tokens/validation.safetensors" --seqlen 256 \
+    --max-windows 100 2>/dev/null | awk '/^perplexity/ {print $2}'
+}
+refs=(--reference "dense=$(ev "$root/deploy/demo/model")")
+for target in "--pattern 2:4" "--sparsity 0.5"; do
+  # shellcheck disable=SC2086
+  "$bin" prune --model "$root/deploy/demo/model" --out "$out/wanda" --force --method wanda $target \
+    --tokens "$root/demo-out/tokens/train.safetensors" --seqlen 256 --nsamples 128 --seed 0 >/dev/null 2>&1
+  label=$([[ $target == *2:4 ]] && echo "one-shot Wanda 2:4" || echo "one-shot Wanda 50%")
+  refs+=(--reference "$label=$(ev "$out/wanda")")
+done
+series=()
+declare -A labels=([ast24]="AST 2:4 (grad)" [ast24avg]="AST 2:4 (average every 10)"
+  [ast24slorb]="AST 2:4 + SLoRB 16 (grad)" [pst50]="PST 50%" [pst70]="PST 70%")
+for name in ${RUNS:-ast24 pst50 ast24avg ast24slorb}; do
+  series+=(--series "${labels[$name]}=$out/$name.run/metrics.jsonl")
+done
+"$bin" plot "${series[@]}" "${refs[@]}" --title "Demo model: validation perplexity (first 100 windows)" \
+  --out "$out/finetune-val-ppl.png" --force

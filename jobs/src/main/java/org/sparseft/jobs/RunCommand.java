@@ -96,12 +96,15 @@ public final class RunCommand implements Callable<Integer> {
                 n.put("method", j.path("method").asText()).put("structure", j.path("structure").asText())
                         .put("global_sparsity", j.path("global_sparsity").asDouble());
             }
-            if (s.kind() == Recipe.Kind.EVALUATE) {
+            if (s.kind() == Recipe.Kind.EVALUATE) { // the input, then the models in stage order
                 ObjectNode ppl = n.putObject("perplexity");
-                for (String f : storage.list(s.output())) {
-                    if (f.endsWith(".json")) {
-                        JsonNode e = JSON.readTree(storage.readAllBytes(Storage.join(s.output(), f)));
-                        ppl.put(f.substring(0, f.length() - 5), e.path("perplexity").asDouble());
+                List<String> models = new ArrayList<>(List.of("dense"));
+                results.stream().filter(x -> x.kind() == Recipe.Kind.PRUNE || x.kind() == Recipe.Kind.FINETUNE)
+                        .forEach(x -> models.add(x.name()));
+                for (String m : models) {
+                    String f = Storage.join(s.output(), m + ".json");
+                    if (storage.exists(f)) {
+                        ppl.put(m, JSON.readTree(storage.readAllBytes(f)).path("perplexity").asDouble());
                     }
                 }
             }
