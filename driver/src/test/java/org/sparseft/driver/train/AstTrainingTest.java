@@ -11,13 +11,7 @@ import org.sparseft.ast.Distillation;
 import org.sparseft.driver.ExecutorModels;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
-import org.sparseft.io.Storage;
-import org.sparseft.io.hf.HfCheckpoint;
-import org.sparseft.io.hf.HfCheckpointWriter;
-import org.sparseft.io.hf.HfConfig;
-import org.sparseft.io.safetensors.DType;
 import org.sparseft.model.LlamaConfig;
-import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
@@ -27,7 +21,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,49 +32,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * driver every 3 steps and checkpointed (every 4, so a resume lands between re-selections), SLoRB trained.
  */
 class AstTrainingTest {
-    private static final LlamaConfig TINY = LlamaConfig.of(32, 16, 16, 32, 2, 4, 2, true);
+    private static final LlamaConfig TINY = FrozenModels.TINY;
     private static final int STEPS = 12;
 
     @TempDir
     Path tmp;
 
-    private static List<int[]> blocks() {
-        Random r = new Random(7);
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < 24; i++) {
-            int[] b = new int[8];
-            for (int j = 0; j < 8; j++) {
-                b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize();
-            }
-            out.add(b);
-        }
-        return out;
-    }
-
     private record Outcome(float[] trained, byte[] lastMask, List<Double> losses, List<Map<String, Double>> figures) {
     }
 
-    private record Base(String dir, String hash, Parameters parameters) {
-    }
-
-    private Base writeBase(long seed) throws java.io.IOException {
-        Storage storage = HadoopStorage.withDefaults();
-        String dir = tmp.resolve("base-" + seed).toUri().toString();
-        Parameters base = Parameters.initialize(TINY, seed, DataType.FLOAT);
-        HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
-                Map.of(), 0, false);
-        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            return new Base(dir, c.contentHash(), base);
-        }
+    private FrozenModels.Base writeBase(long seed) throws java.io.IOException {
+        return FrozenModels.write(tmp.resolve("base-" + seed), seed);
     }
 
     /** {@code crashAfter} > 0 throws after that step. */
-    private static Outcome train(String master, Base b, Path runDir, DataParallelTrainer.Sync sync, boolean resume,
-                                 int crashAfter) {
+    private static Outcome train(String master, FrozenModels.Base b, Path runDir, DataParallelTrainer.Sync sync,
+                                 boolean resume, int crashAfter) {
         SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            TrainingShards shards = TrainingShards.of(jsc.parallelize(blocks(), 3), 4);
+            TrainingShards shards = TrainingShards.of(jsc.parallelize(FrozenModels.blocks(), 3), 4);
             AstOptions options = new AstOptions(new SparsityPattern.NOutOfM(2, 4), 3, 0.05, 0.25,
                     Distillation.GPT2, 4);
             String dir = b.dir();
@@ -117,7 +87,7 @@ class AstTrainingTest {
 
     @Test
     void theResultDoesNotDependOnSchedulingAndMasksAreReselectedEveryThreeSteps() throws Exception {
-        Base b = writeBase(2);
+        FrozenModels.Base b = writeBase(2);
         Outcome serial = train("local[1]", b, tmp.resolve("run1"), DataParallelTrainer.Sync.GRAD, false, -1);
         Outcome parallel = train("local[4]", b, tmp.resolve("run4"), DataParallelTrainer.Sync.GRAD, false, -1);
         assertArrayEquals(serial.trained(), parallel.trained(), 0f, "local[1] and local[4]: the same weights");
@@ -136,7 +106,7 @@ class AstTrainingTest {
 
     @Test
     void aResumedRunEndsWithTheUninterruptedRunsWeightsAndMasks() throws Exception {
-        Base b = writeBase(4);
+        FrozenModels.Base b = writeBase(4);
         for (DataParallelTrainer.Sync sync : DataParallelTrainer.Sync.values()) {
             Outcome whole = train("local[2]", b, tmp.resolve("whole-" + sync), sync, false, -1);
             Path broken = tmp.resolve("broken-" + sync);

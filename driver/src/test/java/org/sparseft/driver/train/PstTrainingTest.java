@@ -4,15 +4,9 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.driver.ExecutorModels;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
-import org.sparseft.io.Storage;
-import org.sparseft.io.hf.HfCheckpoint;
-import org.sparseft.io.hf.HfCheckpointWriter;
-import org.sparseft.io.hf.HfConfig;
-import org.sparseft.io.safetensors.DType;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.pst.PstModel;
@@ -26,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,23 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** PST through the data-parallel trainer on real local Spark: only the small tensors train and travel. */
 class PstTrainingTest {
-    private static final LlamaConfig TINY = LlamaConfig.of(32, 16, 16, 32, 2, 4, 2, true);
+    private static final LlamaConfig TINY = FrozenModels.TINY;
 
     @TempDir
     Path tmp;
-
-    private static List<int[]> blocks() {
-        Random r = new Random(7);
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < 24; i++) {
-            int[] b = new int[8];
-            for (int j = 0; j < 8; j++) {
-                b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize();
-            }
-            out.add(b);
-        }
-        return out;
-    }
 
     private record Outcome(float[] trained, List<Double> losses) {
     }
@@ -65,7 +45,7 @@ class PstTrainingTest {
         SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            TrainingShards shards = TrainingShards.of(jsc.parallelize(blocks(), 3), 4);
+            TrainingShards shards = TrainingShards.of(jsc.parallelize(FrozenModels.blocks(), 3), 4);
             int steps = 12;
             PstOptions pst = PstOptions.defaults(new SparsityPattern.Unstructured(0.5));
             Parameters trained = PstModel.initialize(base, pst, 5);
@@ -94,24 +74,13 @@ class PstTrainingTest {
         }
     }
 
-    /** The frozen model: a seeded tiny checkpoint written in HF layout, where executors load it by path and hash. */
-    private record Base(String dir, String hash, Parameters parameters) {
-    }
-
-    private Base writeBase(long seed) throws java.io.IOException {
-        Storage storage = HadoopStorage.withDefaults();
-        String dir = tmp.resolve("base").toUri().toString();
-        Parameters base = Parameters.initialize(TINY, seed, DataType.FLOAT);
-        HfCheckpointWriter.write(storage, dir, HfConfig.of(TINY, "float32"), base.toEntries(DType.F32), Map.of(),
-                Map.of(), 0, false);
-        try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            return new Base(dir, c.contentHash(), base);
-        }
+    private FrozenModels.Base writeBase(long seed) throws java.io.IOException {
+        return FrozenModels.write(tmp.resolve("base-" + seed), seed);
     }
 
     @Test
     void onlyThePstTensorsTrainAndTheResultDoesNotDependOnScheduling() throws Exception {
-        Base b = writeBase(2);
+        FrozenModels.Base b = writeBase(2);
         String dir = b.dir();
         String hash = b.hash();
         Parameters base = b.parameters();
@@ -128,7 +97,7 @@ class PstTrainingTest {
 
     @Test
     void aResumedRunEndsWithTheUninterruptedRunsTensors() throws Exception {
-        Base b = writeBase(4);
+        FrozenModels.Base b = writeBase(4);
         String dir = b.dir();
         String hash = b.hash();
         Parameters base = b.parameters();
