@@ -132,7 +132,10 @@ public final class Pipeline {
                     + " after it, or use a new --out");
         }
         long t0 = System.nanoTime();
-        err.printf("[%s] running: sparseft %s%n", stage.name(), String.join(" ", plan.args()));
+        boolean tokenizes = stage.kind() != Recipe.Kind.DATA
+                || plan.over().values().stream().anyMatch(p -> !pretokenized(p));
+        err.printf("[%s] %s%n", stage.name(), tokenizes ? "running: sparseft " + String.join(" ", plan.args())
+                : "using the token files " + String.join(", ", plan.over().values()));
         err.flush();
         List<String> args = new ArrayList<>(plan.args());
         if (stage.kind() == Recipe.Kind.FINETUNE && !changed) {
