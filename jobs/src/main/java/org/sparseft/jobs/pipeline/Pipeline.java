@@ -80,8 +80,13 @@ public final class Pipeline {
      * pipeline sets itself, missing inputs), then runs the stages.
      */
     public List<StageResult> run() throws IOException {
-        plan(true);
+        check();
         return plan(false);
+    }
+
+    /** The checks of {@link #run()} alone: every stage's options and inputs, without running anything. */
+    public void check() throws IOException {
+        plan(true);
     }
 
     private List<StageResult> plan(boolean dryRun) throws IOException {
