@@ -20,21 +20,37 @@ import java.util.Map;
  * distils the frozen dense teacher's logits, computed on the same micro-batch in the same JVM; and
  * {@link #regularise} adds the annealed decay λ(t)·(1 − M) ⊙ W that pulls pruned weights towards zero.
  *
- * @param teacher the dense teacher (the input model), or null when the KL weight is 0
- * @param masks the keep-masks in force for these steps
+ * The teacher (the dense input model) may be null when the KL weight is 0; the masks are those in force for these
+ * steps.
  */
-public record AstObjective(ModelSource teacher, AstOptions options, NmMasks masks, int totalSteps)
-        implements Objective {
+public final class AstObjective implements Objective {
     private static final long serialVersionUID = 1L;
+
+    private final ModelSource teacher;
+    private final AstOptions options;
+    private final NmMasks masks;
+    private final int totalSteps;
+    /** The masks unpacked to float32, made once per instance (per JVM that deserializes it) and kept. */
+    private transient Map<String, INDArray> keep;
+
+    public AstObjective(ModelSource teacher, AstOptions options, NmMasks masks, int totalSteps) {
+        this.teacher = teacher;
+        this.options = options;
+        this.masks = masks;
+        this.totalSteps = totalSteps;
+    }
+
+    public NmMasks masks() {
+        return masks;
+    }
 
     @Override
     public double accumulate(Parameters trained, int step, List<int[]> microBatches, int batch, int seqLen,
                              Parameters grads) {
         DecoderModel student = DecoderModel.of(trained);
         DecoderModel dense = options.distillation().klWeight() > 0 ? teacher.get() : null;
-        Map<String, INDArray> keep = Workspaces.outside(this::keepMasks);
         Map<String, INDArray> boost = Workspaces.outside(() -> slorbTerms(trained));
-        EffectiveWeights weights = effective(keep, boost);
+        EffectiveWeights weights = effective(keepMasks(), boost);
         double loss = TrainStep.accumulate(student, weights, microBatches, batch, seqLen, grads, tokens -> {
             int[] targets = DecoderModel.shiftedTargets(tokens, batch, seqLen);
             return options.distillation().loss(dense == null ? null
@@ -58,10 +74,7 @@ public record AstObjective(ModelSource teacher, AstOptions options, NmMasks mask
         if (lambda == 0) {
             return;
         }
-        for (String w : masks.names()) {
-            INDArray pruned = masks.keep(w).rsubi(1.0);
-            grads.get(w).addi(pruned.muli(trained.get(w)).muli(lambda));
-        }
+        keepMasks().forEach((w, k) -> grads.get(w).addi(k.rsub(1.0).muli(trained.get(w)).muli(lambda)));
     }
 
     /** The weights the model computes with: M ⊙ W (+ S·P) for masked weights, the others as they are. */
@@ -77,11 +90,16 @@ public record AstObjective(ModelSource teacher, AstOptions options, NmMasks mask
         };
     }
 
-    /** Float keep-masks of every masked weight. */
-    public Map<String, INDArray> keepMasks() {
-        Map<String, INDArray> keep = new LinkedHashMap<>();
-        for (String w : masks.names()) {
-            keep.put(w, masks.keep(w));
+    /** Float keep-masks of every masked weight (read-only). */
+    public synchronized Map<String, INDArray> keepMasks() {
+        if (keep == null) {
+            keep = Workspaces.outside(() -> {
+                Map<String, INDArray> k = new LinkedHashMap<>();
+                for (String w : masks.names()) {
+                    k.put(w, masks.keep(w));
+                }
+                return java.util.Collections.unmodifiableMap(k);
+            });
         }
         return keep;
     }

@@ -10,7 +10,6 @@ import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
 import org.sparseft.model.Workspaces;
 import org.sparseft.train.AdaptiveObjective;
-import org.sparseft.train.Objective;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,6 +30,8 @@ public final class AstTraining implements AdaptiveObjective {
     private final List<String> weights;
     private NmMasks initial;
     private NmMasks masks;
+    /** The objective of {@link #masks}: one per re-selection, so its unpacked masks serve every step until then. */
+    private AstObjective current;
 
     private AstTraining(ModelSource teacher, AstOptions options, int totalSteps, List<String> weights,
                         NmMasks initial) {
@@ -52,11 +53,8 @@ public final class AstTraining implements AdaptiveObjective {
     public static Start start(Parameters model, AstOptions options, int totalSteps, ModelSource teacher) {
         ModelConfig cfg = model.config();
         List<String> weights = cfg.prunableWeights();
-        for (String w : weights) {
+        for (String w : weights) { // SLoRB's groups are checked where they are made
             options.pattern().checkFits(w, model.get(w).columns());
-            if (options.slorbGroup() > 0) {
-                Slorb.checkFits(w, model.get(w).columns(), options.slorbGroup());
-            }
         }
         NmMasks initial = Workspaces.outside(() -> NmMasks.byMagnitude(model, weights, options.pattern()));
         Parameters trained = model;
@@ -87,8 +85,11 @@ public final class AstTraining implements AdaptiveObjective {
     }
 
     @Override
-    public Objective current() {
-        return new AstObjective(teacher, options, masks, totalSteps);
+    public AstObjective current() {
+        if (current == null || current.masks() != masks) {
+            current = new AstObjective(teacher, options, masks, totalSteps);
+        }
+        return current;
     }
 
     @Override

@@ -47,16 +47,31 @@ public final class NmMasks implements Serializable {
         LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
         keep.forEach((name, k) -> {
             float[] v = k.castTo(DataType.FLOAT).dup('c').data().asFloat();
-            long[] b = new long[(v.length + 63) / 64];
-            for (int i = 0; i < v.length; i++) {
-                if (v[i] != 0f) {
-                    b[i >>> 6] |= 1L << (i & 63);
-                }
-            }
             shapes.put(name, k.shape().clone());
-            bits.put(name, b);
+            bits.put(name, pack(v.length, i -> v[i] != 0f));
         });
         return new NmMasks(shapes, bits);
+    }
+
+    /** Masks from one byte per weight (non-zero = kept), as {@link #bytes} writes them. */
+    public static NmMasks ofBytes(Map<String, long[]> shapes, Map<String, byte[]> values) {
+        LinkedHashMap<String, long[]> s = new LinkedHashMap<>();
+        LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
+        values.forEach((name, v) -> {
+            s.put(name, shapes.get(name).clone());
+            bits.put(name, pack(v.length, i -> v[i] != 0));
+        });
+        return new NmMasks(s, bits);
+    }
+
+    private static long[] pack(int length, java.util.function.IntPredicate kept) {
+        long[] b = new long[(length + 63) / 64];
+        for (int i = 0; i < length; i++) {
+            if (kept.test(i)) {
+                b[i >>> 6] |= 1L << (i & 63);
+            }
+        }
+        return b;
     }
 
     public List<String> names() {
@@ -70,45 +85,35 @@ public final class NmMasks implements Serializable {
     /** The float32 keep-mask of {@code weight}, its shape. */
     public INDArray keep(String weight) {
         long[] b = bits(weight);
-        long[] shape = shapes.get(weight);
-        float[] v = new float[Math.toIntExact(shape[0] * shape[1])];
+        float[] v = new float[length(weight)];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (b[i >>> 6] >>> (i & 63) & 1L) != 0 ? 1f : 0f;
+            v[i] = bit(b, i);
         }
-        return Nd4j.create(v, shape, 'c');
+        return Nd4j.create(v, shapes.get(weight), 'c');
     }
 
     /** The same mask one byte per weight (1 kept), compute layout: for checkpoints. */
     public byte[] bytes(String weight) {
         long[] b = bits(weight);
-        long[] shape = shapes.get(weight);
-        byte[] v = new byte[Math.toIntExact(shape[0] * shape[1])];
+        byte[] v = new byte[length(weight)];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (byte) (b[i >>> 6] >>> (i & 63) & 1L);
+            v[i] = (byte) bit(b, i);
         }
         return v;
+    }
+
+    private static int bit(long[] bits, int i) {
+        return (int) (bits[i >>> 6] >>> (i & 63) & 1L);
+    }
+
+    private int length(String weight) {
+        long[] shape = shapes.get(weight);
+        return Math.toIntExact(shape[0] * shape[1]);
     }
 
     public long[] shape(String weight) {
         bits(weight);
         return shapes.get(weight).clone();
-    }
-
-    /** Masks from one byte per weight (non-zero = kept), as {@link #bytes} writes them. */
-    public static NmMasks ofBytes(Map<String, long[]> shapes, Map<String, byte[]> values) {
-        LinkedHashMap<String, long[]> s = new LinkedHashMap<>();
-        LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
-        values.forEach((name, v) -> {
-            long[] b = new long[(v.length + 63) / 64];
-            for (int i = 0; i < v.length; i++) {
-                if (v[i] != 0) {
-                    b[i >>> 6] |= 1L << (i & 63);
-                }
-            }
-            s.put(name, shapes.get(name).clone());
-            bits.put(name, b);
-        });
-        return new NmMasks(s, bits);
     }
 
     /** Entries that differ from {@code other}'s (a swap within a group counts two), over all covered weights. */

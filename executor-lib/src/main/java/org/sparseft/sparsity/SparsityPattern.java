@@ -19,6 +19,11 @@ public sealed interface SparsityPattern extends java.io.Serializable {
     /** The fraction of weights pruned. */
     double ratio();
 
+    /** For messages: {@code unstructured 0.5} or {@code 2:4}. */
+    default String label() {
+        return this instanceof Unstructured u ? "unstructured " + u.ratio() : structure();
+    }
+
     /** A fraction {@code ratio} of each comparison group pruned; 0 ≤ ratio < 1. */
     record Unstructured(double ratio) implements SparsityPattern {
         public Unstructured {

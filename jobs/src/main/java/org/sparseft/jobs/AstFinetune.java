@@ -7,7 +7,6 @@ import org.sparseft.ast.AstObjective;
 import org.sparseft.ast.AstOptions;
 import org.sparseft.ast.AstTraining;
 import org.sparseft.ast.Distillation;
-import org.sparseft.ast.NmMasks;
 import org.sparseft.ast.Slorb;
 import org.sparseft.driver.ExecutorModels;
 import org.sparseft.driver.train.DataParallelTrainer;
@@ -77,21 +76,21 @@ final class AstFinetune implements FinetuneMethod {
 
     @Override
     public View at(DecoderModel dense, Parameters trained, int stepsDone, int totalSteps) {
-        AstObjective o = (AstObjective) training.current();
+        AstObjective o = training.current();
         return new View(DecoderModel.of(trained), AstObjective.effective(o.keepMasks(), o.slorbTerms(trained)));
     }
 
     @Override
     public Export export(DecoderModel dense, Parameters trained, int steps) {
-        NmMasks masks = training.masks();
+        Map<String, INDArray> masks = training.current().keepMasks();
         Map<String, INDArray> keep = new LinkedHashMap<>();
         Map<String, INDArray> updated = new LinkedHashMap<>();
         Map<String, INDArray> branch = new LinkedHashMap<>();
         List<SafetensorsWriter.Entry> slorb = new ArrayList<>();
         for (String n : dense.parameters().names()) {
             INDArray w = trained.get(n);
-            if (masks.covers(n)) {
-                INDArray k = masks.keep(n);
+            INDArray k = masks.get(n);
+            if (k != null) {
                 keep.put(n, k);
                 updated.put(n, w.mul(k));
                 if (options.slorbGroup() > 0) {

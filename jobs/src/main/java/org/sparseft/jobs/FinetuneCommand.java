@@ -231,7 +231,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 progress.step(String.format("%s on %s: %s; steps %d..%d of %d x %d tokens in %d partitions, target"
                                 + " %s; run directory %s", m.name().toUpperCase(Locale.ROOT), cfg.modelType(),
                         start.summary(), trainingRun.startStep() + 1, steps, training.batch, seqLen, p,
-                        describe(pattern), run));
+                        pattern.label(), run));
                 TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, val.isEmpty() ? null
                         : (done, current) -> {
                             FinetuneMethod.View view = m.at(dense, current, done, steps);
@@ -275,7 +275,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             ObjectNode t = sparsity.putObject("training");
             t.put("data", input.uri()).put("data_fingerprint", shards.fingerprint()).put("steps", steps)
                     .put("batch", training.batch).put("seqlen", seqLen).put("partitions", p)
-                    .put("sync", training.syncMode(m.defaults()).name().toLowerCase(Locale.ROOT)).put("run", run).put("resumed_at_step", summary.firstStep())
+                    .put("sync", training.syncMode(m.defaults()).name().toLowerCase(Locale.ROOT)).put("run", run)
+                    .put("resumed_at_step", summary.firstStep())
                     .put("final_train_loss", summary.finalLoss()).put("seconds", summary.seconds());
             if (before != null) {
                 ObjectNode v = sparsity.putObject("validation").put("source", validation)
@@ -290,7 +291,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                     pattern.structure(), sparsity, List.of(), export.extraFiles(), force);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("model      %s (%s), %,d parameters%n", modelPath, cfg.modelType(), base.count());
-            w.printf("method     %s, %s, %s%n", m.name(), describe(pattern), start.summary());
+            w.printf("method     %s, %s, %s%n", m.name(), pattern.label(), start.summary());
             w.printf("trained    steps %d..%d, final train loss %.4f, %.0f s%n", summary.firstStep() + 1, steps,
                     summary.finalLoss(), summary.seconds());
             if (before != null) {
@@ -306,9 +307,5 @@ public final class FinetuneCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
-    }
-
-    static String describe(SparsityPattern pattern) {
-        return pattern instanceof SparsityPattern.Unstructured u ? "unstructured " + u.ratio() : pattern.structure();
     }
 }

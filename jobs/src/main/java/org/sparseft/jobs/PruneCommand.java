@@ -244,8 +244,7 @@ public final class PruneCommand implements Callable<Integer> {
             blocks.blocks().unpersist(false);
             progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
                     + " in %d partitions", cfg.modelType(), cfg.numLayers(), m.name().toLowerCase(Locale.ROOT),
-                    pattern.structure().equals("unstructured") ? "sparsity " + pattern.ratio() : pattern.structure(),
-                    n, t, p));
+                    pattern.label(), n, t, p));
             long started = System.nanoTime();
             LayerwisePruner.Result result;
             try {
@@ -311,8 +310,7 @@ public final class PruneCommand implements Callable<Integer> {
                     ignored, force);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("model      %s (%s, %d blocks)%n", modelPath, cfg.modelType(), cfg.numLayers());
-            w.printf("method     %s, %s%s%n", m.name().toLowerCase(Locale.ROOT), pattern.structure().equals(
-                    "unstructured") ? "unstructured " + pattern.ratio() : pattern.structure(),
+            w.printf("method     %s, %s%s%n", m.name().toLowerCase(Locale.ROOT), pattern.label(),
                     m == LayerwisePruner.Method.DSNOT ? ", " + swaps + " DSnoT swaps" : "");
             w.printf("calibrated %d sequences of %d tokens, %d partitions, %.1f s%n", n, t, p, seconds);
             w.printf("sparsity   %.4f over %d pruned linears%n", written.get("global_sparsity").asDouble(),

@@ -8,6 +8,7 @@ import org.sparseft.BadInputException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
+import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.EvaluateCommand;
 import org.sparseft.jobs.FinetuneCommand;
 import org.sparseft.jobs.Main;
@@ -182,10 +183,6 @@ public final class Pipeline {
         return pretokenized(path) ? storage.qualify(path) : Storage.join(dir, split + ".safetensors");
     }
 
-    private static String validationOf(Recipe.Stage stage) {
-        return stage.option("validation");
-    }
-
     private Plan dataPlan(Recipe.Stage stage, String dir) throws IOException {
         for (String key : stage.options().keySet()) {
             if (!DATA_KEYS.contains(key)) {
@@ -198,7 +195,8 @@ public final class Pipeline {
                     + " hdfs:///corpus/dt=2026-11-23)");
         }
         List<String> args = new ArrayList<>(List.of("tokenize", "--seqlen", value(stage, "seqlen", "256"),
-                "--tokenizer", value(stage, "tokenizer", defaultTokenizer())));
+                "--tokenizer", value(stage, "tokenizer", Tokenizers.present(storage, model) ? model
+                        : Tokenizers.BYTE)));
         for (String key : List.of("text-field", "format")) {
             if (stage.option(key) != null) {
                 args.addAll(List.of("--" + key, stage.option(key)));
@@ -206,19 +204,14 @@ public final class Pipeline {
         }
         Map<String, String> splits = new LinkedHashMap<>();
         splits.put("train", stage.option("path"));
-        if (validationOf(stage) != null) {
-            splits.put("validation", validationOf(stage));
+        if (stage.option("validation") != null) {
+            splits.put("validation", stage.option("validation"));
         }
         check(stage, new TokenizeCommand(), withSpark(concat(args, List.of("--data", stage.option("path"), "--out",
                 "x.safetensors"))));
         List<String> hashed = new ArrayList<>(args);
         splits.forEach((split, path) -> hashed.add(split + "=" + path));
         return new Plan(withSpark(args), hash(hashed), dir, splits);
-    }
-
-    private String defaultTokenizer() throws IOException {
-        return storage.exists(Storage.join(model, "tokenizer.json")) || storage.exists(Storage.join(model,
-                "vocab.json")) ? model : "byte";
     }
 
     private static final Set<String> PRUNE_RESERVED = Set.of("model", "out", "force", "calib", "tokens", "master",
@@ -248,7 +241,7 @@ public final class Pipeline {
             args.addAll(List.of("--seqlen", data.seqLen()));
         }
         List<String> full = withSpark(args);
-        check(stage, prune ? new PruneCommand() : new FinetuneCommand(), full);
+        check(stage, command, full);
         return new Plan(full, hash(args, data.hash(), from == null ? "" : from.hash()), dir);
     }
 
