@@ -115,7 +115,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     /**
      * The demo's stages. Full budgets: 128 calibration sequences, 80 steps of 8 x 256 tokens for AST and PST
-     * (validation on 64 windows every 40), the final evaluation on 100 windows: 7 min 37 s on 2 cores (README).
+     * (validation on 64 windows every 40), the final evaluation on 100 windows: about 8 minutes on 2 cores (README).
      */
     static String recipe(String model, String tokens, boolean quick) {
         int steps = quick ? 4 : 80;
