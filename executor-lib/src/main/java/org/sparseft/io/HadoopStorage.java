@@ -67,7 +67,12 @@ public final class HadoopStorage implements Storage {
             File file = local.pathToFile(path);
             return new MappedInput(file, p);
         }
-        return new PositionedInput(fs.open(path), status.getLen(), p);
+        org.apache.hadoop.fs.FSDataInputStream in = fs.open(path);
+        // A file still open for writing (a metrics log whose writer was killed): the NameNode's length stops at
+        // the first flush of its last block, the DataNodes know what was flushed since.
+        long length = in instanceof org.apache.hadoop.hdfs.client.HdfsDataInputStream hdfs
+                ? Math.max(status.getLen(), hdfs.getVisibleLength()) : status.getLen();
+        return new PositionedInput(in, length, p);
     }
 
     @Override

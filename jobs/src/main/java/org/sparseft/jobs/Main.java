@@ -108,7 +108,13 @@ public final class Main implements Runnable {
                 return m;
             }
         }
-        return t.getClass().getSimpleName() + ": " + t.getMessage();
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String top = t.getClass().getSimpleName() + ": " + t.getMessage();
+        // e.g. a stream's close() rethrowing its write's exception reads "Self-suppression not permitted"
+        return root == t ? top : top + " (caused by " + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -31,28 +31,44 @@ public final class MetricsLog implements Closeable {
     public MetricsLog(Storage storage, String path, int keepUpTo) throws IOException {
         this.storage = storage;
         this.path = path;
+        // A crash while an earlier start replaced the file left the lines to keep here.
+        String backup = path + ".kept";
+        String source = storage.exists(backup) ? backup : path;
         List<String> kept = new ArrayList<>();
-        if (storage.exists(path)) {
-            if (keepUpTo > 0) {
-                for (String line : new String(storage.readAllBytes(path), StandardCharsets.UTF_8).split("\n")) {
-                    if (!line.isBlank() && stepOf(line) <= keepUpTo) {
-                        kept.add(line);
-                    }
+        if (keepUpTo > 0 && storage.exists(source)) {
+            for (String line : new String(storage.readAllBytes(source), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank() && stepOf(line) <= keepUpTo) {
+                    kept.add(line);
                 }
             }
-            storage.writeAtomically(path, kept.isEmpty() ? new byte[0]
-                    : (String.join("\n", kept) + "\n").getBytes(StandardCharsets.UTF_8));
+        }
+        byte[] keptBytes = kept.isEmpty() ? new byte[0]
+                : (String.join("\n", kept) + "\n").getBytes(StandardCharsets.UTF_8);
+        if (!kept.isEmpty() && !source.equals(backup)) {
+            storage.writeAtomically(backup, keptBytes);
+        }
+        // Never append to an earlier file: on HDFS, reopening its last block needs as many DataNodes as its
+        // replication (so it fails on small clusters), and a killed run may still hold its lease. A new file
+        // written from the start has neither problem.
+        if (storage.exists(path)) {
+            storage.delete(path);
         }
         OutputStream appender;
         StringBuilder whole = null;
         try {
             appender = storage.append(path);
+            appender.write(keptBytes);
+            appender.flush();
         } catch (UnsupportedOperationException e) {
             appender = null;
             whole = new StringBuilder();
             for (String line : kept) {
                 whole.append(line).append('\n');
             }
+            storage.writeAtomically(path, keptBytes);
+        }
+        if (storage.exists(backup)) {
+            storage.delete(backup);
         }
         this.out = appender;
         this.rewritten = whole;
