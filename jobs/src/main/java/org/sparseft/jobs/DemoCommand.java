@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 
 import org.sparseft.BadInputException;
 import org.sparseft.jobs.pipeline.Pipeline;
+import org.sparseft.jobs.report.RunReport;
 import org.sparseft.jobs.pipeline.Recipe;
 
 import java.io.PrintWriter;
@@ -101,11 +102,11 @@ public final class DemoCommand implements Callable<Integer> {
             PrintWriter w = spec.commandLine().getOut();
             List<Pipeline.StageResult> results = new Pipeline(storage, r, pipelineDir, force, w,
                     spec.commandLine().getErr()).run();
-            String table = RunCommand.writeReport(storage, r, pipelineDir, results, progress.seconds());
+            String table = RunReport.write(storage, r, pipelineDir, results, progress.seconds());
             w.print(report);
             w.println();
             w.print(table);
-            w.printf("%nreport: %s/report.md (plots: %s/val_ppl.png)%n", pipelineDir, pipelineDir);
+            w.printf("%nreport: %s/report.md (plots: %s/*.png)%n", pipelineDir, pipelineDir);
             w.flush();
             return Main.OK;
         } finally {

@@ -120,8 +120,7 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"sparseft " + (v == null ? "(development build)" : v)};
+            return new String[] {"sparseft " + org.sparseft.jobs.report.BuildInfo.sparseftVersion()};
         }
     }
 }

@@ -12,6 +12,7 @@ import org.sparseft.testing.TinyCheckpoints;
 import javax.imageio.ImageIO;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -103,6 +104,86 @@ class RunCommandTest {
         assertTrue(forced.err().contains("[prune] finished earlier with the same configuration: skipped"));
         assertEquals(4, new ObjectMapper().readTree(run.resolve("finetune").resolve("sparsity.json").toFile())
                 .get("training").get("steps").asInt());
+    }
+
+    @Test
+    void theReportHoldsWhatTheStagesWroteAndPlotsThatDecode() throws Exception {
+        Path r = recipe("""
+                prune:
+                  method: wanda
+                  sparsity: 0.6
+                  nsamples: 4
+                finetune-ast:
+                  method: ast
+                  pattern: "2:4"
+                  steps: 4
+                  batch: 4
+                  sync: grad
+                  ast-reselect-every: 2
+                  eval-every: 2
+                  eval-windows: 2
+                evaluate:
+                  max-windows: 2
+                  batch: 2
+                """);
+        Path run = tmp.resolve("run");
+        Cli cli = Cli.run("run", r.toString(), "--out", run.toString(), "--set", "finetune-ast.lr=2e-3");
+        assertEquals(0, cli.exitCode(), cli.toString());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode report = json.readTree(run.resolve("report.json").toFile());
+        assertFalse(report.at("/versions/sparseft").asText().isEmpty(), report.toString());
+        assertFalse(report.at("/versions/spark").asText().isEmpty());
+        assertEquals(0.002, report.at("/config/stages/finetune-ast/lr").asDouble(), 0.0, "the recipe as run, --set included");
+
+        // per-layer sparsity: each layer's pruned over total, from the stage's own sparsity.json
+        JsonNode prune = report.at("/stages/1");
+        JsonNode tensors = json.readTree(run.resolve("prune/sparsity.json").toFile()).get("tensors");
+        long pruned = 0;
+        long total = 0;
+        for (var it = tensors.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (e.getKey().startsWith("model.layers.1.")) {
+                pruned += e.getValue().get("pruned").asLong();
+                total += e.getValue().get("total").asLong();
+            }
+        }
+        assertTrue(total > 0);
+        assertEquals((double) pruned / total, prune.at("/layer_sparsity/1").asDouble(), 0.0);
+        assertEquals(TinyCheckpoints.llama().numLayers(), prune.get("layer_sparsity").size());
+
+        // training figures: the sums and last values of the stage's metrics.jsonl
+        JsonNode training = report.at("/stages/2/training");
+        long bytes = 0;
+        double lastLoss = Double.NaN;
+        double lastFlip = Double.NaN;
+        for (String line : Files.readAllLines(run.resolve("finetune-ast.run/metrics.jsonl"))) {
+            JsonNode n = json.readTree(line);
+            if (n.has("loss")) {
+                bytes += n.get("bytes_broadcast").asLong() + n.get("bytes_collected").asLong();
+                lastLoss = n.get("loss").asDouble();
+            }
+            if (n.has("mask_flip_rate")) {
+                lastFlip = n.get("mask_flip_rate").asDouble();
+            }
+        }
+        assertEquals(4, training.get("steps").asInt());
+        assertEquals(bytes, training.get("bytes_broadcast").asLong() + training.get("bytes_collected").asLong());
+        assertEquals(lastLoss, training.get("final_train_loss").asDouble(), 0.0);
+        assertEquals(lastFlip, training.get("mask_flip_rate_last").asDouble(), 0.0);
+        assertEquals(json.readTree(run.resolve("evaluate/finetune-ast.json").toFile()).get("perplexity").asDouble(),
+                report.at("/stages/3/perplexity/finetune-ast").asDouble(), 0.0);
+
+        assertEquals(List.of("loss.png", "val_ppl.png", "mask_flip_rate.png", "layer_sparsity.png"),
+                json.convertValue(report.get("plots"), List.class));
+        for (JsonNode png : report.get("plots")) {
+            var image = ImageIO.read(run.resolve(png.asText()).toFile());
+            assertNotNull(image, png + " decodes");
+            assertEquals(900, image.getWidth());
+        }
+        String md = Files.readString(run.resolve("report.md"));
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "| 1 | %.4f | 0.5000 |",
+                prune.at("/layer_sparsity/1").asDouble())), md);
+        assertTrue(md.contains("| finetune-ast | 4 | grad |"), md);
     }
 
     @Test
