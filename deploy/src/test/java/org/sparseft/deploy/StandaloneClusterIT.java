@@ -1,9 +1,18 @@
-package org.sparseft.jobs;
+package org.sparseft.deploy;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import org.apache.hadoop.conf.Configuration;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.testing.TinyCheckpoints;
+
+import javax.imageio.ImageIO;
 
 import java.io.File;
 import java.io.IOException;
@@ -16,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -31,6 +41,7 @@ class StandaloneClusterIT {
     private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
     private static final Path BIN = ROOT.resolve("deploy/bin");
     private static final int STEPS = 40;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     static Path tmp;
@@ -38,19 +49,25 @@ class StandaloneClusterIT {
     static String master;
     static Path config;
     static Path text;
-    static org.sparseft.testing.MiniHdfs hdfs;
+    static Path hdfsDir;
+    static Hdfs hdfs;
+
+    /** The HDFS that {@code deploy/bin/sparseft-hdfs} started: its URI and a client. */
+    record Hdfs(String uri, HadoopStorage storage) {
+    }
 
     @BeforeAll
     static void startCluster() throws Exception {
-        hdfs = new org.sparseft.testing.MiniHdfs();
+        hdfsDir = tmp.resolve("hdfs");
+        Result h = run(tmp.resolve("hdfs-start.log"), 180, BIN.resolve("sparseft-hdfs").toString(), "start",
+                "--dir", hdfsDir.toString(), "--port", Integer.toString(freePort()));
+        assertEquals(0, h.exitCode(), h.output());
+        hdfs = new Hdfs(h.output().lines().filter(l -> l.startsWith("hdfs://")).findFirst().orElseThrow(),
+                new HadoopStorage(new Configuration()));
         clusterDir = tmp.resolve("cluster");
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         Result r = run(tmp.resolve("cluster-start.log"), 180, BIN.resolve("sparseft-cluster").toString(), "start",
                 "--dir", clusterDir.toString(), "--workers", "2", "--cores", "1", "--memory", "2g", "--port",
-                Integer.toString(port));
+                Integer.toString(freePort()));
         assertEquals(0, r.exitCode(), r.output());
         master = r.output().lines().filter(l -> l.startsWith("spark://")).findFirst().orElseThrow();
         config = tmp.resolve("config.json");
@@ -69,12 +86,19 @@ class StandaloneClusterIT {
 
     @AfterAll
     static void stopCluster() throws Exception {
-        if (hdfs != null) {
-            hdfs.close();
-        }
         if (clusterDir != null) {
             run(tmp.resolve("cluster-stop.log"), 60, BIN.resolve("sparseft-cluster").toString(), "stop", "--dir",
                     clusterDir.toString());
+        }
+        if (hdfsDir != null) {
+            run(tmp.resolve("hdfs-stop.log"), 60, BIN.resolve("sparseft-hdfs").toString(), "stop", "--dir",
+                    hdfsDir.toString(), "--clean");
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
         }
     }
 
@@ -192,6 +216,108 @@ class StandaloneClusterIT {
                 "AST on the cluster, to HDFS, equals AST locally");
         assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/ast/checkpoints/step-0000006/method.safetensors"),
                 "the masks are checkpointed on HDFS");
+    }
+
+    /**
+     * What docs/deploy.md walks a user through: data and model put on HDFS with {@code sparseft-hdfs dfs}, a recipe
+     * (itself on HDFS) run through {@code spark-submit} with a dated data path, its driver killed in the middle of
+     * the fine-tune, the same command again: it skips the pruning, resumes the fine-tune from its last checkpoint on
+     * HDFS, and ends with the model and report a local run of the recipe gives.
+     */
+    @Test
+    void aRecipeRunsThroughSparkSubmitOnHdfsAndAfterAKilledDriverResumesToTheLocalRunsModel() throws Exception {
+        Path model = tmp.resolve("recipe-model");
+        TinyCheckpoints.write(new HadoopStorage(new Configuration()), model.toString(), TinyCheckpoints.llama(),
+                DType.F32, 0, 11);
+        Path validation = tmp.resolve("validation.txt");
+        Files.writeString(validation, Files.readString(text).substring(0, 3000));
+        Path recipe = tmp.resolve("ast-nightly.yaml");
+        Files.writeString(recipe, """
+                model: %s/models/base
+                data:
+                  path: %s/corpus/dt=2026-11-22
+                  validation: %s/corpus/validation.txt
+                  seqlen: 32
+                prune:
+                  method: wanda
+                  pattern: "2:4"
+                  nsamples: 4
+                finetune:
+                  method: ast
+                  pattern: "2:4"
+                  steps: 24
+                  batch: 4
+                  sync: average
+                  every: 2
+                  checkpoint-every: 2
+                  ast-reselect-every: 4
+                  eval-every: 8
+                  eval-windows: 2
+                evaluate:
+                  max-windows: 4
+                export: {}
+                """.formatted(hdfs.uri(), hdfs.uri(), hdfs.uri()));
+        String day = hdfs.uri() + "/corpus/dt=2026-11-23";
+        for (List<String> dfs : List.of(List.of("-mkdir", "-p", day, hdfs.uri() + "/models", hdfs.uri() + "/recipes"),
+                List.of("-put", text.toString(), day + "/train.txt"),
+                List.of("-put", validation.toString(), hdfs.uri() + "/corpus/validation.txt"),
+                List.of("-put", model.toString(), hdfs.uri() + "/models/base"),
+                List.of("-put", recipe.toString(), hdfs.uri() + "/recipes/ast-nightly.yaml"))) {
+            List<String> c = new ArrayList<>(List.of(BIN.resolve("sparseft-hdfs").toString(), "dfs", "--dir",
+                    hdfsDir.toString()));
+            c.addAll(dfs);
+            Result r = run(tmp.resolve("dfs.log"), 120, c.toArray(String[]::new));
+            assertEquals(0, r.exitCode(), r.output());
+        }
+        List<String> runArgs = List.of("run", hdfs.uri() + "/recipes/ast-nightly.yaml", "--set",
+                "data.path=" + day + "/train.txt");
+
+        List<String> local = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
+        local.addAll(runArgs);
+        local.addAll(List.of("--out", tmp.resolve("recipe-local").toString(), "--set", "spark.master=local[2]"));
+        Result l = run(tmp.resolve("recipe-local.log"), 300, local.toArray(String[]::new));
+        assertEquals(0, l.exitCode(), l.output());
+
+        String runDir = hdfs.uri() + "/runs/ast-nightly/dt=2026-11-23";
+        List<String> cluster = new ArrayList<>(runArgs);
+        cluster.addAll(List.of("--out", runDir));
+        Process killed = start(tmp.resolve("recipe-killed.log"), submit(cluster));
+        String checkpoint = runDir + "/finetune.run/checkpoints/step-0000008/state.json";
+        waitFor(() -> hdfs.storage().exists(checkpoint), killed, checkpoint);
+        killed.destroyForcibly();
+        killed.waitFor(60, TimeUnit.SECONDS);
+        assertTrue(!hdfs.storage().exists(runDir + "/finetune/_SUCCESS"), "the killed run finished no fine-tune");
+
+        Result resumed = run(tmp.resolve("recipe-resumed.log"), 400, submit(cluster).toArray(String[]::new));
+        assertEquals(0, resumed.exitCode(), resumed.output());
+        assertTrue(resumed.output().contains("[prune] finished earlier with the same configuration: skipped"),
+                resumed.output());
+        assertTrue(resumed.output().contains("resuming from"), resumed.output());
+        assertArrayEquals(Files.readAllBytes(tmp.resolve("recipe-local/export/model.safetensors")),
+                hdfs.storage().readAllBytes(runDir + "/export/model.safetensors"),
+                "killed, resumed on the cluster against HDFS: the local run's model");
+        JsonNode localReport = JSON.readTree(tmp.resolve("recipe-local/report.json").toFile());
+        JsonNode clusterReport = JSON.readTree(hdfs.storage().readAllBytes(runDir + "/report.json"));
+        assertEquals(localReport.at("/stages/3/perplexity"), clusterReport.at("/stages/3/perplexity"),
+                "the same perplexities in both reports");
+        assertNotNull(ImageIO.read(new java.io.ByteArrayInputStream(
+                hdfs.storage().readAllBytes(runDir + "/val_ppl.png"))), "the plot on HDFS decodes");
+    }
+
+    private static void waitFor(java.util.concurrent.Callable<Boolean> condition, Process job, String what)
+            throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+        while (System.nanoTime() < deadline) {
+            if (!job.isAlive()) {
+                throw new AssertionError("the job ended (exit " + job.exitValue() + ") before " + what + " existed");
+            }
+            if (condition.call()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        job.destroyForcibly();
+        throw new AssertionError("no " + what + " within 240 s");
     }
 
     private static void waitForStep(Path metrics, int step, Process job) throws Exception {

@@ -85,7 +85,8 @@ public final class HfCheckpoint implements Closeable {
                 List<String> present = storage.list(dir);
                 String hint = present.stream().anyMatch(PICKLED::contains)
                         ? "; found only a pickled pytorch_model.bin, which sparseft does not load (unpickling can run"
-                        + " code): convert it to safetensors first"
+                        + " code): convert it to safetensors first, in a trusted Python environment with transformers:"
+                        + " AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)"
                         : "";
                 throw BadInputException.at(dir, "no " + WEIGHTS + " or " + INDEX + hint);
             }

@@ -152,7 +152,8 @@ class HfCheckpointTest {
         Files.writeString(d.resolve("config.json"), HfConfig.of(TinyCheckpoints.gpt2(), "float32").toJsonText());
         Files.write(d.resolve("pytorch_model.bin"), new byte[] {(byte) 0x80, 2});
         String m = refused(d.toString()).getMessage();
-        assertTrue(m.contains("pytorch_model.bin") && m.contains("convert it to safetensors"), m);
+        assertTrue(m.contains("pytorch_model.bin") && m.contains("convert it to safetensors")
+                && m.contains("save_pretrained(OUT, safe_serialization=True)"), m);
     }
 
     @Test

@@ -327,7 +327,7 @@ public final class RunReport {
             }
         });
         if (!tuned.isEmpty()) {
-            md.append("\nFine-tuning:\n\n| stage | steps | sync | final train loss | val ppl before | val ppl after"
+            md.append("\nFine-tuning:\n\n| stage | steps | sync | final training objective | val ppl before | val ppl after"
                     + " | MB moved | MB per step |\n|---|---:|---|---:|---:|---:|---:|---:|\n");
             for (JsonNode s : tuned) {
                 JsonNode t = s.get("training");
