@@ -3,6 +3,7 @@ package org.sparseft.jobs;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -118,7 +119,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             progress.step("evaluating " + Math.min(blocks.count(), maxWindows == null ? Long.MAX_VALUE : maxWindows)
                     + " windows of " + t + " tokens");
             long started = System.nanoTime();
-            Perplexity.Result r = DistributedPerplexity.evaluate(windows, modelPath, contentHash, batch, t);
+            Perplexity.Result r;
+            try (SparkProgress ignored = new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()),
+                    progress, "evaluating", SparkProgress.DEFAULT_INTERVAL)) {
+                r = DistributedPerplexity.evaluate(windows, modelPath, contentHash, batch, t);
+            }
             double seconds = (System.nanoTime() - started) / 1e9;
             Perplexity.Result unigram = null;
             if (unigramFrom != null) {

@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.BadInputException;
 import org.sparseft.data.TokenFiles;
@@ -79,8 +80,13 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     static Result run(SparkSession spark, InputOptions input, Tokenizer tok, String tokenizerSpec, int seqLen,
                       String out, Progress progress) throws Exception {
-        InputOptions.Blocks b = input.blocks(spark, tokenizerSpec, tok.vocabSize(), seqLen, progress);
-        List<int[]> collected = b.blocks().collect();
+        InputOptions.Blocks b;
+        List<int[]> collected;
+        try (SparkProgress ignored = new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()),
+                progress, "tokenizing " + input.uri(), SparkProgress.DEFAULT_INTERVAL)) {
+            b = input.blocks(spark, tokenizerSpec, tok.vocabSize(), seqLen, progress);
+            collected = b.blocks().collect();
+        }
         b.blocks().unpersist(false);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("source", input.uri());
