@@ -30,8 +30,8 @@ public final class RunReport {
     public static final String JSON_FILE = "report.json";
     public static final String MARKDOWN_FILE = "report.md";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    /** The decoder layer a tensor belongs to: model.layers.N. (LLaMA) or transformer.h.N. (GPT-2). */
-    private static final Pattern LAYER = Pattern.compile("\\.(?:layers|h)\\.(\\d+)\\.");
+    /** The decoder layer a tensor belongs to: model.layers.N. (LLaMA) or [transformer.]h.N. (GPT-2). */
+    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h)\\.(\\d+)\\.");
     private static final int WIDTH = 900;
     private static final int HEIGHT = 560;
 
