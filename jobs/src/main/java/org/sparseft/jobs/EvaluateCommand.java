@@ -93,6 +93,8 @@ public final class EvaluateCommand implements Callable<Integer> {
             Storage storage = SparkSessions.storage(spark);
             Outputs.checkFile(storage, "--out", out, force);
             Outputs.checkFile(storage, "--dump-logits", dumpLogits, force);
+            Outputs.refuseOverlap(storage, "--out", out, "--model", model);
+            Outputs.refuseOverlap(storage, "--dump-logits", dumpLogits, "--model", model);
             String modelPath = storage.qualify(model);
             ModelConfig cfg;
             String contentHash;

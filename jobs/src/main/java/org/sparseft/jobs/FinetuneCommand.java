@@ -164,6 +164,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft finetune");
         try {
             Storage storage = SparkSessions.storage(spark);
+            Outputs.refuseOverlap(storage, "--out", out, "--model", model);
             Outputs.refuseExisting(storage, "--out", out, force);
             String modelPath = storage.qualify(model);
             String run = training.run(storage, out);

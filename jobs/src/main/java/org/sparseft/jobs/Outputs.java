@@ -24,4 +24,26 @@ final class Outputs {
             throw new BadInputException(flag + " " + path + ": already exists (use --force to replace it)");
         }
     }
+
+    /**
+     * An output must not be, contain or lie inside an input directory: writing it there would mix results into the
+     * input, and replacing it (--force) would delete the input.
+     */
+    static void refuseOverlap(Storage storage, String outFlag, String out, String inFlag, String in) {
+        if (out == null || in == null) {
+            return;
+        }
+        String o = withoutTrailingSlash(storage.qualify(out));
+        String i = withoutTrailingSlash(storage.qualify(in));
+        String relation = o.equals(i) ? "is" : i.startsWith(o + "/") ? "contains" : o.startsWith(i + "/")
+                ? "lies inside" : null;
+        if (relation != null) {
+            throw new BadInputException(outFlag + " " + out + ": " + relation + " the input " + inFlag + " " + in
+                    + "; write the output elsewhere");
+        }
+    }
+
+    private static String withoutTrailingSlash(String path) {
+        return path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+    }
 }

@@ -202,6 +202,7 @@ public final class PruneCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft prune");
         try {
             Storage storage = SparkSessions.storage(spark);
+            Outputs.refuseOverlap(storage, "--out", out, "--model", model);
             Outputs.refuseExisting(storage, "--out", out, force);
             String modelPath = storage.qualify(model);
             String contentHash;

@@ -250,6 +250,14 @@ public final class BadInputCorpus {
                 "config.json");
         Files.delete(noConfig.resolve("model").resolve("config.json"));
 
+        // outputs over inputs: --force must never replace the model it reads (the case's file count is checked)
+        pruneCase("prune-out-is-the-model", "prune --model @CASE@/model --out @CASE@/model --force --tokens"
+                + " @CASE@/ids.txt --seqlen 4 --nsamples 2 --method wanda --sparsity 0.5", "model: is the input --model",
+                "write the output elsewhere");
+        pruneCase("finetune-out-contains-the-model", "finetune --model @CASE@/model --out @CASE@ --force --tokens"
+                + " @CASE@/ids.txt --seqlen 4 --batch 2 --steps 2 --method pst --sparsity 0.5", "contains the input"
+                + " --model");
+
         // finetune: methods and their options
         String finetune = "finetune --model @CASE@/model --out @OUT@/tuned --tokens @CASE@/ids.txt --seqlen 4"
                 + " --batch 2 --steps 2 --master local[2]";
