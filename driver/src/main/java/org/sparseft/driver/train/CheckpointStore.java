@@ -109,9 +109,19 @@ public final class CheckpointStore {
 
     /**
      * Removes what an interrupted writer left in the run directory and its checkpoints: temporary directories and
-     * files ({@code .NAME.inprogress-*}) and outputs set aside for replacement ({@code .NAME.replaced-*}).
+     * files ({@code .NAME.inprogress-*}), outputs set aside for replacement ({@code .NAME.replaced-*}) and step
+     * directories without their {@code state.json} (written last; a file system without atomic directory rename can
+     * leave such a directory half copied).
      */
     public void removeIncomplete() throws IOException {
+        if (storage.isDirectory(dir)) {
+            for (String name : storage.list(dir)) {
+                String step = Storage.join(dir, name);
+                if (STEP_DIR.matcher(name).matches() && !storage.exists(Storage.join(step, "state.json"))) {
+                    storage.delete(step);
+                }
+            }
+        }
         for (String d : new String[] {dir, dir.substring(0, dir.length() - "/checkpoints".length())}) {
             if (storage.isDirectory(d)) {
                 for (String name : storage.list(d)) {

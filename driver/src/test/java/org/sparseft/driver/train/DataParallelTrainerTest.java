@@ -174,6 +174,8 @@ class DataParallelTrainerTest {
             Storage storage = hdfs.storage();
             String whole = hdfs.uri() + "/runs/whole";
             String broken = hdfs.uri() + "/runs/broken";
+            String halfWritten = broken + "/checkpoints/.step-0000006" + org.sparseft.io.AtomicOutput.TEMP_MARK + "1";
+            String halfCopied = broken + "/checkpoints/step-0000005";
             float[][] result = withSpark("local[2]", jsc -> {
                 float[] uninterrupted = train(jsc, data, 2, o, storage, whole, false, QUIET);
                 RuntimeException crash = assertThrows(RuntimeException.class, () -> train(jsc, data, 2, o, storage,
@@ -183,12 +185,23 @@ class DataParallelTrainerTest {
                             }
                         }));
                 assertTrue(crash.getMessage().contains("simulated crash"), crash.toString());
+                // what a crash while writing the step-6 checkpoint leaves: its temporary directory, half written
+                // and a step directory copied without its state.json, newer than the last good checkpoint
+                try (var out = storage.create(halfWritten + "/parameters.safetensors");
+                     var copied = storage.create(halfCopied + "/parameters.safetensors")) {
+                    out.write(new byte[] {1, 2, 3});
+                    copied.write(new byte[] {1, 2, 3});
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
                 float[] resumed = train(jsc, data, 2, o, storage, broken, true, QUIET);
                 return new float[][] {uninterrupted, resumed};
             });
             assertArrayEquals(result[0], result[1], 0f, "resumed from step 4 vs uninterrupted");
             CheckpointStore store = new CheckpointStore(storage, broken, 2);
             assertEquals(List.of(4, 6), store.steps(), "the newest two checkpoints are kept");
+            assertTrue(!storage.exists(halfWritten), "the half-written checkpoint was ignored, then removed");
+            assertTrue(!storage.exists(halfCopied), "so was the step directory without its state.json");
             String metrics = new String(storage.readAllBytes(broken + "/metrics.jsonl"), StandardCharsets.UTF_8);
             List<Integer> steps = new ArrayList<>();
             for (String line : metrics.split("\n")) {
