@@ -258,6 +258,11 @@ public final class BadInputCorpus {
                 + " @CASE@/ids.txt --seqlen 4 --batch 2 --steps 2 --method pst --sparsity 0.5", "contains the input"
                 + " --model");
 
+        // weights that are not numbers: refused when loaded, never trained on or pruned
+        Path nan = pruneCase("prune-nan-weights", prune + " --method wanda --sparsity 0.5", "transformer.h.0.attn"
+                + ".c_attn.weight", "holds NaN or infinite values");
+        writeModelWithNaN(nan.resolve("model"), "transformer.h.0.attn.c_attn.weight");
+
         // finetune: methods and their options
         String finetune = "finetune --model @CASE@/model --out @OUT@/tuned --tokens @CASE@/ids.txt --seqlen 4"
                 + " --batch 2 --steps 2 --master local[2]";
@@ -324,6 +329,25 @@ public final class BadInputCorpus {
                 TinyCheckpoints.randomTensors(MICRO, DType.F16, 1), Map.of(), Map.of(), 0, true);
         Files.delete(d.resolve("model").resolve(HfCheckpointWriter.SUCCESS));
         return d.resolve("model");
+    }
+
+    /** Rewrites a case's model with one F16 NaN as the first value of {@code tensor}. */
+    private void writeModelWithNaN(Path model, String tensor) throws IOException {
+        List<SafetensorsWriter.Entry> tensors = new java.util.ArrayList<>();
+        for (SafetensorsWriter.Entry e : TinyCheckpoints.randomTensors(MICRO, DType.F16, 1)) {
+            if (e.name().equals(tensor)) {
+                ByteBuffer b = ByteBuffer.allocate(e.bytes().remaining())
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                b.put(e.bytes().duplicate()).flip();
+                b.putShort(0, (short) 0x7E00); // F16 quiet NaN
+                e = new SafetensorsWriter.Entry(e.name(), e.dtype(), e.shape(), b);
+            }
+            tensors.add(e);
+        }
+        storage.delete(model.toString());
+        HfCheckpointWriter.write(storage, model.toString(), HfConfig.of(MICRO, "float16"), tensors, Map.of(), Map.of(),
+                0, true);
+        Files.delete(model.resolve(HfCheckpointWriter.SUCCESS));
     }
 
     private Path validShardedModel(String name) throws IOException {
