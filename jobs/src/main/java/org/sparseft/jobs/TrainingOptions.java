@@ -99,13 +99,25 @@ final class TrainingOptions {
         };
     }
 
+    private static void atLeast(String flag, int value, int min) {
+        if (value < min) {
+            throw new BadInputException(flag + " " + value + ": expected at least " + min);
+        }
+    }
+
     /** Refuses out-of-range values before any work. */
     void validate(Defaults d) {
         syncMode(d);
-        if (steps < 1 || batch < 1 || seqLen < 2 || warmup(d) < 0 || !(lr(d) > 0) || logEvery < 1 || evalWindows < 1
-                || evalEvery < 0 || weightDecay(d) < 0) {
-            throw new BadInputException("--steps, --batch, --log-every, --eval-windows must be at least 1, --seqlen at"
-                    + " least 2, --lr positive, --warmup, --weight-decay and --eval-every non-negative");
+        atLeast("--steps", steps, 1);
+        atLeast("--batch", batch, 1);
+        atLeast("--seqlen", seqLen, 2);
+        atLeast("--log-every", logEvery, 1);
+        atLeast("--eval-windows", evalWindows, 1);
+        atLeast("--eval-every", evalEvery, 0);
+        atLeast("--warmup", warmup(d), 0);
+        if (!(lr(d) > 0) || !(weightDecay(d) >= 0)) {
+            throw new BadInputException(!(lr(d) > 0) ? "--lr " + lr(d) + ": expected a positive value"
+                    : "--weight-decay " + weightDecay(d) + ": expected a non-negative value");
         }
         if (minLrRatio < 0 || minLrRatio > 1) {
             throw new BadInputException("--min-lr-ratio " + minLrRatio + ": expected a value in [0, 1]");

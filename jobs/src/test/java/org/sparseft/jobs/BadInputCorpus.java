@@ -293,6 +293,9 @@ public final class BadInputCorpus {
         pretrainCase("train-micro-batch-uneven", pretrain + " --batch 4 --partitions 2 --micro-batch 3",
                 "--micro-batch 3 does not divide the 2 sequences");
         pretrainCase("train-keep-zero", pretrain + " --keep 0", "--keep 0", "at least 1");
+        pretrainCase("train-steps-negative", pretrain.replace("--steps 2", "--steps -3"), "--steps -3",
+                "expected at least 1");
+        pretrainCase("train-lr-zero", pretrain + " --lr 0", "--lr 0.0", "expected a positive value");
         Path earlier = pretrainCase("train-run-has-checkpoints", pretrain + " --run @CASE@/run",
                 "holds checkpoints of an earlier run", "--resume", "--force");
         Files.createDirectories(earlier.resolve("run/checkpoints/step-0000002"));
