@@ -9,6 +9,7 @@ import org.sparseft.io.Storage;
 import org.sparseft.testing.MiniHdfs;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -83,5 +84,39 @@ class HdfsCliTest {
         } finally {
             hdfs.cluster().getFileSystem().setSafeMode(HdfsConstants.SafeModeAction.SAFEMODE_LEAVE);
         }
+    }
+
+    @Test
+    void aForcedRerunThatHdfsRefusesLeavesThePreviousOutputIntact() throws Exception {
+        Storage s = hdfs.storage();
+        String model = hdfs.uri() + "/intact/model";
+        org.sparseft.testing.TinyCheckpoints.write(s, model, org.sparseft.testing.TinyCheckpoints.llama(),
+                org.sparseft.io.safetensors.DType.F32, 0, 3);
+        String ids = hdfs.uri() + "/intact/ids.txt";
+        s.writeAtomically(ids, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n".repeat(4).getBytes(StandardCharsets.UTF_8));
+        String out = hdfs.uri() + "/intact/pruned";
+        String[] prune = {"prune", "--model", model, "--out", out, "--tokens", ids, "--seqlen", "8", "--nsamples",
+                "2", "--method", "wanda", "--sparsity", "0.5", "--master", "local[1]"};
+        Cli first = Cli.run(prune);
+        assertEquals(0, first.exitCode(), first.toString());
+        byte[] weights = s.readAllBytes(out + "/model.safetensors");
+        byte[] masks = s.readAllBytes(out + "/masks.safetensors");
+        String[] forced = java.util.Arrays.copyOf(prune, prune.length + 1);
+        forced[prune.length] = "--force";
+        forced[java.util.Arrays.asList(prune).indexOf("0.5")] = "0.6";
+        hdfs.cluster().getFileSystem().setSafeMode(HdfsConstants.SafeModeAction.SAFEMODE_ENTER);
+        try {
+            Cli refused = Cli.run(forced);
+            assertEquals(3, refused.exitCode(), refused.toString());
+            assertTrue(refused.err().contains("safe mode"), refused.err());
+        } finally {
+            hdfs.cluster().getFileSystem().setSafeMode(HdfsConstants.SafeModeAction.SAFEMODE_LEAVE);
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(weights, s.readAllBytes(out + "/model.safetensors"),
+                "the earlier output is as it was");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(masks, s.readAllBytes(out + "/masks.safetensors"));
+        assertTrue(s.exists(out + "/_SUCCESS"));
+        assertEquals(List.of("_SUCCESS", "config.json", "masks.safetensors", "model.safetensors", "sparsity.json",
+                "tokenizer.json"), s.list(out).stream().sorted().toList(), "nothing added or left behind");
     }
 }
