@@ -3,7 +3,6 @@ package org.sparseft.jobs;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -122,8 +121,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + " windows of " + t + " tokens");
             long started = System.nanoTime();
             Perplexity.Result r;
-            try (SparkProgress ignored = new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()),
-                    progress, "evaluating", SparkProgress.DEFAULT_INTERVAL)) {
+            try (SparkProgress ignored = SparkProgress.of(spark, progress, "evaluating")) {
                 r = DistributedPerplexity.evaluate(windows, modelPath, contentHash, batch, t);
             }
             double seconds = (System.nanoTime() - started) / 1e9;

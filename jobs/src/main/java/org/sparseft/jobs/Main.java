@@ -109,7 +109,7 @@ public final class Main implements Runnable {
             }
         }
         Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
+        while (root.getCause() != null) {
             root = root.getCause();
         }
         String top = t.getClass().getSimpleName() + ": " + t.getMessage();

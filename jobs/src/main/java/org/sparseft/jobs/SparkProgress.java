@@ -45,6 +45,12 @@ final class SparkProgress implements AutoCloseable {
         thread.start();
     }
 
+    /** Progress of the session's jobs every {@link #DEFAULT_INTERVAL}. */
+    static SparkProgress of(org.apache.spark.sql.SparkSession spark, Progress progress, String what) {
+        return new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()), progress, what,
+                DEFAULT_INTERVAL);
+    }
+
     /** Completed, all and running tasks of the stages of the active jobs. */
     static int[] tasks(JavaSparkStatusTracker tracker) {
         int done = 0;

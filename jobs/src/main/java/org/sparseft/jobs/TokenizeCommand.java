@@ -1,6 +1,5 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.BadInputException;
 import org.sparseft.data.TokenFiles;
@@ -82,8 +81,7 @@ public final class TokenizeCommand implements Callable<Integer> {
                       String out, Progress progress) throws Exception {
         InputOptions.Blocks b;
         List<int[]> collected;
-        try (SparkProgress ignored = new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()),
-                progress, "tokenizing " + input.uri(), SparkProgress.DEFAULT_INTERVAL)) {
+        try (SparkProgress ignored = SparkProgress.of(spark, progress, "tokenizing " + input.uri())) {
             b = input.blocks(spark, tokenizerSpec, tok.vocabSize(), seqLen, progress);
             collected = b.blocks().collect();
         }

@@ -27,7 +27,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -38,25 +37,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Data-parallel training through real local Spark (Kryo with registration required). */
 class DataParallelTrainerTest {
-    private static final LlamaConfig TINY = LlamaConfig.of(32, 16, 16, 32, 2, 4, 2, true);
+    private static final LlamaConfig TINY = FrozenModels.TINY;
     private static final int SEQ = 8;
     private static final AdamW.Options ADAM = new AdamW.Options(0.9, 0.95, 1e-8, 0.1);
 
     @TempDir
     Path tmp;
-
-    private static List<int[]> blocks(int n) {
-        Random r = new Random(7);
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int[] b = new int[SEQ];
-            for (int j = 0; j < SEQ; j++) {
-                b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize(); // learnable, not uniform
-            }
-            out.add(b);
-        }
-        return out;
-    }
 
     private static DataParallelTrainer.Options options(int steps, int batch, DataParallelTrainer.Sync sync, int every,
                                                        int checkpointEvery, double lr) {
@@ -107,7 +93,7 @@ class DataParallelTrainerTest {
 
     @Test
     void onePartitionRepeatsTheSingleJvmTrainerBitForBitInBothSyncModes() {
-        List<int[]> data = blocks(20);
+        List<int[]> data = FrozenModels.blocks(20);
         DataParallelTrainer.Options grad = options(5, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 3e-3);
         DecoderModel reference = DecoderModel.of(Parameters.initialize(TINY, 11, DataType.FLOAT));
         Trainer.run(reference, data, List.of(), new Trainer.Options(5, 4, 3e-3, 2, LearningRateSchedule.Decay.COSINE,
@@ -132,7 +118,7 @@ class DataParallelTrainerTest {
 
     @Test
     void sameSeedDataAndPartitionsGiveIdenticalBitsWhateverTheScheduling() {
-        List<int[]> data = blocks(30);
+        List<int[]> data = FrozenModels.blocks(30);
         DataParallelTrainer.Options grad = options(4, 8, DataParallelTrainer.Sync.GRAD, 1, 0, 3e-3);
         DataParallelTrainer.Options avg = options(4, 8, DataParallelTrainer.Sync.AVERAGE, 2, 0, 3e-3);
         float[][] serial = withSpark("local[1]", jsc -> new float[][] {train(jsc, data, 4, grad),
@@ -146,7 +132,7 @@ class DataParallelTrainerTest {
 
     @Test
     void aStepAppliesTheMeanGradientOfAllPartitionsSequences() {
-        List<int[]> data = blocks(10);
+        List<int[]> data = FrozenModels.blocks(10);
         DataParallelTrainer.Options o = options(1, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 1e-2);
         float[] distributed = withSpark("local[2]", jsc -> train(jsc, data, 2, o));
         // The same step in one JVM on the union of both shares: partition p's share is positions [0, 2) of its
@@ -168,7 +154,7 @@ class DataParallelTrainerTest {
 
     @Test
     void resumedRunEndsWithTheUninterruptedRunsBitsOnHdfs() throws Exception {
-        List<int[]> data = blocks(24);
+        List<int[]> data = FrozenModels.blocks(24);
         DataParallelTrainer.Options o = options(6, 4, DataParallelTrainer.Sync.GRAD, 1, 2, 3e-3);
         try (MiniHdfs hdfs = new MiniHdfs()) {
             Storage storage = hdfs.storage();
@@ -213,7 +199,7 @@ class DataParallelTrainerTest {
 
     @Test
     void nonFiniteLossStopsNamingTheStepAndKeepsTheLastGoodCheckpoint() throws Exception {
-        List<int[]> data = blocks(12);
+        List<int[]> data = FrozenModels.blocks(12);
         Storage storage = HadoopStorage.withDefaults();
         String run = tmp.resolve("nan-run").toString();
         DataParallelTrainer.Options o = options(10, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e30);
@@ -234,7 +220,7 @@ class DataParallelTrainerTest {
 
     @Test
     void badSettingsAreRefusedWithTheFieldNamed() throws Exception {
-        List<int[]> data = blocks(12);
+        List<int[]> data = FrozenModels.blocks(12);
         Storage storage = HadoopStorage.withDefaults();
         String run = tmp.resolve("run").toString();
         withSpark("local[2]", jsc -> {

@@ -44,9 +44,14 @@ final class FrozenModels {
 
     /** 24 blocks of 8 tokens with some structure to learn. */
     static List<int[]> blocks() {
+        return blocks(24);
+    }
+
+    /** {@code n} blocks of 8 tokens: learnable, not uniform; the first of them the same whatever {@code n}. */
+    static List<int[]> blocks(int n) {
         Random r = new Random(7);
         List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < 24; i++) {
+        for (int i = 0; i < n; i++) {
             int[] b = new int[8];
             for (int j = 0; j < 8; j++) {
                 b[j] = (i + j * j + r.nextInt(3)) % TINY.vocabSize();

@@ -67,21 +67,8 @@ public final class LineChart {
 
     /** The points of {@code field} against {@code step} in a metrics.jsonl text, lines without it skipped. */
     public static List<double[]> fromMetrics(String jsonl, String field, String source) {
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         List<double[]> points = new ArrayList<>();
-        int lineNo = 0;
-        for (String line : jsonl.split("\n")) {
-            lineNo++;
-            if (line.isBlank()) {
-                continue;
-            }
-            com.fasterxml.jackson.databind.JsonNode n;
-            try {
-                n = json.readTree(line);
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
-                throw org.sparseft.BadInputException.at(source, "line " + lineNo + " is not JSON: "
-                        + e.getOriginalMessage());
-            }
+        for (com.fasterxml.jackson.databind.JsonNode n : MetricsLines.parse(jsonl, source)) {
             if (n.hasNonNull(field) && n.hasNonNull("step")) {
                 points.add(new double[] {n.get("step").asDouble(), n.get(field).asDouble()});
             }

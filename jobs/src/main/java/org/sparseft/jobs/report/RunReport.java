@@ -37,6 +37,8 @@ public final class RunReport {
 
     private final Storage storage;
     private final String run;
+    /** Each fine-tune's metrics, read once by {@link #build} and drawn by {@link #plots}. */
+    private final Map<String, Metrics> metricsByStage = new java.util.HashMap<>();
 
     private RunReport(Storage storage, String run) {
         this.storage = storage;
@@ -130,6 +132,7 @@ public final class RunReport {
         }
         Metrics m = metrics(s);
         if (m != null) {
+            metricsByStage.put(s.name(), m);
             training.put("bytes_broadcast", m.bytesBroadcast()).put("bytes_collected", m.bytesCollected())
                     .put("bytes_per_step", (double) (m.bytesBroadcast() + m.bytesCollected())
                             / Math.max(1, t.path("steps").asInt()));
@@ -178,6 +181,7 @@ public final class RunReport {
                            long bytesCollected) {
     }
 
+    /** The stage's metrics (its run directory is {@code <output>.run}), or null when it logged none. */
     private Metrics metrics(Pipeline.StageResult s) throws IOException {
         String file = Storage.join(s.output() + ".run", "metrics.jsonl");
         if (!storage.exists(file)) {
@@ -189,19 +193,7 @@ public final class RunReport {
         TreeMap<Integer, Double> flip = new TreeMap<>();
         TreeMap<Integer, long[]> bytes = new TreeMap<>();
         String text = new String(storage.readAllBytes(file), StandardCharsets.UTF_8);
-        int lineNo = 0;
-        for (String line : text.split("\n")) {
-            lineNo++;
-            if (line.isBlank()) {
-                continue;
-            }
-            JsonNode n;
-            try {
-                n = JSON.readTree(line);
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
-                throw org.sparseft.BadInputException.at(file, "line " + lineNo + " is not JSON: "
-                        + e.getOriginalMessage());
-            }
+        for (JsonNode n : MetricsLines.parse(text, file)) {
             int step = n.path("step").asInt();
             if (n.has("loss")) {
                 loss.put(step, n.get("loss").asDouble());
@@ -233,8 +225,7 @@ public final class RunReport {
         for (JsonNode s : report.get("stages")) {
             String name = s.get("name").asText();
             if (s.get("kind").asText().equals("finetune")) {
-                Metrics m = metrics(new Pipeline.StageResult(name, Recipe.Kind.FINETUNE, false, 0,
-                        s.get("output").asText()));
+                Metrics m = metricsByStage.get(name);
                 if (m != null) {
                     addSeries(loss, name + " training objective", m.loss());
                     addSeries(loss, name + " validation loss", m.valLoss());
