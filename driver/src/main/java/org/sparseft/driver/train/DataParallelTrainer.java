@@ -177,6 +177,7 @@ public final class DataParallelTrainer {
         INDArray sum = Workspaces.outside(() -> Nd4j.zeros(DataType.FLOAT, values.length));
         double[] loss = {0};
         long[] collected = {0};
+        PartialGradient[] firstNonFinite = {null};
         try {
             OrderedJobs.run(data.rdd(), new GradientTask(runId, step, params.spec(), objective, bc, o.seed(), share,
                     micro),
@@ -185,9 +186,19 @@ public final class DataParallelTrainer {
                         Workspaces.outside(() -> sum.addi(Nd4j.createFromArray(g.gradient()).muli(w)));
                         loss[0] += w * g.loss();
                         collected[0] += 4L * g.gradient().length;
+                        if (firstNonFinite[0] == null && !g.finite()) {
+                            firstNonFinite[0] = g;
+                        }
                     });
         } finally {
             bc.unpersist(true); // blocking: an async destroy races Spark's ContextCleaner (spurious errors)
+        }
+        if (firstNonFinite[0] != null) {
+            // one shard's data (or one executor) went wrong: say which, so it can be found
+            PartialGradient g = firstNonFinite[0];
+            throw stopped("step " + (step + 1) + ": non-finite " + (Double.isFinite(g.loss()) ? "gradient" : "loss")
+                    + " in partition " + g.partition() + " of " + data.partitions() + " (loss " + g.loss()
+                    + ", gradient norm " + g.gradNorm() + ")", run);
         }
         Parameters grads = Workspaces.outside(() -> Parameters.fromFlat(params.spec(), sum.data().asFloat()));
         try {
@@ -224,7 +235,7 @@ public final class DataParallelTrainer {
                 lossAndNorm[1] += w * s.gradNorm();
                 collected[0] += 4L * (s.parameters().length + s.firstMoment().length + s.secondMoment().length);
                 if (failure[0] == null && s.failure() != null) {
-                    failure[0] = s.failure();
+                    failure[0] = s.failure() + " in partition " + s.partition() + " of " + data.partitions();
                 }
             });
         } finally {

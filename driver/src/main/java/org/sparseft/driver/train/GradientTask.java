@@ -39,6 +39,7 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
         Parameters trained = Replicas.shared(run, step, spec, parameters);
         Parameters grads = Workspaces.outside(trained::zerosLike);
         double loss = objective.accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(), grads);
-        return new PartialGradient(partition, share, loss, grads.toFlat());
+        double norm = org.sparseft.train.AdamW.globalNorm(grads, grads.names());
+        return new PartialGradient(partition, share, loss, norm, grads.toFlat());
     }
 }

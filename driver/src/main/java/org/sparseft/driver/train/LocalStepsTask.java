@@ -70,7 +70,7 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
                     norm = TrainStep.update(params, grads, loss, optimizer, schedule, step, maxGradNorm,
                             objective).gradNorm();
                 } catch (RuntimeFailure e) {
-                    failure = "partition " + partition + ", " + e.getMessage();
+                    failure = e.getMessage();
                     lossSum = Double.NaN;
                     break;
                 }

@@ -1,8 +1,12 @@
 package org.sparseft.driver.train;
 
 /**
- * What one partition returns from a gradient-synchronised step: its mean loss and mean gradient (flat, in parameter
- * order) over the {@code sequences} it trained on. A non-finite loss travels as it is; the driver stops on it.
+ * What one partition returns from a gradient-synchronised step: its mean loss, the norm of its mean gradient and
+ * that gradient (flat, in parameter order) over the {@code sequences} it trained on. Non-finite values travel as
+ * they are; the driver stops on them, naming the partition.
  */
-public record PartialGradient(int partition, int sequences, double loss, float[] gradient) {
+public record PartialGradient(int partition, int sequences, double loss, double gradNorm, float[] gradient) {
+    boolean finite() {
+        return Double.isFinite(loss) && Double.isFinite(gradNorm);
+    }
 }

@@ -3,7 +3,10 @@ package org.sparseft.driver.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.TaskContext;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.BadInputException;
@@ -17,6 +20,7 @@ import org.sparseft.model.Parameters;
 import org.sparseft.testing.MiniHdfs;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
+import org.sparseft.train.Objective;
 import org.sparseft.train.ShardOrder;
 import org.sparseft.train.TrainStep;
 import org.sparseft.train.Trainer;
@@ -63,12 +67,18 @@ class DataParallelTrainerTest {
     /** Trains a fresh seeded model on {@code data} with P partitions and returns its final flat parameters. */
     private static float[] train(JavaSparkContext jsc, List<int[]> data, int partitions, DataParallelTrainer.Options o,
                                  Storage storage, String runDir, boolean resume, DataParallelTrainer.Listener listener) {
+        return train(jsc, data, partitions, Objective.DENSE, o, storage, runDir, resume, listener);
+    }
+
+    private static float[] train(JavaSparkContext jsc, List<int[]> data, int partitions, Objective objective,
+                                 DataParallelTrainer.Options o, Storage storage, String runDir, boolean resume,
+                                 DataParallelTrainer.Listener listener) {
         TrainingShards shards = TrainingShards.of(jsc.parallelize(data, 3), partitions);
         try {
             Parameters params = Parameters.initialize(TINY, 11, DataType.FLOAT);
             try (TrainingRun run = TrainingRun.open(storage, runDir, 2, resume, true, identity(o, shards), params,
                     o.adam())) {
-                DataParallelTrainer.run(jsc, shards, params, o, run, listener);
+                DataParallelTrainer.run(jsc, shards, params, objective, o, run, listener);
             }
             return params.toFlat();
         } catch (IOException e) {
@@ -216,6 +226,48 @@ class DataParallelTrainerTest {
         for (float v : restored.toFlat()) {
             assertTrue(Float.isFinite(v), "the kept checkpoint holds finite parameters");
         }
+    }
+
+    /** Dense training with a fault injected: one partition's gradient at one step gets a NaN. */
+    private record NanInOnePartition(int partition, int step) implements Objective {
+        @Override
+        public double accumulate(Parameters trained, int s, List<int[]> microBatches, int batch, int seqLen,
+                                 Parameters grads) {
+            double loss = Objective.DENSE.accumulate(trained, s, microBatches, batch, seqLen, grads);
+            if (s == step && TaskContext.getPartitionId() == partition) {
+                grads.get(grads.names().iterator().next()).putScalar(0, Float.NaN);
+            }
+            return loss;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(DataParallelTrainer.Sync.class)
+    void aNanInOnePartitionsGradientStopsNamingStepAndPartitionAndKeepsTheLastGoodCheckpoint(
+            DataParallelTrainer.Sync sync) throws Exception {
+        List<int[]> data = FrozenModels.blocks(12);
+        Storage storage = HadoopStorage.withDefaults();
+        DataParallelTrainer.Options o = options(6, 4, sync, 2, 1, 3e-3);
+        int lastGood = sync == DataParallelTrainer.Sync.GRAD ? 3 : 2; // averaging checkpoints after rounds of 2
+        String run = tmp.resolve("poisoned").toString();
+        float[][] atLastGood = {null};
+        RuntimeFailure failure = withSpark("local[2]", jsc -> {
+            train(jsc, data, 2, Objective.DENSE, o, storage, tmp.resolve("clean").toString(), false, (r, p) -> {
+                if (r.step() == lastGood) {
+                    atLastGood[0] = p.toFlat();
+                }
+            });
+            return assertThrows(RuntimeFailure.class, () -> train(jsc, data, 2, new NanInOnePartition(1, 3), o,
+                    storage, run, false, QUIET));
+        });
+        String m = failure.getMessage();
+        assertTrue(m.startsWith("step 4: non-finite gradient") && m.contains("in partition 1 of 2"), m);
+        CheckpointStore store = new CheckpointStore(storage, run, 2);
+        assertEquals(lastGood, store.steps().get(store.steps().size() - 1), "nothing after the fault was saved");
+        assertTrue(m.contains("the last good checkpoint is " + store.path(lastGood)), m);
+        Parameters restored = Parameters.initialize(TINY, 0, DataType.FLOAT);
+        store.restore(store.latest().orElseThrow(), restored, ADAM);
+        assertArrayEquals(atLastGood[0], restored.toFlat(), 0f, "the kept checkpoint is an undisturbed run's");
     }
 
     @Test
