@@ -86,11 +86,12 @@ public final class AtomicOutput {
      */
     private static void moveIntoPlace(Storage storage, String temp, String target) throws IOException {
         String aside = null;
-        if (storage.exists(target)) {
-            aside = tempSibling(target).replace(TEMP_MARK, ".replaced-");
-            storage.rename(target, aside);
-        }
         try {
+            if (storage.exists(target)) {
+                String a = tempSibling(target).replace(TEMP_MARK, ".replaced-");
+                storage.rename(target, a); // may be refused (a sticky directory): then nothing has moved
+                aside = a;
+            }
             storage.rename(temp, target);
         } catch (IOException | RuntimeException e) {
             if (aside != null) {

@@ -42,6 +42,13 @@ public interface Storage {
      */
     void rename(String from, String to) throws IOException;
 
+    /**
+     * Why this user could not create {@code path} (or replace it): its nearest existing ancestor is a file, or a
+     * directory this user may not write. Empty when the checks pass; the file system may still refuse later (a
+     * quota, safe mode, a sticky directory), which writers then report as a failure.
+     */
+    java.util.Optional<String> whyNotWritable(String path) throws IOException;
+
     /** A content checksum the file system keeps itself (HDFS does), if it has one; never reads the file. */
     default java.util.Optional<String> checksum(String path) throws IOException {
         return java.util.Optional.empty();

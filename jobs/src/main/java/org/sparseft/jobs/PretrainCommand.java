@@ -104,8 +104,9 @@ public final class PretrainCommand implements Callable<Integer> {
         SparkSession spark = sparkOptions.session("sparseft pretrain");
         try {
             Storage storage = SparkSessions.storage(spark);
-            Outputs.refuseExisting(storage, "--out", out, force);
+            Outputs.check(storage, "--out", out, force);
             String run = training.run(storage, out);
+            Outputs.checkWritable(storage, "--run", run);
             if (!storage.exists(config)) {
                 throw BadInputException.at(config, "config file does not exist");
             }

@@ -203,7 +203,7 @@ public final class PruneCommand implements Callable<Integer> {
         try {
             Storage storage = SparkSessions.storage(spark);
             Outputs.refuseOverlap(storage, "--out", out, "--model", model);
-            Outputs.refuseExisting(storage, "--out", out, force);
+            Outputs.check(storage, "--out", out, force);
             String modelPath = storage.qualify(model);
             String contentHash;
             DecoderModel dense;

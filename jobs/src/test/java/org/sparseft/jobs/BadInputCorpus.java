@@ -216,6 +216,8 @@ public final class BadInputCorpus {
                 + " @CASE@/results.safetensors --force", "results.safetensors", "is a directory");
         Files.createDirectories(asDir.resolve("results.safetensors"));
         Files.writeString(asDir.resolve("results.safetensors").resolve("keep.txt"), "kept\n");
+        dataCase("flag-output-under-a-file", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --out"
+                + " @CASE@/text.txt/t.safetensors", "--out", "cannot be written", "text.txt is a file, not a directory");
         dataCase("flag-both-inputs", "text.txt", TEXT, "tokenize --data @CASE@/text.txt --tokens @CASE@/text.txt"
                 + " --out @OUT@/t.safetensors", "mutually exclusive");
 
@@ -268,6 +270,10 @@ public final class BadInputCorpus {
                 + " --batch 2 --steps 2 --master local[2]";
         pruneCase("finetune-method-unknown", finetune + " --method lora --sparsity 0.5", "--method lora",
                 "expected pst or ast");
+        pruneCase("finetune-sparsity-out-of-range", finetune + " --method pst --sparsity 1.5", "--sparsity 1.5",
+                "a fraction in [0, 1)");
+        pruneCase("finetune-run-under-a-file", finetune + " --method pst --sparsity 0.5 --run @CASE@/ids.txt/run",
+                "--run", "cannot be written", "ids.txt is a file, not a directory");
         pruneCase("finetune-pst-warmups-too-long", finetune + " --method pst --sparsity 0.5 --pst-initial-warmup 0.6"
                 + " --pst-final-warmup 0.5", "--pst-initial-warmup 0.6", "adding up to less than 1");
         pruneCase("finetune-pst-mask-rank-zero", finetune + " --method pst --sparsity 0.5 --pst-mask-rank 0",

@@ -1,6 +1,7 @@
 package org.sparseft.jobs;
 
 import org.apache.hadoop.hdfs.protocol.HdfsConstants;
+import org.apache.hadoop.security.UserGroupInformation;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -9,6 +10,7 @@ import org.sparseft.io.Storage;
 import org.sparseft.testing.MiniHdfs;
 
 import java.nio.charset.StandardCharsets;
+import java.security.PrivilegedExceptionAction;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -118,5 +120,52 @@ class HdfsCliTest {
         assertTrue(s.exists(out + "/_SUCCESS"));
         assertEquals(List.of("_SUCCESS", "config.json", "masks.safetensors", "model.safetensors", "sparsity.json",
                 "tokenizer.json"), s.list(out).stream().sorted().toList(), "nothing added or left behind");
+    }
+    /** Runs the CLI as another HDFS user (the test JVM's own user is the MiniDFSCluster's superuser). */
+    private static Cli runAs(String user, String... args) throws Exception {
+        return UserGroupInformation.createRemoteUser(user).doAs((PrivilegedExceptionAction<Cli>) () -> Cli.run(args));
+    }
+
+    @Test
+    void anOutputThisUserMayNotWriteIsRefusedBeforeAnyWork() throws Exception {
+        Storage s = hdfs.storage();
+        String data = hdfs.uri() + "/locked-in/in.txt";
+        s.writeAtomically(data, "Some text to tokenize.\n".getBytes(StandardCharsets.UTF_8));
+        s.mkdirs(hdfs.uri() + "/locked"); // the superuser's, rwxr-xr-x
+        String out = hdfs.uri() + "/locked/sub/t.safetensors";
+        Cli r = runAs("alice", "tokenize", "--data", data, "--out", out, "--seqlen", "4", "--master", "local[1]");
+        assertEquals(2, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("--out " + out + ": cannot be written: no permission to write in") && r.err()
+                .contains("user=alice"), r.err());
+        assertFalse(r.err().contains("tokenizing"), "refused before reading any data: " + r.err());
+        assertEquals(List.of(), s.list(hdfs.uri() + "/locked"));
+    }
+
+    @Test
+    void aStickyDirectoryRefusingTheReplacementIsARuntimeFailureAndKeepsTheEarlierOutput() throws Exception {
+        Storage s = hdfs.storage();
+        String model = hdfs.uri() + "/sticky-in/model";
+        org.sparseft.testing.TinyCheckpoints.write(s, model, org.sparseft.testing.TinyCheckpoints.llama(),
+                org.sparseft.io.safetensors.DType.F32, 0, 3);
+        String ids = hdfs.uri() + "/sticky-in/ids.txt";
+        s.writeAtomically(ids, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n".repeat(4).getBytes(StandardCharsets.UTF_8));
+        // a shared directory like HDFS's /tmp: anyone may write, only an entry's owner may move or delete it
+        s.mkdirs(hdfs.uri() + "/shared");
+        hdfs.cluster().getFileSystem().setPermission(new org.apache.hadoop.fs.Path("/shared"),
+                new org.apache.hadoop.fs.permission.FsPermission((short) 01777));
+        String out = hdfs.uri() + "/shared/pruned";
+        String[] prune = {"prune", "--model", model, "--out", out, "--tokens", ids, "--seqlen", "8", "--nsamples",
+                "2", "--method", "magnitude", "--sparsity", "0.5", "--master", "local[1]"};
+        Cli first = Cli.run(prune);
+        assertEquals(0, first.exitCode(), first.toString());
+        byte[] weights = s.readAllBytes(out + "/model.safetensors");
+        String[] forced = java.util.Arrays.copyOf(prune, prune.length + 1);
+        forced[prune.length] = "--force";
+        Cli refused = runAs("bob", forced);
+        assertEquals(3, refused.exitCode(), refused.toString());
+        assertTrue(refused.err().contains("Permission denied") && refused.err().contains("sticky"), refused.err());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(weights, s.readAllBytes(out + "/model.safetensors"),
+                "the earlier output is as it was");
+        assertEquals(List.of("pruned"), s.list(hdfs.uri() + "/shared"), "bob's temporary output was removed");
     }
 }
