@@ -33,8 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * loopback, {@code deploy/bin/sparseft-submit} submits {@code pretrain} through Spark's SparkSubmit, and the results
  * are compared with a local run's, bit for bit: undisturbed, with a worker (and its executor) killed mid-run, and
  * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks,
- * and {@code finetune} with PST and with AST, checkpointing to and (AST) writing its model on a MiniDFSCluster, must
- * end with the local run's weights.
+ * and {@code finetune} with PST (a replacement worker added with {@code sparseft-cluster add-worker}, then killed
+ * mid-run) and with AST, checkpointing to and (AST) writing its model on HDFS, must end with the local run's weights.
  * Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions split their sums by thread count.
  */
 class StandaloneClusterIT {
@@ -137,11 +137,7 @@ class StandaloneClusterIT {
         Path workerKilled = tmp.resolve("worker-killed");
         Process p = start(tmp.resolve("worker-killed.log"), submit(pretrain(workerKilled)));
         waitForStep(Path.of(workerKilled + ".run", "metrics.jsonl"), 5, p);
-        long worker = Long.parseLong(Files.readString(clusterDir.resolve("worker-2.pid")).trim());
-        ProcessHandle.of(worker).ifPresent(h -> {
-            h.children().forEach(ProcessHandle::destroyForcibly);
-            h.destroyForcibly();
-        });
+        killWorker("worker-2");
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "job finished after losing a worker");
         assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("worker-killed.log")));
         assertArrayEquals(expected, Files.readAllBytes(workerKilled.resolve("model.safetensors")),
@@ -178,10 +174,12 @@ class StandaloneClusterIT {
                 Files.readAllBytes(tmp.resolve("pruned-cluster").resolve("masks.safetensors")),
                 "the cluster's masks equal the local run's");
 
-        // PST fine-tuning on the cluster (frozen model loaded by the executors) ends with the local run's weights.
+        // PST fine-tuning on the cluster (frozen model loaded by the executors) ends with the local run's weights,
+        // though a worker (with its executor, which had loaded the frozen model) is killed mid-run: its replacement
+        // loads the model again.
         List<String> finetune = List.of("finetune", "--model", local.toString(), "--method", "pst", "--sparsity",
-                "0.5", "--data", text.toString(), "--seqlen", "32", "--steps", "6", "--batch", "4", "--partitions", "2",
-                "--pst-weight-rank", "2", "--pst-mask-rank", "2", "--checkpoint-every", "3");
+                "0.5", "--data", text.toString(), "--seqlen", "32", "--steps", "12", "--batch", "4", "--partitions",
+                "2", "--pst-weight-rank", "2", "--pst-mask-rank", "2", "--checkpoint-every", "4");
         List<String> localTune = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
         localTune.addAll(finetune);
         localTune.addAll(List.of("--out", tmp.resolve("tuned-local").toString(), "--master", "local[2]"));
@@ -190,12 +188,23 @@ class StandaloneClusterIT {
         List<String> clusterTune = new ArrayList<>(finetune);
         clusterTune.addAll(List.of("--out", tmp.resolve("tuned-cluster").toString(), "--run",
                 hdfs.uri() + "/runs/pst"));
-        Result tc = run(tmp.resolve("tune-cluster.log"), 300, submit(clusterTune).toArray(String[]::new));
-        assertEquals(0, tc.exitCode(), tc.output());
+        Result added = run(tmp.resolve("add-worker.log"), 120, BIN.resolve("sparseft-cluster").toString(),
+                "add-worker", "--dir", clusterDir.toString(), "--cores", "1", "--memory", "2g");
+        assertEquals(0, added.exitCode(), added.output());
+        String replacement = added.output().lines().filter(line -> line.startsWith("worker-")).findFirst().orElseThrow();
+        Process tc = start(tmp.resolve("tune-cluster.log"), submit(clusterTune));
+        String pstMetrics = hdfs.uri() + "/runs/pst/metrics.jsonl";
+        waitFor(() -> hdfs.storage().exists(pstMetrics) && new String(hdfs.storage().readAllBytes(pstMetrics),
+                java.nio.charset.StandardCharsets.UTF_8).lines().count() >= 2, tc, "step 2 of the PST run");
+        killWorker(replacement);
+        assertTrue(tc.waitFor(300, TimeUnit.SECONDS), "PST finished after losing a worker");
+        String tuneLog = Files.readString(tmp.resolve("tune-cluster.log"));
+        assertEquals(0, tc.exitValue(), tuneLog);
+        assertTrue(tuneLog.contains("Lost executor"), "the worker was lost mid-run: " + tuneLog);
         assertArrayEquals(Files.readAllBytes(tmp.resolve("tuned-local").resolve("model.safetensors")),
                 Files.readAllBytes(tmp.resolve("tuned-cluster").resolve("model.safetensors")),
-                "PST on the cluster equals PST locally");
-        assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/pst/checkpoints/step-0000006/state.json"));
+                "PST on the cluster, a worker lost mid-run, equals PST locally");
+        assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/pst/checkpoints/step-0000012/state.json"));
 
         // AST on the cluster (the teacher on the executors, masks re-selected on the driver), run directory and
         // model on HDFS, ends with the local run's weights.
@@ -302,6 +311,15 @@ class StandaloneClusterIT {
                 "the same perplexities in both reports");
         assertNotNull(ImageIO.read(new java.io.ByteArrayInputStream(
                 hdfs.storage().readAllBytes(runDir + "/val_ppl.png"))), "the plot on HDFS decodes");
+    }
+
+    /** Kills a worker of the test cluster and its executors, as a machine failing would. */
+    private static void killWorker(String name) throws IOException {
+        long worker = Long.parseLong(Files.readString(clusterDir.resolve(name + ".pid")).trim());
+        ProcessHandle.of(worker).ifPresent(h -> {
+            h.children().forEach(ProcessHandle::destroyForcibly);
+            h.destroyForcibly();
+        });
     }
 
     private static void waitFor(java.util.concurrent.Callable<Boolean> condition, Process job, String what)

@@ -113,24 +113,25 @@ public final class HadoopStorage implements Storage {
         Path path = path(p);
         FileSystem fs = fs(path);
         Path dir = fs.makeQualified(path).getParent();
-        while (dir != null && !fs.exists(dir)) {
-            dir = dir.getParent();
-        }
-        if (dir == null) {
-            return java.util.Optional.empty();
-        }
-        if (!fs.getFileStatus(dir).isDirectory()) {
-            return java.util.Optional.of(dir + " is a file, not a directory");
-        }
-        if (fs instanceof RawLocalFileSystem local) {
-            // the operating system's own answer: it knows root, groups and ACLs
-            return java.nio.file.Files.isWritable(local.pathToFile(dir).toPath()) ? java.util.Optional.empty()
-                    : java.util.Optional.of("no permission to write in " + dir);
-        }
         try {
+            while (dir != null && !fs.exists(dir)) {
+                dir = dir.getParent();
+            }
+            if (dir == null) {
+                return java.util.Optional.empty();
+            }
+            if (!fs.getFileStatus(dir).isDirectory()) {
+                return java.util.Optional.of(dir + " is a file, not a directory");
+            }
+            if (fs instanceof RawLocalFileSystem local) {
+                // the operating system's own answer: it knows root, groups and ACLs
+                return java.nio.file.Files.isWritable(local.pathToFile(dir).toPath()) ? java.util.Optional.empty()
+                        : java.util.Optional.of("no permission to write in " + dir);
+            }
             fs.access(dir, org.apache.hadoop.fs.permission.FsAction.WRITE_EXECUTE);
             return java.util.Optional.empty();
         } catch (org.apache.hadoop.security.AccessControlException e) {
+            // also thrown while looking for the ancestor, by a directory this user may not even enter
             String why = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
             return java.util.Optional.of("no permission to write in " + dir + " (" + why + ")");
         }

@@ -112,9 +112,19 @@ public final class Main implements Runnable {
         while (root.getCause() != null) {
             root = root.getCause();
         }
-        String top = t.getClass().getSimpleName() + ": " + t.getMessage();
+        String top = t.getClass().getSimpleName() + ": " + firstLine(t.getMessage());
         // e.g. a stream's close() rethrowing its write's exception reads "Self-suppression not permitted"
-        return root == t ? top : top + " (caused by " + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
+        return root == t ? top : top + " (caused by " + root.getClass().getSimpleName() + ": "
+                + firstLine(root.getMessage()) + ")";
+    }
+
+    /** HDFS's remote exceptions carry the NameNode's stack trace in their message: the first line says it all. */
+    private static String firstLine(String message) {
+        if (message == null) {
+            return null;
+        }
+        int eol = message.indexOf('\n');
+        return eol >= 0 ? message.substring(0, eol) : message;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -12,6 +12,7 @@ final class Outputs {
 
     /** An output file named by {@code flag}: never an existing directory, otherwise as {@link #check}. */
     static void checkFile(Storage storage, String flag, String path, boolean force) throws IOException {
+        checkWritable(storage, flag, path); // first: looking at a path may itself be refused
         if (path != null && storage.isDirectory(path)) {
             throw new BadInputException(flag + " " + path + ": is a directory; expected a file path");
         }
@@ -23,10 +24,10 @@ final class Outputs {
      * able to write where it goes: refused now rather than after hours of work.
      */
     static void check(Storage storage, String flag, String path, boolean force) throws IOException {
+        checkWritable(storage, flag, path); // first: looking at a path may itself be refused
         if (path != null && !force && storage.exists(path)) {
             throw new BadInputException(flag + " " + path + ": already exists (use --force to replace it)");
         }
-        checkWritable(storage, flag, path);
     }
 
     /** A directory a command writes into as it goes (a training run's checkpoints), which may already exist. */

@@ -263,7 +263,11 @@ public final class BadInputCorpus {
         // weights that are not numbers: refused when loaded, never trained on or pruned
         Path nan = pruneCase("prune-nan-weights", prune + " --method wanda --sparsity 0.5", "transformer.h.0.attn"
                 + ".c_attn.weight", "holds NaN or infinite values");
-        writeModelWithNaN(nan.resolve("model"), "transformer.h.0.attn.c_attn.weight");
+        writeModelWithFirstValue(nan.resolve("model"), "transformer.h.0.attn.c_attn.weight", F16_NAN);
+        Path nanTune = pruneCase("finetune-infinite-weights", "finetune --model @CASE@/model --out @OUT@/tuned"
+                + " --tokens @CASE@/ids.txt --seqlen 4 --batch 2 --steps 2 --master local[2] --method pst --sparsity"
+                + " 0.5", "transformer.h.0.mlp.c_fc.weight", "holds NaN or infinite values");
+        writeModelWithFirstValue(nanTune.resolve("model"), "transformer.h.0.mlp.c_fc.weight", F16_INFINITY);
 
         // finetune: methods and their options
         String finetune = "finetune --model @CASE@/model --out @OUT@/tuned --tokens @CASE@/ids.txt --seqlen 4"
@@ -341,14 +345,18 @@ public final class BadInputCorpus {
     }
 
     /** Rewrites a case's model with one F16 NaN as the first value of {@code tensor}. */
-    private void writeModelWithNaN(Path model, String tensor) throws IOException {
+    private static final short F16_NAN = 0x7E00;
+    private static final short F16_INFINITY = 0x7C00;
+
+    /** A valid F16 model except that the first value of {@code tensor} has the bits {@code f16} (NaN, infinity). */
+    private void writeModelWithFirstValue(Path model, String tensor, short f16) throws IOException {
         List<SafetensorsWriter.Entry> tensors = new java.util.ArrayList<>();
         for (SafetensorsWriter.Entry e : TinyCheckpoints.randomTensors(MICRO, DType.F16, 1)) {
             if (e.name().equals(tensor)) {
                 ByteBuffer b = ByteBuffer.allocate(e.bytes().remaining())
                         .order(ByteOrder.LITTLE_ENDIAN);
                 b.put(e.bytes().duplicate()).flip();
-                b.putShort(0, (short) 0x7E00); // F16 quiet NaN
+                b.putShort(0, f16);
                 e = new SafetensorsWriter.Entry(e.name(), e.dtype(), e.shape(), b);
             }
             tensors.add(e);

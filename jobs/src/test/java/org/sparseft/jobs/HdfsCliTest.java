@@ -139,6 +139,16 @@ class HdfsCliTest {
                 .contains("user=alice"), r.err());
         assertFalse(r.err().contains("tokenizing"), "refused before reading any data: " + r.err());
         assertEquals(List.of(), s.list(hdfs.uri() + "/locked"));
+        // a directory alice may not even enter: found out while looking for the nearest existing ancestor
+        s.mkdirs(hdfs.uri() + "/private");
+        hdfs.cluster().getFileSystem().setPermission(new org.apache.hadoop.fs.Path("/private"),
+                new org.apache.hadoop.fs.permission.FsPermission((short) 0700));
+        String hidden = hdfs.uri() + "/private/a/t.safetensors";
+        Cli h = runAs("alice", "tokenize", "--data", data, "--out", hidden, "--seqlen", "4", "--master", "local[1]");
+        assertEquals(2, h.exitCode(), h.toString());
+        assertTrue(h.err().contains("--out " + hidden + ": cannot be written: no permission") && h.err()
+                .contains("user=alice"), h.err());
+        assertEquals(List.of(), s.list(hdfs.uri() + "/private"));
     }
 
     @Test
