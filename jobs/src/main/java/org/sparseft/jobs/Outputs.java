@@ -16,7 +16,7 @@ final class Outputs {
         if (path != null && storage.isDirectory(path)) {
             throw new BadInputException(flag + " " + path + ": is a directory; expected a file path");
         }
-        check(storage, flag, path, force);
+        refuseExisting(storage, flag, path, force);
     }
 
     /**
@@ -25,6 +25,10 @@ final class Outputs {
      */
     static void check(Storage storage, String flag, String path, boolean force) throws IOException {
         checkWritable(storage, flag, path); // first: looking at a path may itself be refused
+        refuseExisting(storage, flag, path, force);
+    }
+
+    private static void refuseExisting(Storage storage, String flag, String path, boolean force) throws IOException {
         if (path != null && !force && storage.exists(path)) {
             throw new BadInputException(flag + " " + path + ": already exists (use --force to replace it)");
         }

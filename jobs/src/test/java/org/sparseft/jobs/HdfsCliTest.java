@@ -91,14 +91,8 @@ class HdfsCliTest {
     @Test
     void aForcedRerunThatHdfsRefusesLeavesThePreviousOutputIntact() throws Exception {
         Storage s = hdfs.storage();
-        String model = hdfs.uri() + "/intact/model";
-        org.sparseft.testing.TinyCheckpoints.write(s, model, org.sparseft.testing.TinyCheckpoints.llama(),
-                org.sparseft.io.safetensors.DType.F32, 0, 3);
-        String ids = hdfs.uri() + "/intact/ids.txt";
-        s.writeAtomically(ids, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n".repeat(4).getBytes(StandardCharsets.UTF_8));
         String out = hdfs.uri() + "/intact/pruned";
-        String[] prune = {"prune", "--model", model, "--out", out, "--tokens", ids, "--seqlen", "8", "--nsamples",
-                "2", "--method", "wanda", "--sparsity", "0.5", "--master", "local[1]"};
+        String[] prune = pruneCommand(hdfs.uri() + "/intact", out, "wanda");
         Cli first = Cli.run(prune);
         assertEquals(0, first.exitCode(), first.toString());
         byte[] weights = s.readAllBytes(out + "/model.safetensors");
@@ -121,6 +115,18 @@ class HdfsCliTest {
         assertEquals(List.of("_SUCCESS", "config.json", "masks.safetensors", "model.safetensors", "sparsity.json",
                 "tokenizer.json"), s.list(out).stream().sorted().toList(), "nothing added or left behind");
     }
+    /** Writes a tiny model and calibration ids under {@code dir}; returns a command pruning it to half sparsity. */
+    private static String[] pruneCommand(String dir, String out, String method) throws Exception {
+        String model = dir + "/model";
+        org.sparseft.testing.TinyCheckpoints.write(hdfs.storage(), model, org.sparseft.testing.TinyCheckpoints.llama(),
+                org.sparseft.io.safetensors.DType.F32, 0, 3);
+        String ids = dir + "/ids.txt";
+        hdfs.storage().writeAtomically(ids, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n".repeat(4)
+                .getBytes(StandardCharsets.UTF_8));
+        return new String[] {"prune", "--model", model, "--out", out, "--tokens", ids, "--seqlen", "8", "--nsamples",
+                "2", "--method", method, "--sparsity", "0.5", "--master", "local[1]"};
+    }
+
     /** Runs the CLI as another HDFS user (the test JVM's own user is the MiniDFSCluster's superuser). */
     private static Cli runAs(String user, String... args) throws Exception {
         return UserGroupInformation.createRemoteUser(user).doAs((PrivilegedExceptionAction<Cli>) () -> Cli.run(args));
@@ -154,18 +160,12 @@ class HdfsCliTest {
     @Test
     void aStickyDirectoryRefusingTheReplacementIsARuntimeFailureAndKeepsTheEarlierOutput() throws Exception {
         Storage s = hdfs.storage();
-        String model = hdfs.uri() + "/sticky-in/model";
-        org.sparseft.testing.TinyCheckpoints.write(s, model, org.sparseft.testing.TinyCheckpoints.llama(),
-                org.sparseft.io.safetensors.DType.F32, 0, 3);
-        String ids = hdfs.uri() + "/sticky-in/ids.txt";
-        s.writeAtomically(ids, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n".repeat(4).getBytes(StandardCharsets.UTF_8));
         // a shared directory like HDFS's /tmp: anyone may write, only an entry's owner may move or delete it
         s.mkdirs(hdfs.uri() + "/shared");
         hdfs.cluster().getFileSystem().setPermission(new org.apache.hadoop.fs.Path("/shared"),
                 new org.apache.hadoop.fs.permission.FsPermission((short) 01777));
         String out = hdfs.uri() + "/shared/pruned";
-        String[] prune = {"prune", "--model", model, "--out", out, "--tokens", ids, "--seqlen", "8", "--nsamples",
-                "2", "--method", "magnitude", "--sparsity", "0.5", "--master", "local[1]"};
+        String[] prune = pruneCommand(hdfs.uri() + "/sticky-in", out, "magnitude");
         Cli first = Cli.run(prune);
         assertEquals(0, first.exitCode(), first.toString());
         byte[] weights = s.readAllBytes(out + "/model.safetensors");
