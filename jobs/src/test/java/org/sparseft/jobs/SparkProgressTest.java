@@ -40,6 +40,11 @@ class SparkProgressTest {
                 assertTrue(done.get(i) > done.get(i - 1), "lines only when progress was made: " + done);
             }
             assertTrue(text.toString().contains("s left"), text.toString());
+            // the status tracker learns of the job's end from Spark's listener bus, asynchronously
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (jsc.statusTracker().getActiveJobIds().length > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
             assertEquals(0, SparkProgress.tasks(jsc.statusTracker())[1], "no job runs now");
         } finally {
             spark.stop();
