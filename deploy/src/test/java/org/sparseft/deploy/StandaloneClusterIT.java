@@ -111,19 +111,27 @@ class StandaloneClusterIT {
         return args;
     }
 
-    private static List<String> submit(List<String> command) {
+    /** {@code command} then {@code extra} through spark-submit to the test cluster. */
+    private static List<String> submit(List<String> command, String... extra) {
         List<String> c = new ArrayList<>(List.of(BIN.resolve("sparseft-submit").toString(), "--master", master,
                 "--conf", "spark.executor.memory=1g"));
         c.addAll(command);
+        c.addAll(List.of(extra));
         return c;
+    }
+
+    /** {@code command} then {@code extra} through the launcher, in local mode (what a cluster run must equal). */
+    private static String[] locally(List<String> command, String... extra) {
+        List<String> c = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
+        c.addAll(command);
+        c.addAll(List.of(extra));
+        return c.toArray(String[]::new);
     }
 
     @Test
     void clusterRunsMatchTheLocalRunUndisturbedWithAKilledWorkerAndAfterAKilledDriverResumes() throws Exception {
         Path local = tmp.resolve("local");
-        List<String> localCmd = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
-        localCmd.addAll(pretrain(local, "--master", "local[2]"));
-        Result l = run(tmp.resolve("local.log"), 300, localCmd.toArray(String[]::new));
+        Result l = run(tmp.resolve("local.log"), 300, locally(pretrain(local, "--master", "local[2]")));
         assertEquals(0, l.exitCode(), l.output());
         byte[] expected = Files.readAllBytes(local.resolve("model.safetensors"));
 
@@ -161,14 +169,11 @@ class StandaloneClusterIT {
         List<String> prune = List.of("prune", "--model", local.toString(), "--method", "dsnot", "--pattern", "2:4",
                 "--dsnot-skip-layer", "none", "--calib", text.toString(), "--nsamples", "6", "--seqlen", "32",
                 "--partitions", "2");
-        List<String> localPrune = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
-        localPrune.addAll(prune);
-        localPrune.addAll(List.of("--out", tmp.resolve("pruned-local").toString(), "--master", "local[2]"));
-        Result pl = run(tmp.resolve("prune-local.log"), 300, localPrune.toArray(String[]::new));
+        Result pl = run(tmp.resolve("prune-local.log"), 300, locally(prune, "--out",
+                tmp.resolve("pruned-local").toString(), "--master", "local[2]"));
         assertEquals(0, pl.exitCode(), pl.output());
-        List<String> clusterPrune = new ArrayList<>(prune);
-        clusterPrune.addAll(List.of("--out", tmp.resolve("pruned-cluster").toString()));
-        Result pc = run(tmp.resolve("prune-cluster.log"), 300, submit(clusterPrune).toArray(String[]::new));
+        Result pc = run(tmp.resolve("prune-cluster.log"), 300, submit(prune, "--out",
+                tmp.resolve("pruned-cluster").toString()).toArray(String[]::new));
         assertEquals(0, pc.exitCode(), pc.output());
         assertArrayEquals(Files.readAllBytes(tmp.resolve("pruned-local").resolve("masks.safetensors")),
                 Files.readAllBytes(tmp.resolve("pruned-cluster").resolve("masks.safetensors")),
@@ -180,19 +185,16 @@ class StandaloneClusterIT {
         List<String> finetune = List.of("finetune", "--model", local.toString(), "--method", "pst", "--sparsity",
                 "0.5", "--data", text.toString(), "--seqlen", "32", "--steps", "12", "--batch", "4", "--partitions",
                 "2", "--pst-weight-rank", "2", "--pst-mask-rank", "2", "--checkpoint-every", "4");
-        List<String> localTune = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
-        localTune.addAll(finetune);
-        localTune.addAll(List.of("--out", tmp.resolve("tuned-local").toString(), "--master", "local[2]"));
-        Result tl = run(tmp.resolve("tune-local.log"), 300, localTune.toArray(String[]::new));
+        Result tl = run(tmp.resolve("tune-local.log"), 300, locally(finetune, "--out",
+                tmp.resolve("tuned-local").toString(), "--master", "local[2]"));
         assertEquals(0, tl.exitCode(), tl.output());
-        List<String> clusterTune = new ArrayList<>(finetune);
-        clusterTune.addAll(List.of("--out", tmp.resolve("tuned-cluster").toString(), "--run",
-                hdfs.uri() + "/runs/pst"));
         Result added = run(tmp.resolve("add-worker.log"), 120, BIN.resolve("sparseft-cluster").toString(),
                 "add-worker", "--dir", clusterDir.toString(), "--cores", "1", "--memory", "2g");
         assertEquals(0, added.exitCode(), added.output());
-        String replacement = added.output().lines().filter(line -> line.startsWith("worker-")).findFirst().orElseThrow();
-        Process tc = start(tmp.resolve("tune-cluster.log"), submit(clusterTune));
+        String replacement = added.output().lines().filter(line -> line.startsWith("worker-")).findFirst()
+                .orElseThrow();
+        Process tc = start(tmp.resolve("tune-cluster.log"), submit(finetune, "--out",
+                tmp.resolve("tuned-cluster").toString(), "--run", hdfs.uri() + "/runs/pst"));
         String pstMetrics = hdfs.uri() + "/runs/pst/metrics.jsonl";
         waitFor(() -> hdfs.storage().exists(pstMetrics) && new String(hdfs.storage().readAllBytes(pstMetrics),
                 java.nio.charset.StandardCharsets.UTF_8).lines().count() >= 2, tc, "step 2 of the PST run");
@@ -211,14 +213,11 @@ class StandaloneClusterIT {
         List<String> ast = List.of("finetune", "--model", local.toString(), "--method", "ast", "--pattern", "2:4",
                 "--data", text.toString(), "--seqlen", "32", "--steps", "6", "--batch", "4", "--partitions", "2",
                 "--ast-reselect-every", "2", "--lr", "1e-3", "--checkpoint-every", "3");
-        List<String> localAst = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
-        localAst.addAll(ast);
-        localAst.addAll(List.of("--out", tmp.resolve("ast-local").toString(), "--master", "local[2]"));
-        Result al = run(tmp.resolve("ast-local.log"), 300, localAst.toArray(String[]::new));
+        Result al = run(tmp.resolve("ast-local.log"), 300, locally(ast, "--out", tmp.resolve("ast-local").toString(),
+                "--master", "local[2]"));
         assertEquals(0, al.exitCode(), al.output());
-        List<String> clusterAst = new ArrayList<>(ast);
-        clusterAst.addAll(List.of("--out", hdfs.uri() + "/models/ast", "--run", hdfs.uri() + "/runs/ast"));
-        Result ac = run(tmp.resolve("ast-cluster.log"), 300, submit(clusterAst).toArray(String[]::new));
+        Result ac = run(tmp.resolve("ast-cluster.log"), 300, submit(ast, "--out", hdfs.uri() + "/models/ast",
+                "--run", hdfs.uri() + "/runs/ast").toArray(String[]::new));
         assertEquals(0, ac.exitCode(), ac.output());
         assertArrayEquals(Files.readAllBytes(tmp.resolve("ast-local").resolve("model.safetensors")),
                 hdfs.storage().readAllBytes(hdfs.uri() + "/models/ast/model.safetensors"),
@@ -281,23 +280,20 @@ class StandaloneClusterIT {
         List<String> runArgs = List.of("run", hdfs.uri() + "/recipes/ast-nightly.yaml", "--set",
                 "data.path=" + day + "/train.txt");
 
-        List<String> local = new ArrayList<>(List.of(BIN.resolve("sparseft").toString()));
-        local.addAll(runArgs);
-        local.addAll(List.of("--out", tmp.resolve("recipe-local").toString(), "--set", "spark.master=local[2]"));
-        Result l = run(tmp.resolve("recipe-local.log"), 300, local.toArray(String[]::new));
+        Result l = run(tmp.resolve("recipe-local.log"), 300, locally(runArgs, "--out",
+                tmp.resolve("recipe-local").toString(), "--set", "spark.master=local[2]"));
         assertEquals(0, l.exitCode(), l.output());
 
         String runDir = hdfs.uri() + "/runs/ast-nightly/dt=2026-11-23";
-        List<String> cluster = new ArrayList<>(runArgs);
-        cluster.addAll(List.of("--out", runDir));
-        Process killed = start(tmp.resolve("recipe-killed.log"), submit(cluster));
+        List<String> cluster = submit(runArgs, "--out", runDir);
+        Process killed = start(tmp.resolve("recipe-killed.log"), cluster);
         String checkpoint = runDir + "/finetune.run/checkpoints/step-0000008/state.json";
         waitFor(() -> hdfs.storage().exists(checkpoint), killed, checkpoint);
         killed.destroyForcibly();
         killed.waitFor(60, TimeUnit.SECONDS);
         assertTrue(!hdfs.storage().exists(runDir + "/finetune/_SUCCESS"), "the killed run finished no fine-tune");
 
-        Result resumed = run(tmp.resolve("recipe-resumed.log"), 400, submit(cluster).toArray(String[]::new));
+        Result resumed = run(tmp.resolve("recipe-resumed.log"), 400, cluster.toArray(String[]::new));
         assertEquals(0, resumed.exitCode(), resumed.output());
         assertTrue(resumed.output().contains("[prune] finished earlier with the same configuration: skipped"),
                 resumed.output());

@@ -11,6 +11,8 @@ import java.util.UUID;
  */
 public final class AtomicOutput {
     public static final String TEMP_MARK = ".inprogress-";
+    /** Marks an existing output renamed aside while its replacement moves in, deleted once it has. */
+    public static final String REPLACED_MARK = ".replaced-";
 
     private AtomicOutput() {
     }
@@ -88,7 +90,7 @@ public final class AtomicOutput {
         String aside = null;
         try {
             if (storage.exists(target)) {
-                String a = tempSibling(target).replace(TEMP_MARK, ".replaced-");
+                String a = tempSibling(target).replace(TEMP_MARK, REPLACED_MARK);
                 storage.rename(target, a); // may be refused (a sticky directory): then nothing has moved
                 aside = a;
             }

@@ -115,9 +115,11 @@ final class TrainingOptions {
         atLeast("--eval-windows", evalWindows, 1);
         atLeast("--eval-every", evalEvery, 0);
         atLeast("--warmup", warmup(d), 0);
-        if (!(lr(d) > 0) || !(weightDecay(d) >= 0)) {
-            throw new BadInputException(!(lr(d) > 0) ? "--lr " + lr(d) + ": expected a positive value"
-                    : "--weight-decay " + weightDecay(d) + ": expected a non-negative value");
+        if (!(lr(d) > 0)) {
+            throw new BadInputException("--lr " + lr(d) + ": expected a positive value");
+        }
+        if (!(weightDecay(d) >= 0)) {
+            throw new BadInputException("--weight-decay " + weightDecay(d) + ": expected a non-negative value");
         }
         if (minLrRatio < 0 || minLrRatio > 1) {
             throw new BadInputException("--min-lr-ratio " + minLrRatio + ": expected a value in [0, 1]");

@@ -114,20 +114,18 @@ public final class CheckpointStore {
      * leave such a directory half copied).
      */
     public void removeIncomplete() throws IOException {
-        if (storage.isDirectory(dir)) {
-            for (String name : storage.list(dir)) {
-                String step = Storage.join(dir, name);
-                if (STEP_DIR.matcher(name).matches() && !storage.exists(Storage.join(step, "state.json"))) {
-                    storage.delete(step);
-                }
-            }
-        }
         for (String d : new String[] {dir, dir.substring(0, dir.length() - "/checkpoints".length())}) {
-            if (storage.isDirectory(d)) {
-                for (String name : storage.list(d)) {
-                    if (name.startsWith(".") && (name.contains(AtomicOutput.TEMP_MARK) || name.contains(".replaced-"))) {
-                        storage.delete(Storage.join(d, name));
-                    }
+            if (!storage.isDirectory(d)) {
+                continue;
+            }
+            for (String name : storage.list(d)) {
+                String child = Storage.join(d, name);
+                boolean leftOver = name.startsWith(".")
+                        && (name.contains(AtomicOutput.TEMP_MARK) || name.contains(AtomicOutput.REPLACED_MARK));
+                boolean halfCopied = d.equals(dir) && STEP_DIR.matcher(name).matches()
+                        && !storage.exists(Storage.join(child, "state.json"));
+                if (leftOver || halfCopied) {
+                    storage.delete(child);
                 }
             }
         }

@@ -222,6 +222,7 @@ public final class RunReport {
         List<LineChart.Series> flips = new ArrayList<>();
         List<String> layers = new ArrayList<>();
         List<BarChart.Series> sparsity = new ArrayList<>();
+        List<LineChart.Reference> references = new ArrayList<>();
         for (JsonNode s : report.get("stages")) {
             String name = s.get("name").asText();
             if (s.get("kind").asText().equals("finetune")) {
@@ -242,9 +243,6 @@ public final class RunReport {
                 layers.forEach(k -> values.add(l.path(k).asDouble()));
                 sparsity.add(new BarChart.Series(name, values));
             }
-        }
-        List<LineChart.Reference> references = new ArrayList<>();
-        for (JsonNode s : report.get("stages")) {
             if (s.path("perplexity").has("dense")) {
                 references.add(new LineChart.Reference("dense (evaluate)", s.get("perplexity").get("dense")
                         .asDouble()));
