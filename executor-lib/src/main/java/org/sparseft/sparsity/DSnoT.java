@@ -12,9 +12,15 @@ import org.sparseft.BadInputException;
  * reconstruction error ε (the token-summed output lost to pruning) towards zero, until |ε| is within the threshold,
  * the swap would flip ε's sign (when the sign check is on), or the cycles run out.
  *
+ * <p>As in the reference code: unstructured rows take the weight to prune from the kept weights ranked by their
+ * Wanda score, whatever criterion chose the initial mask; N:M rows take it from the regrown weight's group, the kept
+ * weight with the lowest initial score, where every initially pruned weight counts as +∞, so a weight grown back
+ * is never pruned again, and a weight once chosen counts as +∞ from then on, swapped or not.
+ *
  * <p>The sorting that ranks candidates is done in bulk (four per-row sorts in ND4J); the cycles then walk the sorted
- * lists row by row, O(rows·cycles). Where a candidate list runs out (the reference would then pick from the wrong
- * side of its list, §3.4 edge cases), the row stops.
+ * lists row by row, O(rows·cycles). Where a candidate list runs out, or an N:M group has no initially kept weight
+ * left to give up (the reference would then pick from the wrong side of its list, or an arbitrary weight of the
+ * group and break the pattern; §3.4 edge cases), the row stops.
  */
 public final class DSnoT {
     /**
@@ -45,10 +51,22 @@ public final class DSnoT {
     }
 
     /**
+     * The mask DSnoT starts from: the lowest {@code scores} pruned within each output row (N:M: within each group of
+     * M), whatever the criterion, as the reference sorts per row even for magnitude.
+     */
+    public static INDArray initialKeep(INDArray scores, SparsityPattern pattern) {
+        if (pattern instanceof SparsityPattern.NOutOfM nm) {
+            return MaskSelection.perGroup(scores, nm.n(), nm.m());
+        }
+        return MaskSelection.perRow(scores, pattern.prunedPerRow(scores.columns()));
+    }
+
+    /**
      * @param weight [out, in] in compute layout
      * @param stats the linear's input statistics
-     * @param initialKeep the initial mask (1 kept), e.g. Wanda's
-     * @param initialMetric the scores the initial mask was chosen by ([out, in]; lower = pruned first)
+     * @param initialKeep the initial mask (1 kept), e.g. {@link #initialKeep} of Wanda's scores
+     * @param initialMetric the scores the initial mask was chosen by ([out, in]; lower = pruned first); N:M rows choose
+     *                      the weight to prune by them, unstructured rows by the Wanda score
      */
     public static Result refine(INDArray weight, FeatureStats stats, INDArray initialKeep, INDArray initialMetric,
                                 SparsityPattern pattern, Options o) {
@@ -69,13 +87,21 @@ public final class DSnoT {
         // growth lists: pruned columns with positive g, most positive first; with negative g, most negative first
         Ranked growPos = ranked(growth.neg(), pruned.mul(growth.gt(0).castTo(DataType.FLOAT)), c);
         Ranked growNeg = ranked(growth, pruned.mul(growth.lt(0).castTo(DataType.FLOAT)), c);
-        // prune lists (unstructured): kept columns with d < 0, and with d >= 0, each by ascending initial metric
-        Ranked pruneNeg = nm ? null : ranked(initialMetric, keep.mul(d.lt(0).castTo(DataType.FLOAT)), c);
-        Ranked prunePos = nm ? null : ranked(initialMetric, keep.mul(d.gte(0).castTo(DataType.FLOAT)), c);
+        // prune lists (unstructured): kept columns with d < 0, and with d >= 0, each by ascending Wanda score
+        INDArray wanda = nm ? null : MaskCriterion.WANDA.scores(w, stats);
+        Ranked pruneNeg = nm ? null : ranked(wanda, keep.mul(d.lt(0).castTo(DataType.FLOAT)), c);
+        Ranked prunePos = nm ? null : ranked(wanda, keep.mul(d.gte(0).castTo(DataType.FLOAT)), c);
 
         float[] dv = d.dup('c').data().asFloat();
         float[] mask = keep.dup('c').data().asFloat();
         float[] metric = nm ? initialMetric.castTo(DataType.FLOAT).dup('c').data().asFloat() : null;
+        if (nm) { // initially pruned weights never give their place back, as in the reference
+            for (int k = 0; k < metric.length; k++) {
+                if (mask[k] == 0f) {
+                    metric[k] = Float.POSITIVE_INFINITY;
+                }
+            }
+        }
         int m = nm ? ((SparsityPattern.NOutOfM) pattern).m() : 0;
         double[] sigma = new double[rows];
         boolean[] active = new boolean[rows];
@@ -105,12 +131,13 @@ public final class DSnoT {
                     q = -1;
                     int start = r - r % m;
                     for (int j = start; j < start + m; j++) {
-                        if (mask[base + j] == 1f && (q < 0 || metric[base + j] < metric[base + q])) {
+                        if (metric[base + j] < Float.POSITIVE_INFINITY
+                                && (q < 0 || metric[base + j] < metric[base + q])) {
                             q = j;
                         }
                     }
                     if (q >= 0) {
-                        metric[base + q] = BIG; // consumed, swap or not
+                        metric[base + q] = Float.POSITIVE_INFINITY; // consumed, swap or not
                     }
                 } else {
                     q = eps[i] < 0 ? prunePos.next(i, pp) : pruneNeg.next(i, pn);

@@ -211,7 +211,7 @@ public final class LayerwisePruner {
         }
         MaskCriterion initial = o.dsnotInitial();
         INDArray metric = initial.scores(w, stats);
-        INDArray keep = initial.select(metric, pattern);
+        INDArray keep = DSnoT.initialKeep(metric, pattern); // per row, magnitude too, as the reference
         boolean skipped = switch (o.dsnotSkip()) {
             case "mlp" -> name.contains(".mlp.");
             case "attn" -> name.contains(".self_attn.") || name.contains(".attn.");
