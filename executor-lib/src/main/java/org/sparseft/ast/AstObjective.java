@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * AST as a training objective for one stretch of steps with fixed masks (ALGORITHMS.md §5): every parameter of the
+ * AST as a training objective for one stretch of steps with fixed masks (docs/algorithms.md §8): every parameter of the
  * model trains; prunable weights compute as M ⊙ W (+ S·P with SLoRB) and take the gradient of that effective weight
  * unchanged (the plain straight-through estimator, so pruned weights keep learning and masks can flip); the loss
  * distils the frozen dense teacher's logits, computed on the same micro-batch in the same JVM; and

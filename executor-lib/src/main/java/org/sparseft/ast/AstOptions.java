@@ -6,7 +6,7 @@ import org.sparseft.sparsity.SparsityPattern;
 import java.io.Serializable;
 
 /**
- * AST's settings (ALGORITHMS.md §5), defaults from the reference's GPT-2 path.
+ * AST's settings (docs/algorithms.md §8), defaults from the reference's GPT-2 path.
  *
  * @param pattern the N:M pattern masks keep (2:4)
  * @param reselectEvery optimizer steps between magnitude re-selections of the masks (10); 0 keeps the initial masks

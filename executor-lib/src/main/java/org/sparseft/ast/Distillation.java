@@ -6,7 +6,7 @@ import org.sparseft.model.LogitsLoss;
 import org.sparseft.model.ops.CrossEntropy;
 
 /**
- * AST's training loss (ALGORITHMS.md §5.3): w_task·CE(student, next token) + w_kl·(τ²/N)·Σ_rows KL(softmax(z_t/τ) ‖
+ * AST's loss (docs/algorithms.md §8.3): w_task·CE(student, next token) + w_kl·(τ²/N)·Σ_rows KL(softmax(z_t/τ) ‖
  * softmax(z_s/τ)), with the frozen dense teacher's logits z_t for the same rows, N the number of rows (every position
  * of every sequence; the cross-entropy counts the positions that have a next token). Its gradient with respect to
  * the student's logits is w_task·∂CE + w_kl·τ·(softmax(z_s/τ) − softmax(z_t/τ))/N.

@@ -30,7 +30,7 @@ public final class NmMasks implements Serializable {
     }
 
     /**
-     * Per row, per group of M input weights, keeps the M − N of largest magnitude (ALGORITHMS.md §5.1); ties keep
+     * Per row, per group of M input weights, keeps the M − N of largest magnitude (docs/algorithms.md §8.1); ties keep
      * the higher column, as {@link MaskSelection} orders them, so every replica selects the same mask.
      */
     public static NmMasks byMagnitude(Parameters params, List<String> weights, SparsityPattern.NOutOfM pattern) {

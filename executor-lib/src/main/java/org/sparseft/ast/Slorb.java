@@ -10,7 +10,7 @@ import org.sparseft.model.Parameters;
 import java.util.Map;
 
 /**
- * SLoRB, sparse low-rank boosting (ALGORITHMS.md §5.4): beside each N:M-masked weight W [N, d], S [N, d/k] and a
+ * SLoRB, sparse low-rank boosting (docs/algorithms.md §8.4): beside each N:M-masked weight W [N, d], S [N, d/k] and a
  * trained projection P [d/k, d] add S·(P·x) to the linear's output, so the effective weight is M ⊙ W + S·P. P starts
  * as the block indicator of k consecutive inputs and S as the mean of each group's pruned weights, so the branch
  * starts by giving back what the initial mask removed, one value per (row, group).

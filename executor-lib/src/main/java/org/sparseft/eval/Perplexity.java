@@ -8,7 +8,7 @@ import org.sparseft.model.ops.CrossEntropy;
 import java.util.List;
 
 /**
- * Perplexity as the Wanda, SparseGPT and DSnoT evaluation code computes it (ALGORITHMS.md §7.3): non-overlapping
+ * Perplexity as the Wanda, SparseGPT and DSnoT evaluation code computes it (docs/algorithms.md §9): non-overlapping
  * windows of T tokens, each window's mean cross-entropy over its T−1 next-token predictions, and
  * PPL = exp(mean over windows of the window means).
  */

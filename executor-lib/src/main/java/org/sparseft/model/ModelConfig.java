@@ -27,7 +27,7 @@ public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Con
 
     boolean tieWordEmbeddings();
 
-    /** Names of the prunable linears inside block {@code layer}, in forward order (ALGORITHMS.md §7.1). */
+    /** Names of the prunable linears inside block {@code layer}, in forward order (docs/algorithms.md §1.2). */
     List<String> prunableLinears(int layer);
 
     /** The weight names of every block's prunable linears, block after block. */

@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * PST over a frozen model (ALGORITHMS.md §4): for every prunable linear W [n, k], the trained tensors are U [n, r_w],
+ * PST over a frozen model (docs/algorithms.md §7): per prunable linear W [n, k], the trained tensors are U [n, r_w],
  * V [r_w, k] (weight update W' = W + β·U·V), A [n, r_m], B [r_m, k], R [n] and C [k] (importance
  * S = |W'| + α1·A·B + α2·(R·1ᵀ + 1·Cᵀ)). Each step's mask keeps the highest S at the scheduled sparsity, ties
  * broken by position, so every replica computes the same mask from the same values and masks never travel.
@@ -30,7 +30,7 @@ public final class PstModel {
 
     /**
      * A block of a converted linear's rows that PST treats as one linear with its own tensors: the whole weight, or
-     * for GPT-2's fused c_attn each of q, k and v, as the reference splits it (ALGORITHMS.md §7.1).
+     * for GPT-2's fused c_attn each of q, k and v, as the reference splits it (docs/algorithms.md §7.1).
      */
     record Part(String prefix, int firstRow, int rows) {
         String tensor(String suffix) {
@@ -164,7 +164,7 @@ public final class PstModel {
 
         /**
          * PST's gradients from the model's gradient G with respect to each effective weight, through the
-         * straight-through binariser (∂L/∂S := ∂L/∂M = G ⊙ W'; §4.2):
+         * straight-through binariser (∂L/∂S := ∂L/∂M = G ⊙ W'; docs/algorithms.md §7.4):
          * ∂A = α1·(G⊙W')·Bᵀ, ∂B = α1·Aᵀ·(G⊙W'), ∂R = α2·Σ_j (G⊙W'), ∂C = α2·Σ_i (G⊙W'),
          * ∂W' = G ⊙ M + (G⊙W') ⊙ sign(W') (|W'| is part of S), ∂U = β·∂W'·Vᵀ, ∂V = β·Uᵀ·∂W'.
          *

@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * PST as a training objective: the frozen model (from {@code base}, e.g. an executor's cached copy) computes with
  * M ⊙ W' at the step's scheduled sparsity, and its gradients with respect to those effective weights are mapped onto
- * U, V, A, B, R and C (ALGORITHMS.md §4.2). Only those small tensors are trained and travel.
+ * U, V, A, B, R and C (docs/algorithms.md §7.4). Only those small tensors are trained and travel.
  */
 public record PstObjective(ModelSource base, PstOptions options, int totalSteps) implements Objective {
     @Override

@@ -4,7 +4,7 @@ import org.sparseft.BadInputException;
 import org.sparseft.sparsity.SparsityPattern;
 
 /**
- * PST's settings (ALGORITHMS.md §4.1, §4.3), defaults as the reference's argparse: ranks 8, α1 = α2 = β = 1, cubic
+ * PST's settings (docs/algorithms.md §7.1, §7.3), defaults as the reference's argparse: ranks 8, α1 = α2 = β = 1, cubic
  * schedule from 0 with warm-ups of 10% (initial) and 30% (final) of the steps.
  *
  * @param target unstructured: the final sparsity, reached along the cubic schedule, pruned over the whole matrix;
@@ -31,7 +31,8 @@ public record PstOptions(SparsityPattern target, int weightRank, int maskRank, d
 
     /**
      * The sparsity at optimizer step {@code step} (0-based, before the update) of {@code total}: 0 through the initial
-     * warm-up, the cubic ramp s_f·(1 − (1 − progress)³), then the target for the final warm-up (§4.3).
+     * warm-up, the cubic ramp s_f·(1 − (1 − progress)³), then the target for the final warm-up
+     * (docs/algorithms.md §7.3).
      */
     public double sparsityAt(int step, int total) {
         if (target instanceof SparsityPattern.NOutOfM) {

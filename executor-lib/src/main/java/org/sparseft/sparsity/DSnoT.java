@@ -7,7 +7,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.BadInputException;
 
 /**
- * DSnoT's training-free prune-and-grow refinement of a mask (ALGORITHMS.md §3), for one linear. Every row keeps its
+ * DSnoT's training-free prune-and-grow refinement of one linear's mask (docs/algorithms.md §4). Every row keeps its
  * sparsity: each cycle swaps at most one pruned weight in and one kept weight out, steering the row's expected
  * reconstruction error ε (the token-summed output lost to pruning) towards zero, until |ε| is within the threshold,
  * the swap would flip ε's sign (when the sign check is on), or the cycles run out.
@@ -20,7 +20,7 @@ import org.sparseft.BadInputException;
  * <p>The sorting that ranks candidates is done in bulk (four per-row sorts in ND4J); the cycles then walk the sorted
  * lists row by row, O(rows·cycles). Where a candidate list runs out, or an N:M group has no initially kept weight
  * left to give up (the reference would then pick from the wrong side of its list, or an arbitrary weight of the
- * group and break the pattern; §3.4 edge cases), the row stops.
+ * group and break the pattern; docs/algorithms.md §4.5), the row stops.
  */
 public final class DSnoT {
     /**

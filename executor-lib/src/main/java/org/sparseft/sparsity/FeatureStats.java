@@ -5,7 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Per-input-feature calibration statistics of one linear's input, in the additive form of ALGORITHMS.md §1.1 and §3.1:
+ * Per-input-feature calibration statistics of one linear's input, in the additive form of docs/algorithms.md §2.3:
  * sums over the calibration tokens that partitions compute on their own sequences and the driver adds in partition
  * order. Doubles, so the per-feature sums do not depend on how tokens were split; the Gram matrix is a float32 GEMM
  * per call summed in doubles, so it (and SparseGPT's result) depends, in the last bits, on the calls' split
@@ -17,8 +17,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * @param sumSquares Q_j = Σ x_j²
  * @param withinSequence V_j = Σ_s Σ_t (x_{s,t,j} − mean_s(x_j))², i.e. Σ_s T·Var_t: DSnoT's variance numerator,
  *                       computed per sequence, so each partition must hold whole sequences
- * @param gram G = Σ x xᵀ, [features, features] row-major, for SparseGPT's Hessian (§2, §6.2); null when not collected
- *             (it is features² doubles, so only SparseGPT asks for it)
+ * @param gram G = Σ x xᵀ, [features, features] row-major, for SparseGPT's Hessian (docs/algorithms.md §5.1); null
+ *             when not collected (it is features² doubles, so only SparseGPT asks for it)
  */
 public record FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence,
                            double[] gram) {
@@ -87,7 +87,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
         return new FeatureStats(sequences + o.sequences, tokens + o.tokens, s, q, v, g);
     }
 
-    /** SparseGPT's Hessian H = (2 / N_seq)·G as [features, features] doubles (ALGORITHMS.md §2). */
+    /** SparseGPT's Hessian H = (2 / N_seq)·G as [features, features] doubles (docs/algorithms.md §5.1). */
     public INDArray hessian() {
         if (gram == null) {
             throw new IllegalStateException("these statistics were collected without the Gram matrix");

@@ -6,8 +6,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * How a one-shot method scores a linear's weights (lower = pruned first) and over which group it compares them
- * (ALGORITHMS.md §1.1-1.2): magnitude |W| over the whole matrix, Wanda |W|·√(Q_j/N_seq) within each output row. N:M
- * patterns always compare within each row's groups of M.
+ * (docs/algorithms.md §3.1-§3.4): magnitude |W| over the whole matrix, Wanda |W|·√(Q_j/N_seq) within each output row.
+ * N:M patterns always compare within each row's groups of M.
  */
 public enum MaskCriterion {
     MAGNITUDE {

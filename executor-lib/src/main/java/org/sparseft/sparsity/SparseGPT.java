@@ -8,7 +8,7 @@ import org.sparseft.BadInputException;
 import org.sparseft.RuntimeFailure;
 
 /**
- * SparseGPT (ALGORITHMS.md §2, the reference's {@code fasterprune}): prunes a linear column by column and, after each
+ * SparseGPT (docs/algorithms.md §5, the reference's {@code fasterprune}): prunes one column at a time and, after each
  * column, corrects the not-yet-visited columns of every row with the optimal-brain-surgeon update through the upper
  * Cholesky factor U of H⁻¹, so unlike Wanda and DSnoT it changes the surviving weights. Computed in float64 (the
  * reference uses fp32; the extra precision costs little next to the O(in³) factorisation).

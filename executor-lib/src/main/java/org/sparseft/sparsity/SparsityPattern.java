@@ -4,7 +4,7 @@ import org.sparseft.BadInputException;
 
 /**
  * Which weights of a linear may be pruned together. Groups run along the input dimension of the [out, in] weight,
- * per output row (ALGORITHMS.md §1.2, §7.1).
+ * per output row (docs/algorithms.md §3.3, §3.4).
  */
 public sealed interface SparsityPattern extends java.io.Serializable {
     /** How many of {@code in} weights of one row this pattern prunes. */

@@ -26,7 +26,7 @@ import java.util.Map;
  * AST in {@code sparseft finetune}: every weight trains under N:M masks re-selected by magnitude, pruned weights
  * decay, the dense input model is the teacher. With SLoRB the checkpoint holds the exactly N:M-sparse weights and
  * {@code slorb.safetensors} the boosting branch beside it: S·P is dense, so folding it in would undo the pattern
- * (ALGORITHMS.md §5.4); {@code sparseft evaluate} applies the branch, other loaders see the plain N:M model.
+ * (docs/algorithms.md §8.4); {@code sparseft evaluate} applies the branch, other loaders see the plain N:M model.
  */
 final class AstFinetune implements FinetuneMethod {
     /**

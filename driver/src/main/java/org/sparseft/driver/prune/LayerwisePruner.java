@@ -29,7 +29,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * One-shot pruning, block by block, as the Wanda and DSnoT reference code runs it (ALGORITHMS.md §1.3, §6.1, §6.3):
+ * One-shot pruning, block by block, as the Wanda and DSnoT reference code runs it (docs/algorithms.md §2.2):
  * the calibration sequences' hidden states live on the executors; for block l, each partition runs them through the
  * dense block and returns per-input-feature sums, the driver adds them in partition order and chooses the masks of
  * all of the block's linears, and the partitions advance their states through the pruned block, which gives block
