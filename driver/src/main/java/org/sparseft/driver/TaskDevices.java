@@ -4,6 +4,7 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
+import org.sparseft.numerics.NativeBlas;
 
 import java.util.OptionalInt;
 
@@ -18,8 +19,12 @@ public final class TaskDevices {
     private TaskDevices() {
     }
 
-    /** Pins the calling task's thread to its assigned GPU; returns the device, if one was assigned. */
+    /**
+     * Checks the native BLAS/LAPACK once per executor JVM, then pins the calling task's thread to its assigned GPU;
+     * returns the device, if one was assigned. Tasks call it before their first ND4J use.
+     */
     public static OptionalInt pin() {
+        NativeBlas.ensureCorrect(); // an executor may run on another processor than the driver
         TaskContext ctx = TaskContext.get();
         if (ctx == null) {
             return OptionalInt.empty();

@@ -205,7 +205,7 @@ public final class SparseGPT {
      * triangular, so H⁻¹ = UᵀU for U = (JLJ)⁻¹ = J L⁻¹ J (Cholesky factors are unique). J A J of a row-major matrix
      * is its element array reversed.
      */
-    static INDArray upperCholeskyOfInverse(INDArray h) {
+    public static INDArray upperCholeskyOfInverse(INDArray h) {
         int d = (int) h.rows();
         INDArray lower = cholesky(Nd4j.create(reversed(h), new long[] {d, d}, 'c'), true);
         return Nd4j.create(reversed(lowerTriangularInverse(lower)), new long[] {d, d}, 'c');

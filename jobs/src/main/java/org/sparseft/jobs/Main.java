@@ -2,10 +2,13 @@ package org.sparseft.jobs;
 
 import org.sparseft.BadInputException;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.numerics.NativeBlas;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
+import java.util.List;
+import java.util.Set;
 
 /**
  * {@code sparseft <command> [options]}: the entry point for the local launcher and for {@code spark-submit --class}.
@@ -34,11 +37,13 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        NativeBlas.prepare(); // before anything loads ND4J
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
     /** Runs a command line in this JVM and returns its exit code (what tests call). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        NativeBlas.prepare();
         CommandLine cli = commandLine(out, err);
         return cli.execute(args);
     }
@@ -55,6 +60,10 @@ public final class Main implements Runnable {
             err.flush();
             return BAD_INPUT;
         });
+        cli.setExecutionStrategy(parseResult -> {
+            checkNumerics(parseResult);
+            return new CommandLine.RunLast().execute(parseResult);
+        });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             int code = exitCode(ex);
             err.println("sparseft: error: " + message(ex));
@@ -65,6 +74,28 @@ public final class Main implements Runnable {
             return code;
         });
         return cli;
+    }
+
+    /** Commands that compute nothing with ND4J skip the native library check (and its start-up time). */
+    private static final Set<String> WITHOUT_NUMERICS = Set.of("data", "plot", "help");
+
+    /** The BLAS/LAPACK check before a command computes (not for help, version or commands without numerics). */
+    private static void checkNumerics(CommandLine.ParseResult parseResult) {
+        List<CommandLine> commands = parseResult.asCommandLineList();
+        for (CommandLine c : commands) {
+            if (c.isUsageHelpRequested() || c.isVersionHelpRequested()) {
+                return;
+            }
+        }
+        CommandLine last = commands.get(commands.size() - 1);
+        if (commands.size() < 2 || WITHOUT_NUMERICS.contains(commands.get(1).getCommandName())) {
+            return;
+        }
+        try {
+            NativeBlas.ensureCorrect();
+        } catch (RuntimeFailure e) {
+            throw new CommandLine.ExecutionException(last, e.getMessage(), e);
+        }
     }
 
     /** Bad input anywhere in the cause chain (also when it was thrown inside a Spark task) is exit 2. */

@@ -1,0 +1,241 @@
+package org.sparseft.numerics;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.RuntimeFailure;
+import org.sparseft.sparsity.SparseGPT;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Keeps the numbers right whatever the processor. The OpenBLAS that ND4J 1.0.0-M2.1 bundles (0.3.19) factors
+ * positive definite matrices wrongly (dpotrf) with the kernels it picks for AVX-512 processors, while its Haswell
+ * (AVX2) kernels are right there and as fast for sparseft's shapes. So:
+ * <ul>
+ *   <li>{@link #prepare()}, called before ND4J loads in a JVM, sets {@code OPENBLAS_CORETYPE=Haswell} in the process
+ *       environment on a processor with AVX-512, unless the user chose a core type;</li>
+ *   <li>{@link #ensureCorrect()} checks, once per JVM, single-precision GEMM, double-precision GEMM, Cholesky
+ *       factorisation (dpotrf) and the triangular inverse SparseGPT uses, on matrices whose answers are known, and
+ *       refuses to go on (a {@link RuntimeFailure}, exit 3) naming the library, its kernels and the setting to change,
+ *       rather than compute wrong numbers.</li>
+ * </ul>
+ * The driver calls both before its first ND4J use, every Spark task before its own, so executors on other
+ * processors are covered without any cluster setting.
+ */
+public final class NativeBlas {
+    public static final String CORE_TYPE = "OPENBLAS_CORETYPE";
+    /** The kernels chosen on AVX-512 processors. */
+    public static final String SAFE_CORE = "Haswell";
+    /** Where {@link #prepare()} reads the processor's flags; a system property so that tests can show it another. */
+    static final String CPUINFO_PROPERTY = "sparseft.cpuinfo";
+
+    private static boolean prepared;
+    private static volatile boolean checked;
+
+    private NativeBlas() {
+    }
+
+    /** The C library's environment, which OpenBLAS reads when it loads (Java's own view is a copy). */
+    private interface LibC extends Library {
+        LibC C = Native.loadLibrary("c", LibC.class);
+
+        int setenv(String name, String value, int overwrite);
+
+        String getenv(String name);
+    }
+
+    /** Chooses safe kernels before OpenBLAS loads (a no-op once it has, and on later calls). */
+    public static synchronized void prepare() {
+        if (prepared) {
+            return;
+        }
+        prepared = true;
+        if (coreTypeToSet(System.getenv(CORE_TYPE), cpuFlags()) != null) {
+            LibC.C.setenv(CORE_TYPE, SAFE_CORE, 0);
+        }
+    }
+
+    /** {@link #SAFE_CORE} when the processor has AVX-512 and no core type was chosen, else null. */
+    static String coreTypeToSet(String current, String cpuFlags) {
+        boolean avx512 = Pattern.compile("\\bavx512f\\b").matcher(cpuFlags).find();
+        return avx512 && (current == null || current.isEmpty()) ? SAFE_CORE : null;
+    }
+
+    /** The environment value OpenBLAS sees, set by the user or by {@link #prepare()}; null when unset. */
+    public static String coreTypeInEffect() {
+        return LibC.C.getenv(CORE_TYPE);
+    }
+
+    private static String cpuFlags() {
+        Path cpuinfo = Path.of(System.getProperty(CPUINFO_PROPERTY, "/proc/cpuinfo"));
+        try {
+            return Files.isReadable(cpuinfo) ? Files.readString(cpuinfo) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** Runs the checks once per JVM; throws {@link RuntimeFailure} naming the library and the setting if one fails. */
+    public static void ensureCorrect() {
+        if (checked) {
+            return;
+        }
+        synchronized (NativeBlas.class) {
+            if (checked) {
+                return;
+            }
+            prepare();
+            List<String> problems = problems();
+            if (!problems.isEmpty()) {
+                throw new RuntimeFailure(failureMessage(problems, library(), coreTypeInEffect()));
+            }
+            checked = true;
+        }
+    }
+
+    static String failureMessage(List<String> problems, String library, String coreType) {
+        String setting = coreType == null
+                ? "set " + CORE_TYPE + "=" + SAFE_CORE + " in the environment"
+                : "the environment sets " + CORE_TYPE + "=" + coreType + "; try " + CORE_TYPE + "=" + SAFE_CORE;
+        return "the native BLAS/LAPACK computes wrong results on this processor (" + library + "): "
+                + String.join("; ", problems) + ". Refusing to run: " + setting
+                + " (for Spark executors: spark.executorEnv." + CORE_TYPE + "=" + SAFE_CORE + ") and run again";
+    }
+
+    /**
+     * What ND4J's OpenBLAS says of itself, e.g. "OpenBLAS 0.3.19 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64, kernels
+     * Zen", asked through the copy this process loaded (the JavaCPP presets do not map these functions); the ND4J
+     * backend's name where there is no OpenBLAS (the CUDA backend) or no /proc.
+     */
+    public static String library() {
+        String backend = Nd4j.getBackend().getClass().getSimpleName(); // loads the native libraries
+        try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            Optional<String> path = maps.map(l -> l.substring(l.indexOf('/') < 0 ? l.length() : l.indexOf('/')))
+                    .filter(l -> l.contains("/libopenblas")).findFirst();
+            if (path.isEmpty()) {
+                return backend;
+            }
+            NativeLibrary openblas = NativeLibrary.getInstance(path.get().trim());
+            return openblas.getFunction("openblas_get_config").invokeString(new Object[0], false) + ", kernels "
+                    + openblas.getFunction("openblas_get_corename").invokeString(new Object[0], false);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            return backend;
+        }
+    }
+
+    /** Each check that failed, as a short phrase; empty when all are right. */
+    static List<String> problems() {
+        List<String> problems = new ArrayList<>();
+        Random random = new Random(20261203);
+        for (int[] shape : new int[][] {{64, 96, 80}, {517, 300, 385}, {2048, 256, 768}}) {
+            String p = checkSgemm(random, shape[0], shape[1], shape[2]);
+            if (p != null) {
+                problems.add(p);
+            }
+        }
+        for (int n : new int[] {48, 130, 300}) {
+            String p = checkCholesky(random, n);
+            if (p != null) {
+                problems.add(p);
+            }
+        }
+        return problems;
+    }
+
+    /** out = x·wᵀ in float32, as every linear layer computes it, on small integers where float32 is exact. */
+    private static String checkSgemm(Random random, int m, int k, int n) {
+        float[] x = smallIntegers(random, m * k);
+        float[] w = smallIntegers(random, n * k);
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, m, n);
+        Nd4j.gemm(Nd4j.create(x, new long[] {m, k}, 'c'), Nd4j.create(w, new long[] {n, k}, 'c'), out,
+                false, true, 1.0, 0.0);
+        float[] got = out.dup('c').data().asFloat();
+        // every entry of small products; 20,000 random ones of large products (each is k multiply-adds in Java)
+        long entries = (long) m * n;
+        for (long e = 0; e < Math.min(entries, 20_000); e++) {
+            long at = entries <= 20_000 ? e : (long) (random.nextDouble() * entries);
+            int i = (int) (at / n);
+            int j = (int) (at % n);
+            long exact = 0;
+            for (int t = 0; t < k; t++) {
+                exact += (long) x[i * k + t] * (long) w[j * k + t];
+            }
+            if (got[i * n + j] != exact) {
+                return "sgemm " + m + "x" + k + "x" + n + " gave " + got[i * n + j] + " for " + exact
+                        + " at (" + i + ", " + j + ")";
+            }
+        }
+        return null;
+    }
+
+    private static float[] smallIntegers(Random random, int count) {
+        float[] v = new float[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = random.nextInt(7) - 3;
+        }
+        return v;
+    }
+
+    /**
+     * A = L·Lᵀ for a known lower-triangular L: dpotrf must give L back, and SparseGPT's upper Cholesky factor U of
+     * A⁻¹ (dpotrf, a triangular inverse by double GEMM) must satisfy Uᵀ·U·A = I.
+     */
+    private static String checkCholesky(Random random, int n) {
+        double[] l = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < i; j++) {
+                l[i * n + j] = (random.nextDouble() - 0.5) / Math.sqrt(n);
+            }
+            l[i * n + i] = 1 + random.nextDouble();
+        }
+        double[] a = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                double s = 0;
+                for (int t = 0; t <= j; t++) {
+                    s += l[i * n + t] * l[j * n + t];
+                }
+                a[i * n + j] = s;
+                a[j * n + i] = s;
+            }
+        }
+        INDArray matrix = Nd4j.create(a, new long[] {n, n}, 'c');
+        INDArray factor = matrix.dup('c');
+        try {
+            Nd4j.getBlasWrapper().lapack().potrf(factor, true);
+        } catch (RuntimeException | Error e) { // ND4J reports LAPACK failures as BlasException, an Error
+            return "dpotrf of a positive definite " + n + "x" + n + " matrix failed (" + e.getMessage() + ")";
+        }
+        double[] f = factor.dup('c').data().asDouble();
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                worst = Math.max(worst, Math.abs(f[i * n + j] - l[i * n + j]));
+            }
+        }
+        if (!(worst < 1e-9)) {
+            return "dpotrf " + n + "x" + n + " factor off by " + worst;
+        }
+        INDArray u;
+        try {
+            u = SparseGPT.upperCholeskyOfInverse(matrix);
+        } catch (RuntimeFailure e) {
+            return "the Cholesky factor of a " + n + "x" + n + " inverse failed (" + e.getMessage() + ")";
+        }
+        double residual = u.transpose().mmul(u).mmul(matrix).subi(Nd4j.eye(n).castTo(DataType.DOUBLE))
+                .amaxNumber().doubleValue();
+        return residual < 1e-9 ? null : "triangular inverse " + n + "x" + n + ": |UᵀUA - I| = " + residual;
+    }
+}
