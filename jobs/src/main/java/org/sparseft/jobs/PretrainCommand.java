@@ -16,6 +16,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.sparseft.eval.Perplexity;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
@@ -39,7 +40,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code sparseft pretrain}: trains the architecture of an HF config.json from scratch and saves an HF checkpoint. */
+/**
+ * {@code sparseft pretrain}: trains the architecture of an HF config.json from scratch, or on from a checkpoint's
+ * weights ({@code --init}: the dense baseline beside sparse fine-tuning), and saves an HF checkpoint.
+ */
 @Command(name = "pretrain", mixinStandardHelpOptions = true, showDefaultValues = true,
         description = {"Train a GPT-2 or LLaMA-family model from scratch: the architecture comes from a Hugging Face "
                 + "config.json, the data is tokenized and cut into blocks on Spark, and the result is a Hugging Face "
@@ -51,6 +55,10 @@ import java.util.concurrent.Callable;
 public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "FILE", description = "A Hugging Face config.json.")
     String config;
+
+    @Option(names = "--init", paramLabel = "DIR", description = "Start from this Hugging Face checkpoint's weights"
+            + " instead of a random initialisation (continued training); its architecture must be --config's.")
+    String init;
 
     @CommandLine.Mixin
     InputOptions input;
@@ -138,11 +146,27 @@ public final class PretrainCommand implements Callable<Integer> {
                 v.blocks().unpersist(false); // only these windows are used
             }
             List<int[]> windows = val;
-            Parameters params = Parameters.initialize(cfg, training.seed, DataType.FLOAT);
+            Parameters params;
+            String initHash = null;
+            if (init == null) {
+                params = Parameters.initialize(cfg, training.seed, DataType.FLOAT);
+            } else {
+                try (HfCheckpoint c = HfCheckpoint.open(storage, init)) {
+                    if (!c.config().model().equals(cfg)) {
+                        throw BadInputException.at(init, "--init's architecture " + c.config().model()
+                                + " differs from --config's " + cfg);
+                    }
+                    initHash = c.contentHash();
+                    params = Parameters.load(c, DataType.FLOAT);
+                }
+            }
             DecoderModel model = DecoderModel.of(params);
             Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("config_sha256",
                     sha256(configBytes), "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks",
                     shards.blocks()));
+            if (initHash != null) {
+                identity.put("init_content_sha256", initHash);
+            }
             identity.putAll(TrainingState.identity(training.identity(DEFAULTS, p)));
             DataParallelTrainer.Summary summary;
             Perplexity.Result[] lastVal = {null};
@@ -176,6 +200,7 @@ public final class PretrainCommand implements Callable<Integer> {
             ObjectNode provenance = json.createObjectNode();
             provenance.put("command", "sparseft " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
             provenance.put("config", config);
+            provenance.put("init", init);
             provenance.put("data", input.uri());
             provenance.put("validation", validation);
             provenance.put("tokenizer", tok.describe());

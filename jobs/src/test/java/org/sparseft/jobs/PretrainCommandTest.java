@@ -56,6 +56,43 @@ class PretrainCommandTest {
     }
 
     @Test
+    void initContinuesFromACheckpointsWeightsAndRefusesAnotherArchitecture() throws Exception {
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path text = tmp.resolve("train.txt");
+        Files.writeString(text, "The quick brown fox jumps over the lazy dog again and again.\n\n".repeat(20));
+        Path first = tmp.resolve("first");
+        Cli a = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--out",
+                first.toString(), "--steps", "6", "--batch", "4", "--seqlen", "32", "--lr", "3e-3", "--warmup", "1",
+                "--eval-every", "0", "--master", "local[1]");
+        assertEquals(0, a.exitCode(), a.toString());
+        // a vanishing learning rate: the continued model must still be the first one, not a fresh initialisation
+        Path next = tmp.resolve("next");
+        Cli b = Cli.run("pretrain", "--init", first.toString(), "--config", config.toString(), "--data",
+                text.toString(), "--out", next.toString(), "--steps", "1", "--batch", "4", "--seqlen", "32", "--lr",
+                "1e-12", "--warmup", "0", "--eval-every", "0", "--seed", "5", "--master", "local[1]");
+        assertEquals(0, b.exitCode(), b.toString());
+        try (HfCheckpoint x = HfCheckpoint.open(HadoopStorage.withDefaults(), first.toString());
+             HfCheckpoint y = HfCheckpoint.open(HadoopStorage.withDefaults(), next.toString())) {
+            for (String name : x.tensorNames()) {
+                float[] u = x.readFloats(name);
+                float[] v = y.readFloats(name);
+                for (int i = 0; i < u.length; i++) {
+                    assertEquals(u[i], v[i], 1e-6, name + "[" + i + "]");
+                }
+            }
+        }
+        Path other = tmp.resolve("other.json");
+        Files.writeString(other, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 3, 4, 2, true), "float32").toJsonText());
+        Cli c = Cli.run("pretrain", "--init", first.toString(), "--config", other.toString(), "--data",
+                text.toString(), "--out", tmp.resolve("refused").toString(), "--steps", "1", "--batch", "4",
+                "--seqlen", "32", "--master", "local[1]");
+        assertEquals(2, c.exitCode(), c.toString());
+        assertTrue(c.err().contains(first.toString()) && c.err().contains("architecture"), c.err());
+        assertTrue(!Files.exists(tmp.resolve("refused")));
+    }
+
+    @Test
     void divergenceStopsWithExitCode3NamingTheStepAndWritesNoModel() throws Exception {
         Path config = tmp.resolve("config.json");
         Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
