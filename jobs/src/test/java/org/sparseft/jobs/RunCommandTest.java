@@ -173,8 +173,14 @@ class RunCommandTest {
         assertEquals(json.readTree(run.resolve("evaluate/finetune-ast.json").toFile()).get("perplexity").asDouble(),
                 report.at("/stages/3/perplexity/finetune-ast").asDouble(), 0.0);
 
-        assertEquals(List.of("loss.png", "val_ppl.png", "mask_flip_rate.png", "layer_sparsity.png"),
-                json.convertValue(report.get("plots"), List.class));
+        // AST's objective is not a cross-entropy: it gets its own plot, labelled with what it is made of
+        assertEquals(List.of("loss.png", "ast_objective.png", "val_ppl.png", "mask_flip_rate.png",
+                "layer_sparsity.png"), json.convertValue(report.get("plots"), List.class));
+        assertEquals("0.33·CE + 0.67·τ²·KL, τ = 2.0", training.get("objective").asText());
+        // the dense reference line is drawn because it was measured on the curves' windows (2 and 2)
+        assertEquals(2, training.get("val_windows").asInt());
+        assertEquals(2, report.at("/stages/3/perplexity_windows").asInt());
+        assertEquals(List.of("dense, same 2 windows"), json.convertValue(report.get("val_ppl_references"), List.class));
         for (JsonNode png : report.get("plots")) {
             var image = ImageIO.read(run.resolve(png.asText()).toFile());
             assertNotNull(image, png + " decodes");
@@ -184,6 +190,14 @@ class RunCommandTest {
         assertTrue(md.contains(String.format(java.util.Locale.ROOT, "| 1 | %.4f | 0.5000 |",
                 prune.at("/layer_sparsity/1").asDouble())), md);
         assertTrue(md.contains("| finetune-ast | 4 | grad |"), md);
+
+        // evaluated on 3 windows, the curves on 2: no dense line on their plot
+        Cli other = Cli.run("run", r.toString(), "--out", run.toString(), "--set", "finetune-ast.lr=2e-3", "--set",
+                "evaluate.max-windows=3", "--force");
+        assertEquals(0, other.exitCode(), other.toString());
+        JsonNode again = json.readTree(run.resolve("report.json").toFile());
+        assertEquals(3, again.at("/stages/3/perplexity_windows").asInt());
+        assertEquals(List.of(), json.convertValue(again.get("val_ppl_references"), List.class));
     }
 
     @Test

@@ -78,6 +78,10 @@ public final class RunReport {
             }
             if (s.kind() == Recipe.Kind.EVALUATE) {
                 n.set("perplexity", perplexities(s, results));
+                String dense = Storage.join(s.output(), "dense.json");
+                if (storage.exists(dense)) {
+                    n.put("perplexity_windows", read(dense).path("windows").asInt());
+                }
             }
         }
         return r;
@@ -128,7 +132,13 @@ public final class RunReport {
         JsonNode v = sparsity.path("validation");
         if (v.has("perplexity_after")) {
             training.put("val_ppl_before", v.path("perplexity_before").asDouble())
-                    .put("val_ppl_after", v.path("perplexity_after").asDouble());
+                    .put("val_ppl_after", v.path("perplexity_after").asDouble())
+                    .put("val_windows", v.path("windows").asInt());
+        }
+        if (method.has("kl_weight")) { // AST: what its training objective is made of, for the plot's label
+            training.put("objective", String.format(Locale.ROOT, "%s·CE + %s·τ²·KL, τ = %s",
+                    method.path("task_weight").asText(), method.path("kl_weight").asText(),
+                    method.path("temperature").asText()));
         }
         Metrics m = metrics(s);
         if (m != null) {
@@ -215,23 +225,37 @@ public final class RunReport {
     }
 
     /** Draws the plots that the run has figures for; returns their file names. */
-    private List<String> plots(JsonNode report) throws IOException {
+    private List<String> plots(ObjectNode report) throws IOException {
         List<String> written = new ArrayList<>();
         List<LineChart.Series> loss = new ArrayList<>();
+        List<LineChart.Series> objectives = new ArrayList<>();
+        List<String> objectiveLabels = new ArrayList<>();
+        java.util.Set<Integer> curveWindows = new java.util.TreeSet<>();
         List<LineChart.Series> ppl = new ArrayList<>();
         List<LineChart.Series> flips = new ArrayList<>();
         List<String> layers = new ArrayList<>();
         List<BarChart.Series> sparsity = new ArrayList<>();
         List<LineChart.Reference> references = new ArrayList<>();
+        int referenceWindows = -1;
         for (JsonNode s : report.get("stages")) {
             String name = s.get("name").asText();
             if (s.get("kind").asText().equals("finetune")) {
                 Metrics m = metricsByStage.get(name);
+                JsonNode t = s.path("training");
                 if (m != null) {
-                    addSeries(loss, name + " training objective", m.loss());
-                    addSeries(loss, name + " validation loss", m.valLoss());
+                    // only cross-entropies share an axis: AST's objective mixes in the distillation term
+                    if (t.has("objective")) {
+                        addSeries(objectives, name, m.loss());
+                        objectiveLabels.add(name + ": " + t.get("objective").asText());
+                    } else {
+                        addSeries(loss, name + " training", m.loss());
+                    }
+                    addSeries(loss, name + " validation", m.valLoss());
                     addSeries(ppl, name, m.valPpl());
                     addSeries(flips, name, m.flipRate());
+                    if (!m.valPpl().isEmpty()) {
+                        curveWindows.add(t.path("val_windows").asInt());
+                    }
                 }
             }
             if (s.has("layer_sparsity")) {
@@ -244,14 +268,23 @@ public final class RunReport {
                 sparsity.add(new BarChart.Series(name, values));
             }
             if (s.path("perplexity").has("dense")) {
-                references.add(new LineChart.Reference("dense (evaluate)", s.get("perplexity").get("dense")
-                        .asDouble()));
+                referenceWindows = s.path("perplexity_windows").asInt();
+                references.add(new LineChart.Reference("dense, same " + referenceWindows + " windows",
+                        s.get("perplexity").get("dense").asDouble()));
             }
         }
+        if (!curveWindows.equals(java.util.Set.of(referenceWindows))) {
+            references.clear(); // a reference line measured on other windows than the curves would mislead
+        }
+        ArrayNode drawn = report.putArray("val_ppl_references");
+        references.forEach(ref -> drawn.add(ref.label()));
         if (!loss.isEmpty()) {
-            // AST's objective mixes in the distillation term, so it is not the cross-entropy validation measures
-            written.add(png("loss.png", LineChart.png("Training objective and validation loss", "step",
-                    "nats per token", loss, List.of(), WIDTH, HEIGHT)));
+            written.add(png("loss.png", LineChart.png("Cross-entropy (training: PST and dense runs; validation: all)",
+                    "step", "nats per token", loss, List.of(), WIDTH, HEIGHT)));
+        }
+        if (!objectives.isEmpty()) {
+            written.add(png("ast_objective.png", LineChart.png("AST training objective (" + String.join("; ",
+                    objectiveLabels) + ")", "step", "objective", objectives, List.of(), WIDTH, HEIGHT)));
         }
         if (!ppl.isEmpty()) {
             written.add(png("val_ppl.png", LineChart.png("Validation perplexity", "step", "perplexity", ppl,
