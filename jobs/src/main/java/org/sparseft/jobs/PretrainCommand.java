@@ -63,7 +63,8 @@ public final class PretrainCommand implements Callable<Integer> {
     @CommandLine.Mixin
     InputOptions input;
 
-    @Option(names = "--validation", paramLabel = "URI", description = "Validation text for perplexity.")
+    @Option(names = "--validation", paramLabel = "URI", description = "Validation text (or tokens, .safetensors) for"
+            + " perplexity.")
     String validation;
 
     @Option(names = "--tokenizer", defaultValue = Tokenizers.BYTE, paramLabel = "byte|DIR", description = "Tokenizer.")
@@ -140,8 +141,9 @@ public final class PretrainCommand implements Callable<Integer> {
             blocks.blocks().unpersist(false);
             List<int[]> val = List.of();
             if (validation != null) {
-                InputOptions.Blocks v = InputOptions.text(validation).blocks(spark, tokSpec, cfg.vocabSize(), seqLen,
-                        progress);
+                InputOptions source = validation.endsWith(".safetensors") ? InputOptions.tokens(validation)
+                        : InputOptions.text(validation);
+                InputOptions.Blocks v = source.blocks(spark, tokSpec, cfg.vocabSize(), seqLen, progress);
                 val = v.blocks().take(training.evalWindows);
                 v.blocks().unpersist(false); // only these windows are used
             }
