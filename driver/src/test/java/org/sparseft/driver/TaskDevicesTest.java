@@ -7,7 +7,11 @@ import org.sparseft.BadInputException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
 import java.util.Map;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -19,10 +23,37 @@ class TaskDevicesTest {
 
     @Test
     void theFirstAssignedAddressIsTheDevice() {
-        assertEquals(3, TaskDevices.device(new String[] {"3", "5"}));
-        assertTrue(assertThrows(BadInputException.class, () -> TaskDevices.device(new String[] {"GPU-1a2b"}))
+        assertEquals(3, TaskDevices.device(new String[] {"3", "5"}, unset()));
+        assertTrue(assertThrows(BadInputException.class, () -> TaskDevices.device(new String[] {"GPU-1a2b"}, unset()))
                 .getMessage().contains("not a device number"));
-        assertThrows(BadInputException.class, () -> TaskDevices.device(new String[0]));
+        assertThrows(BadInputException.class, () -> TaskDevices.device(new String[] {"-1"}, unset()));
+        assertThrows(BadInputException.class, () -> TaskDevices.device(new String[0], unset()));
+    }
+
+    @Test
+    void withCudaVisibleDevicesAnAddressIsAPositionInTheList() {
+        // CUDA_VISIBLE_DEVICES=1: physical GPU 1 is CUDA device 0, and there is no device 1.
+        assertEquals(0, TaskDevices.device(new String[] {"0"}, visible("1")));
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> TaskDevices.device(new String[] {"1"}, visible("1")));
+        assertTrue(e.getMessage().contains("CUDA_VISIBLE_DEVICES='1'") && e.getMessage().contains("0..0"),
+                e.getMessage());
+        assertEquals(0, TaskDevices.device(new String[] {"0"}, visible("2,3")));
+        assertEquals(1, TaskDevices.device(new String[] {"1"}, visible("2,3")));
+        assertThrows(BadInputException.class, () -> TaskDevices.device(new String[] {"2"}, visible("2,3")));
+        assertEquals(1, TaskDevices.device(new String[] {"1"}, visible("GPU-1a2b-3c4d,MIG-5e6f")));
+        assertTrue(assertThrows(BadInputException.class, () -> TaskDevices.device(new String[] {"0"}, visible("")))
+                .getMessage().contains("hides every GPU"));
+    }
+
+    @Test
+    void cudaCountsVisibleEntriesUpToTheFirstMalformedOne() {
+        assertEquals(0, TaskDevices.visibleCount(""));
+        assertEquals(1, TaskDevices.visibleCount("1"));
+        assertEquals(2, TaskDevices.visibleCount(" 2 , 3 "));
+        assertEquals(3, TaskDevices.visibleCount("GPU-1a2b,MIG-GPU-3c4d/1/0,MIG-5e6f"));
+        assertEquals(1, TaskDevices.visibleCount("0,-1,2"));
+        assertEquals(0, TaskDevices.visibleCount("NoDevFiles"));
     }
 
     @Test
@@ -34,15 +65,52 @@ class TaskDevicesTest {
     void discoveryScriptListsWhatNvidiaSmiSeesAsSparkResourceJson() throws Exception {
         Path bin = Files.createDirectories(tmp.resolve("bin"));
         Path smi = bin.resolve("nvidia-smi");
-        Files.writeString(smi, "#!/bin/sh\nprintf '0\\n1\\n'\n");
+        Files.writeString(smi, "#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n");
         Files.setPosixFilePermissions(smi, PosixFilePermissions.fromString("rwxr-xr-x"));
-        assertEquals("{\"name\": \"gpu\", \"addresses\": [\"0\", \"1\"]}", discover(bin.toString(), null));
-        assertEquals("{\"name\": \"gpu\", \"addresses\": [\"1\"]}", discover(bin.toString(), "1"));
+        assertEquals(addresses("0", "1", "2", "3"), discover(bin.toString(), null), "unset: nvidia-smi's indices");
         Path broken = Files.createDirectories(tmp.resolve("broken"));
         Files.writeString(broken.resolve("nvidia-smi"), "#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n");
         Files.setPosixFilePermissions(broken.resolve("nvidia-smi"), PosixFilePermissions.fromString("rwxr-xr-x"));
         assertEquals("{\"name\": \"gpu\", \"addresses\": []}", discover(broken.toString(), null),
                 "a failing nvidia-smi: no GPUs, still valid JSON");
+    }
+
+    @Test
+    void underCudaVisibleDevicesTheDiscoveryScriptReportsCudaOrdinals() throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path smi = bin.resolve("nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n");
+        Files.setPosixFilePermissions(smi, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String path = bin.toString();
+        assertEquals(addresses("0"), discover(path, "1"), "CUDA numbers the one visible GPU 0");
+        assertEquals(addresses("0", "1"), discover(path, "2,3"));
+        assertEquals(addresses("0", "1"), discover(path, "3, 0"));
+        assertEquals(addresses("0", "1", "2"), discover(path, "GPU-1a2b-3c4d,MIG-GPU-5e6f/1/0,MIG-7a8b"));
+        assertEquals(addresses(), discover(path, ""), "set but empty hides every GPU");
+        assertEquals(addresses("0"), discover(path, "1,7,2"), "CUDA stops at an index that does not exist");
+        assertEquals(addresses("0"), discover(path, "1,-1,2"), "and at a malformed entry");
+        // Each reported address is an ordinal TaskDevices accepts in an executor with the same variable.
+        for (String visible : new String[] {"1", "2,3", "GPU-1a2b-3c4d,MIG-GPU-5e6f/1/0,MIG-7a8b"}) {
+            int count = TaskDevices.visibleCount(visible);
+            for (int i = 0; i < count; i++) {
+                assertEquals(i, TaskDevices.device(new String[] {Integer.toString(i)}, visible(visible)));
+            }
+            assertEquals(addresses(IntStream.range(0, count).mapToObj(Integer::toString)
+                    .toArray(String[]::new)), discover(path, visible));
+        }
+    }
+
+    private static UnaryOperator<String> unset() {
+        return name -> null;
+    }
+
+    private static UnaryOperator<String> visible(String value) {
+        return name -> "CUDA_VISIBLE_DEVICES".equals(name) ? value : null;
+    }
+
+    private static String addresses(String... addresses) {
+        return "{\"name\": \"gpu\", \"addresses\": [" + Arrays.stream(addresses).map(a -> "\"" + a + "\"")
+                .collect(Collectors.joining(", ")) + "]}";
     }
 
     private static String discover(String path, String visible) throws Exception {
