@@ -279,7 +279,7 @@ public final class RunReport {
         ArrayNode drawn = report.putArray("val_ppl_references");
         references.forEach(ref -> drawn.add(ref.label()));
         if (!loss.isEmpty()) {
-            written.add(png("loss.png", LineChart.png("Cross-entropy (training: PST and dense runs; validation: all)",
+            written.add(png("loss.png", LineChart.png("Cross-entropy: validation of every fine-tune, training of PST",
                     "step", "nats per token", loss, List.of(), WIDTH, HEIGHT)));
         }
         if (!objectives.isEmpty()) {
