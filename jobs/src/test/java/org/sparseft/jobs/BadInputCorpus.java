@@ -290,6 +290,11 @@ public final class BadInputCorpus {
                 "--ast-decay -1.0", "non-negative");
         pruneCase("finetune-ast-no-loss", finetune + " --method ast --pattern 2:4 --ast-task-weight 0"
                 + " --ast-kl-weight 0", "--ast-task-weight", "not both 0");
+        // options of the other method are refused, not ignored; given at its default value counts as given
+        pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
+                "--pst-weight-rank applies to --method pst, not ast");
+        pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",
+                "--ast-decay applies to --method ast, not pst");
         Path boosted = pruneCase("prune-input-has-slorb-branch", prune + " --method wanda --sparsity 0.5",
                 "slorb.safetensors", "carries a SLoRB branch");
         Files.writeString(boosted.resolve("model").resolve("slorb.safetensors"), "any content: its presence counts");
