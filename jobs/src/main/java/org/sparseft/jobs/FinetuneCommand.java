@@ -349,7 +349,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 }

@@ -229,7 +229,7 @@ public final class PretrainCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 
