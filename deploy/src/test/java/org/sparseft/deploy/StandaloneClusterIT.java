@@ -147,7 +147,9 @@ class StandaloneClusterIT {
         waitForStep(Path.of(workerKilled + ".run", "metrics.jsonl"), 5, p);
         killWorker("worker-2");
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "job finished after losing a worker");
-        assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("worker-killed.log")));
+        String workerKilledLog = Files.readString(tmp.resolve("worker-killed.log"));
+        assertEquals(0, p.exitValue(), workerKilledLog);
+        assertTrue(workerKilledLog.contains("Lost executor"), "the worker was lost mid-run: " + workerKilledLog);
         assertArrayEquals(expected, Files.readAllBytes(workerKilled.resolve("model.safetensors")),
                 "a run that lost a worker equals the undisturbed run");
 

@@ -50,8 +50,52 @@ public final class SparkSessions {
             sc.setIfMissing("spark.driver.host", "127.0.0.1");
             sc.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             sc.setIfMissing("spark.sql.shuffle.partitions", "8");
+            // In local mode the executor is this JVM: on a task's OutOfMemoryError Spark would System.exit(52) from
+            // the task's thread, racing the command's own report. Checking no fatal error lets the task fail like
+            // any other, and the command reports it (sparseft's exit code 3, a one-line message).
+            sc.setIfMissing("spark.executor.killOnFatalError.depth", "0");
         }
         return SparkSession.builder().config(sc).getOrCreate();
+    }
+
+    /** How long {@link #stop} waits for Spark to stop. */
+    public static final long STOP_WAIT_MILLIS = 60_000;
+
+    /**
+     * Stops the session, waiting at most {@link #STOP_WAIT_MILLIS}: after an OutOfMemoryError Spark's own threads
+     * may be wedged, and a stop that never returned would keep the command from reporting it and exiting. A stop
+     * still running then is left to finish (or not) while the JVM exits. Returns whether the session stopped.
+     */
+    public static boolean stop(SparkSession spark) {
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread stopping;
+        try {
+            stopping = new Thread(() -> {
+                try {
+                    spark.stop();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "sparseft-spark-stop");
+            stopping.setDaemon(true);
+            stopping.start();
+        } catch (OutOfMemoryError noThread) { // no memory for another thread: Spark's shutdown hook stops it on exit
+            return false;
+        }
+        try {
+            stopping.join(STOP_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return !stopping.isAlive();
     }
 
     /** Storage on the driver, seeing the session's Hadoop settings ({@code spark.hadoop.*}). */

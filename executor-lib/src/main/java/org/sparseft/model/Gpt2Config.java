@@ -60,22 +60,51 @@ public record Gpt2Config(int vocabSize, int maxPositions, int hiddenSize, int nu
         t.put("transformer.wte.weight", new long[] {vocabSize, d});
         t.put("transformer.wpe.weight", new long[] {maxPositions, d});
         for (int i = 0; i < numLayers; i++) {
-            String p = "transformer.h." + i + ".";
-            t.put(p + "ln_1.weight", new long[] {d});
-            t.put(p + "ln_1.bias", new long[] {d});
-            t.put(p + "attn.c_attn.weight", new long[] {d, 3 * d});
-            t.put(p + "attn.c_attn.bias", new long[] {3 * d});
-            t.put(p + "attn.c_proj.weight", new long[] {d, d});
-            t.put(p + "attn.c_proj.bias", new long[] {d});
-            t.put(p + "ln_2.weight", new long[] {d});
-            t.put(p + "ln_2.bias", new long[] {d});
-            t.put(p + "mlp.c_fc.weight", new long[] {d, innerSize});
-            t.put(p + "mlp.c_fc.bias", new long[] {innerSize});
-            t.put(p + "mlp.c_proj.weight", new long[] {innerSize, d});
-            t.put(p + "mlp.c_proj.bias", new long[] {d});
+            t.putAll(layerTensors(i));
         }
         t.put("transformer.ln_f.weight", new long[] {d});
         t.put("transformer.ln_f.bias", new long[] {d});
         return t;
+    }
+
+    @Override
+    public Map<String, long[]> layerTensors(int layer) {
+        Map<String, long[]> t = new LinkedHashMap<>();
+        long d = hiddenSize;
+        String p = LAYER_PREFIX + layer + ".";
+        t.put(p + "ln_1.weight", new long[] {d});
+        t.put(p + "ln_1.bias", new long[] {d});
+        t.put(p + "attn.c_attn.weight", new long[] {d, 3 * d});
+        t.put(p + "attn.c_attn.bias", new long[] {3 * d});
+        t.put(p + "attn.c_proj.weight", new long[] {d, d});
+        t.put(p + "attn.c_proj.bias", new long[] {d});
+        t.put(p + "ln_2.weight", new long[] {d});
+        t.put(p + "ln_2.bias", new long[] {d});
+        t.put(p + "mlp.c_fc.weight", new long[] {d, innerSize});
+        t.put(p + "mlp.c_fc.bias", new long[] {innerSize});
+        t.put(p + "mlp.c_proj.weight", new long[] {innerSize, d});
+        t.put(p + "mlp.c_proj.bias", new long[] {d});
+        return t;
+    }
+
+    private static final String LAYER_PREFIX = "transformer.h.";
+
+    @Override
+    public String layersField() {
+        return "n_layer";
+    }
+
+    @Override
+    public long layerOf(String canonicalName) {
+        return ModelConfig.layerAfter(LAYER_PREFIX, canonicalName);
+    }
+
+    /** n_head shows in no tensor's shape (the fused QKV is [d, 3d] for any head count that divides d). */
+    @Override
+    public List<SizeField> sizeFields() {
+        return List.of(new SizeField("vocab_size", Integer.toString(vocabSize), "transformer.wte.weight", 0),
+                new SizeField("n_embd", Integer.toString(hiddenSize), "transformer.wte.weight", 1),
+                new SizeField("n_positions", Integer.toString(maxPositions), "transformer.wpe.weight", 0),
+                new SizeField("n_inner", Integer.toString(innerSize), LAYER_PREFIX + "0.mlp.c_fc.weight", 1));
     }
 }

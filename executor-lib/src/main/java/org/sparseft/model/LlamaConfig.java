@@ -52,26 +52,59 @@ public record LlamaConfig(int vocabSize, int maxPositions, int hiddenSize, int i
     public Map<String, long[]> expectedTensors() {
         Map<String, long[]> t = new LinkedHashMap<>(); // checkpoint order
         long d = hiddenSize;
-        long q = (long) numHeads * headDim;
-        long kv = (long) numKvHeads * headDim;
         t.put("model.embed_tokens.weight", new long[] {vocabSize, d});
         for (int i = 0; i < numLayers; i++) {
-            String p = "model.layers." + i + ".";
-            t.put(p + "input_layernorm.weight", new long[] {d});
-            linear(t, p + "self_attn.q_proj", q, d, attentionBias);
-            linear(t, p + "self_attn.k_proj", kv, d, attentionBias);
-            linear(t, p + "self_attn.v_proj", kv, d, attentionBias);
-            linear(t, p + "self_attn.o_proj", d, q, attentionBias);
-            t.put(p + "post_attention_layernorm.weight", new long[] {d});
-            linear(t, p + "mlp.gate_proj", intermediateSize, d, mlpBias);
-            linear(t, p + "mlp.up_proj", intermediateSize, d, mlpBias);
-            linear(t, p + "mlp.down_proj", d, intermediateSize, mlpBias);
+            t.putAll(layerTensors(i));
         }
         t.put("model.norm.weight", new long[] {d});
         if (!tieWordEmbeddings) {
             t.put("lm_head.weight", new long[] {vocabSize, d});
         }
         return t;
+    }
+
+    @Override
+    public Map<String, long[]> layerTensors(int layer) {
+        Map<String, long[]> t = new LinkedHashMap<>();
+        long d = hiddenSize;
+        long q = (long) numHeads * headDim;
+        long kv = (long) numKvHeads * headDim;
+        String p = LAYER_PREFIX + layer + ".";
+        t.put(p + "input_layernorm.weight", new long[] {d});
+        linear(t, p + "self_attn.q_proj", q, d, attentionBias);
+        linear(t, p + "self_attn.k_proj", kv, d, attentionBias);
+        linear(t, p + "self_attn.v_proj", kv, d, attentionBias);
+        linear(t, p + "self_attn.o_proj", d, q, attentionBias);
+        t.put(p + "post_attention_layernorm.weight", new long[] {d});
+        linear(t, p + "mlp.gate_proj", intermediateSize, d, mlpBias);
+        linear(t, p + "mlp.up_proj", intermediateSize, d, mlpBias);
+        linear(t, p + "mlp.down_proj", d, intermediateSize, mlpBias);
+        return t;
+    }
+
+    private static final String LAYER_PREFIX = "model.layers.";
+
+    @Override
+    public String layersField() {
+        return "num_hidden_layers";
+    }
+
+    @Override
+    public long layerOf(String canonicalName) {
+        return ModelConfig.layerAfter(LAYER_PREFIX, canonicalName);
+    }
+
+    @Override
+    public List<SizeField> sizeFields() {
+        String attn = LAYER_PREFIX + "0.self_attn.";
+        return List.of(new SizeField("vocab_size", Integer.toString(vocabSize), "model.embed_tokens.weight", 0),
+                new SizeField("hidden_size", Integer.toString(hiddenSize), "model.embed_tokens.weight", 1),
+                new SizeField("num_attention_heads", numHeads + " (with head_dim " + headDim + ")",
+                        attn + "q_proj.weight", 0),
+                new SizeField("num_key_value_heads", numKvHeads + " (with head_dim " + headDim + ")",
+                        attn + "k_proj.weight", 0),
+                new SizeField("intermediate_size", Integer.toString(intermediateSize),
+                        LAYER_PREFIX + "0.mlp.gate_proj.weight", 0));
     }
 
     private static void linear(Map<String, long[]> t, String name, long out, long in, boolean bias) {

@@ -45,6 +45,40 @@ public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Con
      */
     Map<String, long[]> expectedTensors();
 
+    /** The config.json field holding the number of blocks ({@code n_layer}, {@code num_hidden_layers}). */
+    String layersField();
+
+    /** The block a tensor belongs to, by canonical name, or -1 for a tensor outside the blocks. */
+    long layerOf(String canonicalName);
+
+    /** The tensors of block {@code layer}, in checkpoint order and layout (a slice of {@link #expectedTensors()}). */
+    Map<String, long[]> layerTensors(int layer);
+
+    /**
+     * A config.json field that one dimension of a checkpoint tensor shows: {@code expectedTensors().get(tensor)[dim]}
+     * follows from it, so a tensor of another size there means the field disagrees with the weights.
+     *
+     * @param value the field's value as the message shows it (with what else enters the size)
+     */
+    record SizeField(String field, String value, String tensor, int dim) {
+    }
+
+    /** The size fields that tensors show, each with the first tensor that shows it (block 0 for per-block sizes). */
+    List<SizeField> sizeFields();
+
+    /** The block index in {@code name} after {@code prefix} (e.g. "model.layers."), -1 when there is none. */
+    static long layerAfter(String prefix, String name) {
+        if (!name.startsWith(prefix)) {
+            return -1;
+        }
+        int end = name.indexOf('.', prefix.length());
+        String digits = name.substring(prefix.length(), end < 0 ? name.length() : end);
+        if (digits.isEmpty() || !digits.chars().allMatch(Character::isDigit)) {
+            return -1;
+        }
+        return digits.length() > 18 ? Long.MAX_VALUE : Long.parseLong(digits);
+    }
+
     /** Trainable parameter count, counting a tied head once. */
     default long parameterCount() {
         long n = 0;

@@ -93,7 +93,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             String report = report(run, tokenized, progress);
             storage.writeAtomically(Storage.join(run, "data-report.md"), report.getBytes(StandardCharsets.UTF_8));
-            spark.stop();
+            SparkSessions.stop(spark);
             String modelDir = model != null ? model : shippedModel();
             String pipelineDir = Storage.join(run, quick ? "pipeline-quick" : "pipeline");
             Recipe r = Recipe.parse(recipe(modelDir, Storage.join(run, "tokens"), quick), "the demo recipe",
@@ -111,7 +111,7 @@ public final class DemoCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 

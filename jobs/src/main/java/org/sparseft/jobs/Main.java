@@ -36,16 +36,146 @@ public final class Main implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing command");
     }
 
+    /** How long the JVM's shutdown hooks (Spark's, Hadoop's) may take before the process is halted. */
+    static final long EXIT_GRACE_MILLIS = 30_000;
+
     public static void main(String[] args) {
         NativeBlas.prepare(); // before anything loads ND4J
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        // Made before the command runs: after an OutOfMemoryError there may be no memory left to make it.
+        int[] code = {RUNTIME_FAILURE};
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(EXIT_GRACE_MILLIS);
+            } catch (InterruptedException ignored) {
+                // halt all the same
+            }
+            Runtime.getRuntime().halt(code[0]);
+        }, "sparseft-exit-watchdog");
+        watchdog.setDaemon(true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        Thread.setDefaultUncaughtExceptionHandler(Main::uncaught);
+        try {
+            code[0] = run(args, new PrintWriter(System.out, true), err);
+            Thread ranOut = threadOutOfMemory;
+            if (code[0] == OK && ranOut != null) { // the command got by; say that memory ran short
+                err.println("sparseft: warning: thread '" + ranOut.getName() + "' ended by an OutOfMemoryError;"
+                        + " consider raising the driver memory");
+            }
+        } finally {
+            exit(code[0], watchdog);
+        }
+    }
+
+    /** The first thread other than the command's that ended by running out of memory. */
+    private static volatile Thread threadOutOfMemory;
+
+    /**
+     * When the heap runs out, any thread may be the one whose allocation fails, Spark's helpers too. Their stack
+     * traces would bury the command's own one-line report, so an OutOfMemoryError there is only noted (and named
+     * should the command still succeed); other errors print as the JVM prints them.
+     */
+    private static void uncaught(Thread thread, Throwable e) {
+        if (e instanceof OutOfMemoryError) {
+            if (threadOutOfMemory == null) {
+                threadOutOfMemory = thread; // allocates nothing: the heap may still be full
+            }
+            return;
+        }
+        System.err.print("Exception in thread \"" + thread.getName() + "\" ");
+        e.printStackTrace();
+    }
+
+    /**
+     * Ends the process with {@code code} whatever else runs: Spark's non-daemon threads do not keep it alive
+     * (System.exit does not wait for them), and shutdown hooks that hang (possible after an OutOfMemoryError) are
+     * cut short by the watchdog's halt.
+     */
+    private static void exit(int code, Thread watchdog) {
+        try {
+            watchdog.start();
+        } catch (Throwable noThread) {
+            System.out.flush();
+            System.err.flush();
+            Runtime.getRuntime().halt(code);
+        }
+        System.exit(code);
     }
 
     /** Runs a command line in this JVM and returns its exit code (what tests call). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         NativeBlas.prepare();
         CommandLine cli = commandLine(out, err);
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (Error e) { // picocli hands exceptions to the handlers below, errors (out of memory...) come here
+            err.println(errorLine(e, commandName(cli, args)));
+            if (outOfMemory(e) == null && System.getenv("SPARSEFT_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return RUNTIME_FAILURE;
+        }
+    }
+
+    private static final String OUT_OF_MEMORY_FALLBACK = "sparseft: out of memory; raise the driver memory"
+            + " (SPARSEFT_DRIVER_MEMORY, --driver-memory, spark.driver.memory or -Xmx)";
+
+    /** The one line an Error ends a command with: out of memory with what to raise, else the error's first line. */
+    static String errorLine(Throwable e, String command) {
+        try {
+            String oom = outOfMemory(e);
+            if (oom != null) {
+                return inSparkTask(e)
+                        ? "sparseft: out of memory (" + oom + ") in a Spark task of " + command + "; raise the"
+                        + " executor memory (spark.executor.memory; in local mode, the driver memory:"
+                        + " SPARSEFT_DRIVER_MEMORY, --driver-memory or -Xmx)"
+                        : "sparseft: out of memory (" + oom + ") in " + command + "; raise the driver memory"
+                        + " (SPARSEFT_DRIVER_MEMORY for deploy/bin/sparseft, --driver-memory or spark.driver.memory"
+                        + " for spark-submit, or -Xmx)";
+            }
+            return "sparseft: error: " + message(e);
+        } catch (OutOfMemoryError stillOut) {
+            return OUT_OF_MEMORY_FALLBACK;
+        }
+    }
+
+    private static final String OOM_CLASS = OutOfMemoryError.class.getName() + ": ";
+
+    /**
+     * What ran out (the innermost OutOfMemoryError's message, e.g. "Java heap space"), also when the error is only
+     * named in a message (a failed Spark task's); null when nothing in the cause chain ran out of memory.
+     */
+    static String outOfMemory(Throwable t) {
+        String found = null;
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof OutOfMemoryError) {
+                found = c.getMessage() == null ? "" : firstLine(c.getMessage());
+            } else if (found == null && c.getMessage() != null && c.getMessage().contains(OOM_CLASS)) {
+                found = firstLine(c.getMessage().substring(c.getMessage().indexOf(OOM_CLASS) + OOM_CLASS.length()));
+            }
+        }
+        return found == null ? null : found.isEmpty() ? "OutOfMemoryError" : found;
+    }
+
+    /** Whether a Spark job failed because of a task (the error happened in a task, not in this thread). */
+    private static boolean inSparkTask(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof org.apache.spark.SparkException && c.getMessage() != null
+                    && c.getMessage().contains("due to stage failure")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The subcommand named on the command line ("evaluate"), or "sparseft". */
+    private static String commandName(CommandLine cli, String[] args) {
+        for (String a : args) {
+            if (cli.getSubcommands().containsKey(a)) {
+                return a;
+            }
+        }
+        return "sparseft";
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err) {
@@ -65,6 +195,11 @@ public final class Main implements Runnable {
             return new CommandLine.RunLast().execute(parseResult);
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (outOfMemory(ex) != null) { // e.g. a Spark job failed by a task's OutOfMemoryError
+                err.println(errorLine(ex, commandLine.getCommandName()));
+                err.flush();
+                return RUNTIME_FAILURE;
+            }
             int code = exitCode(ex);
             err.println("sparseft: error: " + message(ex));
             if (code == RUNTIME_FAILURE && System.getenv("SPARSEFT_DEBUG") != null) {

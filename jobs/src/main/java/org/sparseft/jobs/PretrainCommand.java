@@ -256,7 +256,7 @@ public final class PretrainCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 

@@ -320,7 +320,7 @@ public final class PruneCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 

@@ -69,7 +69,7 @@ public final class TokenizeCommand implements Callable<Integer> {
             w.flush();
             return Main.OK;
         } finally {
-            spark.stop();
+            SparkSessions.stop(spark);
         }
     }
 

@@ -103,10 +103,50 @@ public final class BadInputCorpus {
         expect("ckpt-unsupported-model-type", INSPECT, "model_type", "\"bert\"");
         c = validModel("ckpt-shape-disagrees-with-config");
         editConfig(c, "\"n_inner\" : 8", "\"n_inner\" : 12");
-        expect("ckpt-shape-disagrees-with-config", INSPECT, "transformer.h.0.mlp.c_fc.weight", "[4, 8]", "[4, 12]");
+        expect("ckpt-shape-disagrees-with-config", INSPECT, "transformer.h.0.mlp.c_fc.weight", "[4, 8]", "[4, 12]",
+                "field 'n_inner' = 12");
         c = validModel("ckpt-missing-tensor");
         rewriteWeights(c, "transformer.ln_f.bias");
         expect("ckpt-missing-tensor", INSPECT, "'transformer.ln_f.bias' is missing");
+        // config.json's counts and sizes against the tensors, checked before anything is sized by the config (a
+        // billion layers beside a 2-layer checkpoint ran out of heap listing the tensors it expected)
+        c = validLlama("ckpt-layers-beyond-tensors");
+        Files.writeString(c.getParent().resolve("ids.txt"), "1 2 3 4 5 6 7 1 2 3 4 5 6 7\n");
+        editConfig(c, "\"num_hidden_layers\" : 2", "\"num_hidden_layers\" : 1000000000");
+        expect("ckpt-layers-beyond-tensors", "evaluate --model @CASE@/model --tokens @CASE@/ids.txt --seqlen 4"
+                + " --master local[1]", "config.json field 'num_hidden_layers' is 1000000000",
+                "tensor 'model.layers.2.input_layernorm.weight' is missing");
+        c = validModel("ckpt-gpt2-layers-beyond-tensors");
+        editConfig(c, "\"n_layer\" : 1", "\"n_layer\" : 1000000000");
+        expect("ckpt-gpt2-layers-beyond-tensors", INSPECT, "config.json field 'n_layer' is 1000000000",
+                "tensor 'transformer.h.1.ln_1.weight' is missing");
+        c = validLlama("ckpt-layers-fewer-than-tensors");
+        editConfig(c, "\"num_hidden_layers\" : 2", "\"num_hidden_layers\" : 1");
+        expect("ckpt-layers-fewer-than-tensors", INSPECT, "config.json field 'num_hidden_layers' is 1",
+                "tensors of layer 1");
+        String[][] sizes = {
+                {"ckpt-hidden-size-disagrees", "\"hidden_size\" : 4", "\"hidden_size\" : 8",
+                        "field 'hidden_size' = 8", "'model.embed_tokens.weight' has shape [8, 4]"},
+                {"ckpt-vocab-size-disagrees", "\"vocab_size\" : 8", "\"vocab_size\" : 2000000000",
+                        "field 'vocab_size' = 2000000000", "'model.embed_tokens.weight' has shape [8, 4]"},
+                {"ckpt-intermediate-size-disagrees", "\"intermediate_size\" : 8", "\"intermediate_size\" : 1000000000",
+                        "field 'intermediate_size' = 1000000000", "'model.layers.0.mlp.gate_proj.weight'"},
+                {"ckpt-kv-heads-disagree", "\"num_key_value_heads\" : 1", "\"num_key_value_heads\" : 2",
+                        "field 'num_key_value_heads' = 2 (with head_dim 2)", "'model.layers.0.self_attn.k_proj.weight'"},
+                {"ckpt-heads-do-not-divide-hidden", "\"head_dim\" : 2,", "", "field 'num_attention_heads' = 3",
+                        "must divide hidden_size=4 when head_dim is absent"}};
+        for (String[] e : sizes) {
+            c = validLlama(e[0]);
+            editConfig(c, e[1], e[2]);
+            if (e[0].equals("ckpt-heads-do-not-divide-hidden")) {
+                editConfig(c, "\"num_attention_heads\" : 2", "\"num_attention_heads\" : 3");
+            }
+            expect(e[0], INSPECT, e[3], e[4]);
+        }
+        c = validModel("ckpt-positions-disagree");
+        editConfig(c, "\"n_positions\" : 4", "\"n_positions\" : 2000000000");
+        expect("ckpt-positions-disagree", INSPECT, "field 'n_positions' = 2000000000",
+                "'transformer.wpe.weight' has shape [4, 4]");
         for (String[] shard : new String[][] {{"ckpt-index-parent-dir", "../"}, {"ckpt-index-absolute-path", "/tmp/"},
                 {"ckpt-index-uri", "hdfs://namenode/"}}) {
             c = validShardedModel(shard[0]);
@@ -290,6 +330,11 @@ public final class BadInputCorpus {
                 "--ast-decay -1.0", "non-negative");
         pruneCase("finetune-ast-no-loss", finetune + " --method ast --pattern 2:4 --ast-task-weight 0"
                 + " --ast-kl-weight 0", "--ast-task-weight", "not both 0");
+        // options of the other method are refused, not ignored; given at its default value counts as given
+        pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
+                "--pst-weight-rank applies to --method pst, not ast");
+        pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",
+                "--ast-decay applies to --method ast, not pst");
         Path boosted = pruneCase("prune-input-has-slorb-branch", prune + " --method wanda --sparsity 0.5",
                 "slorb.safetensors", "carries a SLoRB branch");
         Files.writeString(boosted.resolve("model").resolve("slorb.safetensors"), "any content: its presence counts");
@@ -340,6 +385,18 @@ public final class BadInputCorpus {
         Path d = dir(name);
         HfCheckpointWriter.write(storage, d.resolve("model").toString(), HfConfig.of(MICRO, "float16"),
                 TinyCheckpoints.randomTensors(MICRO, DType.F16, 1), Map.of(), Map.of(), 0, true);
+        Files.delete(d.resolve("model").resolve(HfCheckpointWriter.SUCCESS));
+        return d.resolve("model");
+    }
+
+    /** A micro LLaMA of 2 layers (vocabulary 8, width 4, 2 heads of 2, 1 KV head), tied, with its config.json. */
+    static final org.sparseft.model.LlamaConfig MICRO_LLAMA = org.sparseft.model.LlamaConfig.of(8, 4, 4, 8, 2, 2, 1,
+            true);
+
+    private Path validLlama(String name) throws IOException {
+        Path d = dir(name);
+        HfCheckpointWriter.write(storage, d.resolve("model").toString(), HfConfig.of(MICRO_LLAMA, "float16"),
+                TinyCheckpoints.randomTensors(MICRO_LLAMA, DType.F16, 1), Map.of(), Map.of(), 0, true);
         Files.delete(d.resolve("model").resolve(HfCheckpointWriter.SUCCESS));
         return d.resolve("model");
     }

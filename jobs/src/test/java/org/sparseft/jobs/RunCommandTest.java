@@ -236,6 +236,11 @@ class RunCommandTest {
                 {"prune:\n  method: wanda\n  sparsity: 0.5\n  calib-batch: {a: 1}\n",
                         "key 'prune.calib-batch' must be a single value, found a mapping"},
                 {"export:\n  from: data\n", "key 'export.from' is 'data'"},
+                // the other method's options, even at their default values, as on the command line
+                {"finetune:\n  method: ast\n  pattern: 2:4\n  pst-weight-rank: 8\n",
+                        "key 'finetune.pst-weight-rank'", "--pst-weight-rank applies to --method pst, not ast"},
+                {"finetune:\n  method: pst\n  sparsity: 0.5\n  ast-decay: 1e-4\n  ast-kl-weight: 0.5\n",
+                        "key 'finetune.ast-decay'", "--ast-decay, --ast-kl-weight apply to --method ast, not pst"},
                 {"prune: [\n", "is not valid YAML"},
         };
         for (String[] c : cases) {

@@ -298,11 +298,15 @@ public final class HfCheckpoint implements Closeable {
 
     /**
      * Checks that every tensor the config implies is present with the right shape (the tied LM head excepted) and
-     * that no stored tensor is unknown apart from GPT-2's mask buffers and a tied head's copy.
+     * that no stored tensor is unknown apart from GPT-2's mask buffers and a tied head's copy. The layer count and
+     * the sizes are checked against the tensors first, naming the config field: nothing sized by the config (not
+     * even the list of expected names, which grows with the layer count) is made before they agree.
      */
     public void validateAgainstConfig() {
         ModelConfig m = config.model();
+        checkLayerCount(m);
         Map<String, long[]> expected = m.expectedTensors();
+        checkSizeFields(m, expected);
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             String stored = resolve(e.getKey());
             if (stored == null) {
@@ -321,6 +325,48 @@ public final class HfCheckpoint implements Closeable {
             if (!expected.containsKey(c) && !tiedHead && !GPT2_BUFFERS.matcher(stored).matches()) {
                 throw BadInputException.at(dir, "unexpected tensor '" + stored + "' for a " + m.modelType()
                         + " checkpoint with " + m.numLayers() + " layers");
+            }
+        }
+    }
+
+    /** The config's layer count against the blocks whose tensors the checkpoint holds. */
+    private void checkLayerCount(ModelConfig m) {
+        java.util.TreeMap<Long, String> layers = new java.util.TreeMap<>(); // block -> a stored tensor of it
+        for (String stored : shardOfTensor.keySet()) {
+            long l = m.layerOf(canonical(m, stored));
+            if (l >= 0) {
+                layers.putIfAbsent(l, stored);
+            }
+        }
+        String field = CONFIG + " field '" + m.layersField() + "' is " + m.numLayers();
+        if (!layers.isEmpty() && layers.lastKey() >= m.numLayers()) {
+            Map.Entry<Long, String> extra = layers.ceilingEntry((long) m.numLayers());
+            throw BadInputException.at(dir, field + ", but the checkpoint holds tensors of layer " + extra.getKey()
+                    + " ('" + extra.getValue() + "')");
+        }
+        int missing = 0;
+        while (layers.containsKey((long) missing)) {
+            missing++;
+        }
+        if (missing < m.numLayers()) {
+            String tensor = m.layerTensors(missing).keySet().iterator().next();
+            throw BadInputException.at(dir, field + ", but the checkpoint holds tensors of " + layers.size()
+                    + (layers.size() == 1 ? " layer" : " layers") + ": tensor '" + tensor + "' is missing");
+        }
+    }
+
+    /** Each size field against the first tensor that shows it, so a disagreement names the field. */
+    private void checkSizeFields(ModelConfig m, Map<String, long[]> expected) {
+        for (ModelConfig.SizeField f : m.sizeFields()) {
+            String stored = resolve(f.tensor());
+            long[] want = expected.get(f.tensor());
+            if (stored == null || want == null) {
+                continue; // reported as missing below
+            }
+            long[] shape = info(stored).shape();
+            if (shape.length == want.length && shape[f.dim()] != want[f.dim()]) {
+                throw BadInputException.at(dir, "tensor '" + stored + "' has shape " + Arrays.toString(shape) + " but "
+                        + CONFIG + " field '" + f.field() + "' = " + f.value() + " implies " + Arrays.toString(want));
             }
         }
     }

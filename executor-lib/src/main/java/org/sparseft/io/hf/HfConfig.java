@@ -76,6 +76,11 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
                 }
                 int d = f.requiredInt("hidden_size");
                 int heads = f.requiredInt("num_attention_heads");
+                if (!f.has("head_dim") && heads > 0 && d % heads != 0) { // Hugging Face's own check
+                    throw BadInputException.at(source, "field 'num_attention_heads' = " + heads + " must divide"
+                            + " hidden_size=" + d + " when head_dim is absent (head_dim = hidden_size /"
+                            + " num_attention_heads)");
+                }
                 return new LlamaConfig(
                         f.requiredInt("vocab_size"),
                         f.optionalInt("max_position_embeddings", 2048),

@@ -430,14 +430,25 @@ public final class Pipeline {
 
     private static final Pattern OPTION = Pattern.compile("'--([a-z0-9-]+)'");
 
-    /** Parses the command line as the command would, so wrong types fail before any stage runs. */
+    /**
+     * Parses the command line as the command would, so wrong types (and a finetune stage's options of the other
+     * method) fail before any stage runs.
+     */
     private void check(Recipe.Stage stage, Object command, List<String> args) {
+        CommandLine.ParseResult parsed;
         try {
-            new CommandLine(command).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
+            parsed = new CommandLine(command).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             Matcher m = OPTION.matcher(e.getMessage());
             String key = m.find() ? stage.name() + "." + m.group(1) : stage.name();
             throw BadInputException.at(recipe.source(), "key '" + key + "': " + e.getMessage());
+        }
+        if (command instanceof FinetuneCommand f) {
+            List<String> others = FinetuneCommand.otherMethodsOptions(parsed, f.methodName());
+            if (!others.isEmpty()) {
+                throw BadInputException.at(recipe.source(), "key '" + stage.name() + "." + others.get(0).substring(2)
+                        + "': " + FinetuneCommand.otherMethodsMessage(others, f.methodName()));
+            }
         }
     }
 
