@@ -48,7 +48,7 @@ ev() {
   "$bin" evaluate --model "$1" --tokens "$root/demo-out/tokens/validation.safetensors" --seqlen 256 \
     --max-windows 100 2>/dev/null | awk '/^perplexity/ {print $2}'
 }
-refs=(--reference "dense=$(ev "$root/deploy/demo/model")")
+refs=(--reference "dense, shipped=$(ev "$root/deploy/demo/model")")
 for target in "--pattern 2:4" "--sparsity 0.5"; do
   # shellcheck disable=SC2086
   "$bin" prune --model "$root/deploy/demo/model" --out "$out/wanda" --force --method wanda $target \
