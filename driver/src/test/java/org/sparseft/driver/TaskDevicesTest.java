@@ -61,26 +61,27 @@ class TaskDevicesTest {
         assertTrue(TaskDevices.pin().isEmpty(), "no task context, no GPU");
     }
 
+    /** A directory holding an executable nvidia-smi that runs {@code script}, to put first on PATH. */
+    private Path fakeNvidiaSmi(String dir, String script) throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve(dir));
+        Path smi = bin.resolve("nvidia-smi");
+        Files.writeString(smi, "#!/bin/sh\n" + script + "\n");
+        Files.setPosixFilePermissions(smi, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return bin;
+    }
+
     @Test
     void discoveryScriptListsWhatNvidiaSmiSeesAsSparkResourceJson() throws Exception {
-        Path bin = Files.createDirectories(tmp.resolve("bin"));
-        Path smi = bin.resolve("nvidia-smi");
-        Files.writeString(smi, "#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n");
-        Files.setPosixFilePermissions(smi, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path bin = fakeNvidiaSmi("bin", "printf '0\\n1\\n2\\n3\\n'");
         assertEquals(addresses("0", "1", "2", "3"), discover(bin.toString(), null), "unset: nvidia-smi's indices");
-        Path broken = Files.createDirectories(tmp.resolve("broken"));
-        Files.writeString(broken.resolve("nvidia-smi"), "#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n");
-        Files.setPosixFilePermissions(broken.resolve("nvidia-smi"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path broken = fakeNvidiaSmi("broken", "echo 'NVIDIA-SMI has failed' >&2\nexit 9");
         assertEquals("{\"name\": \"gpu\", \"addresses\": []}", discover(broken.toString(), null),
                 "a failing nvidia-smi: no GPUs, still valid JSON");
     }
 
     @Test
     void underCudaVisibleDevicesTheDiscoveryScriptReportsCudaOrdinals() throws Exception {
-        Path bin = Files.createDirectories(tmp.resolve("bin"));
-        Path smi = bin.resolve("nvidia-smi");
-        Files.writeString(smi, "#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n");
-        Files.setPosixFilePermissions(smi, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path bin = fakeNvidiaSmi("bin", "printf '0\\n1\\n2\\n3\\n'");
         String path = bin.toString();
         assertEquals(addresses("0"), discover(path, "1"), "CUDA numbers the one visible GPU 0");
         assertEquals(addresses("0", "1"), discover(path, "2,3"));

@@ -20,10 +20,16 @@ class PretrainCommandTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void trainsSavesAnHfCheckpointWithProvenanceThatEvaluateReads() throws Exception {
+    /** A 2-layer LLaMA config.json of width 32 with a byte vocabulary. */
+    private Path tinyConfig() throws Exception {
         Path config = tmp.resolve("config.json");
         Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        return config;
+    }
+
+    @Test
+    void trainsSavesAnHfCheckpointWithProvenanceThatEvaluateReads() throws Exception {
+        Path config = tinyConfig();
         Path text = tmp.resolve("train.txt");
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 30; i++) {
@@ -57,8 +63,7 @@ class PretrainCommandTest {
 
     @Test
     void initContinuesFromACheckpointsWeightsAndRefusesAnotherArchitecture() throws Exception {
-        Path config = tmp.resolve("config.json");
-        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path config = tinyConfig();
         Path text = tmp.resolve("train.txt");
         Files.writeString(text, "The quick brown fox jumps over the lazy dog again and again.\n\n".repeat(20));
         Path first = tmp.resolve("first");
@@ -94,8 +99,7 @@ class PretrainCommandTest {
 
     @Test
     void divergenceStopsWithExitCode3NamingTheStepAndWritesNoModel() throws Exception {
-        Path config = tmp.resolve("config.json");
-        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path config = tinyConfig();
         Path text = tmp.resolve("t.txt");
         Files.writeString(text, "Plenty of words for a few blocks of sixteen bytes each.\n".repeat(10));
         Path out = tmp.resolve("m");
@@ -109,8 +113,7 @@ class PretrainCommandTest {
 
     @Test
     void seqlenBeyondTheConfigIsBadInput() throws Exception {
-        Path config = tmp.resolve("config.json");
-        Files.writeString(config, HfConfig.of(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true), "float32").toJsonText());
+        Path config = tinyConfig();
         Path text = tmp.resolve("t.txt");
         Files.writeString(text, "hello\n");
         Cli r = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--out",
