@@ -51,7 +51,7 @@ import java.util.concurrent.Callable;
                 + " distils the input model's logits (the teacher runs beside the student on each executor).",
                 "The output is the input's layout with the sparse weights in place, masks.safetensors and"
                 + " sparsity.json, like prune's."})
-public final class FinetuneCommand implements Callable<Integer> {
+public final class FinetuneCommand implements Callable<Integer>, MethodOptions.Owner {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "The checkpoint to fine-tune.")
     String model;
 
@@ -153,52 +153,26 @@ public final class FinetuneCommand implements Callable<Integer> {
         };
     }
 
-    /** The --method as given. */
+    @Override
     public String methodName() {
         return method;
     }
 
-    /**
-     * The options of the other method that the user gave (on the command line or as a recipe's keys), in the order
-     * given: PST would silently ignore {@code --ast-*} options and AST {@code --pst-*} ones. Whether an option was
-     * given is what picocli matched, not a comparison with its default, so one given with its default value counts.
-     *
-     * @param method the --method as given; for an unknown one (refused by {@link #method(SparsityPattern)}) none
-     */
-    public static List<String> otherMethodsOptions(CommandLine.ParseResult parsed, String method) {
-        String m = method == null ? "" : method.toLowerCase(Locale.ROOT);
-        List<String> others = new java.util.ArrayList<>();
-        if (!METHODS.contains(m)) {
-            return others;
-        }
-        for (CommandLine.Model.OptionSpec o : parsed.matchedOptions()) {
-            String name = o.longestName();
-            for (String other : METHODS) {
-                if (!other.equals(m) && name.startsWith("--" + other + "-") && !others.contains(name)) {
-                    others.add(name);
-                }
-            }
-        }
-        return others;
+    @Override
+    public List<String> methods() {
+        return List.of("pst", "ast");
     }
 
-    /** "--pst-weight-rank applies to --method pst, not ast". */
-    public static String otherMethodsMessage(List<String> others, String method) {
-        String owner = others.get(0).substring(2, others.get(0).indexOf('-', 2));
-        return String.join(", ", others) + (others.size() == 1 ? " applies" : " apply") + " to --method " + owner
-                + ", not " + method.toLowerCase(Locale.ROOT);
+    @Override
+    public List<String> methodsWithOptions() {
+        return methods();
     }
-
-    private static final List<String> METHODS = List.of("pst", "ast");
 
     @Override
     public Integer call() throws Exception {
         SparsityPattern pattern = target.pattern();
         FinetuneMethod m = method(pattern);
-        List<String> others = otherMethodsOptions(spec.commandLine().getParseResult(), method);
-        if (!others.isEmpty()) {
-            throw new BadInputException(otherMethodsMessage(others, method));
-        }
+        MethodOptions.refuseForeign(spec.commandLine().getParseResult(), this);
         training.validate(m.defaults());
         DataParallelTrainer.Options options = training.trainer(m.defaults());
         Progress progress = new Progress(spec.commandLine().getErr());

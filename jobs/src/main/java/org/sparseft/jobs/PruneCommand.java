@@ -51,7 +51,7 @@ import java.util.regex.PatternSyntaxException;
                 + " driver sums their statistics and chooses each block's masks.",
                 "The output keeps the input's files, names and dtypes with pruned weights exactly zero, plus"
                         + " sparsity.json, masks.safetensors and a compressed-tensors sparsity block in config.json."})
-public final class PruneCommand implements Callable<Integer> {
+public final class PruneCommand implements Callable<Integer>, MethodOptions.Owner {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "The dense checkpoint directory.")
     String model;
 
@@ -156,7 +156,23 @@ public final class PruneCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Override
+    public String methodName() {
+        return method;
+    }
+
+    @Override
+    public List<String> methods() {
+        return List.of("magnitude", "wanda", "dsnot", "sparsegpt");
+    }
+
+    @Override
+    public List<String> methodsWithOptions() {
+        return List.of("dsnot", "sparsegpt");
+    }
+
+    @Override
     public Integer call() throws Exception {
+        MethodOptions.refuseForeign(spec.commandLine().getParseResult(), this);
         LayerwisePruner.Method m = switch (method.toLowerCase(Locale.ROOT)) {
             case "magnitude" -> LayerwisePruner.Method.MAGNITUDE;
             case "wanda" -> LayerwisePruner.Method.WANDA;

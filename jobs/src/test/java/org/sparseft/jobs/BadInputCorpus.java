@@ -331,6 +331,10 @@ public final class BadInputCorpus {
         pruneCase("finetune-ast-no-loss", finetune + " --method ast --pattern 2:4 --ast-task-weight 0"
                 + " --ast-kl-weight 0", "--ast-task-weight", "not both 0");
         // options of the other method are refused, not ignored; given at its default value counts as given
+        pruneCase("prune-wanda-given-a-dsnot-option", prune + " --method wanda --sparsity 0.5 --dsnot-max-cycles 50",
+                "--dsnot-max-cycles applies to --method dsnot, not wanda");
+        pruneCase("prune-dsnot-given-a-sparsegpt-option", prune + " --method dsnot --pattern 2:4"
+                + " --sparsegpt-blocksize 64", "--sparsegpt-blocksize applies to --method sparsegpt, not dsnot");
         pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
                 "--pst-weight-rank applies to --method pst, not ast");
         pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",

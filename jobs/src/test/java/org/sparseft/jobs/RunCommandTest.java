@@ -241,6 +241,8 @@ class RunCommandTest {
                         "key 'finetune.pst-weight-rank'", "--pst-weight-rank applies to --method pst, not ast"},
                 {"finetune:\n  method: pst\n  sparsity: 0.5\n  ast-decay: 1e-4\n  ast-kl-weight: 0.5\n",
                         "key 'finetune.ast-decay'", "--ast-decay, --ast-kl-weight apply to --method ast, not pst"},
+                {"prune:\n  method: wanda\n  sparsity: 0.5\n  dsnot-sign-check: true\n",
+                        "key 'prune.dsnot-sign-check'", "--dsnot-sign-check applies to --method dsnot, not wanda"},
                 {"prune: [\n", "is not valid YAML"},
         };
         for (String[] c : cases) {

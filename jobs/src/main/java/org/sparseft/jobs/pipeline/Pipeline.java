@@ -11,6 +11,7 @@ import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.EvaluateCommand;
 import org.sparseft.jobs.FinetuneCommand;
+import org.sparseft.jobs.MethodOptions;
 import org.sparseft.jobs.Main;
 import org.sparseft.jobs.PruneCommand;
 import org.sparseft.jobs.TokenizeCommand;
@@ -431,8 +432,8 @@ public final class Pipeline {
     private static final Pattern OPTION = Pattern.compile("'--([a-z0-9-]+)'");
 
     /**
-     * Parses the command line as the command would, so wrong types (and a finetune stage's options of the other
-     * method) fail before any stage runs.
+     * Parses the command line as the command would, so wrong types (and a stage's options of another method than
+     * its own) fail before any stage runs.
      */
     private void check(Recipe.Stage stage, Object command, List<String> args) {
         CommandLine.ParseResult parsed;
@@ -443,11 +444,11 @@ public final class Pipeline {
             String key = m.find() ? stage.name() + "." + m.group(1) : stage.name();
             throw BadInputException.at(recipe.source(), "key '" + key + "': " + e.getMessage());
         }
-        if (command instanceof FinetuneCommand f) {
-            List<String> others = FinetuneCommand.otherMethodsOptions(parsed, f.methodName());
+        if (command instanceof MethodOptions.Owner owner) {
+            List<String> others = MethodOptions.foreign(parsed, owner);
             if (!others.isEmpty()) {
                 throw BadInputException.at(recipe.source(), "key '" + stage.name() + "." + others.get(0).substring(2)
-                        + "': " + FinetuneCommand.otherMethodsMessage(others, f.methodName()));
+                        + "': " + MethodOptions.message(others, owner.methodName()));
             }
         }
     }
