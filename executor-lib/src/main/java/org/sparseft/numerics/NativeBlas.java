@@ -63,7 +63,11 @@ public final class NativeBlas {
         }
         prepared = true;
         if (coreTypeToSet(System.getenv(CORE_TYPE), cpuFlags()) != null) {
-            LibC.C.setenv(CORE_TYPE, SAFE_CORE, 0);
+            try {
+                LibC.C.setenv(CORE_TYPE, SAFE_CORE, 1); // replaces an empty value, which OpenBLAS would not ignore
+            } catch (LinkageError | RuntimeException noJna) {
+                // no way to set it in-process here: ensureCorrect() still refuses wrong results, naming the setting
+            }
         }
     }
 
@@ -75,7 +79,11 @@ public final class NativeBlas {
 
     /** The environment value OpenBLAS sees, set by the user or by {@link #prepare()}; null when unset. */
     public static String coreTypeInEffect() {
-        return LibC.C.getenv(CORE_TYPE);
+        try {
+            return LibC.C.getenv(CORE_TYPE);
+        } catch (LinkageError | RuntimeException noJna) {
+            return System.getenv(CORE_TYPE);
+        }
     }
 
     private static String cpuFlags() {
