@@ -154,6 +154,7 @@ public final class PretrainCommand implements Callable<Integer> {
                 params = Parameters.initialize(cfg, training.seed, DataType.FLOAT);
             } else {
                 try (HfCheckpoint c = HfCheckpoint.open(storage, init)) {
+                    c.validateAgainstConfig(); // its counts against its tensors, before anything is sized by them
                     if (!c.config().model().equals(cfg)) {
                         throw BadInputException.at(init, "--init's architecture " + c.config().model()
                                 + " differs from --config's " + cfg);
