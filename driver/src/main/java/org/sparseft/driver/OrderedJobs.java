@@ -31,8 +31,9 @@ import java.util.stream.Stream;
 /**
  * One Spark job whose per-partition results are consumed in partition-id order, as they arrive. Spark's own
  * {@code treeAggregate} combines partial results in whatever order tasks finish, so float sums differ in their last
- * bits from run to run (STACK.md); here a result that arrives early waits until every lower partition has been
- * consumed, which makes the combination order, and so every bit of the sum, independent of scheduling.
+ * bits from run to run (seen in one run of several); here a result that arrives early waits until every lower
+ * partition has been consumed, which makes the combination order, and so every bit of the sum, independent of
+ * scheduling.
  * <p>
  * A result that must wait is written to the driver's local disk ({@code spark.local.dir}, with the job's serializer)
  * and read back when its turn comes. This class so holds at most one partition result in memory at a time besides
