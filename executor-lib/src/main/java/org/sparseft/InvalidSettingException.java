@@ -1,0 +1,49 @@
+package org.sparseft;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A setting outside what sparseft accepts. The message is a template naming each setting it is about in braces,
+ * e.g. {@code "{batch} 3 is not a multiple of {partitions} 2"}, so that each caller can name the setting the way
+ * its user wrote it: the command line as {@code --batch}, a recipe as {@code finetune.batch}, the Java API as
+ * {@code batch}. Setting names are the keys of the job specifications (kebab case).
+ */
+public class InvalidSettingException extends BadInputException {
+    private static final Pattern SETTING = Pattern.compile("\\{([a-z0-9-]+)}");
+
+    private final String template;
+
+    /** A template such as {@code "{seqlen} 1: expected at least 2"}. */
+    public InvalidSettingException(String template) {
+        super(render(template, UnaryOperator.identity()));
+        this.template = template;
+    }
+
+    /** The usual shape: "{setting} value: rule". */
+    public static InvalidSettingException of(String setting, Object value, String rule) {
+        return new InvalidSettingException("{" + setting + "} " + value + ": " + rule);
+    }
+
+    /** The settings the message is about, in order of appearance. */
+    public List<String> settings() {
+        List<String> names = new ArrayList<>();
+        Matcher m = SETTING.matcher(template);
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
+    }
+
+    /** The message with each setting named by {@code nameOf} (e.g. {@code k -> "--" + k}). */
+    public String render(UnaryOperator<String> nameOf) {
+        return render(template, nameOf);
+    }
+
+    private static String render(String template, UnaryOperator<String> nameOf) {
+        return SETTING.matcher(template).replaceAll(r -> Matcher.quoteReplacement(nameOf.apply(r.group(1))));
+    }
+}
