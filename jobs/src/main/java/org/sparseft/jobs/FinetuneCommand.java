@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Progress;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;

@@ -260,6 +260,9 @@ public final class Main implements Runnable {
 
     static String message(Throwable t) {
         BadInputException b = badInput(t);
+        if (b instanceof org.sparseft.InvalidSettingException setting) {
+            return setting.render(key -> "--" + key); // the command line names settings by their flags
+        }
         if (b != null) {
             return b.getMessage();
         }

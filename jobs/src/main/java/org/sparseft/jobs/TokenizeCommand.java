@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Progress;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.BadInputException;
 import org.sparseft.data.TokenFiles;

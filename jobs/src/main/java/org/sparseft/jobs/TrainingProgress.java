@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Progress;
 import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.driver.train.TrainingRun;
 import org.sparseft.eval.Perplexity;

@@ -1,4 +1,4 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.service;
 
 import java.io.PrintWriter;
 import java.time.Duration;

@@ -1,0 +1,55 @@
+package org.sparseft.jobs;
+
+import org.apache.spark.sql.SparkSession;
+import org.sparseft.RuntimeFailure;
+import org.sparseft.jobs.prune.PruneResult;
+import org.sparseft.jobs.prune.PruneService;
+import org.sparseft.jobs.prune.PruneSpec;
+import org.sparseft.jobs.service.JobContext;
+
+import java.io.IOException;
+
+/**
+ * sparseft's jobs for Spark applications, notebooks and {@code spark-shell}: each runs a spec on the caller's
+ * session (which it neither starts nor stops) and returns what it wrote and measured. The command line and recipes
+ * run the same services.
+ *
+ * <pre>{@code
+ * PruneResult r = SparseFT.prune(spark, PruneSpec.builder()
+ *         .model("hdfs:///models/llama").out("hdfs:///models/llama-2of4")
+ *         .method(LayerwisePruner.Method.WANDA).pattern("2:4")
+ *         .calib("hdfs:///corpus/calibration.txt").build());
+ * }</pre>
+ *
+ * Bad settings or input throw {@link org.sparseft.BadInputException} (its subclass
+ * {@link org.sparseft.InvalidSettingException} names the setting by its key); failures on valid input throw
+ * {@link RuntimeFailure}. Progress lines go to standard error.
+ */
+public final class SparseFT {
+    private SparseFT() {
+    }
+
+    /** One-shot pruning (magnitude, Wanda, DSnoT, SparseGPT) of a dense checkpoint with calibration data. */
+    public static PruneResult prune(SparkSession spark, PruneSpec spec) throws IOException {
+        return call(() -> PruneService.run(spec, context(spark, "prune")));
+    }
+
+    private static JobContext context(SparkSession spark, String job) {
+        return JobContext.of(spark, "SparseFT." + job + " (Java API)");
+    }
+
+    private interface Job<R> {
+        R run() throws Exception;
+    }
+
+    /** I/O and unchecked exceptions as they are; any other checked exception as a runtime failure. */
+    private static <R> R call(Job<R> job) throws IOException {
+        try {
+            return job.run();
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new RuntimeFailure(e.getMessage(), e);
+        }
+    }
+}

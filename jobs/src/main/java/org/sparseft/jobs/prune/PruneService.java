@@ -1,0 +1,179 @@
+package org.sparseft.jobs.prune;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.InvalidSettingException;
+import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.hf.SlorbBranch;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.TensorCodec;
+import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.Outputs;
+import org.sparseft.jobs.service.Progress;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.Parameters;
+import org.sparseft.sparsity.SparseExport;
+import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.sparsity.SparsityPlan;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Runs a {@link PruneSpec}: samples calibration sequences, prunes block by block on Spark
+ * ({@link LayerwisePruner}), and writes the input's files with pruned weights exactly zero plus
+ * {@code sparsity.json} and {@code masks.safetensors}.
+ */
+public final class PruneService {
+    private PruneService() {
+    }
+
+    public static PruneResult run(PruneSpec spec, JobContext context) throws Exception {
+        Storage storage = context.storage();
+        Progress progress = context.progress();
+        SparsityPattern pattern = spec.target();
+        SparsityPlan plan = SparsityPlan.uniform(pattern);
+        if (spec.sparsityPerLayer() != null) {
+            if (!storage.exists(spec.sparsityPerLayer())) {
+                throw InvalidSettingException.of("sparsity-per-layer", spec.sparsityPerLayer(), "no such file");
+            }
+            plan = SparsityPlan.parse(spec.sparsityPerLayer(), storage.readAllBytes(spec.sparsityPerLayer()), pattern);
+        }
+        LayerwisePruner.Method method = spec.method();
+        LayerwisePruner.Options options = new LayerwisePruner.Options(method, plan, spec.dsnotInitial(), spec.dsnot(),
+                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.ignore(), spec.calibBatch());
+        String out = spec.out();
+        Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
+        Outputs.check(storage, "out", out, spec.force());
+        String modelPath = storage.qualify(spec.model());
+        String contentHash;
+        DecoderModel dense;
+        Map<String, DType> storedTypes;
+        try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
+            c.validateAgainstConfig();
+            SlorbBranch.refuseAsInput(storage, modelPath);
+            Map<String, long[]> shapes = Parameters.computeShapes(c.model());
+            for (String w : c.model().prunableWeights()) {
+                plan.patternFor(w).checkFits(w, shapes.get(w)[1]);
+            }
+            progress.step("loading " + modelPath);
+            contentHash = c.contentHash();
+            storedTypes = c.dtypesByCanonicalName();
+            dense = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+        }
+        var cfg = dense.config();
+        int t = spec.seqlen() != null ? spec.seqlen() : Math.min(cfg.maxPositions(), 2048);
+        if (t < 2 || t > cfg.maxPositions()) {
+            throw InvalidSettingException.of("seqlen", t, "expected 2.." + cfg.maxPositions()
+                    + " (the model's positions)");
+        }
+        DataInput input = spec.calibration();
+        String tokenizer = input.tokenizerFor(storage, spec.tokenizer(), spec.model(), modelPath);
+        DataInput.Blocks blocks = input.blocks(context.spark(), tokenizer, cfg.vocabSize(), t, progress);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(context.spark().sparkContext());
+        int n = (int) Math.min(spec.nsamples(), blocks.count());
+        if (n < spec.nsamples()) {
+            progress.step("the calibration data has " + blocks.count() + " blocks of " + t + " tokens; using all");
+        }
+        Set<Long> chosen = sample(blocks.count(), n, spec.seed());
+        JavaRDD<int[]> sampled = blocks.blocks().zipWithIndex().filter(b -> chosen.contains(b._2())).map(b -> b._1());
+        int p = spec.partitions() != null ? Math.min(spec.partitions(), n)
+                : Math.max(1, Math.min(jsc.defaultParallelism(), n));
+        TrainingShards shards = TrainingShards.of(sampled, p);
+        blocks.blocks().unpersist(false);
+        String methodName = method.name().toLowerCase(Locale.ROOT);
+        progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
+                + " in %d partitions", cfg.modelType(), cfg.numLayers(), methodName, pattern.label(), n, t, p));
+        long started = System.nanoTime();
+        LayerwisePruner.Result result;
+        try {
+            LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.roundTrip(values,
+                    storedTypes.get(name));
+            result = LayerwisePruner.run(jsc, shards.rdd(), modelPath, contentHash, dense, options, rounding,
+                    (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
+                            + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),
+                            timing.statisticsSeconds(), timing.maskSeconds())));
+        } finally {
+            shards.unpersist();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Map<String, INDArray> masks = new LinkedHashMap<>();
+        Map<String, INDArray> updated = new LinkedHashMap<>();
+        List<String> ignored = new ArrayList<>();
+        long swaps = 0;
+        for (LayerwisePruner.TensorMask tm : result.masks().values()) {
+            if (tm.pruned()) {
+                masks.put(tm.weight(), tm.keep());
+                if (tm.updated() != null) {
+                    updated.put(tm.weight(), tm.updated());
+                }
+                swaps += tm.swaps();
+            } else {
+                ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
+            }
+        }
+        ObjectNode sparsity = HfConfig.JSON.createObjectNode();
+        sparsity.put("producer", "sparseft prune");
+        sparsity.put("command", context.invocation());
+        sparsity.put("model", modelPath);
+        sparsity.put("model_content_sha256", contentHash);
+        sparsity.put("method", methodName);
+        String structure = plan.structure(masks.keySet());
+        sparsity.put("structure", structure);
+        sparsity.put("target_sparsity", pattern.ratio());
+        if (!plan.rules().isEmpty()) {
+            ObjectNode rules = sparsity.putObject("per_layer");
+            rules.put("file", spec.sparsityPerLayer());
+            for (SparsityPlan.Rule r : plan.rules()) {
+                rules.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
+                        ? Double.toString(u.ratio()) : r.pattern().structure());
+            }
+        }
+        ObjectNode calib = sparsity.putObject("calibration");
+        calib.put("source", input.uri()).put("nsamples", n).put("seqlen", t).put("seed", spec.seed())
+                .put("partitions", p).put("data_fingerprint", shards.fingerprint());
+        if (method == LayerwisePruner.Method.SPARSEGPT) {
+            sparsity.putObject("sparsegpt").put("percdamp", spec.sparseGpt().percDamp())
+                    .put("blocksize", spec.sparseGpt().blockSize()).put("weights_updated", true);
+        }
+        if (method == LayerwisePruner.Method.DSNOT) {
+            sparsity.putObject("dsnot").put("initial", spec.dsnotInitial().name().toLowerCase(Locale.ROOT))
+                    .put("max_cycles", spec.dsnot().maxCycles()).put("update_threshold", spec.dsnot().updateThreshold())
+                    .put("pow_of_var_regrowing", spec.dsnot().powOfVarRegrowing()).put("skip_layer",
+                            options.dsnotSkip()).put("sign_check", spec.dsnot().signCheck() == null
+                            ? "reference default" : spec.dsnot().signCheck().toString())
+                    .put("swaps", swaps);
+        }
+        sparsity.put("seconds", seconds);
+        progress.step("writing " + out);
+        ObjectNode written = SparseExport.write(storage, modelPath, out, masks, updated, structure, sparsity,
+                ignored, spec.force());
+        return new PruneResult(modelPath, cfg.modelType(), cfg.numLayers(), method, pattern.label(), swaps, n, t, p,
+                seconds, written.get("global_sparsity").asDouble(), masks.size(), out, written);
+    }
+
+    /** {@code n} distinct block indices of {@code count}, drawn with the seed. */
+    static Set<Long> sample(long count, int n, long seed) {
+        List<Long> all = new ArrayList<>();
+        for (long i = 0; i < count; i++) {
+            all.add(i);
+        }
+        Collections.shuffle(all, new Random(seed));
+        return new HashSet<>(all.subList(0, n));
+    }
+}

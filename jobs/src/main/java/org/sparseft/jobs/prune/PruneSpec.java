@@ -1,0 +1,280 @@
+package org.sparseft.jobs.prune;
+
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
+import org.sparseft.InvalidSettingException;
+import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.spec.MethodSettings;
+import org.sparseft.sparsity.DSnoT;
+import org.sparseft.sparsity.MaskCriterion;
+import org.sparseft.sparsity.SparseGPT;
+import org.sparseft.sparsity.SparsityPattern;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * One-shot pruning of a dense checkpoint with calibration data: what {@code sparseft prune}, a recipe's prune stage
+ * and {@link org.sparseft.jobs.SparseFT#prune} run. Made by {@link #builder()}, whose keys are the command line's
+ * flags without dashes; validated here, once, before anything runs.
+ *
+ * @param model the dense checkpoint directory (any Hadoop FS)
+ * @param out the output checkpoint directory
+ * @param force whether an existing {@code out} is replaced
+ * @param method magnitude, Wanda, DSnoT (prune-and-grow on top of an initial mask) or SparseGPT
+ * @param target the sparsity of weights without a per-layer rule
+ * @param sparsityPerLayer a JSON file of per-layer rules ({@code {"name regex": ratio or "N:M"}}), or null
+ * @param calibration the calibration text or token file
+ * @param nsamples calibration sequences
+ * @param seqlen tokens per calibration sequence, or null for the model's positions (at most 2048)
+ * @param seed the seed of the calibration sample
+ * @param ignore weights whose name matches are left dense, or null
+ * @param partitions calibration partitions, or null for Spark's default parallelism (at most {@code nsamples})
+ * @param calibBatch sequences per forward pass
+ * @param tokenizer the tokenizer for calibration text ({@code byte} or a directory), or null for the model's
+ * @param dsnotInitial the mask DSnoT starts from
+ * @param dsnot DSnoT's cycle limit, threshold, variance power and sign check
+ * @param dsnotSkipLayer the linears DSnoT leaves at the initial mask: mlp, attn or none
+ * @param sparseGpt SparseGPT's dampening and block size
+ */
+@JsonDeserialize(builder = PruneSpec.Builder.class)
+public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
+                        SparsityPattern target, String sparsityPerLayer, DataInput calibration, int nsamples,
+                        Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
+                        MaskCriterion dsnotInitial, DSnoT.Options dsnot, String dsnotSkipLayer,
+                        SparseGPT.Options sparseGpt) {
+    /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
+    static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
+
+    public PruneSpec {
+        required("model", model);
+        required("out", out);
+        required("method", method);
+        Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(calibration, "calibration");
+        Objects.requireNonNull(dsnotInitial, "dsnotInitial");
+        Objects.requireNonNull(dsnot, "dsnot");
+        Objects.requireNonNull(sparseGpt, "sparseGpt");
+        if (nsamples < 1 || calibBatch < 1 || (partitions != null && partitions < 1)) {
+            throw new InvalidSettingException("{nsamples}, {calib-batch} and {partitions} must be at least 1");
+        }
+        if (method == LayerwisePruner.Method.SPARSEGPT && target instanceof SparsityPattern.NOutOfM nm
+                && sparseGpt.blockSize() % nm.m() != 0) {
+            throw new InvalidSettingException("{sparsegpt-blocksize} " + sparseGpt.blockSize() + ": expected a multiple"
+                    + " of M = " + nm.m() + " for {pattern} " + target.structure());
+        }
+        if (!List.of("mlp", "attn", "none").contains(dsnotSkipLayer)) {
+            throw InvalidSettingException.of("dsnot-skip-layer", dsnotSkipLayer, "expected mlp, attn or none");
+        }
+    }
+
+    private static void required(String key, Object value) {
+        if (value == null) {
+            throw new InvalidSettingException("{" + key + "} is required");
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The settings of a prune, each a method named after its key; the field initialisers are the defaults (the
+     * command line shows them from here). Settings of one method given with another are refused at {@link #build}.
+     */
+    @JsonPOJOBuilder(withPrefix = "")
+    public static final class Builder {
+        private String model;
+        private String out;
+        private boolean force;
+        private LayerwisePruner.Method method;
+        private Double sparsity;
+        private String pattern;
+        private String calib;
+        private String tokens;
+        private String sparsityPerLayer;
+        private int nsamples = 128;
+        private Integer seqlen;
+        private long seed;
+        private String ignore;
+        private Integer partitions;
+        private int calibBatch = 8;
+        private String tokenizer;
+        private MaskCriterion dsnotInitial = MaskCriterion.WANDA;
+        private int dsnotMaxCycles = DSnoT.Options.DEFAULT.maxCycles();
+        private double dsnotUpdateThreshold = DSnoT.Options.DEFAULT.updateThreshold();
+        private double dsnotPowOfVarRegrowing = DSnoT.Options.DEFAULT.powOfVarRegrowing();
+        private String dsnotSkipLayer = "mlp";
+        private Boolean dsnotSignCheck = DSnoT.Options.DEFAULT.signCheck();
+        private double sparsegptPercdamp = SparseGPT.Options.DEFAULTS.percDamp();
+        private int sparsegptBlocksize = SparseGPT.Options.DEFAULTS.blockSize();
+        @com.fasterxml.jackson.annotation.JsonIgnore
+        private final Set<String> given = new LinkedHashSet<>();
+
+        private Builder() {
+        }
+
+        public Builder model(String dir) {
+            model = dir;
+            return this;
+        }
+
+        public Builder out(String dir) {
+            out = dir;
+            return this;
+        }
+
+        public Builder force(boolean replace) {
+            force = replace;
+            return this;
+        }
+
+        public Builder method(LayerwisePruner.Method m) {
+            method = m;
+            return this;
+        }
+
+        /** Unstructured: the fraction pruned (Wanda, DSnoT: of each row; magnitude, SparseGPT's blocks: of each matrix). */
+        public Builder sparsity(Double ratio) {
+            sparsity = ratio;
+            return this;
+        }
+
+        /** N:M, N pruned in every M consecutive inputs of a row. */
+        public Builder pattern(String nOutOfM) {
+            pattern = nOutOfM;
+            return this;
+        }
+
+        /** Calibration text on any Hadoop FS. */
+        public Builder calib(String uri) {
+            calib = uri;
+            return this;
+        }
+
+        /** Pre-tokenized calibration (.txt or .safetensors). */
+        public Builder tokens(String file) {
+            tokens = file;
+            return this;
+        }
+
+        public Builder sparsityPerLayer(String file) {
+            sparsityPerLayer = file;
+            return this;
+        }
+
+        public Builder nsamples(int n) {
+            nsamples = n;
+            return this;
+        }
+
+        public Builder seqlen(Integer tokensPerSequence) {
+            seqlen = tokensPerSequence;
+            return this;
+        }
+
+        public Builder seed(long s) {
+            seed = s;
+            return this;
+        }
+
+        public Builder ignore(String regex) {
+            ignore = regex;
+            return this;
+        }
+
+        public Builder partitions(Integer p) {
+            partitions = p;
+            return this;
+        }
+
+        public Builder calibBatch(int sequences) {
+            calibBatch = sequences;
+            return this;
+        }
+
+        public Builder tokenizer(String tokenizerOrByte) {
+            tokenizer = tokenizerOrByte;
+            return this;
+        }
+
+        public Builder dsnotInitial(MaskCriterion criterion) {
+            given.add("dsnot-initial");
+            dsnotInitial = criterion;
+            return this;
+        }
+
+        public Builder dsnotMaxCycles(int cycles) {
+            given.add("dsnot-max-cycles");
+            dsnotMaxCycles = cycles;
+            return this;
+        }
+
+        public Builder dsnotUpdateThreshold(double threshold) {
+            given.add("dsnot-update-threshold");
+            dsnotUpdateThreshold = threshold;
+            return this;
+        }
+
+        public Builder dsnotPowOfVarRegrowing(double power) {
+            given.add("dsnot-pow-of-var-regrowing");
+            dsnotPowOfVarRegrowing = power;
+            return this;
+        }
+
+        public Builder dsnotSkipLayer(String linears) {
+            given.add("dsnot-skip-layer");
+            dsnotSkipLayer = linears == null ? null : linears.toLowerCase(java.util.Locale.ROOT);
+            return this;
+        }
+
+        public Builder dsnotSignCheck(Boolean check) {
+            given.add("dsnot-sign-check");
+            dsnotSignCheck = check;
+            return this;
+        }
+
+        public Builder sparsegptPercdamp(double fraction) {
+            given.add("sparsegpt-percdamp");
+            sparsegptPercdamp = fraction;
+            return this;
+        }
+
+        public Builder sparsegptBlocksize(int columns) {
+            given.add("sparsegpt-blocksize");
+            sparsegptBlocksize = columns;
+            return this;
+        }
+
+        /** The spec, validated. */
+        public PruneSpec build() {
+            if (method != null) {
+                MethodSettings.refuseForeign(given, method, METHODS_WITH_SETTINGS);
+            }
+            required("method", method);
+            if ((sparsity == null) == (pattern == null)) {
+                throw new InvalidSettingException("give one of {sparsity} or {pattern}"
+                        + (sparsity != null ? ", not both" : ""));
+            }
+            SparsityPattern target = pattern != null ? SparsityPattern.parse(pattern)
+                    : new SparsityPattern.Unstructured(sparsity);
+            Pattern ignored;
+            try {
+                ignored = ignore == null ? null : Pattern.compile(ignore);
+            } catch (PatternSyntaxException e) {
+                throw InvalidSettingException.of("ignore", ignore, "not a regular expression (" + e.getDescription()
+                        + ")");
+            }
+            DataInput calibration = DataInput.either("calib", calib, "tokens", tokens, null, null);
+            return new PruneSpec(model, out, force, method, target, sparsityPerLayer, calibration, nsamples, seqlen,
+                    seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
+                    new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
+                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
+        }
+    }
+}
