@@ -4,7 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 
 /**
  * DSnoT's training-free prune-and-grow refinement of one linear's mask (docs/algorithms.md §4). Every row keeps its
@@ -35,8 +35,8 @@ public final class DSnoT {
 
         public Options {
             if (maxCycles < 0 || !(updateThreshold >= 0) || !Double.isFinite(powOfVarRegrowing)) {
-                throw new BadInputException("DSnoT options: --dsnot-max-cycles must be >= 0, "
-                        + "--dsnot-update-threshold >= 0, --dsnot-pow-of-var-regrowing finite");
+                throw new InvalidSettingException("DSnoT options: {dsnot-max-cycles} must be >= 0, "
+                        + "{dsnot-update-threshold} >= 0, {dsnot-pow-of-var-regrowing} finite");
             }
         }
     }

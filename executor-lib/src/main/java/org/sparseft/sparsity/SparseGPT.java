@@ -4,7 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 
 /**
@@ -29,10 +29,10 @@ public final class SparseGPT {
 
         public Options {
             if (!(percDamp > 0 && percDamp < 1)) {
-                throw new BadInputException("--sparsegpt-percdamp " + percDamp + ": expected a fraction in (0, 1)");
+                throw InvalidSettingException.of("sparsegpt-percdamp", percDamp, "expected a fraction in (0, 1)");
             }
             if (blockSize < 1) {
-                throw new BadInputException("--sparsegpt-blocksize " + blockSize + ": expected at least 1");
+                throw InvalidSettingException.of("sparsegpt-blocksize", blockSize, "expected at least 1");
             }
         }
     }
@@ -113,8 +113,8 @@ public final class SparseGPT {
             n = nm.n();
             m = nm.m();
             if (o.blockSize() % m != 0) {
-                throw new BadInputException("--sparsegpt-blocksize " + o.blockSize() + ": expected a multiple of M = "
-                        + m + " for --pattern " + pattern.structure());
+                throw InvalidSettingException.of("sparsegpt-blocksize", o.blockSize(), "expected a multiple of M = "
+                        + m + " for {pattern} " + pattern.structure());
             }
         }
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {

@@ -1,6 +1,6 @@
 package org.sparseft.sparsity;
 
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 
 /**
  * Which weights of a linear may be pruned together. Groups run along the input dimension of the [out, in] weight,
@@ -28,7 +28,7 @@ public sealed interface SparsityPattern extends java.io.Serializable {
     record Unstructured(double ratio) implements SparsityPattern {
         public Unstructured {
             if (!(ratio >= 0 && ratio < 1)) {
-                throw new BadInputException("--sparsity " + ratio + ": expected a fraction in [0, 1)");
+                throw InvalidSettingException.of("sparsity", ratio, "expected a fraction in [0, 1)");
             }
         }
 
@@ -51,7 +51,7 @@ public sealed interface SparsityPattern extends java.io.Serializable {
     record NOutOfM(int n, int m) implements SparsityPattern {
         public NOutOfM {
             if (m < 2 || n < 1 || n >= m) {
-                throw new BadInputException("--pattern " + n + ":" + m + ": expected N:M with 1 <= N < M");
+                throw InvalidSettingException.of("pattern", n + ":" + m, "expected N:M with 1 <= N < M");
             }
         }
 
@@ -63,8 +63,9 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         @Override
         public void checkFits(String tensor, long in) {
             if (in % m != 0) {
-                throw new BadInputException("--pattern " + n + ":" + m + ": tensor '" + tensor + "' has " + in
-                        + " inputs per row, not a multiple of " + m);
+                throw new InvalidSettingException("{pattern} " + n + ":" + m + ": tensor '"
+                        + InvalidSettingException.literal(tensor) + "' has " + in + " inputs per row, not a multiple of "
+                        + m);
             }
         }
 
@@ -89,6 +90,6 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new BadInputException("--pattern " + pattern + ": expected N:M, e.g. 2:4");
+        throw InvalidSettingException.of("pattern", pattern, "expected N:M, e.g. 2:4");
     }
 }

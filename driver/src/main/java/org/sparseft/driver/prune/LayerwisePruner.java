@@ -57,11 +57,11 @@ public final class LayerwisePruner {
                           String dsnotSkip, SparseGPT.Options sparseGpt, Pattern ignore, int microBatch) {
         public Options {
             if (!List.of("mlp", "attn", "none").contains(dsnotSkip)) {
-                throw new org.sparseft.BadInputException("--dsnot-skip-layer " + dsnotSkip
-                        + ": expected mlp, attn or none");
+                throw org.sparseft.InvalidSettingException.of("dsnot-skip-layer", dsnotSkip,
+                        "expected mlp, attn or none");
             }
             if (microBatch < 1) {
-                throw new org.sparseft.BadInputException("--calib-batch " + microBatch + ": expected at least 1");
+                throw org.sparseft.InvalidSettingException.of("calib-batch", microBatch, "expected at least 1");
             }
         }
     }
