@@ -35,7 +35,7 @@ public record PstOptions(SparsityPattern target, int weightRank, int maskRank, d
      * (docs/algorithms.md §7.3).
      */
     public double sparsityAt(int step, int total) {
-        if (target instanceof SparsityPattern.NOutOfM) {
+        if (target.groupSize().isPresent()) { // N:M has no partial form to schedule
             return target.ratio();
         }
         double sf = target.ratio();

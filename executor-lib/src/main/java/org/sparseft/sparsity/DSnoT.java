@@ -55,10 +55,7 @@ public final class DSnoT {
      * M), whatever the criterion, as the reference sorts per row even for magnitude.
      */
     public static INDArray initialKeep(INDArray scores, SparsityPattern pattern) {
-        if (pattern instanceof SparsityPattern.NOutOfM nm) {
-            return MaskSelection.perGroup(scores, nm.n(), nm.m());
-        }
-        return MaskSelection.perRow(scores, pattern.prunedPerRow(scores.columns()));
+        return pattern.select(scores, false);
     }
 
     /**
@@ -72,7 +69,7 @@ public final class DSnoT {
                                 SparsityPattern pattern, Options o) {
         int rows = (int) weight.rows();
         int cols = (int) weight.columns();
-        boolean nm = pattern instanceof SparsityPattern.NOutOfM;
+        boolean nm = pattern.groupSize().isPresent();
         boolean signCheck = o.signCheck() != null ? o.signCheck() : nm;
         INDArray w = weight.castTo(DataType.FLOAT);
         INDArray keep = initialKeep.castTo(DataType.FLOAT);
@@ -102,7 +99,7 @@ public final class DSnoT {
                 }
             }
         }
-        int m = nm ? ((SparsityPattern.NOutOfM) pattern).m() : 0;
+        int m = pattern.groupSize().orElse(0);
         double[] sigma = new double[rows];
         boolean[] active = new boolean[rows];
         for (int i = 0; i < rows; i++) {

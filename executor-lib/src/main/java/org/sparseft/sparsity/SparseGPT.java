@@ -80,6 +80,15 @@ public final class SparseGPT {
         return new Factor(upperCholeskyOfInverse(h), dead);
     }
 
+    /** Refuses a block size that does not split into {@code pattern}'s groups (N:M masks are chosen per block). */
+    public static void checkBlockSize(int blockSize, SparsityPattern pattern) {
+        int m = pattern.groupSize().orElse(1);
+        if (blockSize % m != 0) {
+            throw InvalidSettingException.of("sparsegpt-blocksize", blockSize, "expected a multiple of M = " + m
+                    + " for {pattern} " + pattern.structure());
+        }
+    }
+
     public static Result prune(INDArray weight, FeatureStats stats, SparsityPattern pattern, Options o) {
         if (pattern.ratio() == 0) {
             return new Result(weight.castTo(DataType.FLOAT).dup(), Nd4j.onesLike(weight).castTo(DataType.FLOAT));
@@ -110,12 +119,9 @@ public final class SparseGPT {
         int m = 0;
         if (pattern instanceof SparsityPattern.NOutOfM nm) {
             pattern.checkFits("weight", cols);
+            checkBlockSize(o.blockSize(), pattern);
             n = nm.n();
             m = nm.m();
-            if (o.blockSize() % m != 0) {
-                throw InvalidSettingException.of("sparsegpt-blocksize", o.blockSize(), "expected a multiple of M = "
-                        + m + " for {pattern} " + pattern.structure());
-            }
         }
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {
             int i2 = Math.min(i1 + o.blockSize(), cols);

@@ -1,6 +1,9 @@
 package org.sparseft.sparsity;
 
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.InvalidSettingException;
+
+import java.util.OptionalInt;
 
 /**
  * Which weights of a linear may be pruned together. Groups run along the input dimension of the [out, in] weight,
@@ -20,9 +23,17 @@ public sealed interface SparsityPattern extends java.io.Serializable {
     double ratio();
 
     /** For messages: {@code unstructured 0.5} or {@code 2:4}. */
-    default String label() {
-        return this instanceof Unstructured u ? "unstructured " + u.ratio() : structure();
-    }
+    String label();
+
+    /** M, the size of the groups N:M prunes within; empty for unstructured. */
+    OptionalInt groupSize();
+
+    /**
+     * The keep-mask (1 kept, 0 pruned; float32) of [out, in] {@code scores}, lowest pruned first: N:M prunes the N
+     * lowest of each group of M of every row; unstructured prunes {@link #prunedPerRow} of every row, or, when
+     * {@code wholeMatrix}, the ⌊out·in·ratio⌋ lowest of the whole matrix.
+     */
+    INDArray select(INDArray scores, boolean wholeMatrix);
 
     /** A fraction {@code ratio} of each comparison group pruned; 0 ≤ ratio < 1. */
     record Unstructured(double ratio) implements SparsityPattern {
@@ -44,6 +55,22 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         @Override
         public String structure() {
             return "unstructured";
+        }
+
+        @Override
+        public String label() {
+            return "unstructured " + ratio;
+        }
+
+        @Override
+        public OptionalInt groupSize() {
+            return OptionalInt.empty();
+        }
+
+        @Override
+        public INDArray select(INDArray scores, boolean wholeMatrix) {
+            return wholeMatrix ? MaskSelection.whole(scores, (long) Math.floor(scores.rows() * scores.columns() * ratio))
+                    : MaskSelection.perRow(scores, prunedPerRow(scores.columns()));
         }
     }
 
@@ -75,13 +102,45 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         }
 
         @Override
+        public String label() {
+            return structure();
+        }
+
+        @Override
         public double ratio() {
             return (double) n / m;
         }
+
+        @Override
+        public OptionalInt groupSize() {
+            return OptionalInt.of(m);
+        }
+
+        @Override
+        public INDArray select(INDArray scores, boolean wholeMatrix) {
+            return MaskSelection.perGroup(scores, n, m);
+        }
     }
 
-    /** Parses {@code N:M}. */
-    static NOutOfM parse(String pattern) {
+    /**
+     * Parses a ratio ({@code 0.5}, unstructured) or {@code N:M} ({@code 2:4}), as a per-layer plan's values and the
+     * benchmark's target are written.
+     */
+    static SparsityPattern parse(String text) {
+        if (text.contains(":")) {
+            return parseNOutOfM(text);
+        }
+        double ratio;
+        try {
+            ratio = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw InvalidSettingException.of("pattern", text, "expected a ratio in [0, 1) or N:M, e.g. 0.5 or 2:4");
+        }
+        return new Unstructured(ratio);
+    }
+
+    /** Parses {@code N:M} only, as {@code pattern} is written. */
+    static NOutOfM parseNOutOfM(String pattern) {
         String[] parts = pattern.split(":");
         try {
             if (parts.length == 2) {

@@ -16,7 +16,8 @@ import java.util.regex.PatternSyntaxException;
 /**
  * Which sparsity each prunable weight gets: a default pattern, and optionally per-layer overrides (non-uniform
  * sparsity, as OWL-style allocations give) from a JSON object whose keys are regular expressions searched in weight
- * names, tried in file order, and whose values are a ratio (unstructured) or an "N:M" string:
+ * names, tried in file order, and whose values are a ratio (unstructured) or an "N:M" string (or a ratio written as
+ * a string, as {@link SparsityPattern#parse} reads it):
  * <pre>{"layers\\.0\\.": 0.3, "mlp\\.down_proj": "2:4"}</pre>
  */
 public record SparsityPlan(SparsityPattern fallback, List<Rule> rules) {

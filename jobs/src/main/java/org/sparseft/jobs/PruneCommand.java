@@ -77,7 +77,7 @@ public final class PruneCommand implements Callable<Integer>, MethodOptions.Owne
         String pattern;
 
         SparsityPattern pattern() {
-            return pattern != null ? SparsityPattern.parse(pattern) : new SparsityPattern.Unstructured(sparsity);
+            return pattern != null ? SparsityPattern.parseNOutOfM(pattern) : new SparsityPattern.Unstructured(sparsity);
         }
     }
 
@@ -196,10 +196,8 @@ public final class PruneCommand implements Callable<Integer>, MethodOptions.Owne
         if (nsamples < 1 || calibBatch < 1 || (partitions != null && partitions < 1)) {
             throw new BadInputException("--nsamples, --calib-batch and --partitions must be at least 1");
         }
-        if (pattern instanceof SparsityPattern.NOutOfM nm && method.equalsIgnoreCase("sparsegpt")
-                && sparseGptBlockSize % nm.m() != 0) {
-            throw new BadInputException("--sparsegpt-blocksize " + sparseGptBlockSize + ": expected a multiple of M = "
-                    + nm.m() + " for --pattern " + pattern.structure());
+        if (method.equalsIgnoreCase("sparsegpt")) {
+            SparseGPT.checkBlockSize(sparseGptBlockSize, pattern);
         }
         SparsityPlan plan = SparsityPlan.uniform(pattern);
         if (perLayer != null) {
