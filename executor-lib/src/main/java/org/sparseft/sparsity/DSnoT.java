@@ -6,6 +6,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.InvalidSettingException;
 
+import java.util.Locale;
+
 /**
  * DSnoT's training-free prune-and-grow refinement of one linear's mask (docs/algorithms.md §4). Every row keeps its
  * sparsity: each cycle swaps at most one pruned weight in and one kept weight out, steering the row's expected
@@ -38,6 +40,40 @@ public final class DSnoT {
                 throw new InvalidSettingException("DSnoT options: {dsnot-max-cycles} must be >= 0, "
                         + "{dsnot-update-threshold} >= 0, {dsnot-pow-of-var-regrowing} finite");
             }
+        }
+    }
+
+    /** Linears DSnoT leaves at their initial mask (the reference's {@code skip_layer}). */
+    public enum SkipLayers {
+        /** The MLP's linears (the reference's default). */
+        MLP,
+        /** The attention's linears. */
+        ATTN,
+        /** None: every linear is refined. */
+        NONE;
+
+        /** Whether the weight named {@code weight} (GPT-2 or LLaMA naming) is left at its initial mask. */
+        public boolean skips(String weight) {
+            return switch (this) {
+                case MLP -> weight.contains(".mlp.");
+                case ATTN -> weight.contains(".self_attn.") || weight.contains(".attn.");
+                case NONE -> false;
+            };
+        }
+
+        /** The setting's value: {@code mlp}, {@code attn} or {@code none}. */
+        public String key() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The value of {@code dsnot-skip-layer}, as {@link #key} writes it. */
+        public static SkipLayers parse(String key) {
+            for (SkipLayers s : values()) {
+                if (s.key().equals(key)) {
+                    return s;
+                }
+            }
+            throw InvalidSettingException.of("dsnot-skip-layer", key, "expected mlp, attn or none");
         }
     }
 

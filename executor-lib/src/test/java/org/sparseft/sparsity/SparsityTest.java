@@ -12,6 +12,7 @@ import java.util.OptionalInt;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -255,5 +256,17 @@ class SparsityTest {
     private static String planError(String json) {
         return asFlags(assertThrows(InvalidSettingException.class, () -> SparsityPlan.parse("plan.json",
                 json.getBytes(StandardCharsets.UTF_8), new SparsityPattern.Unstructured(0.5))));
+    }
+
+    @Test
+    void dsnotSkipsTheLayersItIsToldTo() {
+        assertEquals(DSnoT.SkipLayers.ATTN, DSnoT.SkipLayers.parse("attn"));
+        assertEquals("mlp", DSnoT.SkipLayers.MLP.key());
+        assertTrue(DSnoT.SkipLayers.MLP.skips("model.layers.0.mlp.up_proj.weight"));
+        assertFalse(DSnoT.SkipLayers.MLP.skips("model.layers.0.self_attn.q_proj.weight"));
+        assertTrue(DSnoT.SkipLayers.ATTN.skips("transformer.h.0.attn.c_attn.weight"));
+        assertFalse(DSnoT.SkipLayers.NONE.skips("transformer.h.0.mlp.c_fc.weight"));
+        assertEquals("--dsnot-skip-layer all: expected mlp, attn or none", asFlags(assertThrows(
+                InvalidSettingException.class, () -> DSnoT.SkipLayers.parse("all"))));
     }
 }

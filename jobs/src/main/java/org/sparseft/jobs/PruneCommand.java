@@ -209,8 +209,8 @@ public final class PruneCommand implements Callable<Integer>, MethodOptions.Owne
         }
         LayerwisePruner.Options options = new LayerwisePruner.Options(m, plan, initial,
                 new DSnoT.Options(dsnotMaxCycles, dsnotThreshold, dsnotPow, dsnotSignCheck),
-                dsnotSkip.toLowerCase(Locale.ROOT), new SparseGPT.Options(sparseGptPercDamp, sparseGptBlockSize),
-                ignorePattern, calibBatch);
+                DSnoT.SkipLayers.parse(dsnotSkip.toLowerCase(Locale.ROOT)),
+                new SparseGPT.Options(sparseGptPercDamp, sparseGptBlockSize), ignorePattern, calibBatch);
         Progress progress = new Progress(spec.commandLine().getErr());
         progress.step("starting Spark");
         SparkSession spark = sparkOptions.session("sparseft prune");
@@ -315,7 +315,7 @@ public final class PruneCommand implements Callable<Integer>, MethodOptions.Owne
             if (m == LayerwisePruner.Method.DSNOT) {
                 sparsity.putObject("dsnot").put("initial", initial.name().toLowerCase(Locale.ROOT))
                         .put("max_cycles", dsnotMaxCycles).put("update_threshold", dsnotThreshold)
-                        .put("pow_of_var_regrowing", dsnotPow).put("skip_layer", options.dsnotSkip())
+                        .put("pow_of_var_regrowing", dsnotPow).put("skip_layer", options.dsnotSkip().key())
                         .put("sign_check", dsnotSignCheck == null ? "reference default" : dsnotSignCheck.toString())
                         .put("swaps", swaps);
             }
