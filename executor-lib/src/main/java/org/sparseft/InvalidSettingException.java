@@ -11,9 +11,14 @@ import java.util.regex.Pattern;
  * e.g. {@code "{batch} 3 is not a multiple of {partitions} 2"}, so that each caller can name the setting the way
  * its user wrote it: the command line as {@code --batch}, a recipe as {@code finetune.batch}, the Java API as
  * {@code batch}. Setting names are the keys of the job specifications (kebab case).
+ *
+ * <p>Values put into a template (paths, user text, regular expressions such as {@code a{2}}) go through
+ * {@link #literal}, which doubles each opening brace, so that they render as written and never as a
+ * setting; {@link #of} does so for its value.
  */
 public class InvalidSettingException extends BadInputException {
-    private static final Pattern SETTING = Pattern.compile("\\{([a-z0-9-]+)}");
+    /** An escaped brace, or a setting. */
+    private static final Pattern TOKEN = Pattern.compile("\\{\\{|\\{([a-z0-9-]+)}");
 
     private final String template;
 
@@ -23,17 +28,29 @@ public class InvalidSettingException extends BadInputException {
         this.template = template;
     }
 
-    /** The usual shape: "{setting} value: rule". */
+    /** The usual shape: "{setting} value: rule"; the value is shown as written ({@link #literal}). */
     public static InvalidSettingException of(String setting, Object value, String rule) {
-        return new InvalidSettingException("{" + setting + "} " + value + ": " + rule);
+        return new InvalidSettingException("{" + setting + "} " + literal(value) + ": " + rule);
+    }
+
+    /** {@code value} as template text that renders as written, whatever braces it holds. */
+    public static String literal(Object value) {
+        return String.valueOf(value).replace("{", "{{");
+    }
+
+    /** The template, e.g. to put this message inside another one's. */
+    public String template() {
+        return template;
     }
 
     /** The settings the message is about, in order of appearance. */
     public List<String> settings() {
         List<String> names = new ArrayList<>();
-        Matcher m = SETTING.matcher(template);
+        Matcher m = TOKEN.matcher(template);
         while (m.find()) {
-            names.add(m.group(1));
+            if (m.group(1) != null) {
+                names.add(m.group(1));
+            }
         }
         return names;
     }
@@ -44,6 +61,7 @@ public class InvalidSettingException extends BadInputException {
     }
 
     private static String render(String template, UnaryOperator<String> nameOf) {
-        return SETTING.matcher(template).replaceAll(r -> Matcher.quoteReplacement(nameOf.apply(r.group(1))));
+        return TOKEN.matcher(template).replaceAll(r -> Matcher.quoteReplacement(
+                r.group(1) == null ? "{" : nameOf.apply(r.group(1))));
     }
 }

@@ -2,7 +2,7 @@ package org.sparseft.driver;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.io.HadoopStorage;
 
 import java.util.Map;
@@ -25,8 +25,8 @@ public final class SparkSessions {
         SparkConf sc = new SparkConf(true).setAppName(appName);
         for (Map.Entry<String, String> e : conf.entrySet()) {
             if (!e.getKey().startsWith("spark.")) {
-                throw new BadInputException("--conf " + e.getKey() + "=" + e.getValue()
-                        + ": Spark settings start with 'spark.'");
+                throw InvalidSettingException.of("conf", e.getKey() + "=" + e.getValue(),
+                        "Spark settings start with 'spark.'");
             }
             sc.set(e.getKey(), e.getValue());
         }

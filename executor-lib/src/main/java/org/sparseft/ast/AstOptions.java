@@ -1,6 +1,6 @@
 package org.sparseft.ast;
 
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.sparsity.SparsityPattern;
 
 import java.io.Serializable;
@@ -21,15 +21,15 @@ public record AstOptions(SparsityPattern.NOutOfM pattern, int reselectEvery, dou
                          Distillation distillation, int slorbGroup) implements Serializable {
     public AstOptions {
         if (reselectEvery < 0) {
-            throw new BadInputException("--ast-reselect-every " + reselectEvery + ": expected at least 0 (0: fixed"
+            throw InvalidSettingException.of("ast-reselect-every", reselectEvery, "expected at least 0 (0: fixed"
                     + " masks)");
         }
         if (!(decayMax >= 0) || !(decayRamp >= 0 && decayRamp <= 1)) {
-            throw new BadInputException("--ast-decay " + decayMax + " must be non-negative and --ast-decay-ramp "
+            throw new InvalidSettingException("{ast-decay} " + decayMax + " must be non-negative and {ast-decay-ramp} "
                     + decayRamp + " a fraction in [0, 1]");
         }
         if (slorbGroup < 0 || slorbGroup == 1) {
-            throw new BadInputException("--ast-slorb-group " + slorbGroup + ": expected 0 (off) or at least 2");
+            throw InvalidSettingException.of("ast-slorb-group", slorbGroup, "expected 0 (off) or at least 2");
         }
     }
 

@@ -20,8 +20,8 @@ public record Distillation(double temperature, double taskWeight, double klWeigh
 
     public Distillation {
         if (!(temperature > 0) || !(taskWeight >= 0) || !(klWeight >= 0) || taskWeight + klWeight == 0) {
-            throw new org.sparseft.BadInputException("distillation: --ast-temperature must be positive and"
-                    + " --ast-task-weight, --ast-kl-weight non-negative, not both 0 (got " + temperature + ", "
+            throw new org.sparseft.InvalidSettingException("distillation: {ast-temperature} must be positive and"
+                    + " {ast-task-weight}, {ast-kl-weight} non-negative, not both 0 (got " + temperature + ", "
                     + taskWeight + ", " + klWeight + ")");
         }
     }

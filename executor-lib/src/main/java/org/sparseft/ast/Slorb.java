@@ -3,7 +3,7 @@ package org.sparseft.ast;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.model.Parameters;
 
@@ -30,8 +30,8 @@ public final class Slorb {
     /** Refuses a weight whose inputs do not split into groups of {@code k}. */
     public static void checkFits(String weight, long in, int k) {
         if (in % k != 0) {
-            throw new BadInputException("--ast-slorb-group " + k + ": tensor '" + weight + "' has " + in
-                    + " inputs per row, not a multiple of " + k);
+            throw InvalidSettingException.of("ast-slorb-group", k, "tensor '" + InvalidSettingException.literal(weight)
+                    + "' has " + in + " inputs per row, not a multiple of " + k);
         }
     }
 

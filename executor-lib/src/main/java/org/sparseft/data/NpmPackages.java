@@ -88,6 +88,7 @@ public final class NpmPackages {
     }
 
     private static Path pack(String npm, String spec, Path into) throws IOException {
+        // npm's own command line (npm pack's flags), not sparseft's settings
         List<String> command = List.of(npm, "pack", spec, "--silent", "--pack-destination", into.toString());
         Path log = into.resolve("npm-output.txt");
         Process p;

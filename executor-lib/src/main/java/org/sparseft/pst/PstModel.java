@@ -129,8 +129,8 @@ public final class PstModel {
 
     /** The keep-mask of {@code scores}: its lowest ⌊numel·sparsity⌋ pruned (ties by position), or N:M per row. */
     static INDArray select(INDArray scores, SparsityPattern target, double sparsity) {
-        if (target instanceof SparsityPattern.NOutOfM nm) {
-            return MaskSelection.perGroup(scores, nm.n(), nm.m());
+        if (target.groupSize().isPresent()) { // N:M: the pattern's masks from the first step
+            return target.select(scores, true);
         }
         return MaskSelection.whole(scores, (long) Math.floor(scores.length() * sparsity));
     }

@@ -1,6 +1,6 @@
 package org.sparseft.pst;
 
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.sparsity.SparsityPattern;
 
 /**
@@ -16,11 +16,11 @@ public record PstOptions(SparsityPattern target, int weightRank, int maskRank, d
                          double beta, double initialWarmup, double finalWarmup) implements java.io.Serializable {
     public PstOptions {
         if (weightRank < 0 || maskRank < 1) {
-            throw new BadInputException("--pst-weight-rank must be at least 0 and --pst-mask-rank at least 1 (got "
-                    + weightRank + ", " + maskRank + ")");
+            throw new InvalidSettingException("{pst-weight-rank} must be at least 0 and {pst-mask-rank} at least 1"
+                    + " (got " + weightRank + ", " + maskRank + ")");
         }
         if (!(initialWarmup >= 0 && finalWarmup >= 0 && initialWarmup + finalWarmup < 1)) {
-            throw new BadInputException("--pst-initial-warmup " + initialWarmup + " and --pst-final-warmup "
+            throw new InvalidSettingException("{pst-initial-warmup} " + initialWarmup + " and {pst-final-warmup} "
                     + finalWarmup + ": expected fractions of the steps adding up to less than 1");
         }
     }
@@ -35,7 +35,7 @@ public record PstOptions(SparsityPattern target, int weightRank, int maskRank, d
      * (docs/algorithms.md §7.3).
      */
     public double sparsityAt(int step, int total) {
-        if (target instanceof SparsityPattern.NOutOfM) {
+        if (target.groupSize().isPresent()) { // N:M has no partial form to schedule
             return target.ratio();
         }
         double sf = target.ratio();

@@ -4,7 +4,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
+
+import java.util.Locale;
 
 /**
  * DSnoT's training-free prune-and-grow refinement of one linear's mask (docs/algorithms.md §4). Every row keeps its
@@ -35,9 +37,43 @@ public final class DSnoT {
 
         public Options {
             if (maxCycles < 0 || !(updateThreshold >= 0) || !Double.isFinite(powOfVarRegrowing)) {
-                throw new BadInputException("DSnoT options: --dsnot-max-cycles must be >= 0, "
-                        + "--dsnot-update-threshold >= 0, --dsnot-pow-of-var-regrowing finite");
+                throw new InvalidSettingException("DSnoT options: {dsnot-max-cycles} must be >= 0, "
+                        + "{dsnot-update-threshold} >= 0, {dsnot-pow-of-var-regrowing} finite");
             }
+        }
+    }
+
+    /** Linears DSnoT leaves at their initial mask (the reference's {@code skip_layer}). */
+    public enum SkipLayers {
+        /** The MLP's linears (the reference's default). */
+        MLP,
+        /** The attention's linears. */
+        ATTN,
+        /** None: every linear is refined. */
+        NONE;
+
+        /** Whether the weight named {@code weight} (GPT-2 or LLaMA naming) is left at its initial mask. */
+        public boolean skips(String weight) {
+            return switch (this) {
+                case MLP -> weight.contains(".mlp.");
+                case ATTN -> weight.contains(".self_attn.") || weight.contains(".attn.");
+                case NONE -> false;
+            };
+        }
+
+        /** The setting's value: {@code mlp}, {@code attn} or {@code none}. */
+        public String key() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The value of {@code dsnot-skip-layer}, as {@link #key} writes it. */
+        public static SkipLayers parse(String key) {
+            for (SkipLayers s : values()) {
+                if (s.key().equals(key)) {
+                    return s;
+                }
+            }
+            throw InvalidSettingException.of("dsnot-skip-layer", key, "expected mlp, attn or none");
         }
     }
 
@@ -55,10 +91,7 @@ public final class DSnoT {
      * M), whatever the criterion, as the reference sorts per row even for magnitude.
      */
     public static INDArray initialKeep(INDArray scores, SparsityPattern pattern) {
-        if (pattern instanceof SparsityPattern.NOutOfM nm) {
-            return MaskSelection.perGroup(scores, nm.n(), nm.m());
-        }
-        return MaskSelection.perRow(scores, pattern.prunedPerRow(scores.columns()));
+        return pattern.select(scores, false);
     }
 
     /**
@@ -72,7 +105,7 @@ public final class DSnoT {
                                 SparsityPattern pattern, Options o) {
         int rows = (int) weight.rows();
         int cols = (int) weight.columns();
-        boolean nm = pattern instanceof SparsityPattern.NOutOfM;
+        boolean nm = pattern.groupSize().isPresent();
         boolean signCheck = o.signCheck() != null ? o.signCheck() : nm;
         INDArray w = weight.castTo(DataType.FLOAT);
         INDArray keep = initialKeep.castTo(DataType.FLOAT);
@@ -102,7 +135,7 @@ public final class DSnoT {
                 }
             }
         }
-        int m = nm ? ((SparsityPattern.NOutOfM) pattern).m() : 0;
+        int m = pattern.groupSize().orElse(0);
         double[] sigma = new double[rows];
         boolean[] active = new boolean[rows];
         for (int i = 0; i < rows; i++) {

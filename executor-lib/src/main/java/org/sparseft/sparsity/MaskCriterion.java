@@ -44,13 +44,6 @@ public enum MaskCriterion {
 
     /** The keep-mask this criterion chooses for {@code scores} under {@code pattern}. */
     public INDArray select(INDArray scores, SparsityPattern pattern) {
-        long rows = scores.rows();
-        long cols = scores.columns();
-        if (pattern instanceof SparsityPattern.NOutOfM nm) {
-            return MaskSelection.perGroup(scores, nm.n(), nm.m());
-        }
-        SparsityPattern.Unstructured u = (SparsityPattern.Unstructured) pattern;
-        return wholeMatrix() ? MaskSelection.whole(scores, (long) Math.floor(rows * cols * u.ratio()))
-                : MaskSelection.perRow(scores, u.prunedPerRow(cols));
+        return pattern.select(scores, wholeMatrix());
     }
 }

@@ -4,7 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 
 /**
@@ -29,10 +29,10 @@ public final class SparseGPT {
 
         public Options {
             if (!(percDamp > 0 && percDamp < 1)) {
-                throw new BadInputException("--sparsegpt-percdamp " + percDamp + ": expected a fraction in (0, 1)");
+                throw InvalidSettingException.of("sparsegpt-percdamp", percDamp, "expected a fraction in (0, 1)");
             }
             if (blockSize < 1) {
-                throw new BadInputException("--sparsegpt-blocksize " + blockSize + ": expected at least 1");
+                throw InvalidSettingException.of("sparsegpt-blocksize", blockSize, "expected at least 1");
             }
         }
     }
@@ -80,6 +80,15 @@ public final class SparseGPT {
         return new Factor(upperCholeskyOfInverse(h), dead);
     }
 
+    /** Refuses a block size that does not split into {@code pattern}'s groups (N:M masks are chosen per block). */
+    public static void checkBlockSize(int blockSize, SparsityPattern pattern) {
+        int m = pattern.groupSize().orElse(1);
+        if (blockSize % m != 0) {
+            throw InvalidSettingException.of("sparsegpt-blocksize", blockSize, "expected a multiple of M = " + m
+                    + " for {pattern} " + pattern.structure());
+        }
+    }
+
     public static Result prune(INDArray weight, FeatureStats stats, SparsityPattern pattern, Options o) {
         if (pattern.ratio() == 0) {
             return new Result(weight.castTo(DataType.FLOAT).dup(), Nd4j.onesLike(weight).castTo(DataType.FLOAT));
@@ -110,12 +119,9 @@ public final class SparseGPT {
         int m = 0;
         if (pattern instanceof SparsityPattern.NOutOfM nm) {
             pattern.checkFits("weight", cols);
+            checkBlockSize(o.blockSize(), pattern);
             n = nm.n();
             m = nm.m();
-            if (o.blockSize() % m != 0) {
-                throw new BadInputException("--sparsegpt-blocksize " + o.blockSize() + ": expected a multiple of M = "
-                        + m + " for --pattern " + pattern.structure());
-            }
         }
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {
             int i2 = Math.min(i1 + o.blockSize(), cols);

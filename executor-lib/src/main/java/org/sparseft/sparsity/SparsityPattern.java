@@ -1,6 +1,9 @@
 package org.sparseft.sparsity;
 
-import org.sparseft.BadInputException;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.InvalidSettingException;
+
+import java.util.OptionalInt;
 
 /**
  * Which weights of a linear may be pruned together. Groups run along the input dimension of the [out, in] weight,
@@ -20,15 +23,23 @@ public sealed interface SparsityPattern extends java.io.Serializable {
     double ratio();
 
     /** For messages: {@code unstructured 0.5} or {@code 2:4}. */
-    default String label() {
-        return this instanceof Unstructured u ? "unstructured " + u.ratio() : structure();
-    }
+    String label();
+
+    /** M, the size of the groups N:M prunes within; empty for unstructured. */
+    OptionalInt groupSize();
+
+    /**
+     * The keep-mask (1 kept, 0 pruned; float32) of [out, in] {@code scores}, lowest pruned first: N:M prunes the N
+     * lowest of each group of M of every row; unstructured prunes {@link #prunedPerRow} of every row, or, when
+     * {@code wholeMatrix}, the ⌊out·in·ratio⌋ lowest of the whole matrix.
+     */
+    INDArray select(INDArray scores, boolean wholeMatrix);
 
     /** A fraction {@code ratio} of each comparison group pruned; 0 ≤ ratio < 1. */
     record Unstructured(double ratio) implements SparsityPattern {
         public Unstructured {
             if (!(ratio >= 0 && ratio < 1)) {
-                throw new BadInputException("--sparsity " + ratio + ": expected a fraction in [0, 1)");
+                throw InvalidSettingException.of("sparsity", ratio, "expected a fraction in [0, 1)");
             }
         }
 
@@ -45,13 +56,29 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         public String structure() {
             return "unstructured";
         }
+
+        @Override
+        public String label() {
+            return "unstructured " + ratio;
+        }
+
+        @Override
+        public OptionalInt groupSize() {
+            return OptionalInt.empty();
+        }
+
+        @Override
+        public INDArray select(INDArray scores, boolean wholeMatrix) {
+            return wholeMatrix ? MaskSelection.whole(scores, (long) Math.floor(scores.rows() * scores.columns() * ratio))
+                    : MaskSelection.perRow(scores, prunedPerRow(scores.columns()));
+        }
     }
 
     /** N pruned in every group of M consecutive input weights of a row (the code's "2:4" prunes 2 of 4). */
     record NOutOfM(int n, int m) implements SparsityPattern {
         public NOutOfM {
             if (m < 2 || n < 1 || n >= m) {
-                throw new BadInputException("--pattern " + n + ":" + m + ": expected N:M with 1 <= N < M");
+                throw InvalidSettingException.of("pattern", n + ":" + m, "expected N:M with 1 <= N < M");
             }
         }
 
@@ -63,8 +90,9 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         @Override
         public void checkFits(String tensor, long in) {
             if (in % m != 0) {
-                throw new BadInputException("--pattern " + n + ":" + m + ": tensor '" + tensor + "' has " + in
-                        + " inputs per row, not a multiple of " + m);
+                throw new InvalidSettingException("{pattern} " + n + ":" + m + ": tensor '"
+                        + InvalidSettingException.literal(tensor) + "' has " + in + " inputs per row, not a multiple of "
+                        + m);
             }
         }
 
@@ -74,13 +102,45 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         }
 
         @Override
+        public String label() {
+            return structure();
+        }
+
+        @Override
         public double ratio() {
             return (double) n / m;
         }
+
+        @Override
+        public OptionalInt groupSize() {
+            return OptionalInt.of(m);
+        }
+
+        @Override
+        public INDArray select(INDArray scores, boolean wholeMatrix) {
+            return MaskSelection.perGroup(scores, n, m);
+        }
     }
 
-    /** Parses {@code N:M}. */
-    static NOutOfM parse(String pattern) {
+    /**
+     * Parses a ratio ({@code 0.5}, unstructured) or {@code N:M} ({@code 2:4}), as a per-layer plan's values and the
+     * benchmark's target are written.
+     */
+    static SparsityPattern parse(String text) {
+        if (text.contains(":")) {
+            return parseNOutOfM(text);
+        }
+        double ratio;
+        try {
+            ratio = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw InvalidSettingException.of("pattern", text, "expected a ratio in [0, 1) or N:M, e.g. 0.5 or 2:4");
+        }
+        return new Unstructured(ratio);
+    }
+
+    /** Parses {@code N:M} only, as {@code pattern} is written. */
+    static NOutOfM parseNOutOfM(String pattern) {
         String[] parts = pattern.split(":");
         try {
             if (parts.length == 2) {
@@ -89,6 +149,6 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new BadInputException("--pattern " + pattern + ": expected N:M, e.g. 2:4");
+        throw InvalidSettingException.of("pattern", pattern, "expected N:M, e.g. 2:4");
     }
 }

@@ -134,8 +134,12 @@ class SparseGPTTest {
                 new SparsityPattern.NOutOfM(2, 4), SparseGPT.Options.DEFAULTS);
         assertEquals(0f, r.weight().getFloat(0, 1), "an input never seen non-zero is dead, whatever its weight");
         assertThrows(BadInputException.class, () -> new SparseGPT.Options(0, 128));
-        assertThrows(BadInputException.class, () -> SparseGPT.prune(Nd4j.ones(DataType.FLOAT, 1, 8), correlated(8, 1),
-                new SparsityPattern.NOutOfM(2, 4), new SparseGPT.Options(0.01, 6)));
+        org.sparseft.InvalidSettingException block = assertThrows(org.sparseft.InvalidSettingException.class,
+                () -> SparseGPT.prune(Nd4j.ones(DataType.FLOAT, 1, 8), correlated(8, 1),
+                        new SparsityPattern.NOutOfM(2, 4), new SparseGPT.Options(0.01, 6)));
+        assertEquals("--sparsegpt-blocksize 6: expected a multiple of M = 4 for --pattern 2:4",
+                block.render(k -> "--" + k));
+        SparseGPT.checkBlockSize(6, new SparsityPattern.Unstructured(0.5)); // unstructured blocks are any size
     }
 
     @Test

@@ -5,9 +5,14 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
+
+import java.nio.charset.StandardCharsets;
+import java.util.OptionalInt;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -187,5 +192,81 @@ class SparsityTest {
         assertTrue(e.getMessage().contains("down_proj") && e.getMessage().contains("not a multiple of 4"));
         assertEquals(2, SparsityPattern.parse("2:4").prunedPerRow(4));
         assertEquals(3, new SparsityPattern.Unstructured(0.5).prunedPerRow(7), "floor(in·ratio)");
+    }
+
+    private static String asFlags(InvalidSettingException e) {
+        return e.render(k -> "--" + k);
+    }
+
+    @Test
+    void oneParserReadsARatioOrNOutOfMAndNamesTheSetting() {
+        assertEquals(new SparsityPattern.Unstructured(0.5), SparsityPattern.parse("0.5"));
+        assertEquals(new SparsityPattern.NOutOfM(2, 4), SparsityPattern.parse("2:4"));
+        assertEquals(new SparsityPattern.NOutOfM(2, 4), SparsityPattern.parseNOutOfM(" 2 : 4 "));
+        assertEquals("--sparsity 1.5: expected a fraction in [0, 1)", asFlags(assertThrows(
+                InvalidSettingException.class, () -> SparsityPattern.parse("1.5"))));
+        assertEquals("--pattern 4:4: expected N:M with 1 <= N < M", asFlags(assertThrows(
+                InvalidSettingException.class, () -> SparsityPattern.parse("4:4"))));
+        assertEquals("--pattern half: expected a ratio in [0, 1) or N:M, e.g. 0.5 or 2:4", asFlags(assertThrows(
+                InvalidSettingException.class, () -> SparsityPattern.parse("half"))));
+        assertEquals("--pattern 0.5: expected N:M, e.g. 2:4", asFlags(assertThrows(
+                InvalidSettingException.class, () -> SparsityPattern.parseNOutOfM("0.5"))), "strictly N:M");
+        InvalidSettingException fits = assertThrows(InvalidSettingException.class,
+                () -> SparsityPattern.parse("2:4").checkFits("w{x}", 6));
+        assertEquals("--pattern 2:4: tensor 'w{x}' has 6 inputs per row, not a multiple of 4", asFlags(fits));
+        assertEquals("pattern 2:4: tensor 'w{x}' has 6 inputs per row, not a multiple of 4", fits.getMessage());
+    }
+
+    @Test
+    void aPatternKnowsItsGroupsAndSelectsItsMask() {
+        assertEquals(OptionalInt.of(4), new SparsityPattern.NOutOfM(2, 4).groupSize());
+        assertEquals(OptionalInt.empty(), new SparsityPattern.Unstructured(0.5).groupSize());
+        assertEquals("2:4", new SparsityPattern.NOutOfM(2, 4).label());
+        assertEquals("unstructured 0.5", new SparsityPattern.Unstructured(0.5).label());
+        INDArray scores = m(new float[][] {{4, 3, 2, 1}, {40, 30, 20, 10}});
+        float[][] perRow = {{1, 1, 0, 0}, {1, 1, 0, 0}};
+        assertArrayEquals(perRow, rows(new SparsityPattern.Unstructured(0.5).select(scores, false)));
+        assertArrayEquals(new float[][] {{0, 0, 0, 0}, {1, 1, 1, 1}},
+                rows(new SparsityPattern.Unstructured(0.5).select(scores, true)));
+        assertArrayEquals(new float[][] {{1, 0, 1, 0}, {1, 0, 1, 0}},
+                rows(new SparsityPattern.NOutOfM(1, 2).select(scores, true)), "N:M is per group either way");
+    }
+
+    @Test
+    void aPerLayerPlanPlacesItsRefusalsAtTheRule() {
+        SparsityPattern half = new SparsityPattern.Unstructured(0.5);
+        SparsityPlan plan = SparsityPlan.parse("plan.json",
+                "{\"attn\": 0.4, \"mlp\": \"2:4\", \"up\": \"0.3\"}".getBytes(StandardCharsets.UTF_8), half);
+        assertEquals(new SparsityPattern.Unstructured(0.4), plan.patternFor("h.0.attn.c_attn.weight"));
+        assertEquals(new SparsityPattern.NOutOfM(2, 4), plan.patternFor("h.0.mlp.c_fc.weight"));
+        assertEquals(new SparsityPattern.Unstructured(0.3), plan.patternFor("layers.0.up_proj.weight"));
+        assertEquals(half, plan.patternFor("lm_head.weight"));
+        assertEquals("--sparsity-per-layer plan.json, key \"mlp\": --sparsity 1.5: expected a fraction in [0, 1)",
+                planError("{\"attn\": 0.4, \"mlp\": 1.5}"));
+        assertEquals("--sparsity-per-layer plan.json, key \"h{2}\": --pattern 4:4: expected N:M with 1 <= N < M",
+                planError("{\"h{2}\": \"4:4\"}"));
+        assertEquals("--sparsity-per-layer plan.json, key \"mlp\": expected a ratio in [0, 1) or an \"N:M\" string,"
+                + " got [0.5]", planError("{\"mlp\": [0.5]}"));
+        assertEquals("--sparsity-per-layer plan.json: expected a JSON object of {\"name regex\": ratio or \"N:M\"}",
+                planError("[0.5, 0.6]"));
+        assertTrue(planError("{\"h.(0\": 0.4}").startsWith("--sparsity-per-layer plan.json, key \"h.(0\": not a"
+                + " regular expression ("), planError("{\"h.(0\": 0.4}"));
+    }
+
+    private static String planError(String json) {
+        return asFlags(assertThrows(InvalidSettingException.class, () -> SparsityPlan.parse("plan.json",
+                json.getBytes(StandardCharsets.UTF_8), new SparsityPattern.Unstructured(0.5))));
+    }
+
+    @Test
+    void dsnotSkipsTheLayersItIsToldTo() {
+        assertEquals(DSnoT.SkipLayers.ATTN, DSnoT.SkipLayers.parse("attn"));
+        assertEquals("mlp", DSnoT.SkipLayers.MLP.key());
+        assertTrue(DSnoT.SkipLayers.MLP.skips("model.layers.0.mlp.up_proj.weight"));
+        assertFalse(DSnoT.SkipLayers.MLP.skips("model.layers.0.self_attn.q_proj.weight"));
+        assertTrue(DSnoT.SkipLayers.ATTN.skips("transformer.h.0.attn.c_attn.weight"));
+        assertFalse(DSnoT.SkipLayers.NONE.skips("transformer.h.0.mlp.c_fc.weight"));
+        assertEquals("--dsnot-skip-layer all: expected mlp, attn or none", asFlags(assertThrows(
+                InvalidSettingException.class, () -> DSnoT.SkipLayers.parse("all"))));
     }
 }

@@ -246,8 +246,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter w = spec.commandLine().getOut();
-            SparsityPattern p = pattern.contains(":") ? SparsityPattern.parse(pattern)
-                    : new SparsityPattern.Unstructured(Double.parseDouble(pattern));
+            SparsityPattern p = SparsityPattern.parse(pattern);
             List<LayerwisePruner.Method> ms = methods.stream()
                     .map(m -> LayerwisePruner.Method.valueOf(m.trim().toUpperCase(java.util.Locale.ROOT))).toList();
             w.printf("%d calibration sequences of %d tokens in %d partitions on %s, target %s; OMP_NUM_THREADS=%s%n",

@@ -1,6 +1,7 @@
 package org.sparseft.jobs;
 
 import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.numerics.NativeBlas;
 import picocli.CommandLine;
@@ -247,15 +248,31 @@ public final class Main implements Runnable {
         return null;
     }
 
-    private static final String BAD_INPUT_CLASS = BadInputException.class.getName() + ": ";
+    /**
+     * How a failed Spark task's bad input reads in the job's message. An InvalidSettingException there has only its
+     * text, which names settings by key ("pattern 2:4: ..."), not as flags.
+     */
+    private static final List<String> BAD_INPUT_CLASSES = List.of(BadInputException.class.getName() + ": ",
+            InvalidSettingException.class.getName() + ": ");
 
     private static boolean messageNamesBadInput(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c.getMessage() != null && c.getMessage().contains(BAD_INPUT_CLASS)) {
+            if (c.getMessage() != null && badInputAt(c.getMessage()) >= 0) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Where the bad input's own message starts in {@code message}, or -1. */
+    private static int badInputAt(String message) {
+        for (String named : BAD_INPUT_CLASSES) {
+            int at = message.indexOf(named);
+            if (at >= 0) {
+                return at + named.length();
+            }
+        }
+        return -1;
     }
 
     static String message(Throwable t) {
@@ -264,12 +281,13 @@ public final class Main implements Runnable {
             return setting.render(key -> "--" + key); // the command line names settings by their flags
         }
         if (b != null) {
-            return b.getMessage();
+            return b instanceof InvalidSettingException s ? s.render(k -> "--" + k) : b.getMessage();
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
             String m = c.getMessage();
-            if (m != null && m.contains(BAD_INPUT_CLASS)) {
-                String rest = m.substring(m.indexOf(BAD_INPUT_CLASS) + BAD_INPUT_CLASS.length());
+            int at = m == null ? -1 : badInputAt(m);
+            if (at >= 0) {
+                String rest = m.substring(at);
                 int eol = rest.indexOf('\n');
                 return eol >= 0 ? rest.substring(0, eol) : rest;
             }

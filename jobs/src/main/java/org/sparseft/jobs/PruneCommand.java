@@ -52,7 +52,7 @@ public final class PruneCommand implements Callable<Integer> {
 
         /** For the fine-tuning command, which shares these options until it has a spec of its own. */
         org.sparseft.sparsity.SparsityPattern pattern() {
-            return pattern != null ? org.sparseft.sparsity.SparsityPattern.parse(pattern)
+            return pattern != null ? org.sparseft.sparsity.SparsityPattern.parseNOutOfM(pattern)
                     : new org.sparseft.sparsity.SparsityPattern.Unstructured(sparsity);
         }
 

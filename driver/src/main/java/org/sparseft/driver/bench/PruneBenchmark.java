@@ -69,7 +69,7 @@ public final class PruneBenchmark {
             try {
                 for (LayerwisePruner.Method method : methods) {
                     LayerwisePruner.Options o = new LayerwisePruner.Options(method, SparsityPlan.uniform(pattern),
-                            MaskCriterion.WANDA, DSnoT.Options.DEFAULT, "mlp", SparseGPT.Options.DEFAULTS, null, 8);
+                            MaskCriterion.WANDA, DSnoT.Options.DEFAULT, DSnoT.SkipLayers.MLP, SparseGPT.Options.DEFAULTS, null, 8);
                     LayerwisePruner.run(jsc, shards.rdd(), modelDir, contentHash, model, o,
                             LayerwisePruner.StoredRounding.NONE, (block, blocks, timing) ->
                                     rows.add(new Row(label, method.name().toLowerCase(), timing)));

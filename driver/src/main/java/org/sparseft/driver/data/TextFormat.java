@@ -1,6 +1,6 @@
 package org.sparseft.driver.data;
 
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 
 import java.util.Locale;
 
@@ -32,7 +32,7 @@ public enum TextFormat {
         try {
             return valueOf(s.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new BadInputException("--format " + s + ": expected auto, text, jsonl or parquet");
+            throw InvalidSettingException.of("format", s, "expected auto, text, jsonl or parquet");
         }
     }
 }

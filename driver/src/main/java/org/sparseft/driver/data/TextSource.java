@@ -7,6 +7,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.Storage;
 
@@ -105,8 +106,9 @@ public final class TextSource {
             }
         }
         if (!columns.contains(field)) {
-            throw BadInputException.at(uri, "text field '" + field + "' not found; columns are "
-                    + columns.stream().filter(c -> !c.equals(CORRUPT)).toList() + " (choose one with --text-field)");
+            throw new InvalidSettingException(InvalidSettingException.literal(uri + ": text field '" + field
+                    + "' not found; columns are " + columns.stream().filter(c -> !c.equals(CORRUPT)).toList())
+                    + " (choose one with {text-field})");
         }
         StructField f = rows.schema().apply(field);
         if (!f.dataType().equals(DataTypes.StringType)) {

@@ -4,7 +4,7 @@ import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.driver.ExecutorStorage;
 import org.sparseft.io.tokenizer.Tokenizer;
 import org.sparseft.io.tokenizer.Tokenizers;
@@ -73,7 +73,7 @@ public final class TokenBlocks {
      */
     public static Result blocks(JavaRDD<int[]> sequences, int seqLen) {
         if (seqLen < 2) {
-            throw new BadInputException("--seqlen " + seqLen + ": expected at least 2");
+            throw InvalidSettingException.of("seqlen", seqLen, "expected at least 2");
         }
         JavaRDD<int[]> input = sequences.persist(StorageLevel.MEMORY_AND_DISK());
         try {
@@ -98,7 +98,7 @@ public final class TokenBlocks {
             }
             long nBlocks = total / seqLen;
             if (nBlocks == 0) {
-                throw new BadInputException("the data has " + total + " tokens, fewer than one block of --seqlen "
+                throw new InvalidSettingException("the data has " + total + " tokens, fewer than one block of {seqlen} "
                         + seqLen);
             }
             JavaRDD<int[]> blocks = cut(input, offsets, nBlocks, seqLen).persist(StorageLevel.MEMORY_AND_DISK());

@@ -26,6 +26,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
@@ -48,20 +49,17 @@ public final class LayerwisePruner {
     /**
      * @param plan the sparsity of each weight
      * @param dsnotInitial the mask DSnoT starts from (Wanda by default)
-     * @param dsnotSkip linears DSnoT leaves at their initial mask: "mlp" (the reference's default), "attn" or "none"
+     * @param dsnotSkip linears DSnoT leaves at their initial mask (the reference's default: MLP)
      * @param ignore weights matching it are not pruned (beyond the families' never-pruned tensors)
      * @param sparseGpt SparseGPT's dampening and block size
      * @param microBatch sequences per forward pass inside a partition
      */
     public record Options(Method method, SparsityPlan plan, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
-                          String dsnotSkip, SparseGPT.Options sparseGpt, Pattern ignore, int microBatch) {
+                          DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, Pattern ignore, int microBatch) {
         public Options {
-            if (!List.of("mlp", "attn", "none").contains(dsnotSkip)) {
-                throw new org.sparseft.BadInputException("--dsnot-skip-layer " + dsnotSkip
-                        + ": expected mlp, attn or none");
-            }
+            Objects.requireNonNull(dsnotSkip, "dsnotSkip");
             if (microBatch < 1) {
-                throw new org.sparseft.BadInputException("--calib-batch " + microBatch + ": expected at least 1");
+                throw org.sparseft.InvalidSettingException.of("calib-batch", microBatch, "expected at least 1");
             }
         }
     }
@@ -212,12 +210,7 @@ public final class LayerwisePruner {
         MaskCriterion initial = o.dsnotInitial();
         INDArray metric = initial.scores(w, stats);
         INDArray keep = DSnoT.initialKeep(metric, pattern); // per row, magnitude too, as the reference
-        boolean skipped = switch (o.dsnotSkip()) {
-            case "mlp" -> name.contains(".mlp.");
-            case "attn" -> name.contains(".self_attn.") || name.contains(".attn.");
-            default -> false;
-        };
-        if (skipped) {
+        if (o.dsnotSkip().skips(name)) {
             return new TensorMask(name, keep, null, true, 0);
         }
         DSnoT.Result r = DSnoT.refine(w, stats, keep, metric, pattern, o.dsnot());

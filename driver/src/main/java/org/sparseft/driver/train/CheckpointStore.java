@@ -3,6 +3,7 @@ package org.sparseft.driver.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.DType;
@@ -38,7 +39,7 @@ public final class CheckpointStore {
 
     public CheckpointStore(Storage storage, String runDir, int keep) {
         if (keep < 1) {
-            throw new BadInputException("--keep " + keep + ": expected at least 1");
+            throw InvalidSettingException.of("keep", keep, "expected at least 1");
         }
         this.storage = storage;
         this.dir = Storage.join(runDir, "checkpoints");

@@ -5,7 +5,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.driver.OrderedJobs;
 import org.sparseft.model.Parameters;
@@ -46,21 +46,21 @@ public final class DataParallelTrainer {
                           AdamW.Options adam, double maxGradNorm, long seed, int checkpointEvery) {
         public Options {
             if (steps < 1 || batch < 1 || microBatch < 0 || every < 1 || checkpointEvery < 0) {
-                throw new BadInputException("--steps, --batch and --every must be at least 1, --micro-batch and"
-                        + " --checkpoint-every at least 0");
+                throw new InvalidSettingException("{steps}, {batch} and {every} must be at least 1, {micro-batch} and"
+                        + " {checkpoint-every} at least 0");
             }
         }
 
         /** Sequences per partition per step; the batch must split evenly (checked before any work). */
         public int share(int partitions) {
             if (batch % partitions != 0) {
-                throw new BadInputException("--batch " + batch + " is not a multiple of --partitions " + partitions
+                throw new InvalidSettingException("{batch} " + batch + " is not a multiple of {partitions} " + partitions
                         + ": every partition takes an equal share of each step's sequences");
             }
             int share = batch / partitions;
             if (microBatch > 0 && share % microBatch != 0) {
-                throw new BadInputException("--micro-batch " + microBatch + " does not divide the " + share
-                        + " sequences each partition takes per step (--batch " + batch + " / " + partitions
+                throw new InvalidSettingException("{micro-batch} " + microBatch + " does not divide the " + share
+                        + " sequences each partition takes per step ({batch} " + batch + " / " + partitions
                         + " partitions)");
             }
             return share;
@@ -266,9 +266,9 @@ public final class DataParallelTrainer {
         long bytes = parameters * (sync == Sync.GRAD ? 4L : 12L);
         long limit = jsc.getConf().getSizeAsBytes("spark.kryoserializer.buffer.max", "64m");
         if (bytes + (1 << 20) > limit) {
-            throw new BadInputException(String.format("each task returns %,d bytes (%,d trainable parameters, --sync %s),"
-                    + " more than spark.kryoserializer.buffer.max (%,d bytes; at most 2047m)", bytes, parameters,
-                    sync.name().toLowerCase(java.util.Locale.ROOT), limit));
+            throw new InvalidSettingException(String.format("each task returns %,d bytes (%,d trainable parameters,"
+                    + " {sync} %s), more than spark.kryoserializer.buffer.max (%,d bytes; at most 2047m)", bytes,
+                    parameters, sync.name().toLowerCase(java.util.Locale.ROOT), limit));
         }
     }
 }

@@ -1,6 +1,6 @@
 package org.sparseft.driver.train;
 
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.io.Storage;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
@@ -60,8 +60,8 @@ public final class TrainingRun implements Closeable {
         String metricsPath = Storage.join(dir, "metrics.jsonl");
         if (!resume) {
             if (!store.steps().isEmpty() && !force) {
-                throw new BadInputException("--run " + dir + ": holds checkpoints of an earlier run; continue it with"
-                        + " --resume, or discard it with --force");
+                throw InvalidSettingException.of("run", dir, "holds checkpoints of an earlier run; continue it with"
+                        + " {resume}, or discard it with {force}");
             }
             storage.delete(store.directory());
             storage.mkdirs(dir);
@@ -79,9 +79,9 @@ public final class TrainingRun implements Closeable {
         for (Map.Entry<String, String> e : identity.entrySet()) {
             String saved = c.state().identity().get(e.getKey());
             if (!e.getValue().equals(saved)) {
-                throw BadInputException.at(Storage.join(c.path(), "state.json"), "field 'identity." + e.getKey()
-                        + "' is " + saved + ", this run's is " + e.getValue() + "; resume with the original run's"
-                        + " settings and data, or start a new --run directory");
+                throw new InvalidSettingException(InvalidSettingException.literal(Storage.join(c.path(), "state.json")
+                        + ": field 'identity." + e.getKey() + "' is " + saved + ", this run's is " + e.getValue())
+                        + "; resume with the original run's settings and data, or start a new {run} directory");
             }
         }
         AdamW optimizer = store.restore(c, params, adam);

@@ -3,7 +3,7 @@ package org.sparseft.driver.train;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.storage.StorageLevel;
-import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import scala.Tuple2;
 
 import java.util.ArrayList;
@@ -23,7 +23,7 @@ public record TrainingShards(JavaRDD<Shard> rdd, int partitions, long blocks, in
      */
     public static TrainingShards of(JavaRDD<int[]> blocks, int partitions) {
         if (partitions < 1) {
-            throw new BadInputException("--partitions " + partitions + ": expected at least 1");
+            throw InvalidSettingException.of("partitions", partitions, "expected at least 1");
         }
         JavaRDD<Shard> shards = blocks.zipWithIndex()
                 .mapToPair(t -> new Tuple2<>((int) (t._2() % partitions), new Tuple2<>(t._2(), t._1())))
@@ -62,7 +62,7 @@ public record TrainingShards(JavaRDD<Shard> rdd, int partitions, long blocks, in
         }
         if (total < partitions) {
             shards.unpersist(false);
-            throw new BadInputException("the training data has " + total + " blocks, fewer than --partitions "
+            throw new InvalidSettingException("the training data has " + total + " blocks, fewer than {partitions} "
                     + partitions);
         }
         return new TrainingShards(shards, partitions, total, seqLen, sizes, String.format("%016x", fingerprint));

@@ -10,6 +10,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
@@ -276,18 +277,20 @@ class DataParallelTrainerTest {
         Storage storage = HadoopStorage.withDefaults();
         String run = tmp.resolve("run").toString();
         withSpark("local[2]", jsc -> {
-            BadInputException uneven = assertThrows(BadInputException.class, () -> train(jsc, data, 3,
+            InvalidSettingException uneven = assertThrows(InvalidSettingException.class, () -> train(jsc, data, 3,
                     options(2, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 1e-3)));
-            assertTrue(uneven.getMessage().contains("--batch 4 is not a multiple of --partitions 3"),
+            assertTrue(uneven.render(k -> "--" + k).contains("--batch 4 is not a multiple of --partitions 3"),
                     uneven.getMessage());
+            assertTrue(uneven.getMessage().startsWith("batch 4 is not a multiple of partitions 3"), uneven.getMessage());
             train(jsc, data, 2, options(2, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e-3), storage, run, false, QUIET);
             BadInputException changed = assertThrows(BadInputException.class, () -> train(jsc, data, 2,
                     options(3, 4, DataParallelTrainer.Sync.GRAD, 1, 1, 1e-3), storage, run, true, QUIET));
             assertTrue(changed.getMessage().contains("state.json") && changed.getMessage().contains("identity.steps")
                     && changed.getMessage().contains("is 2, this run's is 3"), changed.getMessage());
-            BadInputException notFresh = assertThrows(BadInputException.class, () -> TrainingRun.open(storage, run,
-                    2, false, false, Map.of(), Parameters.initialize(TINY, 0, DataType.FLOAT), ADAM));
-            assertTrue(notFresh.getMessage().contains("--resume") && notFresh.getMessage().contains("--force"),
+            InvalidSettingException notFresh = assertThrows(InvalidSettingException.class, () -> TrainingRun.open(
+                    storage, run, 2, false, false, Map.of(), Parameters.initialize(TINY, 0, DataType.FLOAT), ADAM));
+            assertEquals(List.of("run", "resume", "force"), notFresh.settings(), notFresh.getMessage());
+            assertTrue(notFresh.render(k -> "--" + k).startsWith("--run " + run + ": holds checkpoints"),
                     notFresh.getMessage());
             return null;
         });

@@ -155,7 +155,7 @@ public final class PruneService {
             sparsity.putObject("dsnot").put("initial", spec.dsnotInitial().name().toLowerCase(Locale.ROOT))
                     .put("max_cycles", spec.dsnot().maxCycles()).put("update_threshold", spec.dsnot().updateThreshold())
                     .put("pow_of_var_regrowing", spec.dsnot().powOfVarRegrowing()).put("skip_layer",
-                            options.dsnotSkip()).put("sign_check", spec.dsnot().signCheck() == null
+                            options.dsnotSkip().key()).put("sign_check", spec.dsnot().signCheck() == null
                             ? "reference default" : spec.dsnot().signCheck().toString())
                     .put("swaps", swaps);
         }

@@ -46,7 +46,7 @@ import java.util.regex.PatternSyntaxException;
 public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
                         SparsityPattern target, String sparsityPerLayer, DataInput calibration, int nsamples,
                         Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
-                        MaskCriterion dsnotInitial, DSnoT.Options dsnot, String dsnotSkipLayer,
+                        MaskCriterion dsnotInitial, DSnoT.Options dsnot, DSnoT.SkipLayers dsnotSkipLayer,
                         SparseGPT.Options sparseGpt) {
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
@@ -63,14 +63,10 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         if (nsamples < 1 || calibBatch < 1 || (partitions != null && partitions < 1)) {
             throw new InvalidSettingException("{nsamples}, {calib-batch} and {partitions} must be at least 1");
         }
-        if (method == LayerwisePruner.Method.SPARSEGPT && target instanceof SparsityPattern.NOutOfM nm
-                && sparseGpt.blockSize() % nm.m() != 0) {
-            throw new InvalidSettingException("{sparsegpt-blocksize} " + sparseGpt.blockSize() + ": expected a multiple"
-                    + " of M = " + nm.m() + " for {pattern} " + target.structure());
+        if (method == LayerwisePruner.Method.SPARSEGPT) {
+            SparseGPT.checkBlockSize(sparseGpt.blockSize(), target);
         }
-        if (!List.of("mlp", "attn", "none").contains(dsnotSkipLayer)) {
-            throw InvalidSettingException.of("dsnot-skip-layer", dsnotSkipLayer, "expected mlp, attn or none");
-        }
+        Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
     }
 
     private static void required(String key, Object value) {
@@ -261,7 +257,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                 throw new InvalidSettingException("give one of {sparsity} or {pattern}"
                         + (sparsity != null ? ", not both" : ""));
             }
-            SparsityPattern target = pattern != null ? SparsityPattern.parse(pattern)
+            SparsityPattern target = pattern != null ? SparsityPattern.parseNOutOfM(pattern)
                     : new SparsityPattern.Unstructured(sparsity);
             Pattern ignored;
             try {
@@ -274,7 +270,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return new PruneSpec(model, out, force, method, target, sparsityPerLayer, calibration, nsamples, seqlen,
                     seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
-                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
+                    DSnoT.SkipLayers.parse(dsnotSkipLayer), new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
         }
     }
 }
