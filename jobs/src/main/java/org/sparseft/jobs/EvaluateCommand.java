@@ -1,6 +1,7 @@
 package org.sparseft.jobs;
 
 import org.sparseft.jobs.service.Progress;
+import org.sparseft.jobs.service.SparkProgress;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;

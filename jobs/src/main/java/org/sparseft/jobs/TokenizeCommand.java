@@ -1,6 +1,7 @@
 package org.sparseft.jobs;
 
 import org.sparseft.jobs.service.Progress;
+import org.sparseft.jobs.service.SparkProgress;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.BadInputException;
 import org.sparseft.data.TokenFiles;
