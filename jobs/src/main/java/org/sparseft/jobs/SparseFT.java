@@ -6,6 +6,9 @@ import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
 import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.tokenize.TokenizeResult;
+import org.sparseft.jobs.tokenize.TokenizeService;
+import org.sparseft.jobs.tokenize.TokenizeSpec;
 
 import java.io.IOException;
 
@@ -32,6 +35,14 @@ public final class SparseFT {
     /** One-shot pruning (magnitude, Wanda, DSnoT, SparseGPT) of a dense checkpoint with calibration data. */
     public static PruneResult prune(SparkSession spark, PruneSpec spec) throws IOException {
         return call(() -> PruneService.run(spec, context(spark, "prune")));
+    }
+
+    /**
+     * Text (or a token file) cut into blocks of {@code seqlen} tokens, written as a safetensors file that every job
+     * reads as {@code tokens}.
+     */
+    public static TokenizeResult tokenize(SparkSession spark, TokenizeSpec spec) throws IOException {
+        return call(() -> TokenizeService.run(spec, context(spark, "tokenize")));
     }
 
     private static JobContext context(SparkSession spark, String job) {

@@ -1,0 +1,136 @@
+package org.sparseft.jobs;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.InvalidSettingException;
+import org.sparseft.data.TokenFiles;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.Storage;
+import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.jobs.spec.SpecBinding;
+import org.sparseft.jobs.tokenize.TokenizeResult;
+import org.sparseft.jobs.tokenize.TokenizeSpec;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Tokenize, evaluate and inspect through the Java API, as a Spark application uses them: specs made by their
+ * builders, run on the application's own local session (which the jobs leave running), with the same results as
+ * the command line.
+ */
+class SparseFTEvaluateTest {
+    @TempDir
+    static Path tmp;
+    private static SparkSession spark;
+    private static final Storage STORAGE = HadoopStorage.withDefaults();
+
+    @BeforeAll
+    static void start() throws Exception {
+        spark = SparkSessions.create("SparseFTEvaluateTest", "local[2]", Map.of());
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            text.append("Sentence number ").append(i).append(" of a small evaluation text.\n\n");
+        }
+        Files.writeString(tmp.resolve("text.txt"), text.toString());
+    }
+
+    @AfterAll
+    static void stop() {
+        SparkSessions.stop(spark);
+    }
+
+    /**
+     * The command line in this JVM: it stops the session it got, which is the test's own (one SparkContext per JVM),
+     * so the test's session is started again afterwards.
+     */
+    private static Cli cli(String... args) {
+        Cli r = Cli.run(args);
+        if (spark.sparkContext().isStopped()) {
+            spark = SparkSessions.create("SparseFTEvaluateTest", "local[2]", Map.of());
+        }
+        return r;
+    }
+
+    private static String path(String name) {
+        return tmp.resolve(name).toString();
+    }
+
+    @Test
+    void tokenizeThroughTheApiWritesTheSameBlocksAsTheCommandLineAndLeavesTheSessionRunning() throws Exception {
+        TokenizeResult r = SparseFT.tokenize(spark, TokenizeSpec.builder().data(path("text.txt")).seqlen(16)
+                .out(path("api.safetensors")).build());
+        assertEquals(40, r.units());
+        assertEquals("documents", r.unitName());
+        assertEquals("byte", r.tokenizer(), "the builder's default");
+        assertEquals(16, r.seqlen());
+        assertEquals((long) r.blocks() * 16, r.tokens());
+        assertTrue(!spark.sparkContext().isStopped(), "the caller's session is still running");
+
+        Cli cli = cli("tokenize", "--data", path("text.txt"), "--seqlen", "16", "--out", path("cli.safetensors"),
+                "--master", "local[2]");
+        assertEquals(0, cli.exitCode(), cli.toString());
+        assertTrue(cli.out().contains("blocks      " + r.blocks() + " x 16 tokens (" + r.tokens() + " tokens)"),
+                cli.out());
+        assertTrue(cli.out().contains("documents   40"), cli.out());
+        List<int[]> api = TokenFiles.read(STORAGE, path("api.safetensors"), 257);
+        List<int[]> cmd = TokenFiles.read(STORAGE, path("cli.safetensors"), 257);
+        assertEquals(r.blocks(), api.size());
+        assertEquals(cmd.size(), api.size());
+        for (int i = 0; i < api.size(); i++) {
+            assertArrayEquals(cmd.get(i), api.get(i), "block " + i);
+        }
+        try (SafetensorsFile a = SafetensorsFile.open(STORAGE, path("api.safetensors"));
+             SafetensorsFile c = SafetensorsFile.open(STORAGE, path("cli.safetensors"))) {
+            assertEquals(c.metadata(), a.metadata());
+        }
+
+        TokenizeResult recut = SparseFT.tokenize(spark, TokenizeSpec.builder().tokens(path("api.safetensors"))
+                .seqlen(32).out(path("recut.safetensors")).build());
+        assertEquals("sequences", recut.unitName());
+        assertEquals(r.blocks(), recut.units());
+        assertEquals(r.blocks() / 2, recut.blocks());
+    }
+
+    @Test
+    void tokenizeSettingsAreRefusedNamingTheirKeyBeforeAnythingRuns() {
+        TokenizeSpec.Builder ok = TokenizeSpec.builder().data(path("text.txt")).out(path("x.safetensors"));
+        InvalidSettingException e = assertThrows(InvalidSettingException.class, () -> ok.seqlen(1).build());
+        assertEquals(List.of("seqlen"), e.settings());
+        assertEquals("seqlen 1: expected at least 2", e.getMessage());
+        assertEquals("--seqlen 1: expected at least 2", e.render(k -> "--" + k));
+
+        e = assertThrows(InvalidSettingException.class, () -> TokenizeSpec.builder().data(path("text.txt"))
+                .out(path("x.bin")).build());
+        assertEquals("out " + path("x.bin") + ": expected a file name ending in .safetensors", e.getMessage());
+        e = assertThrows(InvalidSettingException.class, () -> TokenizeSpec.builder().data(path("text.txt"))
+                .format("csv").out(path("x.safetensors")).build());
+        assertEquals("format csv: expected auto, text, jsonl or parquet", e.getMessage());
+        e = assertThrows(InvalidSettingException.class, () -> TokenizeSpec.builder().out(path("x.safetensors"))
+                .build());
+        assertEquals(List.of("data", "tokens"), e.settings());
+        assertFalse(Files.exists(tmp.resolve("x.safetensors")));
+
+        ObjectNode settings = SpecBinding.settings().put("data", "t.txt").put("out", "t.safetensors")
+                .put("text-field", "body").put("seqlen", "64");
+        assertEquals(TokenizeSpec.builder().data("t.txt").out("t.safetensors").textField("body").seqlen(64).build(),
+                SpecBinding.bind(settings, TokenizeSpec.class));
+        InvalidSettingException unknown = assertThrows(InvalidSettingException.class,
+                () -> SpecBinding.bind(settings.deepCopy().put("seq-len", 3), TokenizeSpec.class));
+        assertEquals(List.of("seq-len"), unknown.settings());
+        assertTrue(unknown.getMessage().contains("seqlen"), unknown.getMessage());
+    }
+}
