@@ -2,6 +2,9 @@ package org.sparseft.jobs;
 
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.jobs.evaluate.EvaluateResult;
+import org.sparseft.jobs.evaluate.EvaluateService;
+import org.sparseft.jobs.evaluate.EvaluateSpec;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
@@ -35,6 +38,14 @@ public final class SparseFT {
     /** One-shot pruning (magnitude, Wanda, DSnoT, SparseGPT) of a dense checkpoint with calibration data. */
     public static PruneResult prune(SparkSession spark, PruneSpec spec) throws IOException {
         return call(() -> PruneService.run(spec, context(spark, "prune")));
+    }
+
+    /**
+     * Perplexity of a model on non-overlapping windows of its input (the Wanda/SparseGPT protocol), spread over the
+     * session's executors; with {@code out}, also written as JSON.
+     */
+    public static EvaluateResult evaluate(SparkSession spark, EvaluateSpec spec) throws IOException {
+        return call(() -> EvaluateService.run(spec, context(spark, "evaluate")));
     }
 
     /**

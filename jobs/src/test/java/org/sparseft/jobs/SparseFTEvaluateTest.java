@@ -1,5 +1,8 @@
 package org.sparseft.jobs;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -11,10 +14,14 @@ import org.sparseft.data.TokenFiles;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
+import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsFile;
+import org.sparseft.jobs.evaluate.EvaluateResult;
+import org.sparseft.jobs.evaluate.EvaluateSpec;
 import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.jobs.tokenize.TokenizeResult;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
+import org.sparseft.testing.TinyCheckpoints;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,6 +53,12 @@ class SparseFTEvaluateTest {
             text.append("Sentence number ").append(i).append(" of a small evaluation text.\n\n");
         }
         Files.writeString(tmp.resolve("text.txt"), text.toString());
+        TinyCheckpoints.write(STORAGE, path("model"), TinyCheckpoints.gpt2(), DType.F32, 0, 5);
+        StringBuilder ids = new StringBuilder();
+        for (int i = 0; i < 300; i++) {
+            ids.append(i % 7 == 0 ? "\n" : " ").append(32 + (i * 31) % 90);
+        }
+        Files.writeString(tmp.resolve("train-ids.txt"), ids.toString().strip() + "\n");
     }
 
     @AfterAll
@@ -132,5 +145,84 @@ class SparseFTEvaluateTest {
                 () -> SpecBinding.bind(settings.deepCopy().put("seq-len", 3), TokenizeSpec.class));
         assertEquals(List.of("seq-len"), unknown.settings());
         assertTrue(unknown.getMessage().contains("seqlen"), unknown.getMessage());
+    }
+
+    private static EvaluateSpec.Builder evaluation() {
+        return EvaluateSpec.builder().model(path("model")).data(path("text.txt")).tokenizer("byte").seqlen(16);
+    }
+
+    @Test
+    void evaluateThroughTheApiMeasuresWhatTheCommandLineMeasuresAndWritesTheSameJson() throws Exception {
+        EvaluateResult r = SparseFT.evaluate(spark, evaluation().out(path("api.json"))
+                .unigramFrom(path("train-ids.txt")).build());
+        assertTrue(r.perplexity() > 200 && r.perplexity() < 300, "an untrained model is near-uniform: " + r);
+        assertEquals(16, r.seqlen());
+        assertEquals((long) r.windows() * 16, r.tokens());
+        assertEquals(Math.exp(r.meanNll()), r.perplexity(), 1e-9 * r.perplexity());
+        assertEquals("gpt2", r.modelType());
+        assertEquals(path("api.json"), r.out());
+        assertTrue(r.unigramPerplexity() != null && r.unigramPerplexity() > 1, r.toString());
+        assertTrue(!spark.sparkContext().isStopped(), "the caller's session is still running");
+
+        // the file is the result, in the layout the command has always written (tests and recipe reports read it)
+        ObjectNode expected = new ObjectMapper().createObjectNode();
+        expected.put("model", r.model());
+        expected.put("data", path("text.txt"));
+        expected.put("seqlen", 16);
+        expected.put("windows", r.windows());
+        expected.put("tokens", r.tokens());
+        expected.put("mean_nll", r.meanNll());
+        expected.put("perplexity", r.perplexity());
+        expected.put("seconds", r.seconds());
+        expected.put("tokens_per_second", r.tokensPerSecond());
+        expected.put("unigram_from", path("train-ids.txt"));
+        expected.put("unigram_perplexity", r.unigramPerplexity());
+        assertEquals(new String(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValueAsBytes(expected)), Files.readString(tmp.resolve("api.json")));
+
+        Cli cli = cli("evaluate", "--model", path("model"), "--data", path("text.txt"), "--tokenizer", "byte",
+                "--seqlen", "16", "--out", path("cli.json"), "--unigram-from", path("train-ids.txt"),
+                "--master", "local[2]");
+        assertEquals(0, cli.exitCode(), cli.toString());
+        assertTrue(cli.out().contains(String.format("perplexity  %.4f (mean loss %.5f)", r.perplexity(),
+                r.meanNll())), cli.out());
+        assertTrue(cli.out().contains(String.format("windows     %d x 16 tokens", r.windows())), cli.out());
+        JsonNode api = new ObjectMapper().readTree(tmp.resolve("api.json").toFile());
+        ObjectNode cmd = (ObjectNode) new ObjectMapper().readTree(tmp.resolve("cli.json").toFile());
+        List<String> fields = List.of("seconds", "tokens_per_second");
+        for (String f : fields) {
+            assertTrue(cmd.remove(f).asDouble() > 0, f);
+        }
+        assertEquals(cmd, ((ObjectNode) api.deepCopy()).without(fields), "the same figures, but for the times");
+
+        EvaluateResult firstTwo = SparseFT.evaluate(spark, evaluation().maxWindows(2).batch(1).build());
+        assertEquals(2, firstTwo.windows());
+        assertEquals(null, firstTwo.out());
+        assertEquals(null, firstTwo.unigramPerplexity());
+    }
+
+    @Test
+    void evaluateSettingsAreRefusedNamingTheirKey() throws Exception {
+        InvalidSettingException e = assertThrows(InvalidSettingException.class,
+                () -> evaluation().batch(0).build());
+        assertEquals(List.of("batch", "dump-n", "max-windows"), e.settings());
+        assertEquals("--batch, --dump-n and --max-windows must be at least 1", e.render(k -> "--" + k));
+        e = assertThrows(InvalidSettingException.class, () -> SpecBinding.bind(SpecBinding.settings()
+                .put("model", "m").put("tokens", "t.txt").put("max-windows", "0"), EvaluateSpec.class));
+        assertEquals(List.of("batch", "dump-n", "max-windows"), e.settings());
+        e = assertThrows(InvalidSettingException.class, () -> SpecBinding.bind(SpecBinding.settings()
+                .put("model", "m").put("tokens", "t.txt").put("batch", "four"), EvaluateSpec.class));
+        assertEquals("batch: 'four' is not an integer", e.getMessage());
+        e = assertThrows(InvalidSettingException.class, () -> evaluation().model(null).build());
+        assertEquals(List.of("model"), e.settings());
+
+        // known only once the model is read: refused before anything is evaluated or written
+        e = assertThrows(InvalidSettingException.class,
+                () -> SparseFT.evaluate(spark, evaluation().seqlen(64).out(path("long.json")).build()));
+        assertEquals("seqlen 64: expected 2..32 (the model's positions)", e.getMessage());
+        e = assertThrows(InvalidSettingException.class,
+                () -> SparseFT.evaluate(spark, evaluation().out(path("model/result.json")).build()));
+        assertEquals(List.of("out", "model"), e.settings());
+        assertFalse(Files.exists(tmp.resolve("long.json")) || Files.exists(tmp.resolve("model/result.json")));
     }
 }
