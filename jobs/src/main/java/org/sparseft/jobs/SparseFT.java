@@ -2,9 +2,13 @@ package org.sparseft.jobs;
 
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
 import org.sparseft.jobs.evaluate.EvaluateResult;
 import org.sparseft.jobs.evaluate.EvaluateService;
 import org.sparseft.jobs.evaluate.EvaluateSpec;
+import org.sparseft.jobs.inspect.InspectResult;
+import org.sparseft.jobs.inspect.InspectService;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
@@ -46,6 +50,19 @@ public final class SparseFT {
      */
     public static EvaluateResult evaluate(SparkSession spark, EvaluateSpec spec) throws IOException {
         return call(() -> EvaluateService.run(spec, context(spark, "evaluate")));
+    }
+
+    /**
+     * What a Hugging Face checkpoint holds, tensor by tensor (dtype, shape, exact zeros, N:M conformance), read on
+     * this machine without Spark through the file systems of the default Hadoop configuration.
+     */
+    public static InspectResult inspect(String model) throws IOException {
+        return call(() -> InspectService.run(HadoopStorage.withDefaults(), model));
+    }
+
+    /** As {@link #inspect(String)}, through the file systems of the session's Hadoop configuration. */
+    public static InspectResult inspect(SparkSession spark, String model) throws IOException {
+        return call(() -> InspectService.run(SparkSessions.storage(spark), model));
     }
 
     /**

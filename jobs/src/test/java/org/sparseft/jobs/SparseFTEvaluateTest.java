@@ -9,15 +9,19 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.data.TokenFiles;
 import org.sparseft.driver.SparkSessions;
+import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.jobs.evaluate.EvaluateResult;
 import org.sparseft.jobs.evaluate.EvaluateSpec;
+import org.sparseft.jobs.inspect.InspectResult;
+import org.sparseft.jobs.prune.PruneSpec;
 import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.jobs.tokenize.TokenizeResult;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
@@ -224,5 +228,41 @@ class SparseFTEvaluateTest {
                 () -> SparseFT.evaluate(spark, evaluation().out(path("model/result.json")).build()));
         assertEquals(List.of("out", "model"), e.settings());
         assertFalse(Files.exists(tmp.resolve("long.json")) || Files.exists(tmp.resolve("model/result.json")));
+    }
+
+    @Test
+    void inspectReturnsWhatTheCommandLinePrints() throws Exception {
+        SparseFT.prune(spark, PruneSpec.builder().model(path("model")).out(path("pruned"))
+                .method(LayerwisePruner.Method.WANDA).pattern("2:4").calib(path("text.txt")).tokenizer("byte")
+                .nsamples(4).seqlen(16).build());
+        InspectResult dense = SparseFT.inspect(path("model"));
+        InspectResult pruned = SparseFT.inspect(spark, path("pruned"));
+        assertEquals(TinyCheckpoints.gpt2(), dense.config());
+        assertEquals(dense.tensors().stream().map(InspectResult.Tensor::name).toList(),
+                pruned.tensors().stream().map(InspectResult.Tensor::name).toList());
+        assertEquals(0, dense.zeros());
+        assertTrue(pruned.sparsity() > 0 && pruned.sparsity() < 0.5, "half of the linears: " + pruned.sparsity());
+        for (InspectResult.Tensor t : pruned.tensors()) {
+            assertTrue(t.floatingPoint(), t.name());
+            assertEquals(t.shape().stream().mapToLong(Long::longValue).reduce(1, Math::multiplyExact), t.values());
+            boolean linear = t.shape().size() == 2 && (t.name().contains(".attn.") || t.name().contains(".mlp."));
+            // GPT-2 stores linears [in, out] (Conv1D): the groups run down the columns of what is stored
+            assertEquals(linear ? "2:4" : null, t.nOutOfM(), t.name());
+            if (linear) {
+                assertEquals(0.5, t.sparsity(), 1e-12, t.name());
+            }
+        }
+
+        Cli cli = cli("inspect", "--model", path("pruned"));
+        assertEquals(0, cli.exitCode(), cli.toString());
+        assertTrue(cli.out().contains(String.format("overall sparsity %.4f over %,d floating-point values",
+                pruned.sparsity(), pruned.values())), cli.out());
+        InspectResult.Tensor fc = pruned.tensors().stream().filter(t -> t.name().endsWith("h.0.mlp.c_fc.weight"))
+                .findFirst().orElseThrow();
+        assertTrue(cli.out().contains(String.format("%-48s %-5s %-16s %9s  %s", fc.name(), fc.dtype(), fc.shape(),
+                "0.5000", "2:4")), cli.out());
+
+        BadInputException missing = assertThrows(BadInputException.class, () -> SparseFT.inspect(path("absent")));
+        assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
     }
 }
