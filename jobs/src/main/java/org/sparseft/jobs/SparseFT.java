@@ -2,10 +2,20 @@ package org.sparseft.jobs;
 
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.jobs.evaluate.EvaluateResult;
+import org.sparseft.jobs.evaluate.EvaluateService;
+import org.sparseft.jobs.evaluate.EvaluateSpec;
+import org.sparseft.jobs.inspect.InspectResult;
+import org.sparseft.jobs.inspect.InspectService;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
 import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.tokenize.TokenizeResult;
+import org.sparseft.jobs.tokenize.TokenizeService;
+import org.sparseft.jobs.tokenize.TokenizeSpec;
 
 import java.io.IOException;
 
@@ -32,6 +42,35 @@ public final class SparseFT {
     /** One-shot pruning (magnitude, Wanda, DSnoT, SparseGPT) of a dense checkpoint with calibration data. */
     public static PruneResult prune(SparkSession spark, PruneSpec spec) throws IOException {
         return call(() -> PruneService.run(spec, context(spark, "prune")));
+    }
+
+    /**
+     * Perplexity of a model on non-overlapping windows of its input (the Wanda/SparseGPT protocol), spread over the
+     * session's executors; with {@code out}, also written as JSON.
+     */
+    public static EvaluateResult evaluate(SparkSession spark, EvaluateSpec spec) throws IOException {
+        return call(() -> EvaluateService.run(spec, context(spark, "evaluate")));
+    }
+
+    /**
+     * What a Hugging Face checkpoint holds, tensor by tensor (dtype, shape, exact zeros, N:M conformance), read on
+     * this machine without Spark through the file systems of the default Hadoop configuration.
+     */
+    public static InspectResult inspect(String model) throws IOException {
+        return call(() -> InspectService.run(HadoopStorage.withDefaults(), model));
+    }
+
+    /** As {@link #inspect(String)}, through the file systems of the session's Hadoop configuration. */
+    public static InspectResult inspect(SparkSession spark, String model) throws IOException {
+        return call(() -> InspectService.run(SparkSessions.storage(spark), model));
+    }
+
+    /**
+     * Text (or a token file) cut into blocks of {@code seqlen} tokens, written as a safetensors file that every job
+     * reads as {@code tokens}.
+     */
+    public static TokenizeResult tokenize(SparkSession spark, TokenizeSpec spec) throws IOException {
+        return call(() -> TokenizeService.run(spec, context(spark, "tokenize")));
     }
 
     private static JobContext context(SparkSession spark, String job) {

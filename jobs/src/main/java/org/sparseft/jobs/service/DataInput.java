@@ -14,6 +14,7 @@ import org.sparseft.io.tokenizer.Tokenizers;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -34,7 +35,13 @@ public record DataInput(Kind kind, String uri, String format, String textField, 
         Objects.requireNonNull(uri, "uri");
         format = format == null ? "auto" : format;
         textField = textField == null ? TextSource.DEFAULT_TEXT_FIELD : textField;
+        if (kind == Kind.TEXT && !FORMATS.contains(format.toLowerCase(Locale.ROOT))) {
+            throw InvalidSettingException.of("format", format, "expected auto, text, jsonl or parquet");
+        }
     }
+
+    /** The names {@code format} takes (any case); a token file has no format. */
+    private static final List<String> FORMATS = List.of("auto", "text", "jsonl", "parquet");
 
     /** Text at {@code uri} in the format its extension says. */
     public static DataInput text(String key, String uri) {

@@ -1,6 +1,5 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.service;
 
-import org.sparseft.jobs.service.Progress;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.JavaSparkStatusTracker;
 import org.apache.spark.SparkJobInfo;
@@ -14,7 +13,7 @@ import java.util.Locale;
  * finished of all their stages' tasks, tasks running, and the time left at the rate so far. For long single Spark
  * steps (evaluation, tokenization) that would otherwise print nothing between their first and last line.
  */
-final class SparkProgress implements AutoCloseable {
+public final class SparkProgress implements AutoCloseable {
     static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(10);
 
     private final Thread thread;
@@ -47,7 +46,7 @@ final class SparkProgress implements AutoCloseable {
     }
 
     /** Progress of the session's jobs every {@link #DEFAULT_INTERVAL}. */
-    static SparkProgress of(org.apache.spark.sql.SparkSession spark, Progress progress, String what) {
+    public static SparkProgress of(org.apache.spark.sql.SparkSession spark, Progress progress, String what) {
         return new SparkProgress(JavaSparkContext.fromSparkContext(spark.sparkContext()), progress, what,
                 DEFAULT_INTERVAL);
     }

@@ -1,6 +1,5 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.service;
 
-import org.sparseft.jobs.service.Progress;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
