@@ -277,10 +277,7 @@ public final class Main implements Runnable {
 
     static String message(Throwable t) {
         BadInputException b = badInput(t);
-        if (b instanceof org.sparseft.InvalidSettingException setting) {
-            return setting.render(key -> "--" + key); // the command line names settings by their flags
-        }
-        if (b != null) {
+        if (b != null) { // the command line names settings by their flags
             return b instanceof InvalidSettingException s ? s.render(k -> "--" + k) : b.getMessage();
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
