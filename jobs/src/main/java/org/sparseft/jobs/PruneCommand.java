@@ -49,13 +49,6 @@ public final class PruneCommand implements Callable<Integer> {
 
         @Option(names = "--pattern", paramLabel = "N:M", description = "N pruned in every M consecutive inputs of a row.")
         String pattern;
-
-        /** For the fine-tuning command, which shares these options until it has a spec of its own. */
-        org.sparseft.sparsity.SparsityPattern pattern() {
-            return pattern != null ? org.sparseft.sparsity.SparsityPattern.parseNOutOfM(pattern)
-                    : new org.sparseft.sparsity.SparsityPattern.Unstructured(sparsity);
-        }
-
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Calibration data, one of:%n")

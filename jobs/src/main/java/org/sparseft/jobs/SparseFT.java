@@ -9,6 +9,12 @@ import org.sparseft.jobs.evaluate.EvaluateService;
 import org.sparseft.jobs.evaluate.EvaluateSpec;
 import org.sparseft.jobs.inspect.InspectResult;
 import org.sparseft.jobs.inspect.InspectService;
+import org.sparseft.jobs.finetune.FinetuneResult;
+import org.sparseft.jobs.finetune.FinetuneService;
+import org.sparseft.jobs.finetune.FinetuneSpec;
+import org.sparseft.jobs.pretrain.PretrainResult;
+import org.sparseft.jobs.pretrain.PretrainService;
+import org.sparseft.jobs.pretrain.PretrainSpec;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
@@ -71,6 +77,33 @@ public final class SparseFT {
      */
     public static TokenizeResult tokenize(SparkSession spark, TokenizeSpec spec) throws IOException {
         return call(() -> TokenizeService.run(spec, context(spark, "tokenize")));
+    }
+
+    /**
+     * Sparse fine-tuning (PST or AST) of a checkpoint, exported as a sparse checkpoint in the input's layout with
+     * {@code masks.safetensors} and {@code sparsity.json}. Training is data-parallel on the session's executors with
+     * checkpoints in the run directory; with {@code resume(true)} an interrupted run continues from its newest
+     * checkpoint to the same final weights.
+     *
+     * <pre>{@code
+     * FinetuneResult r = SparseFT.finetune(spark, FinetuneSpec.builder()
+     *         .model("hdfs:///models/llama").out("hdfs:///models/llama-ast")
+     *         .method(FinetuneSpec.Method.AST).pattern("2:4")
+     *         .tokens("hdfs:///corpus/train.safetensors").steps(300).build());
+     * }</pre>
+     */
+    public static FinetuneResult finetune(SparkSession spark, FinetuneSpec spec) throws IOException {
+        return call(() -> FinetuneService.run(spec, context(spark, "finetune")));
+    }
+
+    /**
+     * Trains the architecture of a Hugging Face config.json from scratch (or on from a checkpoint's weights) and
+     * saves a Hugging Face checkpoint with {@code training.json}. Training is data-parallel on the session's
+     * executors with checkpoints in the run directory; with {@code resume(true)} an interrupted run continues from
+     * its newest checkpoint to the same final weights.
+     */
+    public static PretrainResult pretrain(SparkSession spark, PretrainSpec spec) throws IOException {
+        return call(() -> PretrainService.run(spec, context(spark, "pretrain")));
     }
 
     private static JobContext context(SparkSession spark, String job) {

@@ -11,7 +11,6 @@ import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.EvaluateCommand;
 import org.sparseft.jobs.FinetuneCommand;
-import org.sparseft.jobs.MethodOptions;
 import org.sparseft.jobs.Main;
 import org.sparseft.jobs.PruneCommand;
 import org.sparseft.jobs.TokenizeCommand;
@@ -432,24 +431,16 @@ public final class Pipeline {
     private static final Pattern OPTION = Pattern.compile("'--([a-z0-9-]+)'");
 
     /**
-     * Parses the command line as the command would, so wrong types (and a stage's options of another method than
-     * its own) fail before any stage runs.
+     * Parses the command line as the command would, so wrong types fail before any stage runs (a stage's options
+     * of another method than its own are refused by its spec, when the stage runs).
      */
     private void check(Recipe.Stage stage, Object command, List<String> args) {
-        CommandLine.ParseResult parsed;
         try {
-            parsed = new CommandLine(command).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
+            new CommandLine(command).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             Matcher m = OPTION.matcher(e.getMessage());
             String key = m.find() ? stage.name() + "." + m.group(1) : stage.name();
             throw BadInputException.at(recipe.source(), "key '" + key + "': " + e.getMessage());
-        }
-        if (command instanceof MethodOptions.Owner owner) {
-            List<String> others = MethodOptions.foreign(parsed, owner);
-            if (!others.isEmpty()) {
-                throw BadInputException.at(recipe.source(), "key '" + stage.name() + "." + others.get(0).substring(2)
-                        + "': " + MethodOptions.message(others, owner.methodName()));
-            }
         }
     }
 

@@ -1,4 +1,4 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.finetune;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -9,7 +9,6 @@ import org.sparseft.ast.AstTraining;
 import org.sparseft.ast.Distillation;
 import org.sparseft.ast.Slorb;
 import org.sparseft.driver.ExecutorModels;
-import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
@@ -23,22 +22,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * AST in {@code sparseft finetune}: every weight trains under N:M masks re-selected by magnitude, pruned weights
+ * AST in fine-tuning: every weight trains under N:M masks re-selected by magnitude, pruned weights
  * decay, the dense input model is the teacher. With SLoRB the checkpoint holds the exactly N:M-sparse weights and
  * {@code slorb.safetensors} the boosting branch beside it: S·P is dense, so folding it in would undo the pattern
  * (docs/algorithms.md §8.4); {@code sparseft evaluate} applies the branch, other loaders see the plain N:M model.
  */
 final class AstFinetune implements FinetuneMethod {
-    /**
-     * AST's defaults, from its GPT-2 path: AdamW β2 0.95, weight decay 0.1, clipping at 1. The reference's lr
-     * 2e-4 with 2,000 warm-up steps belongs to a 40,000-step run; the demo's few hundred steps start at the
-     * peak rate (pass --warmup for longer runs). Parameter averaging every --every steps: on the demo it reached
-     * the same perplexity as gradient sums every step (5.1174 against 5.1195) in 13% less time per step
-     * (docs/results.md), and it moves a third of the bytes.
-     */
-    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(2e-4, 0, 0.1, 0.95,
-            DataParallelTrainer.Sync.AVERAGE);
-
     private final AstOptions options;
     private AstTraining training;
 
@@ -52,13 +41,21 @@ final class AstFinetune implements FinetuneMethod {
     }
 
     @Override
-    public TrainingOptions.Defaults defaults() {
-        return DEFAULTS;
+    public Map<String, String> identity() {
+        return Map.of("ast", resumeKey(options));
     }
 
-    @Override
-    public Map<String, String> identity() {
-        return Map.of("ast", options.toString());
+    /**
+     * AST's settings as a resume compares them: every one, in the text runs have recorded in their
+     * {@code state.json} from the start (once {@code AstOptions}' record text), so that earlier runs stay resumable.
+     * A setting added to {@link AstOptions} that changes the result must be added here.
+     */
+    static String resumeKey(AstOptions o) {
+        Distillation d = o.distillation();
+        return "AstOptions[pattern=" + ResumeKeys.pattern(o.pattern()) + ", reselectEvery=" + o.reselectEvery()
+                + ", decayMax=" + o.decayMax() + ", decayRamp=" + o.decayRamp()
+                + ", distillation=Distillation[temperature=" + d.temperature() + ", taskWeight=" + d.taskWeight()
+                + ", klWeight=" + d.klWeight() + "], slorbGroup=" + o.slorbGroup() + "]";
     }
 
     @Override

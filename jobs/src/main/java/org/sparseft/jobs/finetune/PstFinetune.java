@@ -1,9 +1,8 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.finetune;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.driver.ExecutorModels;
-import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.pst.PstModel;
@@ -14,16 +13,8 @@ import org.sparseft.train.AdaptiveObjective;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** PST in {@code sparseft finetune}: the model stays frozen; the small importance and update tensors train. */
+/** PST in fine-tuning: the model stays frozen; the small importance and update tensors train. */
 final class PstFinetune implements FinetuneMethod {
-    /**
-     * PST's defaults here: AdamW without weight decay and β2 0.999 as the reference; lr 1e-3 with no warm-up and a
-     * cosine decay to 10% suit the small models this service trains in its demo (the reference's GPT-2-medium
-     * setting is lr 1e-4, a linear schedule with 500 warm-up steps and no clipping: pass --lr, --warmup, --clip 0).
-     */
-    static final TrainingOptions.Defaults DEFAULTS = new TrainingOptions.Defaults(1e-3, 0, 0, 0.999,
-            DataParallelTrainer.Sync.GRAD);
-
     private final PstOptions options;
     private double fraction;
 
@@ -37,13 +28,19 @@ final class PstFinetune implements FinetuneMethod {
     }
 
     @Override
-    public TrainingOptions.Defaults defaults() {
-        return DEFAULTS;
+    public Map<String, String> identity() {
+        return Map.of("pst", resumeKey(options));
     }
 
-    @Override
-    public Map<String, String> identity() {
-        return Map.of("pst", options.toString());
+    /**
+     * PST's settings as a resume compares them: every one, in the text runs have recorded in their
+     * {@code state.json} from the start (once {@code PstOptions}' record text), so that earlier runs stay resumable.
+     * A setting added to {@link PstOptions} that changes the result must be added here.
+     */
+    static String resumeKey(PstOptions o) {
+        return "PstOptions[target=" + ResumeKeys.pattern(o.target()) + ", weightRank=" + o.weightRank()
+                + ", maskRank=" + o.maskRank() + ", alpha1=" + o.alpha1() + ", alpha2=" + o.alpha2() + ", beta="
+                + o.beta() + ", initialWarmup=" + o.initialWarmup() + ", finalWarmup=" + o.finalWarmup() + "]";
     }
 
     @Override

@@ -1,4 +1,4 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.finetune;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What {@code sparseft finetune} needs from a method (PST, AST): the tensors it trains and their objective, how the
- * model computes with them part-way (validation) and at the end (export). Spark, data, runs and the export itself
- * are the command's.
+ * What fine-tuning needs from a method (PST, AST): the tensors it trains and their objective, how the model computes
+ * with them part-way (validation) and at the end (export). Spark, data, runs and the export itself are
+ * {@link FinetuneService}'s.
  */
 interface FinetuneMethod {
     /** The trained tensors, their objective, and the line describing them. */
@@ -27,7 +27,7 @@ interface FinetuneMethod {
 
     /**
      * The export: keep-masks and the new values (compute layout, float32; rounded to the stored dtypes by the
-     * command) of the weights the method changed; extra files written beside the checkpoint; and the dense term
+     * service) of the weights the method changed; extra files written beside the checkpoint; and the dense term
      * those files add to a prunable weight's output (SLoRB's S·P), empty when the checkpoint alone is the model.
      */
     record Export(Map<String, INDArray> masks, Map<String, INDArray> updated,
@@ -36,9 +36,7 @@ interface FinetuneMethod {
 
     String name();
 
-    TrainingOptions.Defaults defaults();
-
-    /** Settings a resume must repeat, beside the training options. */
+    /** Settings a resume must repeat, beside the training settings. */
     Map<String, String> identity();
 
     /** @param dense the input model, loaded on the driver (not modified) */
@@ -50,4 +48,12 @@ interface FinetuneMethod {
 
     /** The method's block of {@code sparsity.json}. */
     void describe(ObjectNode sparsityJson, Parameters trained);
+
+    /** The method a spec names, with its settings. */
+    static FinetuneMethod of(FinetuneSpec spec) {
+        return switch (spec.method()) {
+            case PST -> new PstFinetune(spec.pst());
+            case AST -> new AstFinetune(spec.ast());
+        };
+    }
 }

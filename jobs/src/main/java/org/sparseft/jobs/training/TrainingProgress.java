@@ -1,22 +1,22 @@
-package org.sparseft.jobs;
+package org.sparseft.jobs.training;
 
-import org.sparseft.jobs.service.Progress;
 import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.driver.train.TrainingRun;
 import org.sparseft.eval.Perplexity;
+import org.sparseft.jobs.service.Progress;
 import org.sparseft.model.Parameters;
 
 import java.io.IOException;
 import java.util.function.BiFunction;
 
 /**
- * A training command's progress: a line on stderr every --log-every steps (loss, learning rate, gradient norm,
- * tokens/s, bytes moved, ETA), validation perplexity every --eval-every steps and at the end into stderr and
+ * A training job's progress: a line every {@code log-every} steps (loss, learning rate, gradient norm, tokens/s,
+ * bytes moved, ETA), validation perplexity every {@code eval-every} steps and at the end into the progress lines and
  * {@code metrics.jsonl}, and each checkpoint's path.
  */
-final class TrainingProgress implements DataParallelTrainer.Listener {
+public final class TrainingProgress implements DataParallelTrainer.Listener {
     private final Progress progress;
-    private final TrainingOptions o;
+    private final TrainingSettings o;
     private final TrainingRun run;
     private final BiFunction<Integer, Parameters, Perplexity.Result> validation;
     private final int first;
@@ -27,8 +27,8 @@ final class TrainingProgress implements DataParallelTrainer.Listener {
      * @param validation perplexity after a number of steps, given the trained values then; null when there is no
      *                   validation data
      */
-    TrainingProgress(Progress progress, TrainingOptions o, TrainingRun run,
-                     BiFunction<Integer, Parameters, Perplexity.Result> validation) {
+    public TrainingProgress(Progress progress, TrainingSettings o, TrainingRun run,
+                            BiFunction<Integer, Parameters, Perplexity.Result> validation) {
         this.progress = progress;
         this.o = o;
         this.run = run;
@@ -40,17 +40,17 @@ final class TrainingProgress implements DataParallelTrainer.Listener {
     public void onStep(DataParallelTrainer.StepReport r, Parameters current) throws IOException {
         int done = r.step();
         int before = done - r.stepsInReport();
-        if (done / o.logEvery > before / o.logEvery || before == first || done == o.steps) {
+        if (done / o.logEvery() > before / o.logEvery() || before == first || done == o.steps()) {
             double elapsed = (System.nanoTime() - started) / 1e9;
-            double eta = elapsed / (done - first) * (o.steps - done);
+            double eta = elapsed / (done - first) * (o.steps() - done);
             StringBuilder figures = new StringBuilder();
             r.figures().forEach((k, v) -> figures.append(String.format(" %s %.4g", k, v)));
             progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved %s ETA %.0f s%s", done,
-                    o.steps, r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(),
-                    TrainingOptions.mb(r.bytesBroadcast() + r.bytesCollected()), eta, figures));
+                    o.steps(), r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(),
+                    mb(r.bytesBroadcast() + r.bytesCollected()), eta, figures));
         }
-        boolean evalDue = o.evalEvery > 0 && done / o.evalEvery > before / o.evalEvery;
-        if (validation != null && (evalDue || done == o.steps)) {
+        boolean evalDue = o.evalEvery() > 0 && done / o.evalEvery() > before / o.evalEvery();
+        if (validation != null && (evalDue || done == o.steps())) {
             last = validation.apply(done, current);
             run.metrics().write(run.metrics().line(done).put("val_ppl", last.perplexity())
                     .put("val_loss", last.meanNll()));
@@ -65,7 +65,12 @@ final class TrainingProgress implements DataParallelTrainer.Listener {
     }
 
     /** The latest validation result, or null. */
-    Perplexity.Result last() {
+    public Perplexity.Result last() {
         return last;
+    }
+
+    /** "12.3 MB". */
+    public static String mb(long bytes) {
+        return String.format("%.1f MB", bytes / 1e6);
     }
 }

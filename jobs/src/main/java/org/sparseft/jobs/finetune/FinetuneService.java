@@ -1,0 +1,187 @@
+package org.sparseft.jobs.finetune;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.InvalidSettingException;
+import org.sparseft.ast.Slorb;
+import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.TrainingRun;
+import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.driver.train.TrainingState;
+import org.sparseft.eval.Perplexity;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.hf.SlorbBranch;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.TensorCodec;
+import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.Outputs;
+import org.sparseft.jobs.service.Progress;
+import org.sparseft.jobs.training.TrainingProgress;
+import org.sparseft.jobs.training.TrainingSettings;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.Parameters;
+import org.sparseft.sparsity.SparseExport;
+import org.sparseft.sparsity.SparsityPattern;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Runs a {@link FinetuneSpec}: loads the checkpoint, trains the method's tensors data-parallel on Spark with
+ * checkpoints in the run directory (resumable to the same bits), and writes the input's layout with the sparse
+ * weights in place, {@code masks.safetensors} and {@code sparsity.json}, like prune's.
+ */
+public final class FinetuneService {
+    private FinetuneService() {
+    }
+
+    public static FinetuneResult run(FinetuneSpec spec, JobContext context) throws Exception {
+        Storage storage = context.storage();
+        Progress progress = context.progress();
+        TrainingSettings training = spec.training();
+        SparsityPattern pattern = spec.target();
+        FinetuneMethod m = FinetuneMethod.of(spec);
+        DataParallelTrainer.Options options = training.trainer();
+        String out = spec.out();
+        Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
+        Outputs.check(storage, "out", out, spec.force());
+        String modelPath = storage.qualify(spec.model());
+        String run = training.runDirectory(storage, out);
+        Outputs.checkWritable(storage, "run", run);
+        int slorbGroup = spec.ast() != null ? spec.ast().slorbGroup() : 0;
+        String contentHash;
+        Parameters base;
+        Map<String, DType> storedTypes;
+        try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
+            c.validateAgainstConfig();
+            SlorbBranch.refuseAsInput(storage, modelPath);
+            Map<String, long[]> shapes = Parameters.computeShapes(c.model());
+            for (String w : c.model().prunableWeights()) {
+                pattern.checkFits(w, shapes.get(w)[1]);
+                if (slorbGroup > 0) {
+                    Slorb.checkFits(w, shapes.get(w)[1], slorbGroup);
+                }
+            }
+            progress.step("loading " + modelPath);
+            contentHash = c.contentHash();
+            storedTypes = c.dtypesByCanonicalName();
+            base = Parameters.load(c, DataType.FLOAT);
+        }
+        DecoderModel dense = DecoderModel.of(base);
+        var cfg = base.config();
+        int seqLen = training.seqlen();
+        if (seqLen > cfg.maxPositions()) {
+            throw new InvalidSettingException("{seqlen} " + seqLen + " exceeds the model's " + cfg.maxPositions()
+                    + " positions");
+        }
+        DataInput input = spec.data();
+        String tokSpec = input.tokenizerFor(storage, spec.tokenizer(), spec.model(), modelPath);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(context.spark().sparkContext());
+        int p = training.partitions(jsc);
+        training.share(p);
+        DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
+        TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
+        blocks.blocks().unpersist(false);
+        List<int[]> windows = List.of();
+        DataInput validation = spec.validation();
+        if (validation != null) {
+            DataInput.Blocks vb = validation.blocks(context.spark(), validation.tokenizerFor(storage,
+                    spec.tokenizer(), spec.model(), modelPath), cfg.vocabSize(), seqLen, progress);
+            windows = vb.blocks().take(training.evalWindows());
+            vb.blocks().unpersist(false);
+        }
+        List<int[]> val = windows;
+        int steps = training.steps();
+        int batch = training.batch();
+        Perplexity.Result before = val.isEmpty() ? null
+                : Perplexity.of(Perplexity.windowNlls(dense, val, batch, EffectiveWeights.DENSE), seqLen);
+        if (before != null) {
+            progress.step(String.format("validation perplexity before: %.3f (dense)", before.perplexity()));
+        }
+        FinetuneMethod.Training start = m.start(dense, modelPath, contentHash, steps, training.seed());
+        Parameters trained = start.trained();
+        Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("method", m.name(), "model",
+                contentHash, "target", pattern.structure() + "@" + pattern.ratio(), "data", shards.fingerprint(),
+                "blocks", shards.blocks()));
+        identity.putAll(m.identity());
+        identity.putAll(TrainingState.identity(training.identity(p)));
+        DataParallelTrainer.Summary summary;
+        try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep(), training.resume(),
+                spec.force(), identity, trained, training.adam(), start.objective())) {
+            trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
+                    + trainingRun.startStep() + ")"));
+            progress.step(String.format("%s on %s: %s; steps %d..%d of %d x %d tokens in %d partitions, target"
+                            + " %s; run directory %s", m.name().toUpperCase(Locale.ROOT), cfg.modelType(),
+                    start.summary(), trainingRun.startStep() + 1, steps, batch, seqLen, p, pattern.label(), run));
+            TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, val.isEmpty() ? null
+                    : (done, current) -> {
+                        FinetuneMethod.View view = m.at(dense, current, done, steps);
+                        return Perplexity.of(Perplexity.windowNlls(view.model(), val, batch, view.weights()), seqLen);
+                    });
+            summary = DataParallelTrainer.run(jsc, shards, trained, start.objective(), options, trainingRun,
+                    listener);
+        } finally {
+            shards.unpersist();
+        }
+        FinetuneMethod.Export export = m.export(dense, trained, steps);
+        Map<String, INDArray> updated = new LinkedHashMap<>(); // as the stored dtypes hold them
+        export.updated().forEach((name, e) -> updated.put(name, Nd4j.create(TensorCodec.roundTrip(
+                e.dup('c').data().asFloat(), storedTypes.get(name)), e.shape(), 'c')));
+        Parameters exportedParams = base.castTo(DataType.FLOAT);
+        updated.forEach((name, values) -> exportedParams.get(name).assign(values));
+        DecoderModel exported = DecoderModel.of(exportedParams);
+        Perplexity.Result after = null;
+        Perplexity.Result withoutBranch = null;
+        if (!val.isEmpty()) { // of the model as exported, with the extra branch when there is one
+            after = Perplexity.of(Perplexity.windowNlls(exported, val, batch, (name, stored) -> {
+                INDArray b = export.branch().get(name);
+                return b == null ? stored : stored.add(b);
+            }), seqLen);
+            if (!export.branch().isEmpty()) {
+                withoutBranch = Perplexity.of(Perplexity.windowNlls(exported, val, batch, EffectiveWeights.DENSE),
+                        seqLen);
+            }
+        }
+        ObjectNode sparsity = HfConfig.JSON.createObjectNode();
+        sparsity.put("producer", "sparseft finetune");
+        sparsity.put("command", context.invocation());
+        sparsity.put("model", modelPath);
+        sparsity.put("model_content_sha256", contentHash);
+        sparsity.put("method", m.name());
+        sparsity.put("structure", pattern.structure());
+        sparsity.put("target_sparsity", pattern.ratio());
+        m.describe(sparsity, trained);
+        ObjectNode t = sparsity.putObject("training");
+        t.put("data", input.uri()).put("data_fingerprint", shards.fingerprint()).put("steps", steps)
+                .put("batch", batch).put("seqlen", seqLen).put("partitions", p)
+                .put("sync", training.sync().name().toLowerCase(Locale.ROOT)).put("run", run)
+                .put("resumed_at_step", summary.firstStep())
+                .put("final_train_loss", summary.finalLoss()).put("seconds", summary.seconds());
+        FinetuneResult.Validation v = null;
+        if (before != null) {
+            ObjectNode vj = sparsity.putObject("validation").put("source", validation.uri())
+                    .put("windows", before.windows()).put("perplexity_before", before.perplexity())
+                    .put("perplexity_after", after.perplexity());
+            if (withoutBranch != null) {
+                vj.put("perplexity_after_without_slorb", withoutBranch.perplexity());
+            }
+            v = new FinetuneResult.Validation(before.perplexity(), after.perplexity(),
+                    withoutBranch == null ? null : withoutBranch.perplexity(), after.windows());
+        }
+        progress.step("writing " + out);
+        ObjectNode written = SparseExport.write(storage, modelPath, out, export.masks(), updated,
+                pattern.structure(), sparsity, List.of(), export.extraFiles(), spec.force());
+        return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
+                start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
+                written.get("global_sparsity").asDouble(), export.masks().size(), run, out, written);
+    }
+}

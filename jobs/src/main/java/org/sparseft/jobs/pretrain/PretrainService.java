@@ -1,0 +1,199 @@
+package org.sparseft.jobs.pretrain;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.sparseft.BadInputException;
+import org.sparseft.InvalidSettingException;
+import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.TrainingRun;
+import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.driver.train.TrainingState;
+import org.sparseft.eval.Perplexity;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.tokenizer.Tokenizer;
+import org.sparseft.io.tokenizer.Tokenizers;
+import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.Outputs;
+import org.sparseft.jobs.service.Progress;
+import org.sparseft.jobs.training.TrainingProgress;
+import org.sparseft.jobs.training.TrainingSettings;
+import org.sparseft.model.DecoderModel;
+import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.ModelConfig;
+import org.sparseft.model.Parameters;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Runs a {@link PretrainSpec}: the data is tokenized and cut into blocks on Spark, the model trains data-parallel
+ * (gradients summed in partition order every step, or parameters averaged every {@code every} steps) with
+ * checkpoints and {@code metrics.jsonl} in the run directory, resumable with the same final weights as an
+ * uninterrupted run, and the result is a Hugging Face checkpoint directory (config.json, model.safetensors,
+ * tokenizer.json, training.json).
+ */
+public final class PretrainService {
+    private PretrainService() {
+    }
+
+    public static PretrainResult run(PretrainSpec spec, JobContext context) throws Exception {
+        Storage storage = context.storage();
+        Progress progress = context.progress();
+        TrainingSettings training = spec.training();
+        DataParallelTrainer.Sync syncMode = training.sync();
+        DataParallelTrainer.Options options = training.trainer();
+        int steps = training.steps();
+        int batch = training.batch();
+        int seqLen = training.seqlen();
+        String out = spec.out();
+        String config = spec.config();
+        String init = spec.init();
+        Outputs.check(storage, "out", out, spec.force());
+        String run = training.runDirectory(storage, out);
+        Outputs.checkWritable(storage, "run", run);
+        if (!storage.exists(config)) {
+            throw BadInputException.at(config, "config file does not exist");
+        }
+        byte[] configBytes = storage.readAllBytes(config);
+        HfConfig hf = HfConfig.parse(new String(configBytes, StandardCharsets.UTF_8), config);
+        ModelConfig cfg = hf.model();
+        if (seqLen > cfg.maxPositions()) {
+            throw new InvalidSettingException("{seqlen} " + seqLen + " exceeds the config's " + cfg.maxPositions()
+                    + " positions");
+        }
+        String tokSpec = Tokenizers.qualify(storage, spec.tokenizer()); // tasks resolve paths elsewhere than here
+        Tokenizer tok = Tokenizers.load(storage, tokSpec);
+        if (tok.vocabSize() > cfg.vocabSize()) {
+            throw new BadInputException("tokenizer " + spec.tokenizer() + " has " + tok.vocabSize() + " tokens; "
+                    + config + " field 'vocab_size' is " + cfg.vocabSize());
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(context.spark().sparkContext());
+        int p = training.partitions(jsc);
+        training.share(p); // an uneven split is refused before any data is read
+        DataInput input = spec.data();
+        DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
+        TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
+        blocks.blocks().unpersist(false);
+        List<int[]> val = List.of();
+        if (spec.validation() != null) {
+            DataInput.Blocks v = spec.validation().blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen,
+                    progress);
+            val = v.blocks().take(training.evalWindows());
+            v.blocks().unpersist(false); // only these windows are used
+        }
+        List<int[]> windows = val;
+        Parameters params;
+        String initHash = null;
+        if (init == null) {
+            params = Parameters.initialize(cfg, training.seed(), DataType.FLOAT);
+        } else {
+            try (HfCheckpoint c = HfCheckpoint.open(storage, init)) {
+                c.validateAgainstConfig(); // its counts against its tensors, before anything is sized by them
+                if (!c.config().model().equals(cfg)) {
+                    throw new InvalidSettingException(init + ": {init}'s architecture " + c.config().model()
+                            + " differs from {config}'s " + cfg);
+                }
+                initHash = c.contentHash();
+                params = Parameters.load(c, DataType.FLOAT);
+            }
+        }
+        DecoderModel model = DecoderModel.of(params);
+        Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("config_sha256",
+                sha256(configBytes), "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks",
+                shards.blocks()));
+        if (initHash != null) {
+            identity.put("init_content_sha256", initHash);
+        }
+        identity.putAll(TrainingState.identity(training.identity(p)));
+        DataParallelTrainer.Summary summary;
+        Perplexity.Result lastVal;
+        try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep(), training.resume(),
+                spec.force(), identity, params, training.adam())) {
+            trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
+                    + trainingRun.startStep() + ")"));
+            long perStepBytes = 4L * params.count() * (syncMode == DataParallelTrainer.Sync.GRAD ? 1 + p : 3 + 3L * p);
+            progress.step(String.format("training %s with %,d parameters: steps %d..%d of %d x %d tokens on %d"
+                            + " blocks in %d partitions (%s sync%s); run directory %s", cfg.modelType(),
+                    params.count(), trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
+                    syncMode.name().toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE
+                            ? " every " + training.every() + " steps, " + TrainingProgress.mb(perStepBytes)
+                            + " per round" : ", " + TrainingProgress.mb(perStepBytes) + " per step",
+                    run));
+            TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, windows.isEmpty()
+                    ? null : (done, current) -> Perplexity.of(Perplexity.windowNlls(model, windows, batch,
+                    EffectiveWeights.DENSE), seqLen));
+            summary = DataParallelTrainer.run(jsc, shards, params, options, trainingRun, listener);
+            lastVal = listener.last();
+        } finally {
+            shards.unpersist();
+        }
+        if (lastVal == null && !windows.isEmpty()) { // resumed at the final checkpoint: nothing trained
+            lastVal = Perplexity.of(Perplexity.windowNlls(model, windows, batch, EffectiveWeights.DENSE), seqLen);
+            progress.step(String.format("validation perplexity %.3f over %d windows", lastVal.perplexity(),
+                    lastVal.windows()));
+        }
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode provenance = json.createObjectNode();
+        provenance.put("command", context.invocation());
+        provenance.put("config", config);
+        provenance.put("init", init);
+        provenance.put("data", input.uri());
+        provenance.put("validation", spec.validation() == null ? null : spec.validation().uri());
+        provenance.put("tokenizer", tok.describe());
+        provenance.put("parameters", params.count());
+        provenance.put("steps", steps);
+        provenance.put("partitions", p);
+        provenance.put("sync", syncMode.name().toLowerCase(Locale.ROOT));
+        provenance.put("run", run);
+        provenance.put("resumed_at_step", summary.firstStep());
+        provenance.put("tokens", (long) steps * batch * seqLen);
+        provenance.put("seconds_this_invocation", summary.seconds());
+        double finalLoss = Double.NaN;
+        if (lastVal != null) {
+            provenance.put("validation_perplexity", lastVal.perplexity());
+            provenance.put("validation_windows", lastVal.windows());
+        }
+        ArrayNode metrics = provenance.putArray("metrics");
+        for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
+                StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isBlank()) {
+                var m = json.readTree(line);
+                metrics.add(m);
+                if (m.has("loss")) {
+                    finalLoss = m.get("loss").asDouble(); // also right when a resume had nothing left to do
+                }
+            }
+        }
+        provenance.put("final_train_loss", finalLoss);
+        Map<String, byte[]> extra = new LinkedHashMap<>(tok.files());
+        extra.put("training.json", json.writeValueAsBytes(provenance));
+        var cfgJson = hf.json();
+        cfgJson.put("torch_dtype", spec.dtype().torchName());
+        HfCheckpointWriter.write(storage, out, new HfConfig(cfg, cfgJson, config),
+                params.toEntries(spec.dtype().stored()), Map.of("producer", "sparseft pretrain"), extra, 0,
+                spec.force());
+        long tokens = (long) (steps - summary.firstStep()) * batch * seqLen;
+        return new PretrainResult(cfg.modelType(), params.count(), summary.firstStep(), steps, tokens,
+                summary.seconds(), p, finalLoss, lastVal == null ? null
+                : new PretrainResult.Validation(lastVal.perplexity(), lastVal.windows()), seqLen, run, out,
+                provenance);
+    }
+
+    private static String sha256(byte[] bytes) throws NoSuchAlgorithmException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+}
