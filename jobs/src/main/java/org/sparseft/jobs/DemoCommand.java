@@ -9,6 +9,7 @@ import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.LazySession;
 import org.sparseft.jobs.tokenize.TokenizeResult;
 import org.sparseft.jobs.tokenize.TokenizeService;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
@@ -99,7 +100,6 @@ public final class DemoCommand implements Callable<Integer> {
             }
             String report = report(run, tokenized, progress);
             storage.writeAtomically(Storage.join(run, "data-report.md"), report.getBytes(StandardCharsets.UTF_8));
-            SparkSessions.stop(spark);
             String modelDir = model != null ? model : shippedModel();
             String pipelineDir = Storage.join(run, quick ? "pipeline-quick" : "pipeline");
             Recipe r = Recipe.parse(recipe(modelDir, Storage.join(run, "tokens"), quick), "the demo recipe",
@@ -107,8 +107,8 @@ public final class DemoCommand implements Callable<Integer> {
             progress.step("pipeline: " + pipelineDir + (quick ? " (--quick: tiny budgets, figures mean nothing)"
                     : ""));
             PrintWriter w = spec.commandLine().getOut();
-            List<Pipeline.StageResult> results = new Pipeline(storage, r, pipelineDir, force, w,
-                    spec.commandLine().getErr()).run();
+            List<Pipeline.StageResult> results = new Pipeline(storage, r, pipelineDir, force,
+                    spec.commandLine().getErr()).run(new LazySession(() -> spark));
             String table = RunReport.write(storage, r, pipelineDir, results, progress.seconds());
             w.print(report);
             w.println();

@@ -2,7 +2,9 @@ package org.sparseft.jobs;
 
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
+import org.sparseft.driver.SparkSessions;
 import org.sparseft.jobs.pipeline.Pipeline;
+import org.sparseft.jobs.service.LazySession;
 import org.sparseft.jobs.pipeline.Recipe;
 import org.sparseft.jobs.report.RunReport;
 import picocli.CommandLine;
@@ -54,7 +56,11 @@ public final class RunCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         long t0 = System.nanoTime();
-        List<Pipeline.StageResult> results = new Pipeline(storage, recipe, run, force, w, err).run();
+        List<Pipeline.StageResult> results;
+        try (LazySession spark = new LazySession(() -> SparkSessions.create("sparseft run " + name, recipe.master(),
+                recipe.conf()))) {
+            results = new Pipeline(storage, recipe, run, force, err).run(spark);
+        }
         String md = RunReport.write(storage, recipe, run, results, (System.nanoTime() - t0) / 1e9);
         w.print(md);
         w.printf("%nreport: %s/report.md%n", run);

@@ -27,7 +27,7 @@ class RecipeExamplesTest {
         for (Path r : recipes) {
             Recipe recipe = Recipe.parse(Files.readString(r), r.toString(), List.of());
             new Pipeline(HadoopStorage.withDefaults(), recipe, "/tmp/never-written", false,
-                    new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter())).check();
+                    new PrintWriter(new StringWriter())).check();
         }
     }
 }

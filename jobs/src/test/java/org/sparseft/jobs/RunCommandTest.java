@@ -238,11 +238,11 @@ class RunCommandTest {
                 {"export:\n  from: data\n", "key 'export.from' is 'data'"},
                 // the other method's options, even at their default values, as on the command line
                 {"finetune:\n  method: ast\n  pattern: 2:4\n  pst-weight-rank: 8\n",
-                        "key 'finetune.pst-weight-rank'", "--pst-weight-rank applies to --method pst, not ast"},
+                        "key 'finetune.pst-weight-rank'", "'finetune.pst-weight-rank' applies to 'finetune.method' pst, not ast"},
                 {"finetune:\n  method: pst\n  sparsity: 0.5\n  ast-decay: 1e-4\n  ast-kl-weight: 0.5\n",
-                        "key 'finetune.ast-decay'", "--ast-decay, --ast-kl-weight apply to --method ast, not pst"},
+                        "key 'finetune.ast-decay'", "'finetune.ast-decay', 'finetune.ast-kl-weight' apply to 'finetune.method' ast, not pst"},
                 {"prune:\n  method: wanda\n  sparsity: 0.5\n  dsnot-sign-check: true\n",
-                        "key 'prune.dsnot-sign-check'", "--dsnot-sign-check applies to --method dsnot, not wanda"},
+                        "key 'prune.dsnot-sign-check'", "'prune.dsnot-sign-check' applies to 'prune.method' dsnot, not wanda"},
                 {"prune: [\n", "is not valid YAML"},
         };
         for (String[] c : cases) {

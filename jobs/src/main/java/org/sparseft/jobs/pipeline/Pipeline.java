@@ -1,39 +1,55 @@
 package org.sparseft.jobs.pipeline;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
-import org.sparseft.RuntimeFailure;
-import org.sparseft.io.AtomicOutput;
+import org.sparseft.InvalidSettingException;
 import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizers;
-import org.sparseft.jobs.EvaluateCommand;
-import org.sparseft.jobs.FinetuneCommand;
-import org.sparseft.jobs.Main;
-import org.sparseft.jobs.PruneCommand;
-import org.sparseft.jobs.TokenizeCommand;
-import picocli.CommandLine;
+import org.sparseft.jobs.evaluate.EvaluateService;
+import org.sparseft.jobs.evaluate.EvaluateSpec;
+import org.sparseft.jobs.finetune.FinetuneService;
+import org.sparseft.jobs.finetune.FinetuneSpec;
+import org.sparseft.jobs.prune.PruneService;
+import org.sparseft.jobs.prune.PruneSpec;
+import org.sparseft.jobs.service.CheckpointCopy;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.LazySession;
+import org.sparseft.jobs.service.Progress;
+import org.sparseft.jobs.spec.SpecBinding;
+import org.sparseft.jobs.spec.UnknownSettingException;
+import org.sparseft.jobs.tokenize.TokenizeService;
+import org.sparseft.jobs.tokenize.TokenizeSpec;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Runs a {@link Recipe}'s stages in order under one run directory, as schedulers need it re-runnable: stage
  * {@code NAME} writes {@code <run>/NAME/} (atomically, ending in {@code _SUCCESS}) and records its configuration
  * hash in {@code <run>/stages/NAME.json}. On a re-run a finished stage with the same hash is skipped, one with
  * another hash is refused unless {@code force}, and an interrupted fine-tune resumes from its last checkpoint
- * ({@code <run>/NAME.run}). Every stage runs the same command as the CLI, in this JVM.
+ * ({@code <run>/NAME.run}).
+ *
+ * <p>A stage's keys are its job's settings: each stage is bound to the job's spec (the same one the command line
+ * and the Java API make) before anything runs, with the inputs and outputs the pipeline chains in, and runs through
+ * the job's service on one Spark session for the whole recipe. Mistakes are named by their key path
+ * ({@code prune.sparsity}).
  */
 public final class Pipeline {
     public static final String SUCCESS = "_SUCCESS";
@@ -44,57 +60,74 @@ public final class Pipeline {
                           String seqLen) {
     }
 
-    /**
-     * A stage's command line, the hash that identifies its result, and what it runs over: for a data stage the
-     * text of each split, for evaluate each model by name; empty for the others.
-     */
-    private record Plan(List<String> args, String hash, String output, Map<String, String> over) {
-        Plan(List<String> args, String hash, String output) {
-            this(args, hash, output, Map.of());
-        }
+    /** One job of a stage: its settings (what the hash covers) and how it runs on a session. */
+    private record Job(String label, ObjectNode settings, Runner runner) {
+    }
+
+    private interface Runner {
+        void run(JobContext context) throws Exception;
+    }
+
+    /** A stage's jobs, the hash that identifies its result, and where the result goes. */
+    private record Plan(List<Job> jobs, String hash, String output) {
     }
 
     /** Per stage: whether it ran or was skipped, and how long it took. */
     public record StageResult(String name, Recipe.Kind kind, boolean skipped, double seconds, String output) {
     }
 
+    /** Keys the pipeline sets itself, per stage kind: inputs, outputs, run directories. */
+    private static final Map<Recipe.Kind, Set<String>> RESERVED = Map.of(
+            Recipe.Kind.PRUNE, Set.of("model", "out", "force", "calib", "tokens"),
+            Recipe.Kind.FINETUNE, Set.of("model", "out", "force", "run", "resume", "data", "tokens", "validation"),
+            Recipe.Kind.EVALUATE, Set.of("model", "out", "force", "dump-logits", "dump-n"),
+            Recipe.Kind.DATA, Set.of(),
+            Recipe.Kind.EXPORT, Set.of());
+    private static final Set<String> DATA_KEYS = Set.of("path", "validation", "seqlen", "tokenizer", "text-field",
+            "format");
+    private static final Set<String> EXPORT_KEYS = Set.of("path", "from");
+
     private final Storage storage;
     private final Recipe recipe;
     private final String run;
     private final boolean force;
-    private final PrintWriter out;
     private final PrintWriter err;
     private final String model;
 
-    public Pipeline(Storage storage, Recipe recipe, String run, boolean force, PrintWriter out, PrintWriter err) {
+    public Pipeline(Storage storage, Recipe recipe, String run, boolean force, PrintWriter err) {
         this.storage = storage;
         this.recipe = recipe;
         this.run = run;
         this.force = force;
-        this.out = out;
         this.err = err;
         this.model = storage.qualify(recipe.model());
     }
 
     /**
-     * Checks every stage's options against its command before anything runs (unknown keys, wrong types, keys the
-     * pipeline sets itself, missing inputs), then runs the stages.
+     * Checks every stage's settings against its job's spec before anything runs (unknown keys, wrong types, values
+     * out of range, keys the pipeline sets itself, missing inputs), then runs the stages on {@code spark}, started
+     * when the first stage needs it.
      */
-    public List<StageResult> run() throws IOException {
-        check();
-        return plan(false);
+    public List<StageResult> run(LazySession spark) throws IOException {
+        List<Plan> plans = plan();
+        List<StageResult> results = new ArrayList<>();
+        Iterator<Plan> it = plans.iterator();
+        for (Recipe.Stage stage : recipe.stages().values()) {
+            results.add(execute(stage, it.next(), spark));
+        }
+        return results;
     }
 
-    /** The checks of {@link #run()} alone: every stage's options and inputs, without running anything. */
+    /** The checks of {@link #run} alone, without running anything. */
     public void check() throws IOException {
-        plan(true);
+        plan();
     }
 
-    private List<StageResult> plan(boolean dryRun) throws IOException {
+    private List<Plan> plan() throws IOException {
         Map<String, Output> outputs = new LinkedHashMap<>();
         Output data = null;
         Output lastModel = null;
-        List<StageResult> results = new ArrayList<>();
+        List<Plan> plans = new ArrayList<>();
         for (Recipe.Stage stage : recipe.stages().values()) {
             String dir = Storage.join(run, stage.name());
             Plan plan = switch (stage.kind()) {
@@ -104,8 +137,8 @@ public final class Pipeline {
                 case EXPORT -> exportPlan(stage, dir, lastModel, outputs);
             };
             Output o = new Output(stage.name(), stage.kind(), plan.hash(), plan.output(),
-                    stage.kind() == Recipe.Kind.DATA ? tokensOf(plan, dir, "train") : null,
-                    stage.kind() == Recipe.Kind.DATA ? tokensOf(plan, dir, "validation") : null,
+                    stage.kind() == Recipe.Kind.DATA ? tokensOf(stage, dir, "path", "train") : null,
+                    stage.kind() == Recipe.Kind.DATA ? tokensOf(stage, dir, "validation", "validation") : null,
                     value(stage, "seqlen", "256"));
             outputs.put(stage.name(), o);
             if (stage.kind() == Recipe.Kind.DATA) {
@@ -113,14 +146,12 @@ public final class Pipeline {
             } else if (stage.kind() == Recipe.Kind.PRUNE || stage.kind() == Recipe.Kind.FINETUNE) {
                 lastModel = o;
             }
-            if (!dryRun) {
-                results.add(execute(stage, plan, dir));
-            }
+            plans.add(plan);
         }
-        return results;
+        return plans;
     }
 
-    private StageResult execute(Recipe.Stage stage, Plan plan, String dir) throws IOException {
+    private StageResult execute(Recipe.Stage stage, Plan plan, LazySession spark) throws IOException {
         String record = Storage.join(Storage.join(run, "stages"), stage.name() + ".json");
         boolean finished = storage.exists(Storage.join(plan.output(), SUCCESS));
         String recorded = storage.exists(record) ? JSON.readTree(storage.readAllBytes(record)).path("config_sha256")
@@ -138,45 +169,58 @@ public final class Pipeline {
                     + " after it, or use a new --out");
         }
         long t0 = System.nanoTime();
-        boolean tokenizes = stage.kind() != Recipe.Kind.DATA
-                || plan.over().values().stream().anyMatch(p -> !pretokenized(p));
-        err.printf("[%s] %s%n", stage.name(), tokenizes ? "running: sparseft " + String.join(" ", plan.args())
-                : "using the token files " + String.join(", ", plan.over().values()));
-        err.flush();
-        List<String> args = new ArrayList<>(plan.args());
-        if (stage.kind() == Recipe.Kind.FINETUNE && !changed) {
-            args.add("--resume"); // continues an interrupted run; a fresh start when there is no checkpoint
+        if (stage.kind() == Recipe.Kind.DATA || stage.kind() == Recipe.Kind.EVALUATE) {
+            storage.mkdirs(plan.output());
+            storage.delete(Storage.join(plan.output(), SUCCESS));
         }
-        switch (stage.kind()) {
-            case DATA -> runData(stage, plan, dir);
-            case EVALUATE -> runEvaluate(stage, plan, dir);
-            case EXPORT -> runExport(args, plan.output());
-            default -> command(stage.name(), args);
+        for (Job job : plan.jobs()) {
+            err.printf("[%s] running %s%n", stage.name(), describe(job));
+            err.flush();
+            if (stage.kind() == Recipe.Kind.FINETUNE && !changed) {
+                job.settings().put("resume", true); // continues an interrupted run; a fresh start without checkpoints
+            }
+            try {
+                job.runner().run(new JobContext(spark.get(), new Progress(err), "sparseft run " + recipe.source()
+                        + " (stage " + stage.name() + ")"));
+            } catch (InvalidSettingException e) {
+                throw BadInputException.at(recipe.source(), "stage '" + stage.name() + "': " + render(stage, e));
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new org.sparseft.RuntimeFailure("stage '" + stage.name() + "' failed: " + e.getMessage(), e);
+            }
+        }
+        if (stage.kind() == Recipe.Kind.DATA || stage.kind() == Recipe.Kind.EVALUATE) {
+            storage.writeAtomically(Storage.join(plan.output(), SUCCESS), new byte[0]);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        ObjectNode r = JSON.createObjectNode().put("stage", stage.name()).put("kind", stage.kind().name()
-                .toLowerCase(java.util.Locale.ROOT)).put("config_sha256", plan.hash()).put("seconds", seconds)
-                .put("output", plan.output());
-        ArrayNode a = r.putArray("args");
-        plan.args().forEach(a::add);
+        ObjectNode r = JSON.createObjectNode().put("stage", stage.name())
+                .put("kind", stage.kind().name().toLowerCase(Locale.ROOT)).put("config_sha256", plan.hash())
+                .put("seconds", seconds).put("output", plan.output());
+        ObjectNode jobs = r.putObject("jobs");
+        plan.jobs().forEach(j -> jobs.set(j.label(), j.settings()));
         storage.writeAtomically(record, JSON.writeValueAsBytes(r));
         err.printf("[%s] done in %.1f s%n", stage.name(), seconds);
         err.flush();
         return new StageResult(stage.name(), stage.kind(), false, seconds, plan.output());
     }
 
-    // --- plans -------------------------------------------------------------------------------------------------
+    private static String describe(Job job) {
+        StringBuilder s = new StringBuilder(job.label()).append(':');
+        job.settings().fields().forEachRemaining(e -> s.append(' ').append(e.getKey()).append('=')
+                .append(e.getValue().isValueNode() ? e.getValue().asText() : e.getValue().toString()));
+        return s.toString();
+    }
 
-    private static final Set<String> DATA_KEYS = Set.of("path", "validation", "seqlen", "tokenizer", "text-field",
-            "format");
+    // --- plans -------------------------------------------------------------------------------------------------
 
     /** Pre-tokenized splits (.safetensors) are used where they are; text is tokenized into the stage directory. */
     private static boolean pretokenized(String path) {
         return path.endsWith(".safetensors");
     }
 
-    private String tokensOf(Plan plan, String dir, String split) {
-        String path = plan.over().get(split);
+    private String tokensOf(Recipe.Stage stage, String dir, String key, String split) {
+        String path = stage.option(key);
         if (path == null) {
             return null;
         }
@@ -194,30 +238,42 @@ public final class Pipeline {
                     + " text (a file, directory or glob on any Hadoop FS; it may carry a date, e.g."
                     + " hdfs:///corpus/dt=2026-11-23)");
         }
-        List<String> args = new ArrayList<>(List.of("tokenize", "--seqlen", value(stage, "seqlen", "256"),
-                "--tokenizer", value(stage, "tokenizer", Tokenizers.present(storage, model) ? model
-                        : Tokenizers.BYTE)));
-        for (String key : List.of("text-field", "format")) {
-            if (stage.option(key) != null) {
-                args.addAll(List.of("--" + key, stage.option(key)));
-            }
-        }
+        List<Job> jobs = new ArrayList<>();
+        List<String> hashed = new ArrayList<>();
         Map<String, String> splits = new LinkedHashMap<>();
-        splits.put("train", stage.option("path"));
-        if (stage.option("validation") != null) {
-            splits.put("validation", stage.option("validation"));
+        splits.put("train", "path");
+        splits.put("validation", "validation");
+        for (Map.Entry<String, String> split : splits.entrySet()) {
+            String path = stage.option(split.getValue());
+            if (path == null) {
+                continue;
+            }
+            String key = stage.name() + "." + split.getValue();
+            if (pretokenized(path)) {
+                hashed.add(split.getKey() + "=" + path);
+                jobs.add(new Job(split.getKey(), SpecBinding.settings().put("tokens", path), context -> {
+                    if (!storage.exists(path)) {
+                        throw BadInputException.at(path, "token file does not exist (" + key + ")");
+                    }
+                }));
+                continue;
+            }
+            ObjectNode settings = SpecBinding.settings().put("data", path)
+                    .put("out", Storage.join(dir, split.getKey() + ".safetensors")).put("force", true)
+                    .put("seqlen", value(stage, "seqlen", "256"))
+                    .put("tokenizer", value(stage, "tokenizer", Tokenizers.present(storage, model) ? model
+                            : Tokenizers.BYTE));
+            for (String k : List.of("text-field", "format")) {
+                if (stage.option(k) != null) {
+                    settings.put(k, stage.option(k));
+                }
+            }
+            TokenizeSpec spec = bind(stage, settings, TokenizeSpec.class);
+            hashed.add(split.getKey() + "=" + canonical(settings));
+            jobs.add(new Job(split.getKey(), settings, context -> TokenizeService.run(spec, context)));
         }
-        check(stage, new TokenizeCommand(), withSpark(concat(args, List.of("--data", stage.option("path"), "--out",
-                "x.safetensors"))));
-        List<String> hashed = new ArrayList<>(args);
-        splits.forEach((split, path) -> hashed.add(split + "=" + path));
-        return new Plan(withSpark(args), hash(hashed), dir, splits);
+        return new Plan(jobs, hash(hashed), dir);
     }
-
-    private static final Set<String> PRUNE_RESERVED = Set.of("model", "out", "force", "calib", "tokens", "master",
-            "conf", "data");
-    private static final Set<String> FINETUNE_RESERVED = Set.of("model", "out", "force", "run", "resume", "data",
-            "tokens", "validation", "master", "conf");
 
     private Plan modelPlan(Recipe.Stage stage, String dir, Output data, Map<String, Output> outputs) {
         boolean prune = stage.kind() == Recipe.Kind.PRUNE;
@@ -226,48 +282,47 @@ public final class Pipeline {
                     + " (its " + (prune ? "calibration" : "training") + " text)");
         }
         Output from = from(stage, outputs);
-        String input = from == null ? model : from.path();
-        List<String> args = new ArrayList<>(List.of(prune ? "prune" : "finetune", "--model", input, "--out", dir,
-                "--force", "--tokens", data.train()));
+        ObjectNode settings = stageSettings(stage);
+        settings.put("model", from == null ? model : from.path()).put("out", dir).put("force", true)
+                .put("tokens", data.train());
         if (!prune) {
-            args.addAll(List.of("--run", dir + ".run"));
+            settings.put("run", dir + ".run");
             if (data.validation() != null) {
-                args.addAll(List.of("--validation", data.validation()));
+                settings.put("validation", data.validation());
             }
         }
-        Object command = prune ? new PruneCommand() : new FinetuneCommand();
-        args.addAll(flags(stage, command, prune ? PRUNE_RESERVED : FINETUNE_RESERVED));
         if (stage.option("seqlen") == null) { // the data stage's blocks, unless the stage re-cuts them
-            args.addAll(List.of("--seqlen", data.seqLen()));
+            settings.put("seqlen", data.seqLen());
         }
-        List<String> full = withSpark(args);
-        check(stage, command, full);
-        return new Plan(full, hash(args, data.hash(), from == null ? "" : from.hash()), dir);
+        String hash = hash(List.of(canonical(settings)), data.hash(), from == null ? "" : from.hash());
+        Job job;
+        if (prune) {
+            PruneSpec spec = bind(stage, settings, PruneSpec.class);
+            job = new Job("prune", settings, context -> PruneService.run(spec, context));
+        } else {
+            bind(stage, settings, FinetuneSpec.class); // checked now; bound again with resume when it runs
+            job = new Job("finetune", settings, context -> FinetuneService.run(bind(stage, settings,
+                    FinetuneSpec.class), context));
+        }
+        return new Plan(List.of(job), hash, dir);
     }
 
-    private static final Set<String> EVALUATE_RESERVED = Set.of("model", "out", "force", "master", "conf",
-            "dump-logits", "dump-n");
-
     private Plan evaluatePlan(Recipe.Stage stage, String dir, Output data, Map<String, Output> outputs) {
-        List<String> flags = flags(stage, new EvaluateCommand(), EVALUATE_RESERVED);
-        boolean ownData = stage.options().containsKey("data") || stage.options().containsKey("tokens");
+        ObjectNode common = stageSettings(stage);
+        boolean ownData = common.has("data") || common.has("tokens");
         if (!ownData && (data == null || data.validation() == null)) {
             throw BadInputException.at(recipe.source(), "stage '" + stage.name() + "' needs validation text: give"
                     + " it 'data' (or 'tokens'), or a data stage with 'validation' before it");
         }
-        List<String> args = new ArrayList<>(List.of("evaluate"));
         if (!ownData) {
-            args.addAll(List.of("--tokens", data.validation()));
+            common.put("tokens", data.validation());
         }
-        args.addAll(flags);
         if (stage.option("seqlen") == null && data != null) {
-            args.addAll(List.of("--seqlen", data.seqLen()));
+            common.put("seqlen", data.seqLen());
         }
-        check(stage, new EvaluateCommand(), withSpark(concat(args, List.of("--model", model))));
         Map<String, String> models = new LinkedHashMap<>();
         models.put("dense", model);
-        List<String> hashed = new ArrayList<>(args);
-        hashed.add("dense=" + model);
+        List<String> hashed = new ArrayList<>(List.of(canonical(common), "dense=" + model));
         for (Output o : outputs.values()) {
             if (o.kind() == Recipe.Kind.PRUNE || o.kind() == Recipe.Kind.FINETUNE) {
                 models.put(o.name(), o.path());
@@ -277,13 +332,20 @@ public final class Pipeline {
         if (data != null) {
             hashed.add(data.hash());
         }
-        return new Plan(withSpark(args), hash(hashed), dir, models);
+        List<Job> jobs = new ArrayList<>();
+        for (Map.Entry<String, String> m : models.entrySet()) {
+            ObjectNode settings = common.deepCopy().put("model", m.getValue())
+                    .put("out", Storage.join(dir, m.getKey() + ".json")).put("force", true);
+            EvaluateSpec spec = bind(stage, settings, EvaluateSpec.class);
+            jobs.add(new Job(m.getKey(), settings, context -> EvaluateService.run(spec, context)));
+        }
+        return new Plan(jobs, hash(hashed), dir);
     }
 
     private Plan exportPlan(Recipe.Stage stage, String dir, Output lastModel, Map<String, Output> outputs) {
         for (String key : stage.options().keySet()) {
-            if (!Set.of("path", "from").contains(key)) {
-                throw unknown(stage, key, Set.of("path", "from"));
+            if (!EXPORT_KEYS.contains(key)) {
+                throw unknown(stage, key, EXPORT_KEYS);
             }
         }
         Output from = from(stage, outputs);
@@ -294,9 +356,11 @@ public final class Pipeline {
             throw BadInputException.at(recipe.source(), "stage '" + stage.name() + "' has nothing to export: put a"
                     + " prune or finetune stage before it");
         }
+        String source = from.path();
         String target = stage.option("path") != null ? storage.qualify(stage.option("path")) : dir;
-        List<String> args = List.of("export", from.path(), target);
-        return new Plan(args, hash(args, from.hash()), target);
+        ObjectNode settings = SpecBinding.settings().put("from", source).put("path", target);
+        return new Plan(List.of(new Job("export", settings, context -> CheckpointCopy.copy(storage, source, target))),
+                hash(List.of("export", source, target), from.hash()), target);
     }
 
     private Output from(Recipe.Stage stage, Map<String, Output> outputs) {
@@ -312,85 +376,15 @@ public final class Pipeline {
         return o;
     }
 
-    // --- running -----------------------------------------------------------------------------------------------
+    // --- settings ----------------------------------------------------------------------------------------------
 
-    private void command(String stage, List<String> args) {
-        int code = Main.run(args.toArray(String[]::new), out, err);
-        if (code != Main.OK) {
-            String why = "stage '" + stage + "' failed (exit " + code + ")";
-            throw code == Main.BAD_INPUT ? new BadInputException(why) : new RuntimeFailure(why);
-        }
-    }
-
-    private void runData(Recipe.Stage stage, Plan plan, String dir) throws IOException {
-        storage.mkdirs(dir);
-        storage.delete(Storage.join(dir, SUCCESS));
-        for (Map.Entry<String, String> split : plan.over().entrySet()) {
-            if (pretokenized(split.getValue())) {
-                if (!storage.exists(split.getValue())) {
-                    throw BadInputException.at(split.getValue(), "token file does not exist (" + stage.name() + "."
-                            + (split.getKey().equals("train") ? "path" : "validation") + ")");
-                }
-                continue;
-            }
-            command(stage.name(), concat(plan.args(), List.of("--data", split.getValue(), "--out",
-                    Storage.join(dir, split.getKey() + ".safetensors"), "--force")));
-        }
-        storage.writeAtomically(Storage.join(dir, SUCCESS), new byte[0]);
-    }
-
-    private void runEvaluate(Recipe.Stage stage, Plan plan, String dir) throws IOException {
-        storage.mkdirs(dir);
-        storage.delete(Storage.join(dir, SUCCESS));
-        for (Map.Entry<String, String> m : plan.over().entrySet()) {
-            command(stage.name() + " " + m.getKey(), concat(plan.args(), List.of("--model", m.getValue(), "--out",
-                    Storage.join(dir, m.getKey() + ".json"), "--force")));
-        }
-        storage.writeAtomically(Storage.join(dir, SUCCESS), new byte[0]);
-    }
-
-    private void runExport(List<String> args, String target) throws IOException {
-        String from = args.get(1);
-        AtomicOutput.writeDirectory(storage, target, true, tmp -> {
-            for (String name : storage.list(from)) {
-                String src = Storage.join(from, name);
-                if (storage.isDirectory(src)) {
-                    continue;
-                }
-                copy(src, Storage.join(tmp, name));
-            }
-        });
-    }
-
-    private void copy(String from, String to) throws IOException {
-        try (Storage.RandomAccessInput in = storage.openRandomAccess(from); OutputStream o = storage.create(to)) {
-            for (long pos = 0; pos < in.length(); pos += 1 << 24) {
-                java.nio.ByteBuffer b = in.read(pos, (int) Math.min(1 << 24, in.length() - pos));
-                byte[] chunk = new byte[b.remaining()];
-                b.get(chunk);
-                o.write(chunk);
-            }
-        }
-    }
-
-    // --- options -----------------------------------------------------------------------------------------------
-
-    private List<String> withSpark(List<String> args) {
-        List<String> a = new ArrayList<>(args);
-        if (recipe.master() != null) {
-            a.addAll(List.of("--master", recipe.master()));
-        }
-        recipe.conf().forEach((k, v) -> a.addAll(List.of("--conf", k + "=" + v)));
-        return a;
-    }
-
-    /** The stage's options as flags, each checked to be an option of the command and not one the pipeline sets. */
-    private List<String> flags(Recipe.Stage stage, Object command, Set<String> reserved) {
-        CommandLine.Model.CommandSpec spec = new CommandLine(command).getCommandSpec();
-        List<String> flags = new ArrayList<>();
+    /** The stage's own keys as settings (a list is a repeated setting), refusing those the pipeline sets. */
+    private ObjectNode stageSettings(Recipe.Stage stage) {
+        ObjectNode settings = SpecBinding.settings();
+        Set<String> reserved = RESERVED.get(stage.kind());
         for (Map.Entry<String, List<String>> e : stage.options().entrySet()) {
             String key = e.getKey();
-            if (key.equals("from")) {
+            if (key.equals("from") && stage.kind() != Recipe.Kind.EVALUATE) {
                 continue;
             }
             if (reserved.contains(key)) {
@@ -398,56 +392,39 @@ public final class Pipeline {
                         + " pipeline (inputs, outputs, run directories and Spark come from the recipe's model, its"
                         + " stages, --out and 'spark'); remove it");
             }
-            CommandLine.Model.OptionSpec option = key.startsWith("-") ? null : spec.findOption("--" + key);
-            if (option == null || option.usageHelp() || option.versionHelp()) {
-                List<String> known = new ArrayList<>();
-                spec.options().forEach(o -> {
-                    String n = o.longestName().replaceFirst("^--", "");
-                    if (!reserved.contains(n) && !o.usageHelp() && !o.versionHelp()) {
-                        known.add(n);
-                    }
-                });
-                throw unknown(stage, key, known);
-            }
-            if (option.arity().max() == 0) {
-                String v = e.getValue().get(0);
-                if (!v.equals("true") && !v.equals("false")) {
-                    throw BadInputException.at(recipe.source(), "key '" + stage.name() + "." + key + "' is a switch:"
-                            + " expected true or false, found '" + v + "'");
-                }
-                if (v.equals("true")) {
-                    flags.add("--" + key);
-                }
-                continue;
-            }
-            for (String v : e.getValue()) {
-                flags.add("--" + key);
-                flags.add(v);
+            List<String> values = e.getValue();
+            if (values.size() == 1) {
+                settings.put(key, values.get(0));
+            } else {
+                values.forEach(settings.putArray(key)::add);
             }
         }
-        return flags;
+        return settings;
     }
 
-    private static final Pattern OPTION = Pattern.compile("'--([a-z0-9-]+)'");
-
-    /**
-     * Parses the command line as the command would, so wrong types fail before any stage runs (a stage's options
-     * of another method than its own are refused by its spec, when the stage runs).
-     */
-    private void check(Recipe.Stage stage, Object command, List<String> args) {
+    /** The stage's settings bound to its spec, mistakes named by key path. */
+    private <S> S bind(Recipe.Stage stage, ObjectNode settings, Class<S> type) {
         try {
-            new CommandLine(command).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
-        } catch (CommandLine.ParameterException e) {
-            Matcher m = OPTION.matcher(e.getMessage());
-            String key = m.find() ? stage.name() + "." + m.group(1) : stage.name();
-            throw BadInputException.at(recipe.source(), "key '" + key + "': " + e.getMessage());
+            return SpecBinding.bind(settings, type);
+        } catch (UnknownSettingException e) {
+            Set<String> takes = new TreeSet<>(e.known());
+            takes.removeAll(RESERVED.get(stage.kind()));
+            throw unknown(stage, e.settings().get(0), takes);
+        } catch (InvalidSettingException e) {
+            throw BadInputException.at(recipe.source(), render(stage, e));
         }
+    }
+
+    /** "key 'prune.sparsity' 1.5: expected a fraction in [0, 1)". */
+    private static String render(Recipe.Stage stage, InvalidSettingException e) {
+        String m = e.render(k -> "'" + stage.name() + "." + k + "'");
+        return m.startsWith("'") ? "key " + m : m;
     }
 
     private BadInputException unknown(Recipe.Stage stage, String key, java.util.Collection<String> known) {
         return BadInputException.at(recipe.source(), "key '" + stage.name() + "." + key + "' is unknown; a "
-                + stage.kind().name().toLowerCase(java.util.Locale.ROOT) + " stage takes "
-                + String.join(", ", new java.util.TreeSet<>(known)) + (stage.kind() == Recipe.Kind.PRUNE
+                + stage.kind().name().toLowerCase(Locale.ROOT) + " stage takes "
+                + String.join(", ", new TreeSet<>(known)) + (stage.kind() == Recipe.Kind.PRUNE
                 || stage.kind() == Recipe.Kind.FINETUNE || stage.kind() == Recipe.Kind.EXPORT ? ", from" : ""));
     }
 
@@ -455,16 +432,17 @@ public final class Pipeline {
         return stage.option(key) != null ? stage.option(key) : otherwise;
     }
 
-    private static List<String> concat(List<String> a, List<String> b) {
-        List<String> c = new ArrayList<>(a);
-        c.addAll(b);
-        return c;
+    /** Settings with sorted keys, as text: the same settings give the same hash whatever order they were written. */
+    private static String canonical(ObjectNode settings) {
+        Map<String, JsonNode> sorted = new TreeMap<>();
+        settings.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
+        return JSON.valueToTree(sorted).toString();
     }
 
-    private static String hash(List<String> args, String... upstream) {
+    private static String hash(List<String> parts, String... upstream) {
         try {
-            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
-            for (String a : args) {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (String a : parts) {
                 sha.update(a.getBytes(StandardCharsets.UTF_8));
                 sha.update((byte) 0);
             }
@@ -472,8 +450,8 @@ public final class Pipeline {
                 sha.update(u.getBytes(StandardCharsets.UTF_8));
                 sha.update((byte) 1);
             }
-            return java.util.HexFormat.of().formatHex(sha.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

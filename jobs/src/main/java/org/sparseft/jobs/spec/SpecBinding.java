@@ -66,8 +66,7 @@ public final class SpecBinding {
         } catch (UnrecognizedPropertyException e) {
             Set<String> known = new TreeSet<>();
             e.getKnownPropertyIds().forEach(k -> known.add(k.toString()));
-            throw new InvalidSettingException("{" + e.getPropertyName() + "} is unknown; expected one of "
-                    + String.join(", ", known));
+            throw new UnknownSettingException(e.getPropertyName(), new ArrayList<>(known));
         } catch (IOException e) {
             BadInputException inside = badInput(e);
             if (inside != null) {
