@@ -23,6 +23,9 @@ public final class LineChart {
     public record Reference(String label, double value) {
     }
 
+    /** Room an entry of a horizontal legend takes beside its label's text: the line sample and the padding. */
+    private static final int LEGEND_ENTRY_EXTRA = 60;
+
     private LineChart() {
     }
 
@@ -30,11 +33,22 @@ public final class LineChart {
     public static byte[] png(String title, String xLabel, String yLabel, List<Series> series,
                              List<Reference> references, int width, int height) throws IOException {
         System.setProperty("java.awt.headless", "true");
-        XYChart chart = new XYChartBuilder().width(width).height(height).title(title).xAxisTitle(xLabel)
-                .yAxisTitle(yLabel).build();
-        // below the plot: a legend inside would hide the last points, where the results are
+        List<String> labels = new ArrayList<>();
+        series.forEach(s -> labels.add(s.label()));
+        references.forEach(r -> labels.add(r.label()));
+        // below the plot: a legend inside would hide the last points, where the results are. XChart does not wrap
+        // a horizontal legend, so one too wide for the image is stacked, one entry per line, and the image grows.
+        java.awt.Font font = new org.knowm.xchart.style.XYStyler().getLegendFont();
+        java.awt.FontMetrics metrics = new java.awt.image.BufferedImage(1, 1, java.awt.image.BufferedImage.TYPE_INT_RGB)
+                .getGraphics().getFontMetrics(font);
+        int legendWidth = labels.stream().mapToInt(l -> metrics.stringWidth(l) + LEGEND_ENTRY_EXTRA).sum();
+        boolean stacked = legendWidth > width - 40;
+        XYChart chart = new XYChartBuilder().width(width)
+                .height(stacked ? height + labels.size() * (metrics.getHeight() + 4) : height).title(title)
+                .xAxisTitle(xLabel).yAxisTitle(yLabel).build();
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
-        chart.getStyler().setLegendLayout(org.knowm.xchart.style.Styler.LegendLayout.Horizontal);
+        chart.getStyler().setLegendLayout(stacked ? org.knowm.xchart.style.Styler.LegendLayout.Vertical
+                : org.knowm.xchart.style.Styler.LegendLayout.Horizontal);
         chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
         double minX = Double.MAX_VALUE;
         double maxX = -Double.MAX_VALUE;
