@@ -37,14 +37,9 @@ public final class SparkSessions {
         }
         // Defaults only where neither spark-submit, spark-defaults nor --conf chose: decided after the user's settings,
         // so that a cluster master never gets local-mode addresses.
-        sc.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+        settings().forEach(sc::setIfMissing);
         sc.setIfMissing("spark.kryo.registrationRequired", "true");
-        sc.setIfMissing("spark.kryo.registrator", KryoRegistration.class.getName());
         sc.setIfMissing("spark.sql.session.timeZone", "UTC");
-        // A training task returns a whole gradient (or parameters and moments) as one result: allow Kryo's largest
-        // buffer, and no cap on results reaching the driver (they are summed as they arrive, in partition order).
-        sc.setIfMissing("spark.kryoserializer.buffer.max", "2047m");
-        sc.setIfMissing("spark.driver.maxResultSize", "0");
         if (sc.get("spark.master").startsWith("local")) {
             sc.setIfMissing("spark.ui.enabled", "false");
             sc.setIfMissing("spark.driver.host", "127.0.0.1");
@@ -56,6 +51,42 @@ public final class SparkSessions {
             sc.setIfMissing("spark.executor.killOnFatalError.depth", "0");
         }
         return SparkSession.builder().config(sc).getOrCreate();
+    }
+
+    private static final String KRYO = "org.apache.spark.serializer.KryoSerializer";
+
+    /**
+     * The Spark settings sparseft's jobs need in a session they did not start: Kryo with sparseft's registrations
+     * (its tasks return statistics, gradients and masks that Java serialization cannot carry); Kryo's largest buffer
+     * and no cap on results reaching the driver, since a training task returns a whole gradient (or parameters and
+     * moments) as one result, summed as results arrive, in partition order.
+     */
+    public static Map<String, String> settings() {
+        Map<String, String> s = new java.util.LinkedHashMap<>();
+        s.put("spark.serializer", KRYO);
+        s.put("spark.kryo.registrator", KryoRegistration.class.getName());
+        s.put("spark.kryoserializer.buffer.max", "2047m");
+        s.put("spark.driver.maxResultSize", "0");
+        return s;
+    }
+
+    /**
+     * Refuses a session made without sparseft's serialization (a {@code spark-shell} or notebook started without the
+     * {@link #settings}): its first task would fail deep inside Spark with NotSerializableException.
+     */
+    public static void checkSerialization(SparkSession spark) {
+        SparkConf conf = spark.sparkContext().getConf();
+        boolean kryo = KRYO.equals(conf.get("spark.serializer", ""));
+        boolean registered = java.util.Arrays.stream(conf.get("spark.kryo.registrator", "").split(","))
+                .map(String::trim).anyMatch(KryoRegistration.class.getName()::equals);
+        if (!kryo || !registered) {
+            StringBuilder flags = new StringBuilder();
+            settings().forEach((k, v) -> flags.append(" --conf ").append(k).append('=').append(v));
+            throw new org.sparseft.BadInputException("the Spark session lacks sparseft's serialization (spark.serializer "
+                    + conf.get("spark.serializer", "unset") + ", spark.kryo.registrator "
+                    + conf.get("spark.kryo.registrator", "unset") + "): start it with" + flags
+                    + " (SparseFT.sparkSettings() has them for a session built in code)");
+        }
     }
 
     /** How long {@link #stop} waits for Spark to stop. */

@@ -106,7 +106,18 @@ public final class SparseFT {
         return call(() -> PretrainService.run(spec, context(spark, "pretrain")));
     }
 
+    /**
+     * The Spark settings a session must have before sparseft's jobs can run on it: Kryo with sparseft's registrator,
+     * and room for large task results. Pass them to {@code spark-shell} or {@code spark-submit} as {@code --conf}, or
+     * to {@code SparkSession.builder().config(k, v)}; a job on a session without the serializer and registrator
+     * throws {@link org.sparseft.BadInputException} naming them.
+     */
+    public static java.util.Map<String, String> sparkSettings() {
+        return SparkSessions.settings();
+    }
+
     private static JobContext context(SparkSession spark, String job) {
+        SparkSessions.checkSerialization(spark);
         return JobContext.of(spark, "SparseFT." + job + " (Java API)");
     }
 
