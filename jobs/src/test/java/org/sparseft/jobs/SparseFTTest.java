@@ -17,6 +17,7 @@ import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneSpec;
 import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.sparsity.DSnoT;
 import org.sparseft.testing.TinyCheckpoints;
 
 import java.nio.file.Files;
@@ -115,7 +116,8 @@ class SparseFTTest {
                 .put("dsnot-skip-layer", "attn").put("calib-batch", 4);
         PruneSpec bound = SpecBinding.bind(settings, PruneSpec.class);
         PruneSpec built = PruneSpec.builder().model("m").out("o").method(LayerwisePruner.Method.DSNOT).sparsity(0.6)
-                .tokens("t.safetensors").dsnotMaxCycles(7).dsnotSkipLayer("attn").calibBatch(4).build();
+                .tokens("t.safetensors").dsnotMaxCycles(7).dsnotSkipLayer(DSnoT.SkipLayers.ATTN)
+                .calibBatch(4).build();
         assertEquals(built.toString(), bound.toString());
         assertEquals(128, bound.nsamples(), "a key not given keeps the builder's default");
 

@@ -105,7 +105,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private int dsnotMaxCycles = DSnoT.Options.DEFAULT.maxCycles();
         private double dsnotUpdateThreshold = DSnoT.Options.DEFAULT.updateThreshold();
         private double dsnotPowOfVarRegrowing = DSnoT.Options.DEFAULT.powOfVarRegrowing();
-        private String dsnotSkipLayer = "mlp";
+        private DSnoT.SkipLayers dsnotSkipLayer = DSnoT.SkipLayers.MLP;
         private Boolean dsnotSignCheck = DSnoT.Options.DEFAULT.signCheck();
         private double sparsegptPercdamp = SparseGPT.Options.DEFAULTS.percDamp();
         private int sparsegptBlocksize = SparseGPT.Options.DEFAULTS.blockSize();
@@ -223,9 +223,9 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
-        public Builder dsnotSkipLayer(String linears) {
+        public Builder dsnotSkipLayer(DSnoT.SkipLayers linears) {
             given.add("dsnot-skip-layer");
-            dsnotSkipLayer = linears == null ? null : linears.toLowerCase(java.util.Locale.ROOT);
+            dsnotSkipLayer = linears;
             return this;
         }
 
@@ -270,7 +270,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return new PruneSpec(model, out, force, method, target, sparsityPerLayer, calibration, nsamples, seqlen,
                     seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
-                    DSnoT.SkipLayers.parse(dsnotSkipLayer), new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
+                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
         }
     }
 }
