@@ -3,7 +3,7 @@
 # spark.worker.resource.gpu.discoveryScript): prints the GPUs as Spark's resource JSON,
 #   {"name": "gpu", "addresses": ["0", "1"]}
 # The addresses are CUDA device ordinals as CUDA numbers them in a process with this script's environment, so a
-# task can pin to its address as is (org.sparseft.driver.TaskDevices):
+# task can pin to its address as is (org.sparseft.driver.exec.TaskDevices):
 # - CUDA_VISIBLE_DEVICES unset: nvidia-smi's indices (nvidia-smi ignores the variable; CUDA then numbers alike).
 # - CUDA_VISIBLE_DEVICES set: CUDA renumbers the visible devices 0..k-1 in the order listed, so "1" prints ["0"]
 #   and "2,3" prints ["0", "1"]. Entries are indices, GPU UUIDs (GPU-...) or MIG ids (MIG-...). As in CUDA, the

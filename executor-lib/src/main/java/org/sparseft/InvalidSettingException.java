@@ -1,10 +1,7 @@
 package org.sparseft;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A setting outside what sparseft accepts. The message is a template naming each setting it is about in braces,
@@ -17,14 +14,11 @@ import java.util.regex.Pattern;
  * setting; {@link #of} does so for its value.
  */
 public class InvalidSettingException extends BadInputException {
-    /** An escaped brace, or a setting. */
-    private static final Pattern TOKEN = Pattern.compile("\\{\\{|\\{([a-z0-9-]+)}");
-
     private final String template;
 
     /** A template such as {@code "{seqlen} 1: expected at least 2"}. */
     public InvalidSettingException(String template) {
-        super(render(template, UnaryOperator.identity()));
+        super(SettingNames.render(template, UnaryOperator.identity()));
         this.template = template;
     }
 
@@ -35,7 +29,7 @@ public class InvalidSettingException extends BadInputException {
 
     /** {@code value} as template text that renders as written, whatever braces it holds. */
     public static String literal(Object value) {
-        return String.valueOf(value).replace("{", "{{");
+        return SettingNames.literal(value);
     }
 
     /** The template, e.g. to put this message inside another one's. */
@@ -45,23 +39,11 @@ public class InvalidSettingException extends BadInputException {
 
     /** The settings the message is about, in order of appearance. */
     public List<String> settings() {
-        List<String> names = new ArrayList<>();
-        Matcher m = TOKEN.matcher(template);
-        while (m.find()) {
-            if (m.group(1) != null) {
-                names.add(m.group(1));
-            }
-        }
-        return names;
+        return SettingNames.settings(template);
     }
 
     /** The message with each setting named by {@code nameOf} (e.g. {@code k -> "--" + k}). */
     public String render(UnaryOperator<String> nameOf) {
-        return render(template, nameOf);
-    }
-
-    private static String render(String template, UnaryOperator<String> nameOf) {
-        return TOKEN.matcher(template).replaceAll(r -> Matcher.quoteReplacement(
-                r.group(1) == null ? "{" : nameOf.apply(r.group(1))));
+        return SettingNames.render(template, nameOf);
     }
 }

@@ -5,7 +5,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 

@@ -8,7 +8,7 @@ import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdaptiveObjective;
 
 import java.io.IOException;

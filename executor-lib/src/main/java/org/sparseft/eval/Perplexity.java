@@ -2,7 +2,7 @@ package org.sparseft.eval;
 
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.model.ops.CrossEntropy;
 
 import java.util.List;

@@ -6,7 +6,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.SplittableRandom;
 

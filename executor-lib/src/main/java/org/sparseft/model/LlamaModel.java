@@ -6,6 +6,7 @@ import org.sparseft.model.ops.Attention;
 import org.sparseft.model.ops.Linear;
 import org.sparseft.model.ops.Norms;
 import org.sparseft.model.ops.Rope;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

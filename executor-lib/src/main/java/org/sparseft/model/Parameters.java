@@ -3,14 +3,10 @@ package org.sparseft.model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sparseft.BadInputException;
-import org.sparseft.io.hf.HfCheckpoint;
-import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.io.safetensors.TensorCodec;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -127,26 +123,24 @@ public final class Parameters {
     }
 
     /**
-     * Reads every parameter the config implies, tensor by tensor, converting to {@code dtype}; a SLoRB branch
-     * beside the checkpoint ({@link SlorbBranch}) is added to the weights it covers.
+     * A model's tensors in compute layout ({@link #computeShapes}), e.g. as a checkpoint reader built them; every
+     * tensor the config implies must be there, in its shape.
      */
-    public static Parameters load(HfCheckpoint checkpoint, DataType dtype) throws IOException {
-        checkpoint.validateAgainstConfig();
-        ModelConfig config = checkpoint.model();
+    public static Parameters ofModel(ModelConfig config, Map<String, INDArray> tensors) {
+        Map<String, long[]> shapes = computeShapes(config);
         Map<String, INDArray> t = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
-            float[] values = checkpoint.readFloats(e.getKey());
-            for (float v : values) {
-                if (!Float.isFinite(v)) {
-                    throw BadInputException.at(checkpoint.dir(), "tensor '" + e.getKey()
-                            + "' holds NaN or infinite values; refusing to load it");
-                }
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            INDArray a = tensors.get(e.getKey());
+            if (a == null || !java.util.Arrays.equals(a.shape(), e.getValue())) {
+                throw new IllegalArgumentException("tensor '" + e.getKey() + "': expected shape "
+                        + java.util.Arrays.toString(e.getValue()) + ", got "
+                        + (a == null ? "none" : java.util.Arrays.toString(a.shape())));
             }
-            INDArray a = Nd4j.createFromArray(values).reshape(e.getValue()).castTo(dtype);
-            t.put(e.getKey(), storedTransposed(config, e.getKey()) ? a.transpose().dup('c') : a);
+            t.put(e.getKey(), a);
         }
-        SlorbBranch.read(checkpoint.storage(), checkpoint.dir(), config, computeShapes(config))
-                .forEach((w, term) -> t.get(w).addi(term.castTo(dtype)));
+        if (tensors.size() != t.size()) {
+            throw new IllegalArgumentException(tensors.size() - t.size() + " tensors the config does not imply");
+        }
         return new Parameters(config, t);
     }
 

@@ -7,7 +7,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.RuntimeFailure;
-import org.sparseft.sparsity.SparseGPT;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -238,8 +237,8 @@ public final class NativeBlas {
         }
         INDArray u;
         try {
-            u = SparseGPT.upperCholeskyOfInverse(matrix);
-        } catch (RuntimeFailure e) {
+            u = Cholesky.upperFactorOfInverse(matrix);
+        } catch (Cholesky.NotPositiveDefinite e) {
             return "the Cholesky factor of a " + n + "x" + n + " inverse failed (" + e.getMessage() + ")";
         }
         double residual = u.transpose().mmul(u).mmul(matrix).subi(Nd4j.eye(n).castTo(DataType.DOUBLE))

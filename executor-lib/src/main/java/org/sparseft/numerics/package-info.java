@@ -1,5 +1,7 @@
 /**
- * The native libraries under ND4J: a processor-safe OpenBLAS kernel choice made before the library loads, and a
- * start-up check that the BLAS and LAPACK results sparseft relies on are right on this machine.
+ * The native libraries under ND4J and how sparseft uses them: a processor-safe OpenBLAS kernel choice made before the
+ * library loads, a start-up check that the BLAS and LAPACK results sparseft relies on are right on this machine,
+ * the float64 Cholesky factors and triangular inverses SparseGPT needs, and the ND4J workspaces each training or
+ * calibration step allocates in.
  */
 package org.sparseft.numerics;

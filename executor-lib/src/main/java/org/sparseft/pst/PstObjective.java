@@ -3,7 +3,7 @@ package org.sparseft.pst;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 

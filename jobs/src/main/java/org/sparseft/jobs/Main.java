@@ -3,6 +3,7 @@ package org.sparseft.jobs;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.jobs.bench.BenchCommand;
 import org.sparseft.numerics.NativeBlas;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -288,8 +289,8 @@ public final class Main implements Runnable {
                 int eol = rest.indexOf('\n');
                 return eol >= 0 ? rest.substring(0, eol) : rest;
             }
-            if (c instanceof RuntimeFailure) {
-                return m;
+            if (c instanceof RuntimeFailure f) {
+                return f.render(k -> "--" + k);
             }
         }
         Throwable root = t;

@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Outputs;
 import org.sparseft.BadInputException;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
@@ -50,7 +51,7 @@ public final class PlotCommand implements Callable<Integer> {
             throw new BadInputException("--out " + out + ": expected a file name ending in .png");
         }
         Storage storage = HadoopStorage.withDefaults();
-        Outputs.check(storage, "--out", out, force);
+        Outputs.check(storage, "out", out, force);
         List<LineChart.Series> lines = new ArrayList<>();
         for (Map.Entry<String, String> e : series.entrySet()) {
             String text = new String(storage.readAllBytes(e.getValue()), StandardCharsets.UTF_8);

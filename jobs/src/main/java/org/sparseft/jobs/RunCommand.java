@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.jobs.service.Outputs;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 import org.sparseft.driver.SparkSessions;
@@ -52,7 +53,7 @@ public final class RunCommand implements Callable<Integer> {
                 recipePath, sets);
         String name = recipePath.substring(recipePath.lastIndexOf('/') + 1).replaceFirst("\\.ya?ml$", "");
         String run = storage.qualify(out != null ? out : "runs/" + name);
-        Outputs.checkWritable(storage, "--out", run);
+        Outputs.checkWritable(storage, "out", run);
         PrintWriter w = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         long t0 = System.nanoTime();

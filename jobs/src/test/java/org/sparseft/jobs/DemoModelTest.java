@@ -11,7 +11,6 @@ import org.sparseft.io.tokenizer.Tokenizer;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
-import org.sparseft.model.Parameters;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +37,7 @@ class DemoModelTest {
             for (int i = 0; i + 256 <= ids.length && windows.size() < 8; i += 256) {
                 windows.add(java.util.Arrays.copyOfRange(ids, i, i + 256));
             }
-            DecoderModel m = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            DecoderModel m = DecoderModel.of(c.parameters(DataType.FLOAT));
             double ppl = Perplexity.of(Perplexity.windowNlls(m, windows, 4, EffectiveWeights.DENSE), 256).perplexity();
             // the add-one byte unigram baseline on the validation split is 22.4 (README)
             assertTrue(ppl < 11, "validation text perplexity " + ppl);

@@ -12,7 +12,6 @@ import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
-import org.sparseft.model.Parameters;
 import org.sparseft.testing.TinyCheckpoints;
 
 import java.nio.file.Files;
@@ -65,7 +64,7 @@ class EvaluateCommandTest {
             for (int i = 0; i < ids.length; i++) {
                 tokens[i] = (int) ids[i];
             }
-            float[] expected = DecoderModel.of(Parameters.load(c, DataType.FLOAT))
+            float[] expected = DecoderModel.of(c.parameters(DataType.FLOAT))
                     .logits(tokens, 2, 16, EffectiveWeights.DENSE).data().asFloat();
             assertArrayEquals(expected, f.readFloats("logits"), 0f);
             assertEquals('S', tokens[0], "first window starts the text");

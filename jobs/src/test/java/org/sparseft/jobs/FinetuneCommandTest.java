@@ -57,7 +57,7 @@ class FinetuneCommandTest {
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString());
                  SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
                 assertEquals(a.tensorNames(), b.tensorNames());
-                Parameters after = Parameters.load(b, DataType.FLOAT);
+                Parameters after = b.parameters(DataType.FLOAT);
                 List<String> linears = cfg.prunableWeights();
                 for (String stored : a.tensorNames()) {
                     String canonical = HfCheckpoint.canonical(cfg, stored);
@@ -100,8 +100,8 @@ class FinetuneCommandTest {
             try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString())) {
                 assertEquals(a.tensorNames(), b.tensorNames());
-                Parameters before = Parameters.load(a, DataType.FLOAT);
-                Parameters after = Parameters.load(b, DataType.FLOAT);
+                Parameters before = a.parameters(DataType.FLOAT);
+                Parameters after = b.parameters(DataType.FLOAT);
                 for (String stored : a.tensorNames()) {
                     assertEquals(a.info(stored).dtype(), b.info(stored).dtype(), stored);
                 }

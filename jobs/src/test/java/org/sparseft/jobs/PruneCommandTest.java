@@ -164,8 +164,8 @@ class PruneCommandTest {
             try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString());
                  SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
-                var before = Parameters.load(a, org.nd4j.linalg.api.buffer.DataType.FLOAT);
-                var after = Parameters.load(b, org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                var before = a.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                var after = b.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
                 for (String stored : a.tensorNames()) {
                     String canonical = HfCheckpoint.canonical(cfg, stored);
                     assertEquals(a.info(stored).dtype(), b.info(stored).dtype(), stored);

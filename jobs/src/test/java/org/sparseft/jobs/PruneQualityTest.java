@@ -7,7 +7,6 @@ import org.sparseft.eval.Sampling;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.model.DecoderModel;
-import org.sparseft.model.Parameters;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,7 +46,7 @@ class PruneQualityTest {
     void denseBeatsSparseGptBeatsWanda() throws Exception {
         DecoderModel dense;
         try (HfCheckpoint c = HfCheckpoint.open(HadoopStorage.withDefaults(), DEMO.toAbsolutePath().toString())) {
-            dense = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            dense = DecoderModel.of(c.parameters(DataType.FLOAT));
         }
         int[][] text = Sampling.sample(dense, 28, 128, 'T', 1);
         Path calib = tmp.resolve("calib.txt");

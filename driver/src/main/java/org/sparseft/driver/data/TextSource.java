@@ -8,7 +8,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
-import org.sparseft.driver.SparkSessions;
+import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 
 import java.io.IOException;
@@ -38,7 +38,7 @@ public final class TextSource {
     }
 
     public static JavaRDD<Document> documents(SparkSession spark, String uri, TextFormat format, String textField) {
-        checkExists(SparkSessions.storage(spark), uri);
+        checkExists(new HadoopStorage(spark.sparkContext().hadoopConfiguration()), uri);
         JavaRDD<Document> docs = switch (format) {
             case TEXT -> plainText(spark, uri);
             // cached: Spark refuses to query the corrupt-record column of a raw JSON file on its own

@@ -5,7 +5,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
 import org.sparseft.InvalidSettingException;
-import org.sparseft.driver.ExecutorStorage;
+import org.sparseft.driver.exec.ExecutorStorage;
 import org.sparseft.io.tokenizer.Tokenizer;
 import org.sparseft.io.tokenizer.Tokenizers;
 import scala.Tuple2;

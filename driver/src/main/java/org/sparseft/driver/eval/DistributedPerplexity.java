@@ -1,7 +1,7 @@
 package org.sparseft.driver.eval;
 
 import org.apache.spark.api.java.JavaRDD;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.eval.Perplexity;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
@@ -33,7 +33,7 @@ public final class DistributedPerplexity {
             if (ws.isEmpty()) {
                 return out.iterator();
             }
-            org.sparseft.driver.TaskDevices.pin();
+            org.sparseft.driver.exec.TaskDevices.pin();
             DecoderModel model = ExecutorModels.get(modelPath, contentHash);
             double[] nll = Perplexity.windowNlls(model, ws, batch, EffectiveWeights.DENSE);
             for (int i = 0; i < nll.length; i++) {

@@ -7,9 +7,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
-import org.sparseft.driver.OrderedJobs;
+import org.sparseft.driver.exec.OrderedJobs;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.AdaptiveObjective;
 import org.sparseft.train.LearningRateSchedule;
@@ -253,9 +253,9 @@ public final class DataParallelTrainer {
     }
 
     private static RuntimeFailure stopped(String why, TrainingRun run) throws IOException {
-        return new RuntimeFailure(why + "; training stopped, the last good checkpoint is " + run.lastCheckpoint()
-                + ". Training is deterministic, so resuming with the same settings would fail the same way: start a new"
-                + " run with a lower --lr or a tighter --clip");
+        return RuntimeFailure.advising(InvalidSettingException.literal(why + "; training stopped, the last good"
+                + " checkpoint is " + run.lastCheckpoint()) + ". Training is deterministic, so resuming with the same"
+                + " settings would fail the same way: start a new run with a lower {lr} or a tighter {clip}", null);
     }
 
     /**

@@ -1,9 +1,9 @@
 package org.sparseft.driver.train;
 
 import org.apache.spark.broadcast.Broadcast;
-import org.sparseft.driver.OrderedJobs;
+import org.sparseft.driver.exec.OrderedJobs;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.Objective;
 
 import java.util.Iterator;
@@ -33,7 +33,7 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
 
     @Override
     public PartialGradient run(int partition, Iterator<Shard> data) {
-        org.sparseft.driver.TaskDevices.pin();
+        org.sparseft.driver.exec.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
         Parameters trained = Replicas.shared(run, step, spec, parameters);

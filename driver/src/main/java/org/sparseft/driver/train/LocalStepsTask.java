@@ -2,9 +2,9 @@ package org.sparseft.driver.train;
 
 import org.apache.spark.broadcast.Broadcast;
 import org.sparseft.RuntimeFailure;
-import org.sparseft.driver.OrderedJobs;
+import org.sparseft.driver.exec.OrderedJobs;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.LearningRateSchedule;
 import org.sparseft.train.Objective;
@@ -51,7 +51,7 @@ final class LocalStepsTask implements OrderedJobs.PartitionTask<Shard, PartialSt
 
     @Override
     public PartialState run(int partition, Iterator<Shard> data) {
-        org.sparseft.driver.TaskDevices.pin();
+        org.sparseft.driver.exec.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
         float[][] s = state.value();

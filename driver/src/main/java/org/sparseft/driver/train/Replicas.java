@@ -2,7 +2,7 @@ package org.sparseft.driver.train;
 
 import org.apache.spark.broadcast.Broadcast;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 
 /**
  * The trained tensors of an executor JVM in gradient-synchronised training: built from the step's broadcast values

@@ -8,7 +8,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.ast.AstOptions;
 import org.sparseft.ast.AstTraining;
 import org.sparseft.ast.Distillation;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.model.LlamaConfig;

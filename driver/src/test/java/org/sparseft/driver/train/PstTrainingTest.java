@@ -4,7 +4,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.HadoopStorage;
 import org.sparseft.model.LlamaConfig;

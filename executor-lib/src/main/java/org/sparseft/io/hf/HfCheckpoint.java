@@ -2,12 +2,16 @@ package org.sparseft.io.hf;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.Parameters;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -294,6 +298,30 @@ public final class HfCheckpoint implements Closeable {
 
     public ByteBuffer rawBytes(String name) throws IOException {
         return fileOf(name).rawBytes(resolve(name));
+    }
+
+    /**
+     * Reads every parameter the config implies, tensor by tensor, into compute layout in {@code dtype}; a SLoRB
+     * branch beside the checkpoint ({@link SlorbBranch}) is added to the weights it covers.
+     */
+    public Parameters parameters(DataType dtype) throws IOException {
+        validateAgainstConfig();
+        ModelConfig config = model();
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
+            float[] values = readFloats(e.getKey());
+            for (float v : values) {
+                if (!Float.isFinite(v)) {
+                    throw BadInputException.at(dir, "tensor '" + e.getKey()
+                            + "' holds NaN or infinite values; refusing to load it");
+                }
+            }
+            INDArray a = Nd4j.createFromArray(values).reshape(e.getValue()).castTo(dtype);
+            t.put(e.getKey(), Parameters.storedTransposed(config, e.getKey()) ? a.transpose().dup('c') : a);
+        }
+        SlorbBranch.read(storage, dir, config, Parameters.computeShapes(config))
+                .forEach((w, term) -> t.get(w).addi(term.castTo(dtype)));
+        return Parameters.ofModel(config, t);
     }
 
     /**

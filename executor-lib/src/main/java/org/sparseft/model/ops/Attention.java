@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -121,7 +122,7 @@ public final class Attention {
 
     /** [T, T]: 0 on and below the diagonal, a large negative number above it. */
     static INDArray mask(int seqLen, DataType dtype) {
-        return MASKS.computeIfAbsent(seqLen + "/" + dtype, key -> org.sparseft.model.Workspaces.outside(() -> {
+        return MASKS.computeIfAbsent(seqLen + "/" + dtype, key -> Workspaces.outside(() -> {
             double[][] m = new double[seqLen][seqLen];
             for (int i = 0; i < seqLen; i++) {
                 for (int j = i + 1; j < seqLen; j++) {

@@ -10,7 +10,7 @@
  * through SameDiff's automatic differentiation, with a peak resident memory of 1.2 GB against 5.1 GB, and
  * SameDiff 1.0.0-M2.1 failed to differentiate two {@code gather} lookups in one graph. A hand-written backward also
  * gives the gradient with respect to each prunable linear's effective weight directly, which the sparse methods
- * need. Steps run in ND4J workspaces ({@link org.sparseft.model.Workspaces}). Figures: {@code docs/performance.md}.
+ * need. Steps run in ND4J workspaces ({@link org.sparseft.numerics.Workspaces}). Figures: {@code docs/performance.md}.
  *
  * <p>Attention batches all heads into rank-3 products ({@code Nd4j.matmul}): measured on the 2-core build machine
  * for GPT-2-small attention (96 = 8·12 heads, T = 256, head size 64), {@code q·kᵀ} ran at about 47 GFLOP/s batched

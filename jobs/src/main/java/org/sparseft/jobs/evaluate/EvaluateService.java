@@ -25,7 +25,6 @@ import org.sparseft.jobs.service.SparkProgress;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
-import org.sparseft.model.Parameters;
 
 import java.util.List;
 import java.util.Map;
@@ -111,7 +110,7 @@ public final class EvaluateService {
             throws Exception {
         DecoderModel m;
         try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
-            m = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            m = DecoderModel.of(c.parameters(DataType.FLOAT));
         }
         int n = windows.size();
         int[] tokens = new int[n * t];

@@ -8,13 +8,13 @@ import org.sparseft.ast.AstOptions;
 import org.sparseft.ast.AstTraining;
 import org.sparseft.ast.Distillation;
 import org.sparseft.ast.Slorb;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -74,7 +74,7 @@ public final class FinetuneService {
             progress.step("loading " + modelPath);
             contentHash = c.contentHash();
             storedTypes = c.dtypesByCanonicalName();
-            base = Parameters.load(c, DataType.FLOAT);
+            base = c.parameters(DataType.FLOAT);
         }
         DecoderModel dense = DecoderModel.of(base);
         var cfg = base.config();

@@ -2,7 +2,7 @@ package org.sparseft.jobs.finetune;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.sparseft.driver.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.pst.PstModel;

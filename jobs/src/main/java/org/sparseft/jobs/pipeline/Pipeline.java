@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
+import org.sparseft.RuntimeFailure;
 import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.evaluate.EvaluateService;
@@ -184,10 +185,12 @@ public final class Pipeline {
                         + " (stage " + stage.name() + ")"));
             } catch (InvalidSettingException e) {
                 throw BadInputException.at(recipe.source(), "stage '" + stage.name() + "': " + render(stage, e));
+            } catch (RuntimeFailure e) { // its advice names recipe keys
+                throw new RuntimeFailure(e.render(k -> "'" + stage.name() + "." + k + "'"), e);
             } catch (IOException | RuntimeException e) {
                 throw e;
             } catch (Exception e) {
-                throw new org.sparseft.RuntimeFailure("stage '" + stage.name() + "' failed: " + e.getMessage(), e);
+                throw new RuntimeFailure("stage '" + stage.name() + "' failed: " + e.getMessage(), e);
             }
         }
         if (stage.kind() == Recipe.Kind.DATA || stage.kind() == Recipe.Kind.EVALUATE) {

@@ -108,7 +108,7 @@ public final class PretrainService {
                             + " differs from {config}'s " + cfg);
                 }
                 initHash = c.contentHash();
-                params = Parameters.load(c, DataType.FLOAT);
+                params = c.parameters(DataType.FLOAT);
             }
         }
         DecoderModel model = DecoderModel.of(params);

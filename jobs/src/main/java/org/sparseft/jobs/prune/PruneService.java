@@ -74,7 +74,7 @@ public final class PruneService {
             progress.step("loading " + modelPath);
             contentHash = c.contentHash();
             storedTypes = c.dtypesByCanonicalName();
-            dense = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            dense = DecoderModel.of(c.parameters(DataType.FLOAT));
         }
         var cfg = dense.config();
         int t = spec.seqlen() != null ? spec.seqlen() : Math.min(cfg.maxPositions(), 2048);

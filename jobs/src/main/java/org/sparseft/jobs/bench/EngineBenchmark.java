@@ -1,4 +1,4 @@
-package org.sparseft.bench;
+package org.sparseft.jobs.bench;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -7,7 +7,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 
 
 /**

@@ -1,4 +1,4 @@
-package org.sparseft.bench;
+package org.sparseft.jobs.bench;
 
 import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -10,7 +10,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.Parameters;
-import org.sparseft.model.Workspaces;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,4 +1,4 @@
-package org.sparseft.driver;
+package org.sparseft.driver.exec;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

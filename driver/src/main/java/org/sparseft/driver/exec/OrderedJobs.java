@@ -1,4 +1,4 @@
-package org.sparseft.driver;
+package org.sparseft.driver.exec;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkDriverExecutionException;

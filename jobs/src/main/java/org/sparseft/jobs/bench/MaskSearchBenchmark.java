@@ -1,4 +1,4 @@
-package org.sparseft.bench;
+package org.sparseft.jobs.bench;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;

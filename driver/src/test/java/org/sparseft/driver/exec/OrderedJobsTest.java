@@ -1,4 +1,4 @@
-package org.sparseft.driver;
+package org.sparseft.driver.exec;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -9,6 +9,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparseft.driver.SparkSessions;
 import org.sparseft.driver.train.PartialGradient;
 
 import java.io.IOException;

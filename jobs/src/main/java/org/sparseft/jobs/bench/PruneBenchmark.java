@@ -1,4 +1,4 @@
-package org.sparseft.driver.bench;
+package org.sparseft.jobs.bench;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -58,7 +58,7 @@ public final class PruneBenchmark {
         String contentHash;
         try (HfCheckpoint c = HfCheckpoint.open(storage, modelDir)) {
             contentHash = c.contentHash();
-            model = DecoderModel.of(Parameters.load(c, DataType.FLOAT));
+            model = DecoderModel.of(c.parameters(DataType.FLOAT));
         }
         List<Row> rows = new ArrayList<>();
         SparkSession spark = SparkSessions.create("sparseft bench prune", master, Map.of());

@@ -1,9 +1,8 @@
-package org.sparseft.driver;
+package org.sparseft.driver.exec;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.model.DecoderModel;
-import org.sparseft.model.Parameters;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,7 +30,7 @@ public final class ExecutorModels {
                 return cached;
             }
             try (HfCheckpoint c = HfCheckpoint.open(ExecutorStorage.get(), p)) {
-                return new Loaded(contentHash, DecoderModel.of(Parameters.load(c, DataType.FLOAT)));
+                return new Loaded(contentHash, DecoderModel.of(c.parameters(DataType.FLOAT)));
             } catch (IOException e) {
                 throw new UncheckedIOException("loading model " + p + ": " + e.getMessage(), e);
             }

@@ -1,4 +1,4 @@
-package org.sparseft.driver.bench;
+package org.sparseft.jobs.bench;
 
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;

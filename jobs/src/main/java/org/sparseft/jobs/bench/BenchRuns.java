@@ -1,4 +1,4 @@
-package org.sparseft.bench;
+package org.sparseft.jobs.bench;
 
 import java.util.Random;
 

@@ -1,4 +1,4 @@
-package org.sparseft.model;
+package org.sparseft.numerics;
 
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
