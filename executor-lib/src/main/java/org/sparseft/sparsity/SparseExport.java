@@ -7,7 +7,6 @@ import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfCheckpointWriter;
-import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
@@ -15,6 +14,7 @@ import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.Parameters;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -123,9 +123,9 @@ public final class SparseExport {
                 SafetensorsWriter.write(storage, Storage.join(tmp, "masks.safetensors"), maskEntries,
                         Map.of("format", "pt", "meaning", "1 = kept, 0 = pruned; stored layout of each weight"));
                 write(storage, Storage.join(tmp, HfCheckpoint.CONFIG),
-                        HfConfig.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+                        Json.PRETTY.writeValueAsBytes(config));
                 write(storage, Storage.join(tmp, "sparsity.json"),
-                        HfConfig.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(sparsityJson));
+                        Json.PRETTY.writeValueAsBytes(sparsityJson));
                 write(storage, Storage.join(tmp, HfCheckpointWriter.SUCCESS), new byte[0]);
             });
             return sparsityJson;

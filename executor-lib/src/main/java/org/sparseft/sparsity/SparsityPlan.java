@@ -2,7 +2,7 @@ package org.sparseft.sparsity;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.sparseft.InvalidSettingException;
-import org.sparseft.io.hf.HfConfig;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -51,7 +51,7 @@ public record SparsityPlan(SparsityPattern fallback, List<Rule> rules) {
         String file = "{sparsity-per-layer} " + InvalidSettingException.literal(source);
         JsonNode root;
         try {
-            root = HfConfig.JSON.readTree(json);
+            root = Json.MAPPER.readTree(json);
         } catch (IOException e) {
             throw new InvalidSettingException(file + ": not valid JSON (" + InvalidSettingException.literal(e.getMessage())
                     + ")");

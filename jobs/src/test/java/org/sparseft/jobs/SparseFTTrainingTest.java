@@ -122,7 +122,7 @@ class SparseFTTrainingTest {
         assertEquals("llama", first.modelType());
         assertNull(first.validation());
         assertEquals("SparseFT.pretrain (Java API)", first.training().get("command").asText());
-        assertEquals("bfloat16", HfConfig.JSON.readTree(tmp.resolve("pre/config.json").toFile())
+        assertEquals("bfloat16", org.sparseft.io.Json.MAPPER.readTree(tmp.resolve("pre/config.json").toFile())
                 .get("torch_dtype").asText());
         byte[] weights = Files.readAllBytes(tmp.resolve("pre/model.safetensors"));
 

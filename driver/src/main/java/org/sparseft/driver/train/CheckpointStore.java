@@ -1,7 +1,5 @@
 package org.sparseft.driver.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.io.AtomicOutput;
@@ -11,6 +9,7 @@ import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -31,7 +30,6 @@ public final class CheckpointStore {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{7,})");
     /** A method's own state beside the parameters, when it has one. */
     public static final String METHOD_STATE = "method.safetensors";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Storage storage;
     private final String dir;
@@ -82,7 +80,7 @@ public final class CheckpointStore {
                         Map.of("format", "sparseft-method-state"));
             }
             try (var out = storage.create(Storage.join(tmp, "state.json"))) {
-                out.write(JSON.writeValueAsBytes(state));
+                out.write(Json.PRETTY.writeValueAsBytes(state));
             }
         });
         List<Integer> steps = steps();
@@ -142,7 +140,7 @@ public final class CheckpointStore {
         String statePath = Storage.join(path, "state.json");
         TrainingState state;
         try {
-            state = JSON.readValue(storage.readAllBytes(statePath), TrainingState.class);
+            state = Json.MAPPER.readValue(storage.readAllBytes(statePath), TrainingState.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw BadInputException.at(statePath, "is not a sparseft training state: " + e.getOriginalMessage());
         }

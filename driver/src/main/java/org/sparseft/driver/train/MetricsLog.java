@@ -1,8 +1,8 @@
 package org.sparseft.driver.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.Storage;
+import org.sparseft.io.Json;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -17,8 +17,6 @@ import java.util.List;
  * interrupted run wrote after its last checkpoint, so the file reads as one uninterrupted run.
  */
 public final class MetricsLog implements Closeable {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final Storage storage;
     private final String path;
     private final OutputStream out;
@@ -76,18 +74,18 @@ public final class MetricsLog implements Closeable {
 
     private static int stepOf(String line) {
         try {
-            return JSON.readTree(line).path("step").asInt(Integer.MAX_VALUE);
+            return Json.MAPPER.readTree(line).path("step").asInt(Integer.MAX_VALUE);
         } catch (IOException e) {
             return Integer.MAX_VALUE; // a torn last line of a killed run
         }
     }
 
     public ObjectNode line(int step) {
-        return JSON.createObjectNode().put("step", step);
+        return Json.MAPPER.createObjectNode().put("step", step);
     }
 
     public synchronized void write(ObjectNode line) throws IOException {
-        String text = JSON.writeValueAsString(line) + "\n";
+        String text = Json.MAPPER.writeValueAsString(line) + "\n";
         if (out == null) {
             rewritten.append(text);
             storage.writeAtomically(path, rewritten.toString().getBytes(StandardCharsets.UTF_8));

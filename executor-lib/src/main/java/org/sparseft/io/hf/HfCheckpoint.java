@@ -12,6 +12,7 @@ import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.io.Json;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -127,7 +128,7 @@ public final class HfCheckpoint implements Closeable {
                                     Map<String, String> shardOf) throws IOException {
         JsonNode root;
         try {
-            root = HfConfig.JSON.readTree(readText(storage, indexPath));
+            root = Json.MAPPER.readTree(readText(storage, indexPath));
         } catch (JsonProcessingException e) {
             throw BadInputException.at(indexPath, "not valid JSON: " + e.getOriginalMessage());
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.SafetensorsWriter;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +65,7 @@ public final class HfCheckpointWriter {
             SafetensorsWriter.write(storage, Storage.join(dir, HfCheckpoint.WEIGHTS), shards.get(0), meta);
             return;
         }
-        ObjectNode index = HfConfig.JSON.createObjectNode();
+        ObjectNode index = Json.MAPPER.createObjectNode();
         long total = 0;
         for (SafetensorsWriter.Entry e : tensors) {
             total += e.bytes().remaining();
@@ -79,7 +80,7 @@ public final class HfCheckpointWriter {
             }
         }
         try (var out = storage.create(Storage.join(dir, HfCheckpoint.INDEX))) {
-            out.write(HfConfig.JSON.writeValueAsBytes(index));
+            out.write(Json.PRETTY.writeValueAsBytes(index));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

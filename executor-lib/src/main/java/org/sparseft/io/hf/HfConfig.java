@@ -1,15 +1,13 @@
 package org.sparseft.io.hf;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.io.Json;
 
 import java.util.List;
 
@@ -18,10 +16,6 @@ import java.util.List;
  * every field it came with (only the fields sparseft owns, such as the sparsity block, are changed).
  */
 public record HfConfig(ModelConfig model, ObjectNode json, String source) {
-
-    public static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(SerializationFeature.INDENT_OUTPUT);
 
     /** model_type values read as the LLaMA architecture (same tensors and forward pass). */
     public static final List<String> LLAMA_TYPES = List.of("llama");
@@ -38,7 +32,7 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
     public static HfConfig parse(String text, String source) {
         JsonNode root;
         try {
-            root = JSON.readTree(text);
+            root = Json.MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
             throw BadInputException.at(source, "not valid JSON: " + e.getOriginalMessage());
         }
@@ -108,7 +102,7 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
 
     /** A config.json for a model sparseft creates (pretraining), in the shape Hugging Face writes. */
     public static HfConfig of(ModelConfig model, String torchDtype) {
-        ObjectNode j = JSON.createObjectNode();
+        ObjectNode j = Json.MAPPER.createObjectNode();
         if (model instanceof Gpt2Config g) {
             j.putArray("architectures").add("GPT2LMHeadModel");
             j.put("model_type", "gpt2");
@@ -146,7 +140,7 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
 
     public String toJsonText() {
         try {
-            return JSON.writeValueAsString(json);
+            return Json.PRETTY.writeValueAsString(json);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

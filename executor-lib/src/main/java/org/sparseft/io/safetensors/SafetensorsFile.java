@@ -1,11 +1,10 @@
 package org.sparseft.io.safetensors;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.sparseft.BadInputException;
 import org.sparseft.io.Storage;
+import org.sparseft.io.Json;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -32,10 +31,6 @@ public final class SafetensorsFile implements Closeable {
     /** The reference implementation's limit; a larger header is taken as a corrupt or hostile file. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
     public static final String METADATA_KEY = "__metadata__";
-
-    static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final String path;
     private final Storage.RandomAccessInput input;
@@ -93,7 +88,7 @@ public final class SafetensorsFile implements Closeable {
         }
         JsonNode root;
         try {
-            root = JSON.readTree(headerText);
+            root = Json.MAPPER.readTree(headerText);
         } catch (JsonProcessingException e) {
             throw BadInputException.at(path, "safetensors header is not valid JSON: " + e.getOriginalMessage());
         }

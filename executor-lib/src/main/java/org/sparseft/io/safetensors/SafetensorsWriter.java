@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -60,7 +61,7 @@ public final class SafetensorsWriter {
     }
 
     static byte[] header(List<Entry> tensors, Map<String, String> metadata) {
-        ObjectNode root = SafetensorsFile.JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = root.putObject(SafetensorsFile.METADATA_KEY);
             new java.util.TreeMap<>(metadata).forEach(meta::put); // sorted: the same bytes whatever the map type

@@ -1,8 +1,6 @@
 package org.sparseft.io.tokenizer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -19,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.sparseft.io.Json;
 
 /**
  * Byte-level BPE, as GPT-2 defines it: text is split into pieces by a regular expression, each piece's UTF-8 bytes
@@ -313,8 +312,7 @@ public final class ByteLevelBpe implements Tokenizer {
     /** tokenizer.json in the Hugging Face tokenizers format, which {@link Tokenizers#load} reads back. */
     @Override
     public Map<String, byte[]> files() {
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode root = json.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("version", "1.0");
         root.putNull("truncation");
         root.putNull("padding");
@@ -322,7 +320,7 @@ public final class ByteLevelBpe implements Tokenizer {
         specials.forEach((tok, id) -> added.addObject().put("id", id).put("content", tok).put("single_word", false)
                 .put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true));
         root.putNull("normalizer");
-        ObjectNode byteLevel = json.createObjectNode().put("type", "ByteLevel").put("add_prefix_space", false)
+        ObjectNode byteLevel = Json.MAPPER.createObjectNode().put("type", "ByteLevel").put("add_prefix_space", false)
                 .put("trim_offsets", true);
         if (pattern.equals(GPT2_PATTERN)) {
             root.set("pre_tokenizer", byteLevel.deepCopy().put("use_regex", true));
@@ -352,7 +350,7 @@ public final class ByteLevelBpe implements Tokenizer {
             m.add(pair[0] + " " + pair[1]);
         }
         try {
-            return Map.of(Tokenizers.TOKENIZER_JSON, json.writeValueAsBytes(root));
+            return Map.of(Tokenizers.TOKENIZER_JSON, Json.PRETTY.writeValueAsBytes(root));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

@@ -1,11 +1,10 @@
 package org.sparseft.io.tokenizer;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.sparseft.BadInputException;
 import org.sparseft.io.Storage;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +24,6 @@ public final class Tokenizers {
     public static final String VOCAB_JSON = "vocab.json";
     public static final String MERGES_TXT = "merges.txt";
     public static final String BYTE = "byte";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private Tokenizers() {
     }
@@ -200,7 +198,7 @@ public final class Tokenizers {
 
     private static JsonNode readJson(String text, String source) {
         try {
-            JsonNode n = JSON.readTree(text);
+            JsonNode n = Json.MAPPER.readTree(text);
             if (n == null || !n.isObject()) {
                 throw BadInputException.at(source, "expected a JSON object");
             }

@@ -1,7 +1,5 @@
 package org.sparseft.jobs.evaluate;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.apache.spark.api.java.JavaRDD;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -25,6 +23,7 @@ import org.sparseft.jobs.service.SparkProgress;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.io.Json;
 
 import java.util.List;
 import java.util.Map;
@@ -36,7 +35,6 @@ import java.util.Map;
  */
 public final class EvaluateService {
     /** The JSON of a result, as {@code out} holds it. */
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private EvaluateService() {
     }
@@ -100,7 +98,7 @@ public final class EvaluateService {
                 unigram == null ? null : spec.unigramFrom(), unigram == null ? null : unigram.perplexity(),
                 cfg.modelType(), cfg.parameterCount(), out, dumpLogits);
         if (out != null) {
-            storage.writeAtomically(out, JSON.writeValueAsBytes(result));
+            storage.writeAtomically(out, Json.PRETTY.writeValueAsBytes(result));
         }
         return result;
     }

@@ -14,7 +14,6 @@ import org.sparseft.driver.train.TrainingState;
 import org.sparseft.eval.Perplexity;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
-import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
@@ -29,6 +28,7 @@ import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.io.Json;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -151,7 +151,7 @@ public final class FinetuneService {
                         seqLen);
             }
         }
-        ObjectNode sparsity = HfConfig.JSON.createObjectNode();
+        ObjectNode sparsity = Json.MAPPER.createObjectNode();
         sparsity.put("producer", "sparseft finetune");
         sparsity.put("command", context.invocation());
         sparsity.put("model", modelPath);

@@ -1,8 +1,6 @@
 package org.sparseft.jobs.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
@@ -23,6 +21,7 @@ import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.jobs.spec.UnknownSettingException;
 import org.sparseft.jobs.tokenize.TokenizeService;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -54,7 +53,6 @@ import java.util.TreeSet;
  */
 public final class Pipeline {
     public static final String SUCCESS = "_SUCCESS";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** What a finished stage offers later ones. */
     private record Output(String name, Recipe.Kind kind, String hash, String path, String train, String validation,
@@ -155,7 +153,7 @@ public final class Pipeline {
     private StageResult execute(Recipe.Stage stage, Plan plan, LazySession spark) throws IOException {
         String record = Storage.join(Storage.join(run, "stages"), stage.name() + ".json");
         boolean finished = storage.exists(Storage.join(plan.output(), SUCCESS));
-        String recorded = storage.exists(record) ? JSON.readTree(storage.readAllBytes(record)).path("config_sha256")
+        String recorded = storage.exists(record) ? Json.MAPPER.readTree(storage.readAllBytes(record)).path("config_sha256")
                 .asText() : null;
         if (finished && plan.hash().equals(recorded)) {
             err.printf("[%s] finished earlier with the same configuration: skipped (%s)%n", stage.name(),
@@ -197,12 +195,12 @@ public final class Pipeline {
             storage.writeAtomically(Storage.join(plan.output(), SUCCESS), new byte[0]);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        ObjectNode r = JSON.createObjectNode().put("stage", stage.name())
+        ObjectNode r = Json.MAPPER.createObjectNode().put("stage", stage.name())
                 .put("kind", stage.kind().name().toLowerCase(Locale.ROOT)).put("config_sha256", plan.hash())
                 .put("seconds", seconds).put("output", plan.output());
         ObjectNode jobs = r.putObject("jobs");
         plan.jobs().forEach(j -> jobs.set(j.label(), j.settings()));
-        storage.writeAtomically(record, JSON.writeValueAsBytes(r));
+        storage.writeAtomically(record, Json.PRETTY.writeValueAsBytes(r));
         err.printf("[%s] done in %.1f s%n", stage.name(), seconds);
         err.flush();
         return new StageResult(stage.name(), stage.kind(), false, seconds, plan.output());
@@ -439,7 +437,7 @@ public final class Pipeline {
     private static String canonical(ObjectNode settings) {
         Map<String, JsonNode> sorted = new TreeMap<>();
         settings.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
-        return JSON.valueToTree(sorted).toString();
+        return Json.MAPPER.valueToTree(sorted).toString();
     }
 
     private static String hash(List<String> parts, String... upstream) {

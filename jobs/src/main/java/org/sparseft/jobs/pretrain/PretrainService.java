@@ -1,7 +1,5 @@
 package org.sparseft.jobs.pretrain;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -29,6 +27,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.io.Json;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -146,8 +145,7 @@ public final class PretrainService {
             progress.step(String.format("validation perplexity %.3f over %d windows", lastVal.perplexity(),
                     lastVal.windows()));
         }
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode provenance = json.createObjectNode();
+        ObjectNode provenance = Json.MAPPER.createObjectNode();
         provenance.put("command", context.invocation());
         provenance.put("config", config);
         provenance.put("init", init);
@@ -171,7 +169,7 @@ public final class PretrainService {
         for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
                 StandardCharsets.UTF_8).split("\n")) {
             if (!line.isBlank()) {
-                var m = json.readTree(line);
+                var m = Json.MAPPER.readTree(line);
                 metrics.add(m);
                 if (m.has("loss")) {
                     finalLoss = m.get("loss").asDouble(); // also right when a resume had nothing left to do
@@ -180,7 +178,7 @@ public final class PretrainService {
         }
         provenance.put("final_train_loss", finalLoss);
         Map<String, byte[]> extra = new LinkedHashMap<>(tok.files());
-        extra.put("training.json", json.writeValueAsBytes(provenance));
+        extra.put("training.json", Json.PRETTY.writeValueAsBytes(provenance));
         var cfgJson = hf.json();
         cfgJson.put("torch_dtype", spec.dtype().torchName());
         HfCheckpointWriter.write(storage, out, new HfConfig(cfg, cfgJson, config),

@@ -10,7 +10,6 @@ import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.driver.train.TrainingShards;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
-import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
@@ -23,6 +22,7 @@ import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
+import org.sparseft.io.Json;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -127,7 +127,7 @@ public final class PruneService {
                 ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
             }
         }
-        ObjectNode sparsity = HfConfig.JSON.createObjectNode();
+        ObjectNode sparsity = Json.MAPPER.createObjectNode();
         sparsity.put("producer", "sparseft prune");
         sparsity.put("command", context.invocation());
         sparsity.put("model", modelPath);

@@ -2,16 +2,14 @@ package org.sparseft.jobs.report;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.sparseft.BadInputException;
+import org.sparseft.io.Json;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /** The JSON objects of a metrics.jsonl text, one per non-blank line; a line that is not JSON is a bad input. */
 final class MetricsLines {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private MetricsLines() {
     }
 
@@ -24,7 +22,7 @@ final class MetricsLines {
                 continue;
             }
             try {
-                lines.add(JSON.readTree(line));
+                lines.add(Json.MAPPER.readTree(line));
             } catch (JacksonException e) {
                 throw BadInputException.at(source, "line " + lineNo + " is not JSON: " + e.getOriginalMessage());
             }

@@ -1,13 +1,12 @@
 package org.sparseft.jobs.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.Storage;
 import org.sparseft.jobs.pipeline.Pipeline;
 import org.sparseft.jobs.pipeline.Recipe;
+import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -29,7 +28,6 @@ import java.util.regex.Pattern;
 public final class RunReport {
     public static final String JSON_FILE = "report.json";
     public static final String MARKDOWN_FILE = "report.md";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     /** The decoder layer a tensor belongs to: model.layers.N. (LLaMA) or [transformer.]h.N. (GPT-2). */
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h)\\.(\\d+)\\.");
     private static final int WIDTH = 900;
@@ -52,16 +50,16 @@ public final class RunReport {
         ObjectNode report = r.build(recipe, results, seconds);
         ArrayNode plots = report.putArray("plots");
         r.plots(report).forEach(plots::add);
-        storage.writeAtomically(Storage.join(run, JSON_FILE), JSON.writeValueAsBytes(report));
+        storage.writeAtomically(Storage.join(run, JSON_FILE), Json.PRETTY.writeValueAsBytes(report));
         String md = markdown(report);
         storage.writeAtomically(Storage.join(run, MARKDOWN_FILE), md.getBytes(StandardCharsets.UTF_8));
         return md;
     }
 
     private ObjectNode build(Recipe recipe, List<Pipeline.StageResult> results, double seconds) throws IOException {
-        ObjectNode r = JSON.createObjectNode();
+        ObjectNode r = Json.MAPPER.createObjectNode();
         r.put("recipe", recipe.source()).put("run", run).put("model", recipe.model()).put("seconds", seconds);
-        r.set("versions", JSON.valueToTree(BuildInfo.current().asMap()));
+        r.set("versions", Json.MAPPER.valueToTree(BuildInfo.current().asMap()));
         r.set("config", config(recipe));
         ArrayNode stages = r.putArray("stages");
         for (Pipeline.StageResult s : results) {
@@ -89,11 +87,11 @@ public final class RunReport {
 
     /** The recipe as it ran (after --set): model, Spark settings and each stage's options. */
     private static ObjectNode config(Recipe recipe) {
-        ObjectNode c = JSON.createObjectNode().put("model", recipe.model());
+        ObjectNode c = Json.MAPPER.createObjectNode().put("model", recipe.model());
         if (recipe.master() != null) {
             c.put("spark_master", recipe.master());
         }
-        c.set("spark_conf", JSON.valueToTree(recipe.conf()));
+        c.set("spark_conf", Json.MAPPER.valueToTree(recipe.conf()));
         ObjectNode stages = c.putObject("stages");
         recipe.stages().values().forEach(st -> {
             ObjectNode o = stages.putObject(st.name()).put("kind", st.kind().name().toLowerCase(Locale.ROOT));
@@ -172,7 +170,7 @@ public final class RunReport {
 
     private JsonNode perplexities(Pipeline.StageResult evaluate, List<Pipeline.StageResult> results)
             throws IOException {
-        ObjectNode ppl = JSON.createObjectNode();
+        ObjectNode ppl = Json.MAPPER.createObjectNode();
         List<String> models = new ArrayList<>(List.of("dense"));
         results.stream().filter(x -> x.kind() == Recipe.Kind.PRUNE || x.kind() == Recipe.Kind.FINETUNE)
                 .forEach(x -> models.add(x.name()));
@@ -315,7 +313,7 @@ public final class RunReport {
     }
 
     private JsonNode read(String file) throws IOException {
-        return JSON.readTree(storage.readAllBytes(file));
+        return Json.MAPPER.readTree(storage.readAllBytes(file));
     }
 
     private static String markdown(JsonNode r) {
