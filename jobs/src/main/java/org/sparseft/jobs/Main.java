@@ -26,8 +26,11 @@ import java.util.Set;
         footer = {"", "Exit codes: 0 success, 2 bad input or configuration, 3 runtime failure.",
                 "Run 'sparseft <command> --help' for a command's options."})
 public final class Main implements Runnable {
+    /** Exit code of a command that succeeded. */
     public static final int OK = 0;
+    /** Exit code of bad input or configuration: the message names the file, flag or key. */
     public static final int BAD_INPUT = 2;
+    /** Exit code of a failure on valid input (storage refused, non-finite loss, lost executors, out of memory). */
     public static final int RUNTIME_FAILURE = 3;
 
     @CommandLine.Spec
@@ -41,6 +44,7 @@ public final class Main implements Runnable {
     /** How long the JVM's shutdown hooks (Spark's, Hadoop's) may take before the process is halted. */
     static final long EXIT_GRACE_MILLIS = 30_000;
 
+    /** Runs the command line and exits the JVM with its exit code. */
     public static void main(String[] args) {
         NativeBlas.prepare(); // before anything loads ND4J
         // Made before the command runs: after an OutOfMemoryError there may be no memory left to make it.

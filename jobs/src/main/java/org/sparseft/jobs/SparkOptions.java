@@ -19,6 +19,7 @@ public final class SparkOptions {
             description = "A Spark setting, repeatable (e.g. --conf spark.executor.memory=4g).")
     Map<String, String> conf = new LinkedHashMap<>();
 
+    /** A Spark session with these options, named {@code appName}. */
     public SparkSession session(String appName) {
         return SparkSessions.create(appName, master, conf);
     }

@@ -29,6 +29,7 @@ import org.sparseft.jobs.service.DataInput;
 public record EvaluateSpec(String model, DataInput input, String tokenizer, Integer seqlen, int batch,
                            Integer maxWindows, String out, String dumpLogits, int dumpN, String unigramFrom,
                            boolean force) {
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public EvaluateSpec {
         if (model == null) {
             throw new InvalidSettingException("{model} is required");
@@ -41,6 +42,7 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
         }
     }
 
+    /** A builder with every default; {@code model} and an input are required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -108,11 +110,13 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
             return this;
         }
 
+        /** Windows per forward pass. */
         public Builder batch(int windowsPerPass) {
             batch = windowsPerPass;
             return this;
         }
 
+        /** Evaluate only the first this many windows, or null for all. */
         public Builder maxWindows(Integer firstN) {
             maxWindows = firstN;
             return this;
@@ -124,21 +128,28 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
             return this;
         }
 
+        /**
+         * Where logits [N, T, V] (F32) and input_ids [N, T] of the first {@code dumpN} windows are written as
+         * safetensors, or null.
+         */
         public Builder dumpLogits(String file) {
             dumpLogits = file;
             return this;
         }
 
+        /** Windows in {@code dumpLogits}. */
         public Builder dumpN(int windows) {
             dumpN = windows;
             return this;
         }
 
+        /** A token file whose token frequencies give a unigram baseline on the same windows, or null. */
         public Builder unigramFrom(String tokenFile) {
             unigramFrom = tokenFile;
             return this;
         }
 
+        /** Whether existing {@code out} and {@code dumpLogits} files are replaced. */
         public Builder force(boolean replace) {
             force = replace;
             return this;

@@ -74,6 +74,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
     /** The methods whose settings are keyed by their name ({@code pst-...}, {@code ast-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("pst", "ast");
 
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public FinetuneSpec {
         required("model", model);
         required("out", out);
@@ -92,6 +93,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         }
     }
 
+    /** A builder with every default; {@code model}, {@code out} and {@code method} are required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -141,6 +143,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
             return this;
         }
 
+        /** PST or AST. */
         public Builder method(Method m) {
             method = m;
             return this;

@@ -15,6 +15,7 @@ import java.util.List;
  * @param tensors every tensor, in the checkpoint's order
  */
 public record InspectResult(String model, ModelConfig config, List<String> files, List<Tensor> tensors) {
+    /** Copies the lists, so the result cannot change. */
     public InspectResult {
         files = List.copyOf(files);
         tensors = List.copyOf(tensors);
@@ -50,6 +51,7 @@ public record InspectResult(String model, ModelConfig config, List<String> files
      */
     public record Tensor(String name, DType dtype, List<Long> shape, boolean floatingPoint, long values, long zeros,
                          String nOutOfM) {
+        /** Copies the shape. */
         public Tensor {
             shape = List.copyOf(shape);
         }

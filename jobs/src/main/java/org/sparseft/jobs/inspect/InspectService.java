@@ -24,9 +24,11 @@ public final class InspectService {
 
     /** Told of the checkpoint once it is open and checked, then of each tensor as it is read. */
     public interface Listener {
+        /** The checkpoint was opened and checked against its config; its tensors follow. */
         default void opened(String model, ModelConfig config, List<String> files) {
         }
 
+        /** One tensor has been read. */
         default void tensor(InspectResult.Tensor tensor) {
         }
     }

@@ -37,7 +37,12 @@ public record PretrainSpec(String config, String init, DataInput data, DataInput
 
     /** The saved weight types. */
     public enum Dtype {
-        F32(DType.F32, "float32"), BF16(DType.BF16, "bfloat16"), F16(DType.F16, "float16");
+        /** float32. */
+        F32(DType.F32, "float32"),
+        /** bfloat16, as most hub checkpoints are stored. */
+        BF16(DType.BF16, "bfloat16"),
+        /** float16. */
+        F16(DType.F16, "float16");
 
         private final DType stored;
         private final String torchName;
@@ -58,6 +63,7 @@ public record PretrainSpec(String config, String init, DataInput data, DataInput
         }
     }
 
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public PretrainSpec {
         required("config", config);
         required("out", out);
@@ -73,6 +79,7 @@ public record PretrainSpec(String config, String init, DataInput data, DataInput
         }
     }
 
+    /** A builder with every default; {@code config} and {@code out} are required. */
     public static Builder builder() {
         return new Builder();
     }

@@ -43,6 +43,7 @@ public final class PruneService {
     private PruneService() {
     }
 
+    /** Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was written and measured. */
     public static PruneResult run(PruneSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
         Progress progress = context.progress();

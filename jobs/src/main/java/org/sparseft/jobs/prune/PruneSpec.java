@@ -51,6 +51,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
 
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public PruneSpec {
         required("model", model);
         required("out", out);
@@ -75,6 +76,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         }
     }
 
+    /** A builder with every default; {@code model}, {@code out} and {@code method} are required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -115,27 +117,33 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private Builder() {
         }
 
+        /** The dense checkpoint directory (any Hadoop FS). */
         public Builder model(String dir) {
             model = dir;
             return this;
         }
 
+        /** The output checkpoint directory. */
         public Builder out(String dir) {
             out = dir;
             return this;
         }
 
+        /** Whether an existing {@code out} is replaced. */
         public Builder force(boolean replace) {
             force = replace;
             return this;
         }
 
+        /** Magnitude, Wanda, DSnoT (prune-and-grow on top of an initial mask) or SparseGPT. */
         public Builder method(LayerwisePruner.Method m) {
             method = m;
             return this;
         }
 
-        /** Unstructured: the fraction pruned (Wanda, DSnoT: of each row; magnitude, SparseGPT's blocks: of each matrix). */
+        /**
+         * Unstructured: the fraction pruned (Wanda, DSnoT: of each row; magnitude, SparseGPT's blocks: of each matrix).
+         */
         public Builder sparsity(Double ratio) {
             sparsity = ratio;
             return this;
@@ -159,88 +167,104 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
+        /** A JSON file of per-layer rules ({@code {"name regex": ratio or "N:M"}}), or null. */
         public Builder sparsityPerLayer(String file) {
             sparsityPerLayer = file;
             return this;
         }
 
+        /** Calibration sequences. */
         public Builder nsamples(int n) {
             nsamples = n;
             return this;
         }
 
+        /** Tokens per calibration sequence, or null for the model's positions (at most 2048). */
         public Builder seqlen(Integer tokensPerSequence) {
             seqlen = tokensPerSequence;
             return this;
         }
 
+        /** The seed of the calibration sample. */
         public Builder seed(long s) {
             seed = s;
             return this;
         }
 
+        /** Weights whose name matches are left dense, or null. */
         public Builder ignore(String regex) {
             ignore = regex;
             return this;
         }
 
+        /** Calibration partitions, or null for Spark's default parallelism (at most {@code nsamples}). */
         public Builder partitions(Integer p) {
             partitions = p;
             return this;
         }
 
+        /** Sequences per forward pass. */
         public Builder calibBatch(int sequences) {
             calibBatch = sequences;
             return this;
         }
 
+        /** The tokenizer for calibration text ({@code byte} or a directory), or null for the model's. */
         public Builder tokenizer(String tokenizerOrByte) {
             tokenizer = tokenizerOrByte;
             return this;
         }
 
+        /** The mask DSnoT starts from. */
         public Builder dsnotInitial(MaskCriterion criterion) {
             given.add("dsnot-initial");
             dsnotInitial = criterion;
             return this;
         }
 
+        /** DSnoT: the most prune-and-grow swaps per row. */
         public Builder dsnotMaxCycles(int cycles) {
             given.add("dsnot-max-cycles");
             dsnotMaxCycles = cycles;
             return this;
         }
 
+        /** DSnoT: a row stops once its reconstruction error is within this of zero. */
         public Builder dsnotUpdateThreshold(double threshold) {
             given.add("dsnot-update-threshold");
             dsnotUpdateThreshold = threshold;
             return this;
         }
 
+        /** DSnoT: the power of the input variance in the regrowth score. */
         public Builder dsnotPowOfVarRegrowing(double power) {
             given.add("dsnot-pow-of-var-regrowing");
             dsnotPowOfVarRegrowing = power;
             return this;
         }
 
+        /** The linears DSnoT leaves at the initial mask: mlp, attn or none. */
         public Builder dsnotSkipLayer(DSnoT.SkipLayers linears) {
             given.add("dsnot-skip-layer");
             dsnotSkipLayer = linears;
             return this;
         }
 
+        /** DSnoT: whether a swap must reduce the row's expected error in sign, or null for the reference's default. */
         public Builder dsnotSignCheck(Boolean check) {
             given.add("dsnot-sign-check");
             dsnotSignCheck = check;
             return this;
         }
 
+        /** SparseGPT: the dampening added to the Hessian's diagonal, as a fraction of its mean. */
         public Builder sparsegptPercdamp(double fraction) {
             given.add("sparsegpt-percdamp");
             sparsegptPercdamp = fraction;
             return this;
         }
 
+        /** SparseGPT: columns per lazy-update block (a multiple of M for N:M). */
         public Builder sparsegptBlocksize(int columns) {
             given.add("sparsegpt-blocksize");
             sparsegptBlocksize = columns;

@@ -28,8 +28,15 @@ import java.util.Objects;
  * @param key the setting that named {@code uri}, for messages ({@code data}, {@code calib}, {@code tokens})
  */
 public record DataInput(Kind kind, String uri, String format, String textField, String key) {
-    public enum Kind { TEXT, TOKENS }
+    /** Text to tokenize, or a token file. */
+    public enum Kind {
+        /** Text, tokenized on Spark. */
+        TEXT,
+        /** A pre-tokenized file. */
+        TOKENS
+    }
 
+    /** Exactly one of text and tokens. */
     public DataInput {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(uri, "uri");

@@ -13,6 +13,7 @@ import java.util.Objects;
  * Java API).
  */
 public record JobContext(SparkSession spark, Progress progress, String invocation) {
+    /** Requires the session and the progress output. */
     public JobContext {
         Objects.requireNonNull(spark, "spark");
         Objects.requireNonNull(progress, "progress");

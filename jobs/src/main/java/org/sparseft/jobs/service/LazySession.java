@@ -13,10 +13,12 @@ public final class LazySession implements AutoCloseable {
     private final Supplier<SparkSession> start;
     private SparkSession session;
 
+    /** A session that {@code start} makes when it is first needed. */
     public LazySession(Supplier<SparkSession> start) {
         this.start = start;
     }
 
+    /** The session, started now if this is the first call. */
     public synchronized SparkSession get() {
         if (session == null) {
             session = start.get();

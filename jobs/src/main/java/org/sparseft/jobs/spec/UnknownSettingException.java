@@ -6,6 +6,7 @@ import java.util.List;
 
 /** A key no setting of the spec has; carries the keys it has, for callers to list those their users may write. */
 public final class UnknownSettingException extends InvalidSettingException {
+    /** The keys the spec takes. */
     private final List<String> known;
 
     UnknownSettingException(String key, List<String> known) {

@@ -23,6 +23,7 @@ public final class TokenizeService {
     private TokenizeService() {
     }
 
+    /** Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was written. */
     public static TokenizeResult run(TokenizeSpec spec, JobContext context) throws Exception {
         long started = System.nanoTime();
         Storage storage = context.storage();

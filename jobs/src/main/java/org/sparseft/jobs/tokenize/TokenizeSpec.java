@@ -20,6 +20,7 @@ import org.sparseft.jobs.service.DataInput;
  */
 @JsonDeserialize(builder = TokenizeSpec.Builder.class)
 public record TokenizeSpec(DataInput input, String tokenizer, int seqlen, String out, boolean force) {
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public TokenizeSpec {
         if (input == null) {
             throw new InvalidSettingException("give one of {data} or {tokens}");
@@ -40,6 +41,7 @@ public record TokenizeSpec(DataInput input, String tokenizer, int seqlen, String
         }
     }
 
+    /** A builder with every default; an input and {@code out} are required. */
     public static Builder builder() {
         return new Builder();
     }
@@ -89,6 +91,7 @@ public record TokenizeSpec(DataInput input, String tokenizer, int seqlen, String
             return this;
         }
 
+        /** Tokens per block. */
         public Builder seqlen(int tokensPerBlock) {
             seqlen = tokensPerBlock;
             return this;
@@ -100,6 +103,7 @@ public record TokenizeSpec(DataInput input, String tokenizer, int seqlen, String
             return this;
         }
 
+        /** Whether an existing {@code out} is replaced. */
         public Builder force(boolean replace) {
             force = replace;
             return this;

@@ -50,6 +50,7 @@ public record TrainingSettings(int steps, int batch, int microBatch, Integer par
     public record Defaults(double lr, int warmup, double weightDecay, double beta2, DataParallelTrainer.Sync sync) {
     }
 
+    /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public TrainingSettings {
         Objects.requireNonNull(sync, "sync");
         atLeast("steps", steps, 1);
@@ -126,6 +127,7 @@ public record TrainingSettings(int steps, int batch, int microBatch, Integer par
         return storage.qualify(run != null ? run : o + ".run");
     }
 
+    /** AdamW with β1 0.9, ε 1e-8 and this run's β2 and weight decay. */
     public AdamW.Options adam() {
         return new AdamW.Options(0.9, beta2, 1e-8, weightDecay);
     }
@@ -186,6 +188,7 @@ public record TrainingSettings(int steps, int batch, int microBatch, Integer par
         private int evalWindows = 64;
         private int logEvery = 10;
 
+        /** A builder with every default. */
         protected Builder() {
         }
 
@@ -240,96 +243,118 @@ public record TrainingSettings(int steps, int batch, int microBatch, Integer par
             return self();
         }
 
+        /** Continue from the newest complete checkpoint in the run directory (a fresh start when there is none). */
         public B resume(boolean fromNewestCheckpoint) {
             resume = fromNewestCheckpoint;
             return self();
         }
 
+        /** Optimizer steps. */
         public B steps(int optimizerSteps) {
             steps = optimizerSteps;
             return self();
         }
 
+        /** Sequences per step, split evenly over partitions. */
         public B batch(int sequencesPerStep) {
             batch = sequencesPerStep;
             return self();
         }
 
+        /** Sequences per forward/backward pass within a partition (0: its whole share). */
         public B microBatch(int sequencesPerPass) {
             microBatch = sequencesPerPass;
             return self();
         }
 
+        /**
+         * Data partitions, each one task per step; null for the largest divisor of {@code batch} not above Spark's
+         * default parallelism.
+         */
         public B partitions(Integer p) {
             partitions = p;
             return self();
         }
 
+        /** Grad (gradients summed every step) or average (local steps, parameters averaged every {@code every}). */
         public B sync(DataParallelTrainer.Sync mode) {
             sync = mode;
             return self();
         }
 
+        /** Steps per averaging round. */
         public B every(int stepsPerRound) {
             every = stepsPerRound;
             return self();
         }
 
+        /** Steps between checkpoints (0: only at the end). */
         public B checkpointEvery(int stepsBetween) {
             checkpointEvery = stepsBetween;
             return self();
         }
 
+        /** Checkpoints kept (the newest). */
         public B keep(int checkpoints) {
             keep = checkpoints;
             return self();
         }
 
+        /** Tokens per sequence. */
         public B seqlen(int tokensPerSequence) {
             seqlen = tokensPerSequence;
             return self();
         }
 
+        /** Peak learning rate. */
         public B lr(Double peak) {
             lr = peak;
             return self();
         }
 
+        /** Linear warm-up steps. */
         public B warmup(Integer warmupSteps) {
             warmup = warmupSteps;
             return self();
         }
 
+        /** The final learning rate as a fraction of the peak (cosine decay). */
         public B minLrRatio(double ratio) {
             minLrRatio = ratio;
             return self();
         }
 
+        /** AdamW weight decay, matrices only. */
         public B weightDecay(Double decay) {
             weightDecay = decay;
             return self();
         }
 
+        /** Gradient clipping by global norm (0: off). */
         public B clip(double maxGradNorm) {
             clip = maxGradNorm;
             return self();
         }
 
+        /** Seed of initialisation and data order. */
         public B seed(long s) {
             seed = s;
             return self();
         }
 
+        /** Validation every N steps (0: only at the end). */
         public B evalEvery(int stepsBetween) {
             evalEvery = stepsBetween;
             return self();
         }
 
+        /** Validation windows per evaluation. */
         public B evalWindows(int windows) {
             evalWindows = windows;
             return self();
         }
 
+        /** A progress line every N steps. */
         public B logEvery(int stepsBetween) {
             logEvery = stepsBetween;
             return self();
@@ -340,6 +365,7 @@ public record TrainingSettings(int steps, int batch, int microBatch, Integer par
             return out;
         }
 
+        /** Whether existing outputs are replaced. */
         protected boolean replace() {
             return force;
         }
