@@ -71,22 +71,16 @@ public final class SparkSessions {
     }
 
     /**
-     * Refuses a session made without sparseft's serialization (a {@code spark-shell} or notebook started without the
-     * {@link #settings}): its first task would fail deep inside Spark with NotSerializableException.
+     * Whether a session was made with sparseft's serialization (a {@code spark-shell} or notebook started without the
+     * {@link #settings} was not): without it, the first task would fail deep inside Spark with
+     * NotSerializableException.
      */
-    public static void checkSerialization(SparkSession spark) {
+    public static boolean hasSerialization(SparkSession spark) {
         SparkConf conf = spark.sparkContext().getConf();
         boolean kryo = KRYO.equals(conf.get("spark.serializer", ""));
         boolean registered = java.util.Arrays.stream(conf.get("spark.kryo.registrator", "").split(","))
                 .map(String::trim).anyMatch(KryoRegistration.class.getName()::equals);
-        if (!kryo || !registered) {
-            StringBuilder flags = new StringBuilder();
-            settings().forEach((k, v) -> flags.append(" --conf ").append(k).append('=').append(v));
-            throw new org.sparseft.BadInputException("the Spark session lacks sparseft's serialization (spark.serializer "
-                    + conf.get("spark.serializer", "unset") + ", spark.kryo.registrator "
-                    + conf.get("spark.kryo.registrator", "unset") + "): start it with" + flags
-                    + " (SparseFT.sparkSettings() has them for a session built in code)");
-        }
+        return kryo && registered;
     }
 
     /** How long {@link #stop} waits for Spark to stop. */

@@ -117,7 +117,15 @@ public final class SparseFT {
     }
 
     private static JobContext context(SparkSession spark, String job) {
-        SparkSessions.checkSerialization(spark);
+        if (!SparkSessions.hasSerialization(spark)) {
+            org.apache.spark.SparkConf conf = spark.sparkContext().getConf();
+            StringBuilder flags = new StringBuilder();
+            sparkSettings().forEach((k, v) -> flags.append(" --conf ").append(k).append('=').append(v));
+            throw new org.sparseft.BadInputException("the Spark session lacks sparseft's serialization (spark.serializer "
+                    + conf.get("spark.serializer", "unset") + ", spark.kryo.registrator "
+                    + conf.get("spark.kryo.registrator", "unset") + "): start it with" + flags
+                    + " (SparseFT.sparkSettings() has them for a session built in code)");
+        }
         return JobContext.of(spark, "SparseFT." + job + " (Java API)");
     }
 
