@@ -2,9 +2,14 @@ package org.sparseft.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.spark.sql.SparkSession;
+import org.sparseft.driver.SparkSessions;
+import org.sparseft.jobs.service.JobContext;
+import org.sparseft.jobs.service.Progress;
 import org.sparseft.jobs.spec.SpecBinding;
 import picocli.CommandLine;
 
+import java.io.PrintWriter;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -37,6 +42,37 @@ final class CommandSettings {
     /** "sparseft prune --model ...": the command line, for provenance. */
     static String invocation(CommandLine.Model.CommandSpec spec) {
         return "sparseft " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    }
+
+    /** A job's service: runs a spec on a session. */
+    interface Service<S, R> {
+        R run(S spec, JobContext context) throws Exception;
+    }
+
+    /** How a command prints its job's result. */
+    interface Summary<R> {
+        void print(R result, PrintWriter out, Progress progress);
+    }
+
+    /**
+     * What every Spark command does: the options given bound to the job's spec (checked before Spark starts), a
+     * session from the command's Spark options, the service run on it, its result printed, the session stopped.
+     */
+    static <S, R> int runOnSpark(CommandLine.Model.CommandSpec command, SparkOptions sparkOptions, Class<S> specType,
+                                 Service<S, R> service, Summary<R> summary) throws Exception {
+        S job = SpecBinding.bind(given(command), specType);
+        Progress progress = new Progress(command.commandLine().getErr());
+        progress.step("starting Spark");
+        SparkSession spark = sparkOptions.session("sparseft " + command.name());
+        try {
+            R result = service.run(job, new JobContext(spark, progress, invocation(command)));
+            PrintWriter out = command.commandLine().getOut();
+            summary.print(result, out, progress);
+            out.flush();
+            return Main.OK;
+        } finally {
+            SparkSessions.stop(spark);
+        }
     }
 
     /** Picocli's defaults read from a spec builder, where they are declared. */

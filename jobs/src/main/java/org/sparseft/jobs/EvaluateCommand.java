@@ -1,13 +1,9 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.sql.SparkSession;
-import org.sparseft.driver.SparkSessions;
 import org.sparseft.jobs.evaluate.EvaluateResult;
 import org.sparseft.jobs.evaluate.EvaluateService;
 import org.sparseft.jobs.evaluate.EvaluateSpec;
-import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.jobs.spec.SpecBinding;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -75,29 +71,21 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        EvaluateSpec job = SpecBinding.bind(CommandSettings.given(spec), EvaluateSpec.class);
-        Progress progress = new Progress(spec.commandLine().getErr());
-        progress.step("starting Spark");
-        SparkSession spark = sparkOptions.session("sparseft evaluate");
-        try {
-            EvaluateResult r = EvaluateService.run(job, new JobContext(spark, progress,
-                    CommandSettings.invocation(spec)));
-            PrintWriter w = spec.commandLine().getOut();
-            w.printf("model       %s (%s, %,d parameters)%n", r.model(), r.modelType(), r.parameters());
-            w.printf("windows     %d x %d tokens%n", r.windows(), r.seqlen());
-            w.printf("perplexity  %.4f (mean loss %.5f)%n", r.perplexity(), r.meanNll());
-            if (r.unigramPerplexity() != null) {
-                w.printf("unigram     perplexity %.4f (frequencies from %s)%n", r.unigramPerplexity(),
-                        r.unigramFrom());
-            }
-            w.printf("speed       %.0f tokens/s%n", r.tokensPerSecond());
-            if (r.out() != null) {
-                w.printf("wrote       %s%n", r.out());
-            }
-            w.flush();
-            return Main.OK;
-        } finally {
-            SparkSessions.stop(spark);
+        return CommandSettings.runOnSpark(spec, sparkOptions, EvaluateSpec.class, EvaluateService::run,
+                EvaluateCommand::print);
+    }
+
+    private static void print(EvaluateResult r, PrintWriter w, Progress progress) {
+        w.printf("model       %s (%s, %,d parameters)%n", r.model(), r.modelType(), r.parameters());
+        w.printf("windows     %d x %d tokens%n", r.windows(), r.seqlen());
+        w.printf("perplexity  %.4f (mean loss %.5f)%n", r.perplexity(), r.meanNll());
+        if (r.unigramPerplexity() != null) {
+            w.printf("unigram     perplexity %.4f (frequencies from %s)%n", r.unigramPerplexity(),
+                    r.unigramFrom());
+        }
+        w.printf("speed       %.0f tokens/s%n", r.tokensPerSecond());
+        if (r.out() != null) {
+            w.printf("wrote       %s%n", r.out());
         }
     }
 }

@@ -1,13 +1,9 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.sql.SparkSession;
-import org.sparseft.driver.SparkSessions;
 import org.sparseft.jobs.finetune.FinetuneResult;
 import org.sparseft.jobs.finetune.FinetuneService;
 import org.sparseft.jobs.finetune.FinetuneSpec;
-import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.jobs.spec.SpecBinding;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -120,30 +116,22 @@ public final class FinetuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FinetuneSpec job = SpecBinding.bind(CommandSettings.given(spec), FinetuneSpec.class);
-        Progress progress = new Progress(spec.commandLine().getErr());
-        progress.step("starting Spark");
-        SparkSession spark = sparkOptions.session("sparseft finetune");
-        try {
-            FinetuneResult r = FinetuneService.run(job, new JobContext(spark, progress,
-                    CommandSettings.invocation(spec)));
-            PrintWriter w = spec.commandLine().getOut();
-            w.printf("model      %s (%s), %,d parameters%n", r.model(), r.modelType(), r.parameters());
-            w.printf("method     %s, %s, %s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(), r.trained());
-            w.printf("trained    steps %d..%d, final train loss %.4f, %.0f s%n", r.firstStep() + 1, r.steps(),
-                    r.finalTrainLoss(), r.seconds());
-            FinetuneResult.Validation v = r.validation();
-            if (v != null) {
-                w.printf("validation perplexity %.3f before (dense), %.3f after over %d windows%s%n", v.before(),
-                        v.after(), v.windows(), v.afterWithoutBranch() == null ? ""
-                                : String.format(" (%.3f without the SLoRB branch)", v.afterWithoutBranch()));
-            }
-            w.printf("sparsity   %.4f over %d linears%n", r.globalSparsity(), r.linears());
-            w.printf("wrote      %s%n", r.out());
-            w.flush();
-            return Main.OK;
-        } finally {
-            SparkSessions.stop(spark);
+        return CommandSettings.runOnSpark(spec, sparkOptions, FinetuneSpec.class, FinetuneService::run,
+                FinetuneCommand::print);
+    }
+
+    private static void print(FinetuneResult r, PrintWriter w, Progress progress) {
+        w.printf("model      %s (%s), %,d parameters%n", r.model(), r.modelType(), r.parameters());
+        w.printf("method     %s, %s, %s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(), r.trained());
+        w.printf("trained    steps %d..%d, final train loss %.4f, %.0f s%n", r.firstStep() + 1, r.steps(),
+                r.finalTrainLoss(), r.seconds());
+        FinetuneResult.Validation v = r.validation();
+        if (v != null) {
+            w.printf("validation perplexity %.3f before (dense), %.3f after over %d windows%s%n", v.before(),
+                    v.after(), v.windows(), v.afterWithoutBranch() == null ? ""
+                            : String.format(" (%.3f without the SLoRB branch)", v.afterWithoutBranch()));
         }
+        w.printf("sparsity   %.4f over %d linears%n", r.globalSparsity(), r.linears());
+        w.printf("wrote      %s%n", r.out());
     }
 }

@@ -1,13 +1,9 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.sql.SparkSession;
-import org.sparseft.driver.SparkSessions;
 import org.sparseft.jobs.pretrain.PretrainResult;
 import org.sparseft.jobs.pretrain.PretrainService;
 import org.sparseft.jobs.pretrain.PretrainSpec;
-import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.jobs.spec.SpecBinding;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -71,33 +67,25 @@ public final class PretrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PretrainSpec job = SpecBinding.bind(CommandSettings.given(spec), PretrainSpec.class);
-        Progress progress = new Progress(spec.commandLine().getErr());
-        progress.step("starting Spark");
-        SparkSession spark = sparkOptions.session("sparseft pretrain");
-        try {
-            PretrainResult r = PretrainService.run(job, new JobContext(spark, progress,
-                    CommandSettings.invocation(spec)));
-            PrintWriter w = spec.commandLine().getOut();
-            w.printf("model       %s, %,d parameters%n", r.modelType(), r.parameters());
-            if (r.tokensTrained() > 0) {
-                w.printf("trained     steps %d..%d, %,d tokens in %.0f s (%.0f tok/s) on %d partitions%n",
-                        r.firstStep() + 1, r.steps(), r.tokensTrained(), r.seconds(), r.tokensTrained() / r.seconds(),
-                        r.partitions());
-            } else {
-                w.printf("trained     nothing left: resumed at the final checkpoint (step %d)%n", r.steps());
-            }
-            w.printf("train loss  %.4f%n", r.finalTrainLoss());
-            if (r.validation() != null) {
-                w.printf("validation  perplexity %.3f over %d windows of %d%n", r.validation().perplexity(),
-                        r.validation().windows(), r.seqlen());
-            }
-            w.printf("run         %s%n", r.run());
-            w.printf("wrote       %s%n", r.out());
-            w.flush();
-            return Main.OK;
-        } finally {
-            SparkSessions.stop(spark);
+        return CommandSettings.runOnSpark(spec, sparkOptions, PretrainSpec.class, PretrainService::run,
+                PretrainCommand::print);
+    }
+
+    private static void print(PretrainResult r, PrintWriter w, Progress progress) {
+        w.printf("model       %s, %,d parameters%n", r.modelType(), r.parameters());
+        if (r.tokensTrained() > 0) {
+            w.printf("trained     steps %d..%d, %,d tokens in %.0f s (%.0f tok/s) on %d partitions%n",
+                    r.firstStep() + 1, r.steps(), r.tokensTrained(), r.seconds(), r.tokensTrained() / r.seconds(),
+                    r.partitions());
+        } else {
+            w.printf("trained     nothing left: resumed at the final checkpoint (step %d)%n", r.steps());
         }
+        w.printf("train loss  %.4f%n", r.finalTrainLoss());
+        if (r.validation() != null) {
+            w.printf("validation  perplexity %.3f over %d windows of %d%n", r.validation().perplexity(),
+                    r.validation().windows(), r.seqlen());
+        }
+        w.printf("run         %s%n", r.run());
+        w.printf("wrote       %s%n", r.out());
     }
 }

@@ -1,14 +1,10 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.sql.SparkSession;
-import org.sparseft.driver.SparkSessions;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
-import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.jobs.spec.SpecBinding;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -134,24 +130,16 @@ public final class PruneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PruneSpec job = SpecBinding.bind(CommandSettings.given(spec), PruneSpec.class);
-        Progress progress = new Progress(spec.commandLine().getErr());
-        progress.step("starting Spark");
-        SparkSession spark = sparkOptions.session("sparseft prune");
-        try {
-            PruneResult r = PruneService.run(job, new JobContext(spark, progress, CommandSettings.invocation(spec)));
-            PrintWriter w = spec.commandLine().getOut();
-            w.printf("model      %s (%s, %d blocks)%n", r.model(), r.modelType(), r.blocks());
-            w.printf("method     %s, %s%s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(),
-                    r.method() == LayerwisePruner.Method.DSNOT ? ", " + r.dsnotSwaps() + " DSnoT swaps" : "");
-            w.printf("calibrated %d sequences of %d tokens, %d partitions, %.1f s%n", r.sequences(), r.seqlen(),
-                    r.partitions(), r.seconds());
-            w.printf("sparsity   %.4f over %d pruned linears%n", r.globalSparsity(), r.prunedLinears());
-            w.printf("wrote      %s%n", r.out());
-            w.flush();
-            return Main.OK;
-        } finally {
-            SparkSessions.stop(spark);
-        }
+        return CommandSettings.runOnSpark(spec, sparkOptions, PruneSpec.class, PruneService::run, PruneCommand::print);
+    }
+
+    private static void print(PruneResult r, PrintWriter w, Progress progress) {
+        w.printf("model      %s (%s, %d blocks)%n", r.model(), r.modelType(), r.blocks());
+        w.printf("method     %s, %s%s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(),
+                r.method() == LayerwisePruner.Method.DSNOT ? ", " + r.dsnotSwaps() + " DSnoT swaps" : "");
+        w.printf("calibrated %d sequences of %d tokens, %d partitions, %.1f s%n", r.sequences(), r.seqlen(),
+                r.partitions(), r.seconds());
+        w.printf("sparsity   %.4f over %d pruned linears%n", r.globalSparsity(), r.prunedLinears());
+        w.printf("wrote      %s%n", r.out());
     }
 }

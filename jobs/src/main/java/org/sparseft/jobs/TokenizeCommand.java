@@ -1,10 +1,6 @@
 package org.sparseft.jobs;
 
-import org.apache.spark.sql.SparkSession;
-import org.sparseft.driver.SparkSessions;
-import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.jobs.tokenize.TokenizeResult;
 import org.sparseft.jobs.tokenize.TokenizeService;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
@@ -53,22 +49,14 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TokenizeSpec job = SpecBinding.bind(CommandSettings.given(spec), TokenizeSpec.class);
-        Progress progress = new Progress(spec.commandLine().getErr());
-        progress.step("starting Spark");
-        SparkSession spark = sparkOptions.session("sparseft tokenize");
-        try {
-            TokenizeResult r = TokenizeService.run(job, new JobContext(spark, progress,
-                    CommandSettings.invocation(spec)));
-            PrintWriter w = spec.commandLine().getOut();
-            w.printf("tokenizer   %s%n", r.tokenizerDescription());
-            w.printf("%-11s %d%n", r.unitName(), r.units());
-            w.printf("blocks      %d x %d tokens (%d tokens)%n", r.blocks(), r.seqlen(), r.tokens());
-            w.printf("wrote       %s in %.1f s%n", r.out(), progress.seconds()); // since the start, Spark's included
-            w.flush();
-            return Main.OK;
-        } finally {
-            SparkSessions.stop(spark);
-        }
+        return CommandSettings.runOnSpark(spec, sparkOptions, TokenizeSpec.class, TokenizeService::run,
+                TokenizeCommand::print);
+    }
+
+    private static void print(TokenizeResult r, PrintWriter w, Progress progress) {
+        w.printf("tokenizer   %s%n", r.tokenizerDescription());
+        w.printf("%-11s %d%n", r.unitName(), r.units());
+        w.printf("blocks      %d x %d tokens (%d tokens)%n", r.blocks(), r.seqlen(), r.tokens());
+        w.printf("wrote       %s in %.1f s%n", r.out(), progress.seconds()); // since the start, Spark's included
     }
 }
