@@ -41,28 +41,31 @@ public final class SparseExport {
      * @param masks keep-masks in compute layout ([out, in]) by weight name; weights without one are copied
      * @param updated new values in compute layout for the weights a method changed (encoded in the stored dtype);
      *                the others keep their input bytes
-     * @param sparsityJson the provenance and options for {@code sparsity.json}; per-tensor figures are added here
+     * @param provenance the job's record for {@code sparsity.json} (a Jackson-serializable record), to which the
+     *                   per-tensor figures are added
      * @param ignored module names left dense on purpose (for the compressed-tensors {@code ignore} list)
+     * @return the {@code sparsity.json} written
      */
-    public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
-                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson,
-                                   List<String> ignored, boolean replace) throws IOException {
-        return write(storage, inputDir, outputDir, masks, updated, structure, sparsityJson, ignored, Map.of(),
-                replace);
+    public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir,
+                                            Map<String, INDArray> masks, Map<String, INDArray> updated,
+                                            String structure, P provenance, List<String> ignored, boolean replace)
+            throws IOException {
+        return write(storage, inputDir, outputDir, masks, updated, structure, provenance, ignored, Map.of(), replace);
     }
 
     /**
-     * As {@link #write(Storage, String, String, Map, Map, String, ObjectNode, List, boolean)}, with extra
+     * As {@link #write(Storage, String, String, Map, Map, String, Object, List, boolean)}, with extra
      * safetensors files (by file name) written into the same atomic output (a method's side branch).
      */
-    public static ObjectNode write(Storage storage, String inputDir, String outputDir, Map<String, INDArray> masks,
-                                   Map<String, INDArray> updated, String structure, ObjectNode sparsityJson,
-                                   List<String> ignored, Map<String, List<SafetensorsWriter.Entry>> extraFiles,
-                                   boolean replace) throws IOException {
+    public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir,
+                                            Map<String, INDArray> masks, Map<String, INDArray> updated,
+                                            String structure, P provenance, List<String> ignored,
+                                            Map<String, List<SafetensorsWriter.Entry>> extraFiles, boolean replace)
+            throws IOException {
         try (HfCheckpoint in = HfCheckpoint.open(storage, inputDir)) {
             in.validateAgainstConfig();
             var model = in.model();
-            ObjectNode perTensor = sparsityJson.putObject("tensors");
+            Map<String, SparsityFile.TensorSparsity> perTensor = new LinkedHashMap<>();
             long[] totals = new long[2]; // pruned, total over the masked weights
             List<SafetensorsWriter.Entry> maskEntries = new ArrayList<>();
             Map<String, List<SafetensorsWriter.Entry>> byShard = new LinkedHashMap<>();
@@ -87,8 +90,8 @@ public final class SparseExport {
                     }
                     totals[0] += pruned;
                     totals[1] += maskBytes.length;
-                    perTensor.putObject(canonical).put("sparsity", (double) pruned / maskBytes.length)
-                            .put("pruned", pruned).put("total", maskBytes.length);
+                    perTensor.put(canonical, new SparsityFile.TensorSparsity((double) pruned / maskBytes.length,
+                            pruned, maskBytes.length));
                     maskEntries.add(new SafetensorsWriter.Entry(stored, DType.U8, info.shape(),
                             ByteBuffer.wrap(maskBytes)));
                 }
@@ -96,7 +99,7 @@ public final class SparseExport {
                         bytes));
             }
             double global = totals[1] == 0 ? 0 : (double) totals[0] / totals[1];
-            sparsityJson.put("global_sparsity", global);
+            SparsityFile<P> sparsity = new SparsityFile<>(provenance, perTensor, global);
             ObjectNode config = in.config().json().deepCopy();
             ObjectNode sparsityConfig = config.putObject("quantization_config").put("quant_method", "compressed-tensors")
                     .putObject("sparsity_config");
@@ -125,10 +128,10 @@ public final class SparseExport {
                 write(storage, Storage.join(tmp, HfCheckpoint.CONFIG),
                         Json.PRETTY.writeValueAsBytes(config));
                 write(storage, Storage.join(tmp, "sparsity.json"),
-                        Json.PRETTY.writeValueAsBytes(sparsityJson));
+                        Json.PRETTY.writeValueAsBytes(sparsity));
                 write(storage, Storage.join(tmp, HfCheckpointWriter.SUCCESS), new byte[0]);
             });
-            return sparsityJson;
+            return sparsity;
         }
     }
 

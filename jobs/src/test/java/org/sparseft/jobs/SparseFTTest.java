@@ -70,8 +70,8 @@ class SparseFTTest {
         assertEquals(LLAMA.prunableWeights().size(), r.prunedLinears());
         assertEquals("2:4", r.target());
         assertEquals(8, r.sequences());
-        assertEquals("SparseFT.prune (Java API)", r.sparsity().get("command").asText());
-        assertEquals("2:4", r.sparsity().get("structure").asText());
+        assertEquals("SparseFT.prune (Java API)", r.sparsity().provenance().command());
+        assertEquals("2:4", r.sparsity().provenance().structure());
         assertTrue(!spark.sparkContext().isStopped(), "the caller's session is still running");
 
         Cli cli = Cli.run("prune", "--model", tmp.resolve("model").toString(), "--out", tmp.resolve("cli").toString(),

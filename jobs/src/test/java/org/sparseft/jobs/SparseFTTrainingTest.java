@@ -95,8 +95,8 @@ class SparseFTTrainingTest {
         assertEquals(0.5, r.globalSparsity(), 0.01);
         assertTrue(r.validation() != null && r.validation().after() > 1, String.valueOf(r.validation()));
         assertEquals(STORAGE.qualify(path("api.run")), r.run());
-        assertEquals("SparseFT.finetune (Java API)", r.sparsity().get("command").asText());
-        assertEquals("grad", r.sparsity().at("/training/sync").asText(), "PST's default");
+        assertEquals("SparseFT.finetune (Java API)", r.sparsity().provenance().command());
+        assertEquals("grad", r.sparsity().provenance().training().sync(), "PST's default");
 
         Cli cli = Cli.run("finetune", "--model", path("model"), "--out", path("cli"), "--method", "pst",
                 "--sparsity", "0.5", "--data", path("train.txt"), "--validation", path("train.txt"), "--tokenizer",

@@ -1,6 +1,8 @@
 package org.sparseft.jobs.finetune;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.ast.AstObjective;
@@ -105,18 +107,47 @@ final class AstFinetune implements FinetuneMethod {
         return new Export(keep, updated, slorb.isEmpty() ? Map.of() : Map.of(SlorbBranch.FILE, slorb), branch);
     }
 
+    /**
+     * AST's block of {@code sparsity.json}.
+     *
+     * @param ast the settings and what training did to the masks
+     */
+    record Block(Ast ast) implements Settings {
+    }
+
+    /**
+     * AST's settings and what training did to the masks.
+     *
+     * @param pattern the N:M pattern
+     * @param reselectEvery steps between mask re-selections
+     * @param decayMax the pruned weights' decay at its peak
+     * @param decayRamp fraction of the steps over which the decay ramps up
+     * @param temperature the distillation temperature τ
+     * @param taskWeight weight of the next-token loss
+     * @param klWeight weight of the τ²-scaled KL to the teacher
+     * @param slorbGroup SLoRB's group size (0: none)
+     * @param trainedParameters values trained
+     * @param maskFlipRateFromInitial share of mask bits that differ from the initial masks at the end
+     * @param slorbFile the SLoRB branch's file beside the checkpoint, or null without SLoRB
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"pattern", "reselect_every", "decay_max", "decay_ramp", "temperature", "task_weight",
+            "kl_weight", "slorb_group", "trained_parameters", "mask_flip_rate_from_initial", "slorb_file"})
+    record Ast(String pattern, @JsonProperty("reselect_every") int reselectEvery,
+               @JsonProperty("decay_max") double decayMax, @JsonProperty("decay_ramp") double decayRamp,
+               double temperature, @JsonProperty("task_weight") double taskWeight,
+               @JsonProperty("kl_weight") double klWeight, @JsonProperty("slorb_group") int slorbGroup,
+               @JsonProperty("trained_parameters") long trainedParameters,
+               @JsonProperty("mask_flip_rate_from_initial") double maskFlipRateFromInitial,
+               @JsonProperty("slorb_file") String slorbFile) {
+    }
+
     @Override
-    public void describe(ObjectNode sparsityJson, Parameters trained) {
+    public Settings settings(Parameters trained) {
         Distillation d = options.distillation();
-        ObjectNode ast = sparsityJson.putObject("ast");
-        ast.put("pattern", options.pattern().structure()).put("reselect_every", options.reselectEvery())
-                .put("decay_max", options.decayMax()).put("decay_ramp", options.decayRamp())
-                .put("temperature", d.temperature()).put("task_weight", d.taskWeight()).put("kl_weight", d.klWeight())
-                .put("slorb_group", options.slorbGroup()).put("trained_parameters", trained.count())
-                .put("mask_flip_rate_from_initial", (double) training.masks().changedFrom(training.initialMasks())
-                        / training.masks().size());
-        if (options.slorbGroup() > 0) {
-            ast.put("slorb_file", SlorbBranch.FILE);
-        }
+        return new Block(new Ast(options.pattern().structure(), options.reselectEvery(), options.decayMax(),
+                options.decayRamp(), d.temperature(), d.taskWeight(), d.klWeight(), options.slorbGroup(),
+                trained.count(), (double) training.masks().changedFrom(training.initialMasks())
+                        / training.masks().size(), options.slorbGroup() > 0 ? SlorbBranch.FILE : null));
     }
 }

@@ -1,6 +1,5 @@
 package org.sparseft.jobs.finetune;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.DecoderModel;
@@ -46,8 +45,15 @@ interface FinetuneMethod {
 
     Export export(DecoderModel dense, Parameters trained, int steps);
 
-    /** The method's block of {@code sparsity.json}. */
-    void describe(ObjectNode sparsityJson, Parameters trained);
+    /**
+     * The method's block of {@code sparsity.json}: a record with one component named after the method, so that the
+     * block appears under that name.
+     */
+    interface Settings {
+    }
+
+    /** The method's settings and figures, for {@code sparsity.json}. */
+    Settings settings(Parameters trained);
 
     /** The method a spec names, with its settings. */
     static FinetuneMethod of(FinetuneSpec spec) {

@@ -1,6 +1,6 @@
 package org.sparseft.jobs.finetune;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import org.sparseft.sparsity.SparsityFile;
 
 /**
  * What a fine-tune trained, measured and wrote.
@@ -26,7 +26,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 public record FinetuneResult(String model, String modelType, long parameters, FinetuneSpec.Method method,
                              String target, String trained, int firstStep, int steps, double finalTrainLoss,
                              double seconds, Validation validation, double globalSparsity, int linears, String run,
-                             String out, JsonNode sparsity) {
+                             String out,
+                             SparsityFile<FinetuneProvenance> sparsity) {
     /**
      * Validation perplexity.
      *

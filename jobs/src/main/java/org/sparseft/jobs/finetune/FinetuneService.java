@@ -1,6 +1,5 @@
 package org.sparseft.jobs.finetune;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -27,8 +26,8 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.SparseExport;
+import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
-import org.sparseft.io.Json;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -152,37 +151,25 @@ public final class FinetuneService {
                         seqLen);
             }
         }
-        ObjectNode sparsity = Json.MAPPER.createObjectNode();
-        sparsity.put("producer", "sparseft finetune");
-        sparsity.put("command", context.invocation());
-        sparsity.put("model", modelPath);
-        sparsity.put("model_content_sha256", contentHash);
-        sparsity.put("method", m.name());
-        sparsity.put("structure", pattern.structure());
-        sparsity.put("target_sparsity", pattern.ratio());
-        m.describe(sparsity, trained);
-        ObjectNode t = sparsity.putObject("training");
-        t.put("data", input.uri()).put("data_fingerprint", shards.fingerprint()).put("steps", steps)
-                .put("batch", batch).put("seqlen", seqLen).put("partitions", p)
-                .put("sync", training.sync().name().toLowerCase(Locale.ROOT)).put("run", run)
-                .put("resumed_at_step", summary.firstStep())
-                .put("final_train_loss", summary.finalLoss()).put("seconds", summary.seconds());
+        FinetuneProvenance.Training trainedOn = new FinetuneProvenance.Training(input.uri(), shards.fingerprint(),
+                steps, batch, seqLen, p, training.sync().name().toLowerCase(Locale.ROOT), run, summary.firstStep(),
+                summary.finalLoss(), summary.seconds());
         FinetuneResult.Validation v = null;
+        FinetuneProvenance.Validation validated = null;
         if (before != null) {
-            ObjectNode vj = sparsity.putObject("validation").put("source", validation.uri())
-                    .put("windows", before.windows()).put("perplexity_before", before.perplexity())
-                    .put("perplexity_after", after.perplexity());
-            if (withoutBranch != null) {
-                vj.put("perplexity_after_without_slorb", withoutBranch.perplexity());
-            }
-            v = new FinetuneResult.Validation(before.perplexity(), after.perplexity(),
-                    withoutBranch == null ? null : withoutBranch.perplexity(), after.windows());
+            Double afterWithoutBranch = withoutBranch == null ? null : withoutBranch.perplexity();
+            validated = new FinetuneProvenance.Validation(validation.uri(), before.windows(), before.perplexity(),
+                    after.perplexity(), afterWithoutBranch);
+            v = new FinetuneResult.Validation(before.perplexity(), after.perplexity(), afterWithoutBranch,
+                    after.windows());
         }
+        FinetuneProvenance provenance = new FinetuneProvenance("sparseft finetune", context.invocation(), modelPath,
+                contentHash, m.name(), pattern.structure(), pattern.ratio(), m.settings(trained), trainedOn, validated);
         progress.step("writing " + out);
-        ObjectNode written = SparseExport.write(storage, modelPath, out, export.masks(), updated,
-                pattern.structure(), sparsity, List.of(), export.extraFiles(), spec.force());
+        SparsityFile<FinetuneProvenance> written = SparseExport.write(storage, modelPath, out, export.masks(),
+                updated, pattern.structure(), provenance, List.of(), export.extraFiles(), spec.force());
         return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
                 start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
-                written.get("global_sparsity").asDouble(), export.masks().size(), run, out, written);
+                written.globalSparsity(), export.masks().size(), run, out, written);
     }
 }

@@ -1,6 +1,7 @@
 package org.sparseft.jobs.finetune;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.driver.exec.ExecutorModels;
 import org.sparseft.model.DecoderModel;
@@ -71,11 +72,39 @@ final class PstFinetune implements FinetuneMethod {
         return new Export(masks, updated, Map.of(), Map.of());
     }
 
+    /**
+     * PST's block of {@code sparsity.json}.
+     *
+     * @param pst the settings and how much trained
+     */
+    record Block(Pst pst) implements Settings {
+    }
+
+    /**
+     * PST's settings and how much trained.
+     *
+     * @param weightRank rank of the weight update
+     * @param maskRank rank of the importance's low-rank term
+     * @param alpha1 weight of the row vector in the importance
+     * @param alpha2 weight of the column vector in the importance
+     * @param beta weight of the low-rank term in the importance
+     * @param initialWarmup fraction of the steps before the sparsity schedule starts
+     * @param finalWarmup fraction of the steps at the final sparsity
+     * @param trainedParameters values trained
+     * @param trainedFraction trained values over the model's
+     */
+    @JsonPropertyOrder({"weight_rank", "mask_rank", "alpha1", "alpha2", "beta", "initial_warmup", "final_warmup",
+            "trained_parameters", "trained_fraction"})
+    record Pst(@JsonProperty("weight_rank") int weightRank, @JsonProperty("mask_rank") int maskRank, double alpha1,
+               double alpha2, double beta, @JsonProperty("initial_warmup") double initialWarmup,
+               @JsonProperty("final_warmup") double finalWarmup,
+               @JsonProperty("trained_parameters") long trainedParameters,
+               @JsonProperty("trained_fraction") double trainedFraction) {
+    }
+
     @Override
-    public void describe(ObjectNode sparsityJson, Parameters trained) {
-        sparsityJson.putObject("pst").put("weight_rank", options.weightRank()).put("mask_rank", options.maskRank())
-                .put("alpha1", options.alpha1()).put("alpha2", options.alpha2()).put("beta", options.beta())
-                .put("initial_warmup", options.initialWarmup()).put("final_warmup", options.finalWarmup())
-                .put("trained_parameters", trained.count()).put("trained_fraction", fraction);
+    public Settings settings(Parameters trained) {
+        return new Block(new Pst(options.weightRank(), options.maskRank(), options.alpha1(), options.alpha2(),
+                options.beta(), options.initialWarmup(), options.finalWarmup(), trained.count(), fraction));
     }
 }

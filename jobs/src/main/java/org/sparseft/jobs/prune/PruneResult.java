@@ -1,7 +1,7 @@
 package org.sparseft.jobs.prune;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.sparsity.SparsityFile;
 
 /**
  * What a prune wrote and measured.
@@ -24,5 +24,6 @@ import org.sparseft.driver.prune.LayerwisePruner;
  */
 public record PruneResult(String model, String modelType, int blocks, LayerwisePruner.Method method, String target,
                           long dsnotSwaps, int sequences, int seqlen, int partitions, double seconds,
-                          double globalSparsity, int prunedLinears, String out, JsonNode sparsity) {
+                          double globalSparsity, int prunedLinears, String out,
+                          SparsityFile<PruneProvenance> sparsity) {
 }

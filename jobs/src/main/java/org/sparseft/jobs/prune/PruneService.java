@@ -1,6 +1,5 @@
 package org.sparseft.jobs.prune;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -20,9 +19,9 @@ import org.sparseft.jobs.service.Progress;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.SparseExport;
+import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
-import org.sparseft.io.Json;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -128,44 +127,32 @@ public final class PruneService {
                 ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
             }
         }
-        ObjectNode sparsity = Json.MAPPER.createObjectNode();
-        sparsity.put("producer", "sparseft prune");
-        sparsity.put("command", context.invocation());
-        sparsity.put("model", modelPath);
-        sparsity.put("model_content_sha256", contentHash);
-        sparsity.put("method", methodName);
         String structure = plan.structure(masks.keySet());
-        sparsity.put("structure", structure);
-        sparsity.put("target_sparsity", pattern.ratio());
+        Map<String, String> perLayer = null;
         if (!plan.rules().isEmpty()) {
-            ObjectNode rules = sparsity.putObject("per_layer");
-            rules.put("file", spec.sparsityPerLayer());
+            perLayer = new LinkedHashMap<>();
+            perLayer.put("file", spec.sparsityPerLayer());
             for (SparsityPlan.Rule r : plan.rules()) {
-                rules.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
+                perLayer.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
                         ? Double.toString(u.ratio()) : r.pattern().structure());
             }
         }
-        ObjectNode calib = sparsity.putObject("calibration");
-        calib.put("source", input.uri()).put("nsamples", n).put("seqlen", t).put("seed", spec.seed())
-                .put("partitions", p).put("data_fingerprint", shards.fingerprint());
-        if (method == LayerwisePruner.Method.SPARSEGPT) {
-            sparsity.putObject("sparsegpt").put("percdamp", spec.sparseGpt().percDamp())
-                    .put("blocksize", spec.sparseGpt().blockSize()).put("weights_updated", true);
-        }
-        if (method == LayerwisePruner.Method.DSNOT) {
-            sparsity.putObject("dsnot").put("initial", spec.dsnotInitial().name().toLowerCase(Locale.ROOT))
-                    .put("max_cycles", spec.dsnot().maxCycles()).put("update_threshold", spec.dsnot().updateThreshold())
-                    .put("pow_of_var_regrowing", spec.dsnot().powOfVarRegrowing()).put("skip_layer",
-                            options.dsnotSkip().key()).put("sign_check", spec.dsnot().signCheck() == null
-                            ? "reference default" : spec.dsnot().signCheck().toString())
-                    .put("swaps", swaps);
-        }
-        sparsity.put("seconds", seconds);
+        PruneProvenance provenance = new PruneProvenance("sparseft prune", context.invocation(), modelPath,
+                contentHash, methodName, structure, pattern.ratio(), perLayer,
+                new PruneProvenance.Calibration(input.uri(), n, t, spec.seed(), p, shards.fingerprint()),
+                method != LayerwisePruner.Method.SPARSEGPT ? null : new PruneProvenance.SparseGpt(
+                        spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
+                method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
+                        spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
+                        spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),
+                        spec.dsnot().signCheck() == null ? "reference default" : spec.dsnot().signCheck().toString(),
+                        swaps),
+                seconds);
         progress.step("writing " + out);
-        ObjectNode written = SparseExport.write(storage, modelPath, out, masks, updated, structure, sparsity,
-                ignored, spec.force());
+        SparsityFile<PruneProvenance> written = SparseExport.write(storage, modelPath, out, masks, updated, structure,
+                provenance, ignored, spec.force());
         return new PruneResult(modelPath, cfg.modelType(), cfg.numLayers(), method, pattern.label(), swaps, n, t, p,
-                seconds, written.get("global_sparsity").asDouble(), masks.size(), out, written);
+                seconds, written.globalSparsity(), masks.size(), out, written);
     }
 
     /** {@code n} distinct block indices of {@code count}, drawn with the seed. */

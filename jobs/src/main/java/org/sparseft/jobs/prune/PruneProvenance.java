@@ -1,0 +1,78 @@
+package org.sparseft.jobs.prune;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+
+import java.util.Map;
+
+/**
+ * How a pruned checkpoint was made: the head of its {@code sparsity.json}, before the per-weight figures.
+ *
+ * @param producer {@code sparseft prune}
+ * @param command how the job was invoked (the command line, a recipe stage or the Java API)
+ * @param model the input checkpoint, qualified
+ * @param modelContentSha256 the input's content hash
+ * @param method magnitude, wanda, dsnot or sparsegpt
+ * @param structure {@code unstructured} or {@code N:M}
+ * @param targetSparsity the target of weights without a per-layer rule
+ * @param perLayer the per-layer rules ({@code file}, then each name pattern's ratio or N:M), or null
+ * @param calibration the calibration sample
+ * @param sparsegpt SparseGPT's settings, or null for the other methods
+ * @param dsnot DSnoT's settings and swaps, or null for the other methods
+ * @param seconds the pruning's wall time
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
+        "per_layer", "calibration", "sparsegpt", "dsnot", "seconds"})
+public record PruneProvenance(String producer, String command, String model,
+                              @JsonProperty("model_content_sha256") String modelContentSha256, String method,
+                              String structure, @JsonProperty("target_sparsity") double targetSparsity,
+                              @JsonProperty("per_layer") Map<String, String> perLayer, Calibration calibration,
+                              SparseGpt sparsegpt, Dsnot dsnot, double seconds) {
+    /**
+     * The calibration sample.
+     *
+     * @param source the text or token file
+     * @param nsamples sequences
+     * @param seqlen tokens per sequence
+     * @param seed the sample's seed
+     * @param partitions Spark partitions
+     * @param dataFingerprint the sample's fingerprint
+     */
+    @JsonPropertyOrder({"source", "nsamples", "seqlen", "seed", "partitions", "data_fingerprint"})
+    public record Calibration(String source, int nsamples, int seqlen, long seed, int partitions,
+                              @JsonProperty("data_fingerprint") String dataFingerprint) {
+    }
+
+    /**
+     * SparseGPT's settings.
+     *
+     * @param percdamp the dampening, as a fraction of the Hessian's mean diagonal
+     * @param blocksize columns per lazy-update block
+     * @param weightsUpdated always true: SparseGPT changes the kept weights
+     */
+    @JsonPropertyOrder({"percdamp", "blocksize", "weights_updated"})
+    public record SparseGpt(double percdamp, int blocksize, @JsonProperty("weights_updated") boolean weightsUpdated) {
+    }
+
+    /**
+     * DSnoT's settings and what it did.
+     *
+     * @param initial the initial mask's criterion
+     * @param maxCycles the most swaps per row
+     * @param updateThreshold the error at which a row stops
+     * @param powOfVarRegrowing the variance power of the regrowth score
+     * @param skipLayer the linears left at the initial mask
+     * @param signCheck whether swaps are sign-checked ({@code reference default} when not set)
+     * @param swaps prune-and-grow swaps made over all rows
+     */
+    @JsonPropertyOrder({"initial", "max_cycles", "update_threshold", "pow_of_var_regrowing", "skip_layer", "sign_check",
+            "swaps"})
+    public record Dsnot(String initial, @JsonProperty("max_cycles") int maxCycles,
+                        @JsonProperty("update_threshold") double updateThreshold,
+                        @JsonProperty("pow_of_var_regrowing") double powOfVarRegrowing,
+                        @JsonProperty("skip_layer") String skipLayer, @JsonProperty("sign_check") String signCheck,
+                        long swaps) {
+    }
+}
