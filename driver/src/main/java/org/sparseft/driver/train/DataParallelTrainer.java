@@ -149,12 +149,9 @@ public final class DataParallelTrainer {
             StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
                     o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
                     outcome.bytesBroadcast(), outcome.bytesCollected(), adaptive.afterSteps(params, from, step));
-            var line = run.metrics().line(step).put("loss", report.loss()).put("lr", report.learningRate())
-                    .put("grad_norm", report.gradNorm()).put("seconds", seconds)
-                    .put("tokens_per_s", report.tokensPerSecond()).put("bytes_broadcast", report.bytesBroadcast())
-                    .put("bytes_collected", report.bytesCollected());
-            report.figures().forEach(line::put);
-            run.metrics().write(line);
+            run.metrics().write(MetricsLine.training(step, report.loss(), report.learningRate(), report.gradNorm(),
+                    seconds, report.tokensPerSecond(), report.bytesBroadcast(), report.bytesCollected(),
+                    report.figures()));
             boolean checkpointDue = o.checkpointEvery() > 0 && step / o.checkpointEvery() > from / o.checkpointEvery();
             if (checkpointDue || step == o.steps()) {
                 listener.onCheckpoint(step, run.checkpoint(step, params, optimizer, adaptive.checkpointed()));

@@ -1,6 +1,5 @@
 package org.sparseft.driver.train;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.Storage;
 import org.sparseft.io.Json;
 
@@ -80,11 +79,8 @@ public final class MetricsLog implements Closeable {
         }
     }
 
-    public ObjectNode line(int step) {
-        return Json.MAPPER.createObjectNode().put("step", step);
-    }
-
-    public synchronized void write(ObjectNode line) throws IOException {
+    /** Appends one line and flushes it. */
+    public synchronized void write(MetricsLine line) throws IOException {
         String text = Json.MAPPER.writeValueAsString(line) + "\n";
         if (out == null) {
             rewritten.append(text);

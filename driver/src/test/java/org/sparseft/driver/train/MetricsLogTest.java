@@ -19,7 +19,7 @@ class MetricsLogTest {
 
     private static void writeSteps(MetricsLog log, int from, int to) throws Exception {
         for (int s = from; s <= to; s++) {
-            log.write(log.line(s).put("loss", 1.0 / s));
+            log.write(MetricsLine.training(s, 1.0 / s, 0, 0, 0, 0, 0, 0, java.util.Map.of()));
         }
     }
 
@@ -75,5 +75,22 @@ class MetricsLogTest {
         }
         assertEquals("1 2 3 4", steps(storage, path));
         assertFalse(storage.exists(path + ".kept"), "the backup is gone once the file holds its lines");
+    }
+
+    @Test
+    void linesKeepTheirFieldOrderAndLeaveOutWhatTheyDoNotHave() throws Exception {
+        Storage storage = HadoopStorage.withDefaults();
+        String path = tmp.resolve("order.jsonl").toString();
+        java.util.Map<String, Double> figures = new java.util.LinkedHashMap<>();
+        figures.put("mask_flip_rate", 0.25);
+        figures.put("mask_flip_rate_initial", 0.5);
+        try (MetricsLog log = new MetricsLog(storage, path, 0)) {
+            log.write(MetricsLine.training(3, 2.5, 1e-3, 0.75, 1.5, 64.0, 1024, 2048, figures));
+            log.write(MetricsLine.validation(3, 12.0, 2.484906649788));
+        }
+        assertEquals("{\"step\":3,\"loss\":2.5,\"lr\":0.001,\"grad_norm\":0.75,\"seconds\":1.5,\"tokens_per_s\":64.0,"
+                + "\"bytes_broadcast\":1024,\"bytes_collected\":2048,\"mask_flip_rate\":0.25,"
+                + "\"mask_flip_rate_initial\":0.5}\n{\"step\":3,\"val_ppl\":12.0,\"val_loss\":2.484906649788}\n",
+                new String(storage.readAllBytes(path), StandardCharsets.UTF_8));
     }
 }

@@ -1,6 +1,7 @@
 package org.sparseft.jobs.training;
 
 import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.MetricsLine;
 import org.sparseft.driver.train.TrainingRun;
 import org.sparseft.eval.Perplexity;
 import org.sparseft.jobs.service.Progress;
@@ -52,8 +53,7 @@ public final class TrainingProgress implements DataParallelTrainer.Listener {
         boolean evalDue = o.evalEvery() > 0 && done / o.evalEvery() > before / o.evalEvery();
         if (validation != null && (evalDue || done == o.steps())) {
             last = validation.apply(done, current);
-            run.metrics().write(run.metrics().line(done).put("val_ppl", last.perplexity())
-                    .put("val_loss", last.meanNll()));
+            run.metrics().write(MetricsLine.validation(done, last.perplexity(), last.meanNll()));
             progress.step(String.format("step %d validation perplexity %.3f over %d windows", done,
                     last.perplexity(), last.windows()));
         }
