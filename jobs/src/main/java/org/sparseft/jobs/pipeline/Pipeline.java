@@ -153,8 +153,7 @@ public final class Pipeline {
     private StageResult execute(Recipe.Stage stage, Plan plan, LazySession spark) throws IOException {
         String record = Storage.join(Storage.join(run, "stages"), stage.name() + ".json");
         boolean finished = storage.exists(Storage.join(plan.output(), SUCCESS));
-        String recorded = storage.exists(record) ? Json.MAPPER.readTree(storage.readAllBytes(record)).path("config_sha256")
-                .asText() : null;
+        String recorded = storage.exists(record) ? readRecord(record).configSha256() : null;
         if (finished && plan.hash().equals(recorded)) {
             err.printf("[%s] finished earlier with the same configuration: skipped (%s)%n", stage.name(),
                     plan.output());
@@ -195,15 +194,22 @@ public final class Pipeline {
             storage.writeAtomically(Storage.join(plan.output(), SUCCESS), new byte[0]);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        ObjectNode r = Json.MAPPER.createObjectNode().put("stage", stage.name())
-                .put("kind", stage.kind().name().toLowerCase(Locale.ROOT)).put("config_sha256", plan.hash())
-                .put("seconds", seconds).put("output", plan.output());
-        ObjectNode jobs = r.putObject("jobs");
-        plan.jobs().forEach(j -> jobs.set(j.label(), j.settings()));
-        storage.writeAtomically(record, Json.PRETTY.writeValueAsBytes(r));
+        Map<String, ObjectNode> jobs = new LinkedHashMap<>();
+        plan.jobs().forEach(j -> jobs.put(j.label(), j.settings()));
+        storage.writeAtomically(record, Json.PRETTY.writeValueAsBytes(new StageRecord(stage.name(),
+                stage.kind().name().toLowerCase(Locale.ROOT), plan.hash(), seconds, plan.output(), jobs)));
         err.printf("[%s] done in %.1f s%n", stage.name(), seconds);
         err.flush();
         return new StageResult(stage.name(), stage.kind(), false, seconds, plan.output());
+    }
+
+    /** A finished stage's record; one that cannot be read is bad input naming it. */
+    private StageRecord readRecord(String record) throws IOException {
+        try {
+            return Json.MAPPER.readValue(storage.readAllBytes(record), StageRecord.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw BadInputException.at(record, "not a stage record: " + e.getOriginalMessage());
+        }
     }
 
     private static String describe(Job job) {

@@ -1,8 +1,6 @@
 package org.sparseft.jobs.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.Storage;
 import org.sparseft.jobs.pipeline.Pipeline;
 import org.sparseft.jobs.pipeline.Recipe;
@@ -11,6 +9,7 @@ import org.sparseft.io.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -35,7 +34,7 @@ public final class RunReport {
 
     private final Storage storage;
     private final String run;
-    /** Each fine-tune's metrics, read once by {@link #build} and drawn by {@link #plots}. */
+    /** Each fine-tune's metrics, read once by {@link #stages} and drawn by {@link #plots}. */
     private final Map<String, Metrics> metricsByStage = new java.util.HashMap<>();
 
     private RunReport(Storage storage, String run) {
@@ -47,107 +46,93 @@ public final class RunReport {
     public static String write(Storage storage, Recipe recipe, String run, List<Pipeline.StageResult> results,
                                double seconds) throws IOException {
         RunReport r = new RunReport(storage, run);
-        ObjectNode report = r.build(recipe, results, seconds);
-        ArrayNode plots = report.putArray("plots");
-        r.plots(report).forEach(plots::add);
+        List<ReportFile.Stage> stages = r.stages(results);
+        List<String> references = new ArrayList<>();
+        List<String> plots = r.plots(stages, references);
+        ReportFile report = new ReportFile(recipe.source(), run, recipe.model(), seconds, BuildInfo.current().asMap(),
+                config(recipe), stages, plots, references);
         storage.writeAtomically(Storage.join(run, JSON_FILE), Json.PRETTY.writeValueAsBytes(report));
         String md = markdown(report);
         storage.writeAtomically(Storage.join(run, MARKDOWN_FILE), md.getBytes(StandardCharsets.UTF_8));
         return md;
     }
 
-    private ObjectNode build(Recipe recipe, List<Pipeline.StageResult> results, double seconds) throws IOException {
-        ObjectNode r = Json.MAPPER.createObjectNode();
-        r.put("recipe", recipe.source()).put("run", run).put("model", recipe.model()).put("seconds", seconds);
-        r.set("versions", Json.MAPPER.valueToTree(BuildInfo.current().asMap()));
-        r.set("config", config(recipe));
-        ArrayNode stages = r.putArray("stages");
+    private List<ReportFile.Stage> stages(List<Pipeline.StageResult> results) throws IOException {
+        List<ReportFile.Stage> stages = new ArrayList<>();
         for (Pipeline.StageResult s : results) {
-            ObjectNode n = stages.addObject().put("name", s.name()).put("kind", s.kind().name()
-                    .toLowerCase(Locale.ROOT)).put("status", s.skipped() ? "skipped" : "ran")
-                    .put("seconds", s.seconds()).put("output", s.output());
             String record = Storage.join(Storage.join(run, "stages"), s.name() + ".json");
-            if (storage.exists(record)) {
-                n.put("config_sha256", read(record).path("config_sha256").asText());
-            }
-            String sparsity = Storage.join(s.output(), "sparsity.json");
-            if ((s.kind() == Recipe.Kind.PRUNE || s.kind() == Recipe.Kind.FINETUNE) && storage.exists(sparsity)) {
-                modelFigures(n, read(sparsity), s);
-            }
-            if (s.kind() == Recipe.Kind.EVALUATE) {
-                n.set("perplexity", perplexities(s, results));
-                String dense = Storage.join(s.output(), "dense.json");
-                if (storage.exists(dense)) {
-                    n.put("perplexity_windows", read(dense).path("windows").asInt());
+            String configHash = storage.exists(record) ? read(record).path("config_sha256").asText() : null;
+            String method = null;
+            String structure = null;
+            Double global = null;
+            Map<String, Double> layers = null;
+            Map<String, Double> tensors = null;
+            ReportFile.Training training = null;
+            String sparsityFile = Storage.join(s.output(), "sparsity.json");
+            if ((s.kind() == Recipe.Kind.PRUNE || s.kind() == Recipe.Kind.FINETUNE) && storage.exists(sparsityFile)) {
+                JsonNode sparsity = read(sparsityFile);
+                method = sparsity.path("method").asText();
+                structure = sparsity.path("structure").asText();
+                global = sparsity.path("global_sparsity").asDouble();
+                layers = layerSparsity(sparsity);
+                Map<String, Double> perTensor = new LinkedHashMap<>();
+                sparsity.path("tensors").fields().forEachRemaining(e -> perTensor.put(e.getKey(),
+                        e.getValue().path("sparsity").asDouble()));
+                tensors = perTensor;
+                if (s.kind() == Recipe.Kind.FINETUNE) {
+                    training = training(sparsity, s);
                 }
             }
+            Map<String, Double> perplexity = null;
+            Integer windows = null;
+            if (s.kind() == Recipe.Kind.EVALUATE) {
+                perplexity = perplexities(s, results);
+                String dense = Storage.join(s.output(), "dense.json");
+                if (storage.exists(dense)) {
+                    windows = read(dense).path("windows").asInt();
+                }
+            }
+            stages.add(new ReportFile.Stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT),
+                    s.skipped() ? "skipped" : "ran", s.seconds(), s.output(), configHash, method, structure, global,
+                    layers, tensors, training, perplexity, windows));
         }
-        return r;
+        return stages;
     }
 
     /** The recipe as it ran (after --set): model, Spark settings and each stage's options. */
-    private static ObjectNode config(Recipe recipe) {
-        ObjectNode c = Json.MAPPER.createObjectNode().put("model", recipe.model());
-        if (recipe.master() != null) {
-            c.put("spark_master", recipe.master());
-        }
-        c.set("spark_conf", Json.MAPPER.valueToTree(recipe.conf()));
-        ObjectNode stages = c.putObject("stages");
+    private static ReportFile.RecipeAsRun config(Recipe recipe) {
+        Map<String, Map<String, Object>> stages = new LinkedHashMap<>();
         recipe.stages().values().forEach(st -> {
-            ObjectNode o = stages.putObject(st.name()).put("kind", st.kind().name().toLowerCase(Locale.ROOT));
-            st.options().forEach((k, v) -> {
-                if (v.size() == 1) {
-                    o.put(k, v.get(0));
-                } else {
-                    v.forEach(o.withArray(k)::add);
-                }
-            });
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("kind", st.kind().name().toLowerCase(Locale.ROOT));
+            st.options().forEach((k, v) -> o.put(k, v.size() == 1 ? v.get(0) : List.copyOf(v)));
+            stages.put(st.name(), o);
         });
-        return c;
+        return new ReportFile.RecipeAsRun(recipe.model(), recipe.master(), recipe.conf(), stages);
     }
 
-    private void modelFigures(ObjectNode n, JsonNode sparsity, Pipeline.StageResult s) throws IOException {
-        n.put("method", sparsity.path("method").asText()).put("structure", sparsity.path("structure").asText())
-                .put("global_sparsity", sparsity.path("global_sparsity").asDouble());
-        ObjectNode layers = n.putObject("layer_sparsity");
-        layerSparsity(sparsity).forEach(layers::put);
-        ObjectNode tensors = n.putObject("tensor_sparsity");
-        sparsity.path("tensors").fields().forEachRemaining(e -> tensors.put(e.getKey(),
-                e.getValue().path("sparsity").asDouble()));
-        if (s.kind() != Recipe.Kind.FINETUNE) {
-            return;
-        }
+    /** A fine-tune's figures, from its sparsity.json and metrics.jsonl. */
+    private ReportFile.Training training(JsonNode sparsity, Pipeline.StageResult s) throws IOException {
         JsonNode t = sparsity.path("training");
-        ObjectNode training = n.putObject("training").put("steps", t.path("steps").asInt())
-                .put("sync", t.path("sync").asText()).put("partitions", t.path("partitions").asInt())
-                .put("resumed_at_step", t.path("resumed_at_step").asInt())
-                .put("final_train_loss", t.path("final_train_loss").asDouble())
-                .put("seconds", t.path("seconds").asDouble());
         JsonNode method = sparsity.path(sparsity.path("method").asText());
-        if (method.has("trained_parameters")) {
-            training.put("trained_parameters", method.get("trained_parameters").asLong());
-        }
+        Long trained = method.has("trained_parameters") ? method.get("trained_parameters").asLong() : null;
         JsonNode v = sparsity.path("validation");
-        if (v.has("perplexity_after")) {
-            training.put("val_ppl_before", v.path("perplexity_before").asDouble())
-                    .put("val_ppl_after", v.path("perplexity_after").asDouble())
-                    .put("val_windows", v.path("windows").asInt());
-        }
-        if (method.has("kl_weight")) { // AST: what its training objective is made of, for the plot's label
-            training.put("objective", String.format(Locale.ROOT, "%s·CE + %s·τ²·KL, τ = %s",
-                    method.path("task_weight").asText(), method.path("kl_weight").asText(),
-                    method.path("temperature").asText()));
-        }
+        boolean validated = v.has("perplexity_after");
+        String objective = !method.has("kl_weight") ? null // AST: what its objective is made of, for the plot's label
+                : String.format(Locale.ROOT, "%s·CE + %s·τ²·KL, τ = %s", method.path("task_weight").asText(),
+                method.path("kl_weight").asText(), method.path("temperature").asText());
         Metrics m = metrics(s);
         if (m != null) {
             metricsByStage.put(s.name(), m);
-            training.put("bytes_broadcast", m.bytesBroadcast()).put("bytes_collected", m.bytesCollected())
-                    .put("bytes_per_step", (double) (m.bytesBroadcast() + m.bytesCollected())
-                            / Math.max(1, t.path("steps").asInt()));
-            if (!m.flipRate().isEmpty()) {
-                training.put("mask_flip_rate_last", m.flipRate().lastEntry().getValue());
-            }
         }
+        int steps = t.path("steps").asInt();
+        return new ReportFile.Training(steps, t.path("sync").asText(), t.path("partitions").asInt(),
+                t.path("resumed_at_step").asInt(), t.path("final_train_loss").asDouble(), t.path("seconds").asDouble(),
+                trained, validated ? v.path("perplexity_before").asDouble() : null,
+                validated ? v.path("perplexity_after").asDouble() : null, validated ? v.path("windows").asInt() : null,
+                objective, m == null ? null : m.bytesBroadcast(), m == null ? null : m.bytesCollected(),
+                m == null ? null : (double) (m.bytesBroadcast() + m.bytesCollected()) / Math.max(1, steps),
+                m == null || m.flipRate().isEmpty() ? null : m.flipRate().lastEntry().getValue());
     }
 
     /** Sparsity of each decoder layer's prunable linears together (pruned over total), by layer index. */
@@ -160,7 +145,7 @@ public final class RunReport {
             acc[0] += e.getValue().path("pruned").asLong();
             acc[1] += e.getValue().path("total").asLong();
         });
-        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        Map<String, Double> out = new LinkedHashMap<>();
         byLayer.forEach((layer, acc) -> out.put(Integer.toString(layer), (double) acc[0] / acc[1]));
         if (other[1] > 0) {
             out.put("other", (double) other[0] / other[1]);
@@ -168,9 +153,9 @@ public final class RunReport {
         return out;
     }
 
-    private JsonNode perplexities(Pipeline.StageResult evaluate, List<Pipeline.StageResult> results)
+    private Map<String, Double> perplexities(Pipeline.StageResult evaluate, List<Pipeline.StageResult> results)
             throws IOException {
-        ObjectNode ppl = Json.MAPPER.createObjectNode();
+        Map<String, Double> ppl = new LinkedHashMap<>();
         List<String> models = new ArrayList<>(List.of("dense"));
         results.stream().filter(x -> x.kind() == Recipe.Kind.PRUNE || x.kind() == Recipe.Kind.FINETUNE)
                 .forEach(x -> models.add(x.name()));
@@ -222,8 +207,11 @@ public final class RunReport {
         return new Metrics(loss, valLoss, valPpl, flip, broadcast, collected);
     }
 
-    /** Draws the plots that the run has figures for; returns their file names. */
-    private List<String> plots(ObjectNode report) throws IOException {
+    /**
+     * Draws the plots that the run has figures for; returns their file names, and adds the labels of the reference
+     * lines drawn to {@code referenceLabels}.
+     */
+    private List<String> plots(List<ReportFile.Stage> stages, List<String> referenceLabels) throws IOException {
         List<String> written = new ArrayList<>();
         List<LineChart.Series> loss = new ArrayList<>();
         List<LineChart.Series> objectives = new ArrayList<>();
@@ -235,16 +223,16 @@ public final class RunReport {
         List<BarChart.Series> sparsity = new ArrayList<>();
         List<LineChart.Reference> references = new ArrayList<>();
         int referenceWindows = -1;
-        for (JsonNode s : report.get("stages")) {
-            String name = s.get("name").asText();
-            if (s.get("kind").asText().equals("finetune")) {
+        for (ReportFile.Stage s : stages) {
+            String name = s.name();
+            if (s.kind().equals("finetune")) {
                 Metrics m = metricsByStage.get(name);
-                JsonNode t = s.path("training");
-                if (m != null) {
+                ReportFile.Training t = s.training();
+                if (m != null && t != null) {
                     // only cross-entropies share an axis: AST's objective mixes in the distillation term
-                    if (t.has("objective")) {
+                    if (t.objective() != null) {
                         addSeries(objectives, name, m.loss());
-                        objectiveLabels.add(name + ": " + t.get("objective").asText());
+                        objectiveLabels.add(name + ": " + t.objective());
                     } else {
                         addSeries(loss, name + " training", m.loss());
                     }
@@ -252,30 +240,28 @@ public final class RunReport {
                     addSeries(ppl, name, m.valPpl());
                     addSeries(flips, name, m.flipRate());
                     if (!m.valPpl().isEmpty()) {
-                        curveWindows.add(t.path("val_windows").asInt());
+                        curveWindows.add(t.valWindows() == null ? 0 : t.valWindows());
                     }
                 }
             }
-            if (s.has("layer_sparsity")) {
-                List<Double> values = new ArrayList<>();
-                JsonNode l = s.get("layer_sparsity");
+            if (s.layerSparsity() != null) {
                 if (layers.isEmpty()) {
-                    l.fieldNames().forEachRemaining(layers::add);
+                    layers.addAll(s.layerSparsity().keySet());
                 }
-                layers.forEach(k -> values.add(l.path(k).asDouble()));
+                List<Double> values = new ArrayList<>();
+                layers.forEach(k -> values.add(s.layerSparsity().getOrDefault(k, 0.0)));
                 sparsity.add(new BarChart.Series(name, values));
             }
-            if (s.path("perplexity").has("dense")) {
-                referenceWindows = s.path("perplexity_windows").asInt();
+            if (s.perplexity() != null && s.perplexity().containsKey("dense")) {
+                referenceWindows = s.perplexityWindows() == null ? 0 : s.perplexityWindows();
                 references.add(new LineChart.Reference("dense, same " + referenceWindows + " windows",
-                        s.get("perplexity").get("dense").asDouble()));
+                        s.perplexity().get("dense")));
             }
         }
         if (!curveWindows.equals(java.util.Set.of(referenceWindows))) {
             references.clear(); // a reference line measured on other windows than the curves would mislead
         }
-        ArrayNode drawn = report.putArray("val_ppl_references");
-        references.forEach(ref -> drawn.add(ref.label()));
+        references.forEach(ref -> referenceLabels.add(ref.label()));
         if (!loss.isEmpty()) {
             written.add(png("loss.png", LineChart.png("Cross-entropy: validation of every fine-tune, training of PST",
                     "step", "nats per token", loss, List.of(), WIDTH, HEIGHT)));
@@ -316,76 +302,62 @@ public final class RunReport {
         return Json.MAPPER.readTree(storage.readAllBytes(file));
     }
 
-    private static String markdown(JsonNode r) {
+    private static String markdown(ReportFile r) {
         StringBuilder md = new StringBuilder("# sparseft run\n\n");
-        md.append(String.format(Locale.ROOT, "Recipe `%s`, model `%s`, run `%s`, %.1f s.%n%n",
-                r.get("recipe").asText(), r.get("model").asText(), r.get("run").asText(), r.get("seconds").asDouble()));
-        JsonNode v = r.get("versions");
-        md.append(String.format("sparseft %s on Java %s, Spark %s, Hadoop %s, ND4J %s (%s).%n%n",
-                v.get("sparseft").asText(), v.get("java").asText(), v.get("spark").asText(), v.get("hadoop").asText(),
-                v.get("nd4j").asText(), v.get("nd4j_backend").asText()));
+        md.append(String.format(Locale.ROOT, "Recipe `%s`, model `%s`, run `%s`, %.1f s.%n%n", r.recipe(), r.model(),
+                r.run(), r.seconds()));
+        Map<String, String> v = r.versions();
+        md.append(String.format("sparseft %s on Java %s, Spark %s, Hadoop %s, ND4J %s (%s).%n%n", v.get("sparseft"),
+                v.get("java"), v.get("spark"), v.get("hadoop"), v.get("nd4j"), v.get("nd4j_backend")));
         md.append("| stage | kind | status | seconds | result |\n|---|---|---|---:|---|\n");
-        for (JsonNode s : r.get("stages")) {
-            String result = s.has("method") ? String.format(Locale.ROOT, "%s %s, sparsity %.4f",
-                    s.get("method").asText(), s.get("structure").asText(), s.get("global_sparsity").asDouble())
-                    : s.get("output").asText();
-            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %s |%n", s.get("name").asText(),
-                    s.get("kind").asText(), s.get("status").asText(), s.get("seconds").asDouble(), result));
+        for (ReportFile.Stage s : r.stages()) {
+            String result = s.method() != null ? String.format(Locale.ROOT, "%s %s, sparsity %.4f", s.method(),
+                    s.structure(), s.globalSparsity()) : s.output();
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %s |%n", s.name(), s.kind(), s.status(),
+                    s.seconds(), result));
         }
-        for (JsonNode s : r.get("stages")) {
-            if (s.has("perplexity")) {
-                md.append("\nValidation perplexity (").append(s.get("name").asText())
+        for (ReportFile.Stage s : r.stages()) {
+            if (s.perplexity() != null) {
+                md.append("\nValidation perplexity (").append(s.name())
                         .append("):\n\n| model | perplexity |\n|---|---:|\n");
-                s.get("perplexity").fields().forEachRemaining(e -> md.append(String.format(Locale.ROOT,
-                        "| %s | %.4f |%n", e.getKey(), e.getValue().asDouble())));
+                s.perplexity().forEach((model, ppl) -> md.append(String.format(Locale.ROOT, "| %s | %.4f |%n", model,
+                        ppl)));
             }
         }
-        List<JsonNode> tuned = new ArrayList<>();
-        r.get("stages").forEach(s -> {
-            if (s.has("training")) {
-                tuned.add(s);
-            }
-        });
+        List<ReportFile.Stage> tuned = r.stages().stream().filter(s -> s.training() != null).toList();
         if (!tuned.isEmpty()) {
             md.append("\nFine-tuning:\n\n| stage | steps | sync | final training objective | val ppl before | val ppl after"
                     + " | MB moved | MB per step |\n|---|---:|---|---:|---:|---:|---:|---:|\n");
-            for (JsonNode s : tuned) {
-                JsonNode t = s.get("training");
-                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.4f | %s | %s | %s | %s |%n",
-                        s.get("name").asText(), t.get("steps").asInt(), t.get("sync").asText(),
-                        t.get("final_train_loss").asDouble(), fixed(t, "val_ppl_before"), fixed(t, "val_ppl_after"),
-                        megabytes(t.has("bytes_broadcast") ? t.get("bytes_broadcast").asLong()
-                                + t.get("bytes_collected").asLong() : -1),
-                        megabytes(t.has("bytes_per_step") ? (long) t.get("bytes_per_step").asDouble() : -1)));
+            for (ReportFile.Stage s : tuned) {
+                ReportFile.Training t = s.training();
+                md.append(String.format(Locale.ROOT, "| %s | %d | %s | %.4f | %s | %s | %s | %s |%n", s.name(),
+                        t.steps(), t.sync(), t.finalTrainLoss(), fixed(t.valPplBefore()), fixed(t.valPplAfter()),
+                        megabytes(t.bytesBroadcast() != null ? t.bytesBroadcast() + t.bytesCollected() : -1),
+                        megabytes(t.bytesPerStep() != null ? (long) t.bytesPerStep().doubleValue() : -1)));
             }
         }
-        List<JsonNode> sparse = new ArrayList<>();
-        r.get("stages").forEach(s -> {
-            if (s.has("layer_sparsity")) {
-                sparse.add(s);
-            }
-        });
+        List<ReportFile.Stage> sparse = r.stages().stream().filter(s -> s.layerSparsity() != null).toList();
         if (!sparse.isEmpty()) {
             md.append("\nSparsity of each decoder layer's prunable linears:\n\n| layer |");
-            sparse.forEach(s -> md.append(' ').append(s.get("name").asText()).append(" |"));
+            sparse.forEach(s -> md.append(' ').append(s.name()).append(" |"));
             md.append("\n|---|").append("---:|".repeat(sparse.size())).append('\n');
-            sparse.get(0).get("layer_sparsity").fieldNames().forEachRemaining(layer -> {
+            sparse.get(0).layerSparsity().keySet().forEach(layer -> {
                 md.append("| ").append(layer).append(" |");
                 sparse.forEach(s -> md.append(String.format(Locale.ROOT, " %.4f |",
-                        s.get("layer_sparsity").path(layer).asDouble())));
+                        s.layerSparsity().getOrDefault(layer, 0.0))));
                 md.append('\n');
             });
         }
-        if (r.has("plots") && !r.get("plots").isEmpty()) {
+        if (!r.plots().isEmpty()) {
             md.append("\nPlots:");
-            r.get("plots").forEach(p -> md.append(" `").append(p.asText()).append('`'));
+            r.plots().forEach(p -> md.append(" `").append(p).append('`'));
             md.append('\n');
         }
         return md.toString();
     }
 
-    private static String fixed(JsonNode n, String field) {
-        return n.has(field) ? String.format(Locale.ROOT, "%.4f", n.get(field).asDouble()) : "";
+    private static String fixed(Double value) {
+        return value == null ? "" : String.format(Locale.ROOT, "%.4f", value);
     }
 
     private static String megabytes(long bytes) {
