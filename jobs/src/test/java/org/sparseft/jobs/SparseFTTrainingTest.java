@@ -121,7 +121,7 @@ class SparseFTTrainingTest {
         assertEquals(4L * 4 * 16, first.tokensTrained());
         assertEquals("llama", first.modelType());
         assertNull(first.validation());
-        assertEquals("SparseFT.pretrain (Java API)", first.training().get("command").asText());
+        assertEquals("SparseFT.pretrain (Java API)", first.training().command());
         assertEquals("bfloat16", org.sparseft.io.Json.MAPPER.readTree(tmp.resolve("pre/config.json").toFile())
                 .get("torch_dtype").asText());
         byte[] weights = Files.readAllBytes(tmp.resolve("pre/model.safetensors"));

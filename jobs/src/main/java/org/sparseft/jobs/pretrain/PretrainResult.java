@@ -1,7 +1,5 @@
 package org.sparseft.jobs.pretrain;
 
-import com.fasterxml.jackson.databind.JsonNode;
-
 /**
  * What a pretraining run trained, measured and wrote.
  *
@@ -22,7 +20,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  */
 public record PretrainResult(String modelType, long parameters, int firstStep, int steps, long tokensTrained,
                              double seconds, int partitions, double finalTrainLoss, Validation validation, int seqlen,
-                             String run, String out, JsonNode training) {
+                             String run, String out, TrainingFile training) {
     /** The final validation perplexity over {@code windows} windows. */
     public record Validation(double perplexity, int windows) {
     }

@@ -1,7 +1,6 @@
 package org.sparseft.jobs.pretrain;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.BadInputException;
@@ -11,6 +10,7 @@ import org.sparseft.driver.train.TrainingRun;
 import org.sparseft.driver.train.TrainingShards;
 import org.sparseft.driver.train.TrainingState;
 import org.sparseft.eval.Perplexity;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfCheckpointWriter;
@@ -27,11 +27,11 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
-import org.sparseft.io.Json;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -146,38 +146,23 @@ public final class PretrainService {
             progress.step(String.format("validation perplexity %.3f over %d windows", lastVal.perplexity(),
                     lastVal.windows()));
         }
-        ObjectNode provenance = Json.MAPPER.createObjectNode();
-        provenance.put("command", context.invocation());
-        provenance.put("config", config);
-        provenance.put("init", init);
-        provenance.put("data", input.uri());
-        provenance.put("validation", spec.validation() == null ? null : spec.validation().uri());
-        provenance.put("tokenizer", tok.describe());
-        provenance.put("parameters", params.count());
-        provenance.put("steps", steps);
-        provenance.put("partitions", p);
-        provenance.put("sync", syncMode.name().toLowerCase(Locale.ROOT));
-        provenance.put("run", run);
-        provenance.put("resumed_at_step", summary.firstStep());
-        provenance.put("tokens", (long) steps * batch * seqLen);
-        provenance.put("seconds_this_invocation", summary.seconds());
         double finalLoss = Double.NaN;
-        if (lastVal != null) {
-            provenance.put("validation_perplexity", lastVal.perplexity());
-            provenance.put("validation_windows", lastVal.windows());
-        }
-        ArrayNode metrics = provenance.putArray("metrics");
+        List<JsonNode> metrics = new ArrayList<>();
         for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
                 StandardCharsets.UTF_8).split("\n")) {
             if (!line.isBlank()) {
-                var m = Json.MAPPER.readTree(line);
+                JsonNode m = Json.MAPPER.readTree(line);
                 metrics.add(m);
                 if (m.has("loss")) {
                     finalLoss = m.get("loss").asDouble(); // also right when a resume had nothing left to do
                 }
             }
         }
-        provenance.put("final_train_loss", finalLoss);
+        TrainingFile provenance = new TrainingFile(context.invocation(), config, init, input.uri(),
+                spec.validation() == null ? null : spec.validation().uri(), tok.describe(), params.count(), steps, p,
+                syncMode.name().toLowerCase(Locale.ROOT), run, summary.firstStep(), (long) steps * batch * seqLen,
+                summary.seconds(), lastVal == null ? null : lastVal.perplexity(),
+                lastVal == null ? null : lastVal.windows(), metrics, finalLoss);
         Map<String, byte[]> extra = new LinkedHashMap<>(tok.files());
         extra.put("training.json", Json.PRETTY.writeValueAsBytes(provenance));
         var cfgJson = hf.json();

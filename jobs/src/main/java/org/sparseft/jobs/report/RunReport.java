@@ -1,10 +1,10 @@
 package org.sparseft.jobs.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.jobs.pipeline.Pipeline;
 import org.sparseft.jobs.pipeline.Recipe;
-import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
