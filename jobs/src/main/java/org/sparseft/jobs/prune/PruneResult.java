@@ -21,9 +21,15 @@ import org.sparseft.sparsity.SparsityFile;
  * @param out the written checkpoint
  * @param sparsity the written {@code sparsity.json}: provenance (input hash, settings, calibration fingerprint) and
  *                 per-tensor sparsity
+ * @param blockTimings each block's calibration, statistics and mask-search time, in block order
  */
 public record PruneResult(String model, String modelType, int blocks, LayerwisePruner.Method method, String target,
                           long dsnotSwaps, int sequences, int seqlen, int partitions, double seconds,
                           double globalSparsity, int prunedLinears, String out,
-                          SparsityFile<PruneProvenance> sparsity) {
+                          SparsityFile<PruneProvenance> sparsity,
+                          java.util.List<LayerwisePruner.BlockTiming> blockTimings) {
+    /** Copies the timings. */
+    public PruneResult {
+        blockTimings = java.util.List.copyOf(blockTimings);
+    }
 }

@@ -152,7 +152,7 @@ public final class PruneService {
         SparsityFile<PruneProvenance> written = SparseExport.write(storage, modelPath, out, masks, updated, structure,
                 provenance, ignored, spec.force());
         return new PruneResult(modelPath, cfg.modelType(), cfg.numLayers(), method, pattern.label(), swaps, n, t, p,
-                seconds, written.globalSparsity(), masks.size(), out, written);
+                seconds, written.globalSparsity(), masks.size(), out, written, result.timings());
     }
 
     /** {@code n} distinct block indices of {@code count}, drawn with the seed. */
