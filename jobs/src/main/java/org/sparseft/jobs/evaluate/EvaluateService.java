@@ -39,7 +39,9 @@ public final class EvaluateService {
     private EvaluateService() {
     }
 
-    /** Runs {@code spec} on the context's session (which it neither starts nor stops); returns the perplexity measured. */
+    /**
+     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns the perplexity measured.
+     */
     public static EvaluateResult run(EvaluateSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
         Progress progress = context.progress();

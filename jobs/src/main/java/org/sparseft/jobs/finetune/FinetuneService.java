@@ -43,7 +43,9 @@ public final class FinetuneService {
     private FinetuneService() {
     }
 
-    /** Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained, measured and written. */
+    /**
+     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained, measured and written.
+     */
     public static FinetuneResult run(FinetuneSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
         Progress progress = context.progress();

@@ -23,6 +23,7 @@ import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -42,28 +43,83 @@ public final class PruneService {
     private PruneService() {
     }
 
-    /** Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was written and measured. */
+    /**
+     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was written and
+     * measured.
+     */
     public static PruneResult run(PruneSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
         Progress progress = context.progress();
-        SparsityPattern pattern = spec.target();
-        SparsityPlan plan = SparsityPlan.uniform(pattern);
-        if (spec.sparsityPerLayer() != null) {
-            if (!storage.exists(spec.sparsityPerLayer())) {
-                throw InvalidSettingException.of("sparsity-per-layer", spec.sparsityPerLayer(), "no such file");
-            }
-            plan = SparsityPlan.parse(spec.sparsityPerLayer(), storage.readAllBytes(spec.sparsityPerLayer()), pattern);
-        }
+        SparsityPlan plan = plan(spec, storage);
         LayerwisePruner.Method method = spec.method();
         LayerwisePruner.Options options = new LayerwisePruner.Options(method, plan, spec.dsnotInitial(), spec.dsnot(),
                 spec.dsnotSkipLayer(), spec.sparseGpt(), spec.ignore(), spec.calibBatch());
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
+        Input in = load(spec, storage, plan, progress);
+        var cfg = in.dense().config();
+        Calibration calib = calibration(spec, context, in);
+        String methodName = method.name().toLowerCase(Locale.ROOT);
+        progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
+                        + " in %d partitions", cfg.modelType(), cfg.numLayers(), methodName, spec.target().label(),
+                calib.sequences(), calib.seqlen(), calib.partitions()));
+        long started = System.nanoTime();
+        LayerwisePruner.Result result;
+        try {
+            LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.roundTrip(values,
+                    in.storedTypes().get(name));
+            result = LayerwisePruner.run(JavaSparkContext.fromSparkContext(context.spark().sparkContext()),
+                    calib.shards().rdd(), in.path(), in.contentHash(), in.dense(), options, rounding,
+                    (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
+                            + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),
+                            timing.statisticsSeconds(), timing.maskSeconds())));
+        } finally {
+            calib.shards().unpersist();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        Pruned pruned = Pruned.of(result);
+        String structure = plan.structure(pruned.masks().keySet());
+        PruneProvenance provenance = new PruneProvenance("sparseft prune", context.invocation(), in.path(),
+                in.contentHash(), methodName, structure, spec.target().ratio(), perLayer(spec, plan),
+                new PruneProvenance.Calibration(spec.calibration().uri(), calib.sequences(), calib.seqlen(),
+                        spec.seed(), calib.partitions(), calib.shards().fingerprint()),
+                method != LayerwisePruner.Method.SPARSEGPT ? null : new PruneProvenance.SparseGpt(
+                        spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
+                method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
+                        spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
+                        spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),
+                        spec.dsnot().signCheck() == null ? "reference default" : spec.dsnot().signCheck().toString(),
+                        pruned.swaps()),
+                seconds);
+        progress.step("writing " + out);
+        SparsityFile<PruneProvenance> written = SparseExport.write(storage, in.path(), out, pruned.masks(),
+                pruned.updated(), structure, provenance, pruned.ignored(), spec.force());
+        return new PruneResult(in.path(), cfg.modelType(), cfg.numLayers(), method, spec.target().label(),
+                pruned.swaps(), calib.sequences(), calib.seqlen(), calib.partitions(), seconds,
+                written.globalSparsity(), pruned.masks().size(), out, written, result.timings());
+    }
+
+    /** The uniform target, or the per-layer rules of {@code sparsity-per-layer} over it. */
+    private static SparsityPlan plan(PruneSpec spec, Storage storage) throws IOException {
+        SparsityPlan plan = SparsityPlan.uniform(spec.target());
+        if (spec.sparsityPerLayer() == null) {
+            return plan;
+        }
+        if (!storage.exists(spec.sparsityPerLayer())) {
+            throw InvalidSettingException.of("sparsity-per-layer", spec.sparsityPerLayer(), "no such file");
+        }
+        return SparsityPlan.parse(spec.sparsityPerLayer(), storage.readAllBytes(spec.sparsityPerLayer()),
+                spec.target());
+    }
+
+    /** The input checkpoint, loaded on the driver after checking that the plan fits it. */
+    private record Input(String path, String contentHash, DecoderModel dense, Map<String, DType> storedTypes) {
+    }
+
+    private static Input load(PruneSpec spec, Storage storage, SparsityPlan plan, Progress progress)
+            throws IOException {
         String modelPath = storage.qualify(spec.model());
-        String contentHash;
-        DecoderModel dense;
-        Map<String, DType> storedTypes;
         try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
             c.validateAgainstConfig();
             SlorbBranch.refuseAsInput(storage, modelPath);
@@ -72,23 +128,31 @@ public final class PruneService {
                 plan.patternFor(w).checkFits(w, shapes.get(w)[1]);
             }
             progress.step("loading " + modelPath);
-            contentHash = c.contentHash();
-            storedTypes = c.dtypesByCanonicalName();
-            dense = DecoderModel.of(c.parameters(DataType.FLOAT));
+            return new Input(modelPath, c.contentHash(), DecoderModel.of(c.parameters(DataType.FLOAT)),
+                    c.dtypesByCanonicalName());
         }
-        var cfg = dense.config();
+    }
+
+    /** The calibration sample, cached on the executors in its partitions. */
+    private record Calibration(TrainingShards shards, int sequences, int seqlen, int partitions) {
+    }
+
+    private static Calibration calibration(PruneSpec spec, JobContext context, Input in) throws Exception {
+        Storage storage = context.storage();
+        var cfg = in.dense().config();
         int t = spec.seqlen() != null ? spec.seqlen() : Math.min(cfg.maxPositions(), 2048);
         if (t < 2 || t > cfg.maxPositions()) {
             throw InvalidSettingException.of("seqlen", t, "expected 2.." + cfg.maxPositions()
                     + " (the model's positions)");
         }
         DataInput input = spec.calibration();
-        String tokenizer = input.tokenizerFor(storage, spec.tokenizer(), spec.model(), modelPath);
-        DataInput.Blocks blocks = input.blocks(context.spark(), tokenizer, cfg.vocabSize(), t, progress);
+        String tokenizer = input.tokenizerFor(storage, spec.tokenizer(), spec.model(), in.path());
+        DataInput.Blocks blocks = input.blocks(context.spark(), tokenizer, cfg.vocabSize(), t, context.progress());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(context.spark().sparkContext());
         int n = (int) Math.min(spec.nsamples(), blocks.count());
         if (n < spec.nsamples()) {
-            progress.step("the calibration data has " + blocks.count() + " blocks of " + t + " tokens; using all");
+            context.progress().step("the calibration data has " + blocks.count() + " blocks of " + t
+                    + " tokens; using all");
         }
         Set<Long> chosen = sample(blocks.count(), n, spec.seed());
         JavaRDD<int[]> sampled = blocks.blocks().zipWithIndex().filter(b -> chosen.contains(b._2())).map(b -> b._1());
@@ -96,63 +160,44 @@ public final class PruneService {
                 : Math.max(1, Math.min(jsc.defaultParallelism(), n));
         TrainingShards shards = TrainingShards.of(sampled, p);
         blocks.blocks().unpersist(false);
-        String methodName = method.name().toLowerCase(Locale.ROOT);
-        progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
-                + " in %d partitions", cfg.modelType(), cfg.numLayers(), methodName, pattern.label(), n, t, p));
-        long started = System.nanoTime();
-        LayerwisePruner.Result result;
-        try {
-            LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.roundTrip(values,
-                    storedTypes.get(name));
-            result = LayerwisePruner.run(jsc, shards.rdd(), modelPath, contentHash, dense, options, rounding,
-                    (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
-                            + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),
-                            timing.statisticsSeconds(), timing.maskSeconds())));
-        } finally {
-            shards.unpersist();
-        }
-        double seconds = (System.nanoTime() - started) / 1e9;
-        Map<String, INDArray> masks = new LinkedHashMap<>();
-        Map<String, INDArray> updated = new LinkedHashMap<>();
-        List<String> ignored = new ArrayList<>();
-        long swaps = 0;
-        for (LayerwisePruner.TensorMask tm : result.masks().values()) {
-            if (tm.pruned()) {
-                masks.put(tm.weight(), tm.keep());
-                if (tm.updated() != null) {
-                    updated.put(tm.weight(), tm.updated());
+        return new Calibration(shards, n, t, p);
+    }
+
+    /** What the pruner chose: masks and updated values of the pruned weights, the modules left dense, swaps. */
+    private record Pruned(Map<String, INDArray> masks, Map<String, INDArray> updated, List<String> ignored,
+                          long swaps) {
+        static Pruned of(LayerwisePruner.Result result) {
+            Map<String, INDArray> masks = new LinkedHashMap<>();
+            Map<String, INDArray> updated = new LinkedHashMap<>();
+            List<String> ignored = new ArrayList<>();
+            long swaps = 0;
+            for (LayerwisePruner.TensorMask tm : result.masks().values()) {
+                if (tm.pruned()) {
+                    masks.put(tm.weight(), tm.keep());
+                    if (tm.updated() != null) {
+                        updated.put(tm.weight(), tm.updated());
+                    }
+                    swaps += tm.swaps();
+                } else {
+                    ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
                 }
-                swaps += tm.swaps();
-            } else {
-                ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
             }
+            return new Pruned(masks, updated, ignored, swaps);
         }
-        String structure = plan.structure(masks.keySet());
-        Map<String, String> perLayer = null;
-        if (!plan.rules().isEmpty()) {
-            perLayer = new LinkedHashMap<>();
-            perLayer.put("file", spec.sparsityPerLayer());
-            for (SparsityPlan.Rule r : plan.rules()) {
-                perLayer.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
-                        ? Double.toString(u.ratio()) : r.pattern().structure());
-            }
+    }
+
+    /** The per-layer rules for sparsity.json: the file, then each name pattern's ratio or N:M; null without. */
+    private static Map<String, String> perLayer(PruneSpec spec, SparsityPlan plan) {
+        if (plan.rules().isEmpty()) {
+            return null;
         }
-        PruneProvenance provenance = new PruneProvenance("sparseft prune", context.invocation(), modelPath,
-                contentHash, methodName, structure, pattern.ratio(), perLayer,
-                new PruneProvenance.Calibration(input.uri(), n, t, spec.seed(), p, shards.fingerprint()),
-                method != LayerwisePruner.Method.SPARSEGPT ? null : new PruneProvenance.SparseGpt(
-                        spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
-                method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
-                        spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
-                        spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),
-                        spec.dsnot().signCheck() == null ? "reference default" : spec.dsnot().signCheck().toString(),
-                        swaps),
-                seconds);
-        progress.step("writing " + out);
-        SparsityFile<PruneProvenance> written = SparseExport.write(storage, modelPath, out, masks, updated, structure,
-                provenance, ignored, spec.force());
-        return new PruneResult(modelPath, cfg.modelType(), cfg.numLayers(), method, pattern.label(), swaps, n, t, p,
-                seconds, written.globalSparsity(), masks.size(), out, written, result.timings());
+        Map<String, String> perLayer = new LinkedHashMap<>();
+        perLayer.put("file", spec.sparsityPerLayer());
+        for (SparsityPlan.Rule r : plan.rules()) {
+            perLayer.put(r.names().pattern(), r.pattern() instanceof SparsityPattern.Unstructured u
+                    ? Double.toString(u.ratio()) : r.pattern().structure());
+        }
+        return perLayer;
     }
 
     /** {@code n} distinct block indices of {@code count}, drawn with the seed. */
