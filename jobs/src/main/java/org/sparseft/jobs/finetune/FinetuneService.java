@@ -29,6 +29,7 @@ import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
 
+import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -44,7 +45,8 @@ public final class FinetuneService {
     }
 
     /**
-     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained, measured and written.
+     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained,
+     * measured and written.
      */
     public static FinetuneResult run(FinetuneSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
@@ -60,24 +62,10 @@ public final class FinetuneService {
         String run = training.runDirectory(storage, out);
         Outputs.checkWritable(storage, "run", run);
         int slorbGroup = spec.ast() != null ? spec.ast().slorbGroup() : 0;
-        String contentHash;
-        Parameters base;
-        Map<String, DType> storedTypes;
-        try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
-            c.validateAgainstConfig();
-            SlorbBranch.refuseAsInput(storage, modelPath);
-            Map<String, long[]> shapes = Parameters.computeShapes(c.model());
-            for (String w : c.model().prunableWeights()) {
-                pattern.checkFits(w, shapes.get(w)[1]);
-                if (slorbGroup > 0) {
-                    Slorb.checkFits(w, shapes.get(w)[1], slorbGroup);
-                }
-            }
-            progress.step("loading " + modelPath);
-            contentHash = c.contentHash();
-            storedTypes = c.dtypesByCanonicalName();
-            base = c.parameters(DataType.FLOAT);
-        }
+        Input in = load(storage, modelPath, pattern, slorbGroup, progress);
+        String contentHash = in.contentHash();
+        Parameters base = in.base();
+        Map<String, DType> storedTypes = in.storedTypes();
         DecoderModel dense = DecoderModel.of(base);
         var cfg = base.config();
         int seqLen = training.seqlen();
@@ -93,15 +81,7 @@ public final class FinetuneService {
         DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
         TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
         blocks.blocks().unpersist(false);
-        List<int[]> windows = List.of();
-        DataInput validation = spec.validation();
-        if (validation != null) {
-            DataInput.Blocks vb = validation.blocks(context.spark(), validation.tokenizerFor(storage,
-                    spec.tokenizer(), spec.model(), modelPath), cfg.vocabSize(), seqLen, progress);
-            windows = vb.blocks().take(training.evalWindows());
-            vb.blocks().unpersist(false);
-        }
-        List<int[]> val = windows;
+        List<int[]> val = validationWindows(spec, context, modelPath, cfg.vocabSize(), seqLen);
         int steps = training.steps();
         int batch = training.batch();
         Perplexity.Result before = val.isEmpty() ? null
@@ -141,18 +121,13 @@ public final class FinetuneService {
         Parameters exportedParams = base.castTo(DataType.FLOAT);
         updated.forEach((name, values) -> exportedParams.get(name).assign(values));
         DecoderModel exported = DecoderModel.of(exportedParams);
-        Perplexity.Result after = null;
-        Perplexity.Result withoutBranch = null;
-        if (!val.isEmpty()) { // of the model as exported, with the extra branch when there is one
-            after = Perplexity.of(Perplexity.windowNlls(exported, val, batch, (name, stored) -> {
-                INDArray b = export.branch().get(name);
-                return b == null ? stored : stored.add(b);
-            }), seqLen);
-            if (!export.branch().isEmpty()) {
-                withoutBranch = Perplexity.of(Perplexity.windowNlls(exported, val, batch, EffectiveWeights.DENSE),
-                        seqLen);
-            }
-        }
+        Perplexity.Result after = val.isEmpty() ? null : Perplexity.of(Perplexity.windowNlls(exported, val, batch,
+                (name, stored) -> { // the model as exported, with the extra branch when there is one
+                    INDArray b = export.branch().get(name);
+                    return b == null ? stored : stored.add(b);
+                }), seqLen);
+        Perplexity.Result withoutBranch = val.isEmpty() || export.branch().isEmpty() ? null
+                : Perplexity.of(Perplexity.windowNlls(exported, val, batch, EffectiveWeights.DENSE), seqLen);
         FinetuneProvenance.Training trainedOn = new FinetuneProvenance.Training(input.uri(), shards.fingerprint(),
                 steps, batch, seqLen, p, training.sync().name().toLowerCase(Locale.ROOT), run, summary.firstStep(),
                 summary.finalLoss(), summary.seconds());
@@ -160,8 +135,8 @@ public final class FinetuneService {
         FinetuneProvenance.Validation validated = null;
         if (before != null) {
             Double afterWithoutBranch = withoutBranch == null ? null : withoutBranch.perplexity();
-            validated = new FinetuneProvenance.Validation(validation.uri(), before.windows(), before.perplexity(),
-                    after.perplexity(), afterWithoutBranch);
+            validated = new FinetuneProvenance.Validation(spec.validation().uri(), before.windows(),
+                    before.perplexity(), after.perplexity(), afterWithoutBranch);
             v = new FinetuneResult.Validation(before.perplexity(), after.perplexity(), afterWithoutBranch,
                     after.windows());
         }
@@ -173,5 +148,40 @@ public final class FinetuneService {
         return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
                 start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
                 written.globalSparsity(), export.masks().size(), run, out, written);
+    }
+
+    /** The input checkpoint, checked against the target (and SLoRB's groups) before it is loaded. */
+    private record Input(String contentHash, Parameters base, Map<String, DType> storedTypes) {
+    }
+
+    private static Input load(Storage storage, String modelPath, SparsityPattern pattern, int slorbGroup,
+                              Progress progress) throws IOException {
+        try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
+            c.validateAgainstConfig();
+            SlorbBranch.refuseAsInput(storage, modelPath);
+            Map<String, long[]> shapes = Parameters.computeShapes(c.model());
+            for (String w : c.model().prunableWeights()) {
+                pattern.checkFits(w, shapes.get(w)[1]);
+                if (slorbGroup > 0) {
+                    Slorb.checkFits(w, shapes.get(w)[1], slorbGroup);
+                }
+            }
+            progress.step("loading " + modelPath);
+            return new Input(c.contentHash(), c.parameters(DataType.FLOAT), c.dtypesByCanonicalName());
+        }
+    }
+
+    /** The first windows of the validation data, or none without it. */
+    private static List<int[]> validationWindows(FinetuneSpec spec, JobContext context, String modelPath,
+                                                 int vocabSize, int seqLen) throws Exception {
+        DataInput validation = spec.validation();
+        if (validation == null) {
+            return List.of();
+        }
+        DataInput.Blocks vb = validation.blocks(context.spark(), validation.tokenizerFor(context.storage(),
+                spec.tokenizer(), spec.model(), modelPath), vocabSize, seqLen, context.progress());
+        List<int[]> windows = vb.blocks().take(spec.training().evalWindows());
+        vb.blocks().unpersist(false);
+        return windows;
     }
 }

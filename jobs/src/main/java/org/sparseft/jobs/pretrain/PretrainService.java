@@ -50,7 +50,8 @@ public final class PretrainService {
     }
 
     /**
-     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained, measured and written.
+     * Runs {@code spec} on the context's session (which it neither starts nor stops); returns what was trained,
+     * measured and written.
      */
     public static PretrainResult run(PretrainSpec spec, JobContext context) throws Exception {
         Storage storage = context.storage();
