@@ -28,6 +28,7 @@ import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -91,29 +92,10 @@ public final class PretrainService {
         DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
         TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
         blocks.blocks().unpersist(false);
-        List<int[]> val = List.of();
-        if (spec.validation() != null) {
-            DataInput.Blocks v = spec.validation().blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen,
-                    progress);
-            val = v.blocks().take(training.evalWindows());
-            v.blocks().unpersist(false); // only these windows are used
-        }
-        List<int[]> windows = val;
-        Parameters params;
-        String initHash = null;
-        if (init == null) {
-            params = Parameters.initialize(cfg, training.seed(), DataType.FLOAT);
-        } else {
-            try (HfCheckpoint c = HfCheckpoint.open(storage, init)) {
-                c.validateAgainstConfig(); // its counts against its tensors, before anything is sized by them
-                if (!c.config().model().equals(cfg)) {
-                    throw new InvalidSettingException(init + ": {init}'s architecture " + c.config().model()
-                            + " differs from {config}'s " + cfg);
-                }
-                initHash = c.contentHash();
-                params = c.parameters(DataType.FLOAT);
-            }
-        }
+        List<int[]> windows = validationWindows(spec, context, tokSpec, cfg.vocabSize(), seqLen);
+        Start start = start(spec, storage, cfg);
+        Parameters params = start.params();
+        String initHash = start.initHash();
         DecoderModel model = DecoderModel.of(params);
         Map<String, String> identity = new LinkedHashMap<>(TrainingState.identity("config_sha256",
                 sha256(configBytes), "tokenizer", tok.describe(), "data", shards.fingerprint(), "blocks",
@@ -149,16 +131,11 @@ public final class PretrainService {
             progress.step(String.format("validation perplexity %.3f over %d windows", lastVal.perplexity(),
                     lastVal.windows()));
         }
-        double finalLoss = Double.NaN;
-        List<JsonNode> metrics = new ArrayList<>();
-        for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
-                StandardCharsets.UTF_8).split("\n")) {
-            if (!line.isBlank()) {
-                JsonNode m = Json.MAPPER.readTree(line);
-                metrics.add(m);
-                if (m.has("loss")) {
-                    finalLoss = m.get("loss").asDouble(); // also right when a resume had nothing left to do
-                }
+        List<JsonNode> metrics = metricsLines(storage, run);
+        double finalLoss = Double.NaN; // the last logged step's, also when a resume had nothing left to do
+        for (JsonNode m : metrics) {
+            if (m.has("loss")) {
+                finalLoss = m.get("loss").asDouble();
             }
         }
         TrainingFile provenance = new TrainingFile(context.invocation(), config, init, input.uri(),
@@ -178,6 +155,49 @@ public final class PretrainService {
                 summary.seconds(), p, finalLoss, lastVal == null ? null
                 : new PretrainResult.Validation(lastVal.perplexity(), lastVal.windows()), seqLen, run, out,
                 provenance);
+    }
+
+    /** The first windows of the validation data, or none without it. */
+    private static List<int[]> validationWindows(PretrainSpec spec, JobContext context, String tokenizer,
+                                                 int vocabSize, int seqLen) throws Exception {
+        if (spec.validation() == null) {
+            return List.of();
+        }
+        DataInput.Blocks v = spec.validation().blocks(context.spark(), tokenizer, vocabSize, seqLen,
+                context.progress());
+        List<int[]> windows = v.blocks().take(spec.training().evalWindows());
+        v.blocks().unpersist(false); // only these windows are used
+        return windows;
+    }
+
+    /** Where training starts: seeded initial weights, or {@code init}'s (with its content hash). */
+    private record Start(Parameters params, String initHash) {
+    }
+
+    private static Start start(PretrainSpec spec, Storage storage, ModelConfig cfg) throws IOException {
+        if (spec.init() == null) {
+            return new Start(Parameters.initialize(cfg, spec.training().seed(), DataType.FLOAT), null);
+        }
+        try (HfCheckpoint c = HfCheckpoint.open(storage, spec.init())) {
+            c.validateAgainstConfig(); // its counts against its tensors, before anything is sized by them
+            if (!c.config().model().equals(cfg)) {
+                throw new InvalidSettingException(spec.init() + ": {init}'s architecture " + c.config().model()
+                        + " differs from {config}'s " + cfg);
+            }
+            return new Start(c.parameters(DataType.FLOAT), c.contentHash());
+        }
+    }
+
+    /** Every line of the run's metrics.jsonl. */
+    private static List<JsonNode> metricsLines(Storage storage, String run) throws IOException {
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
+                StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isBlank()) {
+                lines.add(Json.MAPPER.readTree(line));
+            }
+        }
+        return lines;
     }
 
     private static String sha256(byte[] bytes) throws NoSuchAlgorithmException {
