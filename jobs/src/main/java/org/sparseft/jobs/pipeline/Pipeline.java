@@ -52,6 +52,7 @@ import java.util.TreeSet;
  * ({@code prune.sparsity}).
  */
 public final class Pipeline {
+    /** The marker a finished stage leaves in its output directory. */
     public static final String SUCCESS = "_SUCCESS";
 
     /** What a finished stage offers later ones. */
@@ -93,6 +94,10 @@ public final class Pipeline {
     private final PrintWriter err;
     private final String model;
 
+    /**
+     * A pipeline of {@code recipe} under the run directory {@code run}; {@code force} redoes stages whose
+     * configuration changed; progress goes to {@code err}.
+     */
     public Pipeline(Storage storage, Recipe recipe, String run, boolean force, PrintWriter err) {
         this.storage = storage;
         this.recipe = recipe;

@@ -27,10 +27,23 @@ import java.util.Map;
  */
 public record Recipe(String source, String model, String master, Map<String, String> conf,
                      LinkedHashMap<String, Stage> stages) {
-    public enum Kind { DATA, PRUNE, FINETUNE, EVALUATE, EXPORT }
+    /** What a stage does; its key in the recipe is its kind, optionally with a label ({@code prune-wanda}). */
+    public enum Kind {
+        /** Text to token blocks. */
+        DATA,
+        /** One-shot pruning. */
+        PRUNE,
+        /** Sparse fine-tuning. */
+        FINETUNE,
+        /** Perplexity of the dense model and of each pruned or fine-tuned one. */
+        EVALUATE,
+        /** A pruned or fine-tuned model (the last one, or {@code from}) copied to its place. */
+        EXPORT
+    }
 
     /** One stage: its name in the recipe, its kind, and its options as flag values. */
     public record Stage(String name, Kind kind, LinkedHashMap<String, List<String>> options) {
+        /** The first value of option {@code key}, or null when it is not given. */
         public String option(String key) {
             List<String> v = options.get(key);
             return v == null ? null : v.get(0);

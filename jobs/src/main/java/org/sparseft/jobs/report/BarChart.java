@@ -16,6 +16,7 @@ public final class BarChart {
     private BarChart() {
     }
 
+    /** The chart as PNG bytes: one group of bars per category, one bar per series in each, y from 0 to {@code yMax}. */
     public static byte[] png(String title, String xLabel, String yLabel, List<String> categories, List<Series> series,
                              double yMax, int width, int height) throws IOException {
         System.setProperty("java.awt.headless", "true");

@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
  * metrics.jsonl}, evaluate's {@code <model>.json}), so the report says exactly what the outputs hold.
  */
 public final class RunReport {
+    /** The report's JSON file in the run directory. */
     public static final String JSON_FILE = "report.json";
+    /** The report's Markdown file in the run directory. */
     public static final String MARKDOWN_FILE = "report.md";
     /** The decoder layer a tensor belongs to: model.layers.N. (LLaMA) or [transformer.]h.N. (GPT-2). */
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h)\\.(\\d+)\\.");
