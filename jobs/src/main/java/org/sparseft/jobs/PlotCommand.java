@@ -1,17 +1,13 @@
 package org.sparseft.jobs;
 
-import org.sparseft.jobs.service.Outputs;
 import org.sparseft.BadInputException;
 import org.sparseft.io.HadoopStorage;
-import org.sparseft.io.Storage;
-import org.sparseft.jobs.report.LineChart;
+import org.sparseft.jobs.report.PlotService;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -47,28 +43,18 @@ public final class PlotCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!out.endsWith(".png")) {
-            throw new BadInputException("--out " + out + ": expected a file name ending in .png");
-        }
-        Storage storage = HadoopStorage.withDefaults();
-        Outputs.check(storage, "out", out, force);
-        List<LineChart.Series> lines = new ArrayList<>();
-        for (Map.Entry<String, String> e : series.entrySet()) {
-            String text = new String(storage.readAllBytes(e.getValue()), StandardCharsets.UTF_8);
-            lines.add(new LineChart.Series(e.getKey(), LineChart.fromMetrics(text, field, e.getValue())));
-        }
-        List<LineChart.Reference> refs = new ArrayList<>();
+        Map<String, Double> refs = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : references.entrySet()) {
             try {
-                refs.add(new LineChart.Reference(e.getKey(), Double.parseDouble(e.getValue())));
+                refs.put(e.getKey(), Double.parseDouble(e.getValue()));
             } catch (NumberFormatException x) {
                 throw new BadInputException("--reference " + e.getKey() + "=" + e.getValue() + ": expected a number");
             }
         }
-        byte[] png = LineChart.png(title, "step", yLabel, lines, refs, 900, 560);
-        storage.writeAtomically(out, png);
-        spec.commandLine().getOut().printf("wrote      %s (%d series, %d references)%n", out, lines.size(),
-                refs.size());
+        PlotService.PlotResult r = PlotService.run(new PlotService.PlotSpec(series, refs, field, title, yLabel, out,
+                force), HadoopStorage.withDefaults());
+        spec.commandLine().getOut().printf("wrote      %s (%d series, %d references)%n", r.out(), r.series(),
+                r.references());
         spec.commandLine().getOut().flush();
         return Main.OK;
     }
