@@ -12,7 +12,8 @@ public class RuntimeFailure extends RuntimeException {
     private final String template;
 
     public RuntimeFailure(String message) {
-        this(message, null);
+        super(message);
+        this.template = SettingNames.literal(message);
     }
 
     public RuntimeFailure(String message, Throwable cause) {

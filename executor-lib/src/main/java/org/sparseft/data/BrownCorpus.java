@@ -3,8 +3,8 @@ package org.sparseft.data;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.io.AtomicOutput;
-import org.sparseft.io.Storage;
 import org.sparseft.io.Json;
+import org.sparseft.io.Storage;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.io.AtomicOutput;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfCheckpointWriter;
@@ -14,7 +15,6 @@ import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.Parameters;
-import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -3,13 +3,13 @@ package org.sparseft.driver.train;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.io.AtomicOutput;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.Parameters;
 import org.sparseft.train.AdamW;
-import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package org.sparseft.driver.train;
 
-import org.sparseft.io.Storage;
 import org.sparseft.io.Json;
+import org.sparseft.io.Storage;
 
 import java.io.Closeable;
 import java.io.IOException;

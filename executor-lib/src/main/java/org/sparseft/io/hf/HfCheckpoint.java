@@ -6,13 +6,13 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.BadInputException;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.io.safetensors.TensorInfo;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
-import org.sparseft.io.Json;
 
 import java.io.Closeable;
 import java.io.IOException;

@@ -3,9 +3,9 @@ package org.sparseft.io.hf;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.AtomicOutput;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.safetensors.SafetensorsWriter;
-import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -4,10 +4,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
+import org.sparseft.io.Json;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
-import org.sparseft.io.Json;
 
 import java.util.List;
 

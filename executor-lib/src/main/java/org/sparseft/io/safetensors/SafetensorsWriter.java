@@ -3,8 +3,8 @@ package org.sparseft.io.safetensors;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.io.AtomicOutput;
-import org.sparseft.io.Storage;
 import org.sparseft.io.Json;
+import org.sparseft.io.Storage;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

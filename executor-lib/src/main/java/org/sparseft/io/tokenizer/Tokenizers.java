@@ -3,8 +3,8 @@ package org.sparseft.io.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.sparseft.BadInputException;
-import org.sparseft.io.Storage;
 import org.sparseft.io.Json;
+import org.sparseft.io.Storage;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -8,6 +8,7 @@ import org.sparseft.InvalidSettingException;
 import org.sparseft.data.TokenFiles;
 import org.sparseft.driver.eval.DistributedPerplexity;
 import org.sparseft.eval.Perplexity;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.safetensors.DType;
@@ -23,7 +24,6 @@ import org.sparseft.jobs.service.SparkProgress;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
-import org.sparseft.io.Json;
 
 import java.util.List;
 import java.util.Map;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
+import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.evaluate.EvaluateService;
@@ -21,7 +22,6 @@ import org.sparseft.jobs.spec.SpecBinding;
 import org.sparseft.jobs.spec.UnknownSettingException;
 import org.sparseft.jobs.tokenize.TokenizeService;
 import org.sparseft.jobs.tokenize.TokenizeSpec;
-import org.sparseft.io.Json;
 
 import java.io.IOException;
 import java.io.PrintWriter;
