@@ -108,7 +108,7 @@ public final class BenchCommand implements Runnable {
             w.printf("GPT-2-small blocks: %d layer(s), vocabulary 256, batch %d x %d tokens%n", layers, batch, seqLen);
             w.println("| engine | forward s | forward+backward s | train tok/s | peak resident |");
             w.println("|---|---:|---:|---:|---:|");
-            for (var t : org.sparseft.jobs.bench.SameDiffComparison.run(cfg, batch, seqLen, reps)) {
+            for (var t : SameDiffComparison.run(cfg, batch, seqLen, reps)) {
                 w.printf("| %s | %.3f | %.3f | %.0f | %.0f MiB |%n", t.engine(), t.forwardSeconds(), t.trainSeconds(),
                         batch * (double) seqLen / t.trainSeconds(), t.peakResidentBytes() / 1048576.0);
                 w.flush();
@@ -138,7 +138,7 @@ public final class BenchCommand implements Runnable {
         public Integer call() throws Exception {
             PrintWriter w = spec.commandLine().getOut();
             var cfg = LlamaConfig.of(257, 256, 256, 688, 4, 8, 4, true);
-            var blocks = org.sparseft.jobs.bench.SparkTrainingBenchmark.blocks(cfg, 512, seqLen);
+            var blocks = SparkTrainingBenchmark.blocks(cfg, 512, seqLen);
             int warmup = 2;
             w.printf("demo model shape (LLaMA d=256, 4 layers, %,d parameters), batch %d x %d, median of %d steps;"
                             + " OMP_NUM_THREADS=%s, cores=%d%n", cfg.parameterCount(), batch, seqLen, steps,
@@ -146,30 +146,30 @@ public final class BenchCommand implements Runnable {
             w.println("| setup | s/step | tokens/s | vs plain loop | payload moved per step |");
             w.println("|---|---:|---:|---:|---:|");
             // warm the JIT and the step's workspace first: the first loop of a fresh JVM runs slower
-            org.sparseft.jobs.bench.SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup, steps);
+            SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup, steps);
             // the baseline runs on a fresh thread, as Spark's tasks do: the same loop on the JVM's main thread was
             // measured 25-35% slower (ND4J/OpenBLAS native code, reason not established), shown for reference
-            var plain = org.sparseft.jobs.bench.SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup,
+            var plain = SparkTrainingBenchmark.plainLoopOnThread(cfg, blocks, batch, warmup,
                     steps);
             row(w, plain, plain);
-            row(w, org.sparseft.jobs.bench.SparkTrainingBenchmark.plainLoop(cfg, blocks, batch, warmup, steps), plain);
+            row(w, SparkTrainingBenchmark.plainLoop(cfg, blocks, batch, warmup, steps), plain);
             var grad = org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD;
             var avg = org.sparseft.driver.train.DataParallelTrainer.Sync.AVERAGE;
-            row(w, org.sparseft.jobs.bench.SparkTrainingBenchmark.spark("Spark local[1], 1 partition, grad sync",
+            row(w, SparkTrainingBenchmark.spark("Spark local[1], 1 partition, grad sync",
                     "local[1]", 1, grad, 1, 0, cfg, blocks, batch, warmup, steps), plain);
-            row(w, org.sparseft.jobs.bench.SparkTrainingBenchmark.spark("Spark local[2], 2 partitions, grad sync",
+            row(w, SparkTrainingBenchmark.spark("Spark local[2], 2 partitions, grad sync",
                     "local[2]", 2, grad, 1, 0, cfg, blocks, batch, warmup, steps), plain);
-            row(w, org.sparseft.jobs.bench.SparkTrainingBenchmark.spark(
+            row(w, SparkTrainingBenchmark.spark(
                     "Spark local[2], 2 partitions, grad sync, 1 BLAS thread per task", "local[2]", 2, grad, 1, 1, cfg,
                     blocks, batch, warmup, steps), plain);
-            row(w, org.sparseft.jobs.bench.SparkTrainingBenchmark.spark(
+            row(w, SparkTrainingBenchmark.spark(
                     "Spark local[2], 2 partitions, averaging every 5 steps", "local[2]", 2, avg, 5, 0, cfg, blocks,
                     batch, 5, Math.max(5, steps / 5 * 5)), plain);
             return CommandLine.ExitCode.OK;
         }
 
-        private static void row(PrintWriter w, org.sparseft.jobs.bench.SparkTrainingBenchmark.Row r,
-                                org.sparseft.jobs.bench.SparkTrainingBenchmark.Row plain) {
+        private static void row(PrintWriter w, SparkTrainingBenchmark.Row r,
+                                SparkTrainingBenchmark.Row plain) {
             w.printf("| %s | %.3f | %.0f | %s | %s |%n", r.setup(), r.secondsPerStep(), r.tokensPerSecond(),
                     r == plain ? "-" : String.format("%+.1f%%", 100 * (r.secondsPerStep() / plain.secondsPerStep() - 1)),
                     r.bytesPerStep() == 0 ? "-" : String.format("%.1f MB", r.bytesPerStep() / 1e6));
@@ -196,12 +196,12 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             PrintWriter w = spec.commandLine().getOut();
-            org.sparseft.jobs.bench.MaskSearchBenchmark.run(rows, cols, 1); // warm-up
+            MaskSearchBenchmark.run(rows, cols, 1); // warm-up
             w.printf("mask search for one [%d, %d] linear; OMP_NUM_THREADS=%s%n", rows, cols,
                     System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"));
             w.println("| method | pattern | seconds |");
             w.println("|---|---|---:|");
-            for (var r : org.sparseft.jobs.bench.MaskSearchBenchmark.run(rows, cols, reps)) {
+            for (var r : MaskSearchBenchmark.run(rows, cols, reps)) {
                 w.printf("| %s | %s | %.3f |%n", r.method(), r.pattern(), r.seconds());
             }
             w.flush();
@@ -253,17 +253,17 @@ public final class BenchCommand implements Runnable {
                             : p.structure(), System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"));
             w.println("| model | method | block | calibration s | of which statistics s | mask search s |");
             w.println("|---|---|---:|---:|---:|---:|");
-            List<org.sparseft.jobs.bench.PruneBenchmark.Row> rows = new java.util.ArrayList<>();
+            List<PruneBenchmark.Row> rows = new java.util.ArrayList<>();
             java.nio.file.Path demo = java.nio.file.Path.of(demoModel);
             if (java.nio.file.Files.isRegularFile(demo.resolve("config.json"))) {
-                rows.addAll(print(w, org.sparseft.jobs.bench.PruneBenchmark.run("demo (LLaMA d=256, 4 blocks)",
+                rows.addAll(print(w, PruneBenchmark.run("demo (LLaMA d=256, 4 blocks)",
                         demo.toUri().toString(), master, partitions, nsamples, seqLen, p, ms)));
             } else {
                 w.printf("(no demo model at %s: its rows are left out)%n", demo);
             }
             var gpt2 = Gpt2Config.of(50257, 1024, 768, layers, 12);
-            rows.addAll(print(w, org.sparseft.jobs.bench.PruneBenchmark.run("GPT-2-small shape, " + layers
-                            + " blocks", org.sparseft.jobs.bench.PruneBenchmark.randomCheckpoint(gpt2), master,
+            rows.addAll(print(w, PruneBenchmark.run("GPT-2-small shape, " + layers
+                            + " blocks", PruneBenchmark.randomCheckpoint(gpt2), master,
                     partitions, nsamples, Math.min(seqLen, gpt2.maxPositions()), p, ms)));
             w.printf("%n| model | method | total calibration s | total mask search s |%n|---|---|---:|---:|%n");
             java.util.Map<String, double[]> totals = new java.util.LinkedHashMap<>();
@@ -277,8 +277,8 @@ public final class BenchCommand implements Runnable {
             return CommandLine.ExitCode.OK;
         }
 
-        private static List<org.sparseft.jobs.bench.PruneBenchmark.Row> print(
-                PrintWriter w, List<org.sparseft.jobs.bench.PruneBenchmark.Row> rows) {
+        private static List<PruneBenchmark.Row> print(
+                PrintWriter w, List<PruneBenchmark.Row> rows) {
             for (var r : rows) {
                 var t = r.timing();
                 w.printf("| %s | %s | %d | %.2f | %.2f | %.2f |%n", r.model(), r.method(), t.block(),
