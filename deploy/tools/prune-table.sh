@@ -3,6 +3,7 @@
 # target, then validation perplexity (the first 300 windows of 256 tokens of the Brown validation split).
 #   deploy/tools/prune-table.sh [OUT_DIR]     (needs demo-out/ from `deploy/bin/sparseft demo`)
 #   METHODS="sparsegpt" deploy/tools/prune-table.sh    (only some columns)
+#   UPDATE=obs METHODS="magnitude wanda dsnot" deploy/tools/prune-table.sh    (with the OBS update of kept weights)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${1:-/tmp/sparseft-prune-table}"
@@ -24,7 +25,7 @@ for target in "--sparsity 0.5" "--sparsity 0.6" "--sparsity 0.7" "--pattern 2:4"
   for method in $methods; do
     # shellcheck disable=SC2086
     "$bin" prune --model "$root/deploy/demo/model" --out "$out/model" --force --method "$method" $target \
-      --tokens "$calib" --seqlen 256 --nsamples 128 --seed 0 >/dev/null 2>&1
+      --tokens "$calib" --seqlen 256 --nsamples 128 --seed 0 ${UPDATE:+--update "$UPDATE"} >/dev/null 2>&1
     row="$row $(ppl "$out/model") |"
   done
   echo "$row"

@@ -108,19 +108,6 @@ public final class SparseGPT {
         if (pattern.ratio() == 0) {
             return new Result(weight.castTo(DataType.FLOAT).dup(), Nd4j.ones(DataType.FLOAT, rows, cols));
         }
-        if (factor.dead().length != cols) {
-            throw new IllegalArgumentException("a factor of " + factor.dead().length + " inputs for a weight of "
-                    + cols);
-        }
-        INDArray w = weight.castTo(DataType.DOUBLE).dup('c');
-        for (int j = 0; j < cols; j++) {
-            if (factor.dead()[j]) {
-                w.getColumn(j).assign(0);
-            }
-        }
-        INDArray u = factor.upper();
-
-        INDArray keep = Nd4j.zeros(DataType.DOUBLE, rows, cols);
         int n = 0;
         int m = 0;
         if (pattern instanceof SparsityPattern.NOutOfM nm) {
@@ -129,6 +116,47 @@ public final class SparseGPT {
             n = nm.n();
             m = nm.m();
         }
+        return columnSweep(weight, factor, null, pattern.ratio(), n, m, o);
+    }
+
+    /**
+     * The optimal-brain-surgeon update with the mask held fixed (docs/algorithms.md, "weight update for any mask"):
+     * SparseGPT's column sweep, pruning exactly the entries {@code keep} marks 0, so the kept weights absorb the
+     * error of the pruned ones. The mask comes back unchanged; the kept weights of inputs the calibration never saw
+     * stay as they are (their error spreads nowhere).
+     *
+     * @param keep the keep-mask [out, in] (1 kept, 0 pruned) chosen by another method
+     */
+    public static Result reconstruct(INDArray weight, Factor factor, INDArray keep, Options o) {
+        if (!java.util.Arrays.equals(weight.shape(), keep.shape())) {
+            throw new IllegalArgumentException("a keep-mask of shape " + java.util.Arrays.toString(keep.shape())
+                    + " for a weight of " + java.util.Arrays.toString(weight.shape()));
+        }
+        return columnSweep(weight, factor, keep, 0, 0, 0, o);
+    }
+
+    /**
+     * SparseGPT's sweep over blocks of columns: masks chosen per block (unstructured at {@code ratio}, or N:M inside
+     * the sweep) or taken from {@code givenKeep}, then the lazy update of every later column with one GEMM.
+     */
+    private static Result columnSweep(INDArray weight, Factor factor, INDArray givenKeep, double ratio, int n, int m,
+                                      Options o) {
+        int rows = (int) weight.rows();
+        int cols = (int) weight.columns();
+        if (factor.dead().length != cols) {
+            throw new IllegalArgumentException("a factor of " + factor.dead().length + " inputs for a weight of "
+                    + cols);
+        }
+        INDArray w = weight.castTo(DataType.DOUBLE).dup('c');
+        if (givenKeep == null) { // SparseGPT's own rule; a given mask keeps what it keeps
+            for (int j = 0; j < cols; j++) {
+                if (factor.dead()[j]) {
+                    w.getColumn(j).assign(0);
+                }
+            }
+        }
+        INDArray u = factor.upper();
+        INDArray keep = Nd4j.zeros(DataType.DOUBLE, rows, cols);
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {
             int i2 = Math.min(i1 + o.blockSize(), cols);
             int count = i2 - i1;
@@ -136,7 +164,13 @@ public final class SparseGPT {
             double[] u1 = u.get(NDArrayIndex.interval(i1, i2), NDArrayIndex.interval(i1, i2)).dup('c').data()
                     .asDouble();
             boolean[] mask1 = new boolean[rows * count]; // true = pruned
-            if (m == 0) {
+            if (givenKeep != null) {
+                double[] k1 = givenKeep.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2)).castTo(DataType.DOUBLE)
+                        .dup('c').data().asDouble();
+                for (int k = 0; k < k1.length; k++) {
+                    mask1[k] = k1[k] == 0;
+                }
+            } else if (m == 0) {
                 double[] score = new double[rows * count];
                 for (int k = 0; k < score.length; k++) {
                     double dj = u1[(k % count) * count + k % count];
@@ -144,7 +178,7 @@ public final class SparseGPT {
                 }
                 double[] sorted = score.clone();
                 java.util.Arrays.sort(sorted);
-                double threshold = sorted[(int) (sorted.length * pattern.ratio())];
+                double threshold = sorted[(int) (sorted.length * ratio)];
                 for (int k = 0; k < score.length; k++) {
                     mask1[k] = score[k] <= threshold;
                 }

@@ -156,4 +156,38 @@ class SparseGPTTest {
         assertTrue(indefinite.getMessage().endsWith("raise sparsegpt-percdamp"), indefinite.getMessage());
         assertTrue(indefinite.render(k -> "--" + k).endsWith("raise --sparsegpt-percdamp"), indefinite.getMessage());
     }
+
+    @Test
+    void aGivenMaskIsKeptAndItsErrorMovesOntoTheKeptWeights() {
+        // SparseGPT would prune w1 of {3, 1} (the lower saliency); given the mask that prunes w0 instead, the sweep
+        // re-solves for w1 with w0 gone: w1 + w0·H01/H11, H11 = 3 + 0.035 (1% of the mean diagonal)
+        FeatureStats stats = withHessian(new double[][] {{4, 2}, {2, 3}});
+        INDArray w = Nd4j.createFromArray(new float[][] {{3, 1}});
+        INDArray keep = Nd4j.createFromArray(new float[][] {{0, 1}});
+        SparseGPT.Result r = SparseGPT.reconstruct(w, SparseGPT.factor(stats, SparseGPT.Options.DEFAULTS), keep,
+                SparseGPT.Options.DEFAULTS);
+        assertArrayEquals(new float[] {0, (float) (1 + 3 * 2 / 3.035)}, r.weight().toFloatVector(), 1e-6f);
+        assertArrayEquals(keep.toFloatVector(), r.keep().toFloatVector(), 0f);
+    }
+
+    @Test
+    void reconstructionKeepsWandasMasksAndLowersTheLayerError() {
+        int out = 32;
+        int in = 96;
+        FeatureStats stats = correlated(in, 11);
+        Nd4j.getRandom().setSeed(12);
+        INDArray w = Nd4j.randn(DataType.FLOAT, out, in);
+        SparseGPT.Factor factor = SparseGPT.factor(stats, new SparseGPT.Options(0.01, 32));
+        for (SparsityPattern p : java.util.List.of(new SparsityPattern.Unstructured(0.5),
+                new SparsityPattern.Unstructured(0.7), new SparsityPattern.NOutOfM(2, 4))) {
+            INDArray keep = MaskCriterion.WANDA.select(MaskCriterion.WANDA.scores(w, stats), p);
+            SparseGPT.Result r = SparseGPT.reconstruct(w, factor, keep, new SparseGPT.Options(0.01, 32));
+            assertEquals(keep, r.keep(), "the mask is the one given, " + p.structure());
+            assertEquals(0.0, r.weight().mul(keep.rsub(1)).amaxNumber().doubleValue(), 0.0, "pruned stay zero");
+            double masked = SparseGPT.reconstructionError(w, w.mul(keep), stats);
+            double updated = SparseGPT.reconstructionError(w, r.weight(), stats);
+            assertTrue(updated < 0.95 * masked, p.structure() + " " + p.ratio() + ": error " + updated
+                    + " against " + masked + " with the weights as they were");
+        }
+    }
 }

@@ -85,6 +85,11 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "byte|DIR", description = "Tokenizer for --calib (default: the model's).")
     String tokenizer;
 
+    @Option(names = "--update", paramLabel = "none|obs", description = "What happens to the kept weights of a"
+            + " magnitude, Wanda or DSnoT mask: none, or obs (SparseGPT's column sweep with the mask held fixed, so"
+            + " the kept weights absorb the pruned ones' error; --sparsegpt-percdamp and --sparsegpt-blocksize apply).")
+    String update;
+
     @Option(names = "--dsnot-initial", paramLabel = "wanda|magnitude",
             description = "The mask DSnoT starts from.")
     String dsnotInitial;

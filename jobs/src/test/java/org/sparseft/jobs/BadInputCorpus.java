@@ -335,6 +335,10 @@ public final class BadInputCorpus {
                 "--dsnot-max-cycles applies to --method dsnot, not wanda");
         pruneCase("prune-dsnot-given-a-sparsegpt-option", prune + " --method dsnot --pattern 2:4"
                 + " --sparsegpt-blocksize 64", "--sparsegpt-blocksize applies to --method sparsegpt, not dsnot");
+        pruneCase("prune-sparsegpt-given-the-obs-update", prune + " --method sparsegpt --pattern 2:4 --update obs",
+                "--update obs", "SparseGPT updates the kept weights itself");
+        pruneCase("prune-update-unknown", prune + " --method wanda --pattern 2:4 --update lsq", "--update lsq",
+                "none", "obs");
         pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
                 "--pst-weight-rank applies to --method pst, not ast");
         pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",

@@ -225,4 +225,51 @@ class PruneCommandTest {
                 .get("sparsity_config");
         assertEquals("unstructured", sc.get("sparsity_structure").asText(), "mixed targets are not one N:M pattern");
     }
+
+    @Test
+    void theObsUpdateKeepsTheMasksAndMovesOnlyKeptWeights() throws Exception {
+        Path text = calibration();
+        ModelConfig cfg = TinyCheckpoints.llama();
+        Path in = tmp.resolve("obs-in");
+        TinyCheckpoints.write(storage, in.toString(), cfg, DType.F32, 0, 7);
+        for (String method : List.of("wanda", "dsnot")) {
+            Path plain = tmp.resolve(method + "-plain");
+            Path updated = tmp.resolve(method + "-obs");
+            for (Path out : List.of(plain, updated)) {
+                List<String> args = new java.util.ArrayList<>(List.of("prune", "--model", in.toString(), "--out",
+                        out.toString(), "--method", method, "--pattern", "2:4", "--calib", text.toString(),
+                        "--nsamples", "8", "--seqlen", "16", "--master", "local[2]"));
+                if (out.equals(updated)) {
+                    args.addAll(List.of("--update", "obs", "--sparsegpt-blocksize", "8"));
+                }
+                Cli r = Cli.run(args.toArray(String[]::new));
+                assertEquals(0, r.exitCode(), r.toString());
+            }
+            assertArrayEquals(Files.readAllBytes(plain.resolve("masks.safetensors")),
+                    Files.readAllBytes(updated.resolve("masks.safetensors")), method + ": the same masks");
+            int moved = 0;
+            try (HfCheckpoint a = HfCheckpoint.open(storage, plain.toString());
+                 HfCheckpoint b = HfCheckpoint.open(storage, updated.toString())) {
+                var before = a.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                var after = b.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                for (String name : cfg.prunableWeights()) {
+                    var keep = before.get(name).neq(0).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+                    assertEquals(0.0, after.get(name).mul(keep.rsub(1)).amaxNumber().doubleValue(), 0.0,
+                            name + ": pruned weights stay zero");
+                    moved += after.get(name).equalsWithEps(before.get(name), 0) ? 0 : 1;
+                }
+            }
+            assertEquals(cfg.prunableWeights().size(), moved, method + ": the update moved every linear's kept weights");
+            JsonNode sparsity = new ObjectMapper().readTree(updated.resolve("sparsity.json").toFile());
+            assertEquals("obs", sparsity.at("/update/method").asText(), sparsity.toString());
+            assertEquals(8, sparsity.at("/update/blocksize").asInt());
+            assertTrue(new ObjectMapper().readTree(plain.resolve("sparsity.json").toFile()).path("update").isMissingNode(),
+                    "no update block without the update");
+        }
+        Cli refused = Cli.run("prune", "--model", in.toString(), "--out", tmp.resolve("refused").toString(), "--method",
+                "sparsegpt", "--pattern", "2:4", "--update", "obs", "--calib", text.toString());
+        assertEquals(2, refused.exitCode(), refused.toString());
+        assertTrue(refused.err().contains("--update obs: SparseGPT updates the kept weights itself"), refused.err());
+        assertTrue(Files.notExists(tmp.resolve("refused")));
+    }
 }

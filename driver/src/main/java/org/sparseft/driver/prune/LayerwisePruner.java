@@ -40,10 +40,17 @@ public final class LayerwisePruner {
     public enum Method {
         MAGNITUDE, WANDA, DSNOT, SPARSEGPT;
 
-        /** Whether the method needs the Gram matrix of each linear's input (d_in² doubles per input). */
-        boolean needsGram() {
-            return this == SPARSEGPT;
-        }
+    }
+
+    /** What happens to the kept weights once a mask is chosen. */
+    public enum WeightUpdate {
+        /** They keep their values (magnitude, Wanda and DSnoT as published). */
+        NONE,
+        /**
+         * SparseGPT's optimal-brain-surgeon sweep with the mask held fixed: the kept weights absorb the pruned ones'
+         * error on the calibration inputs (SparseGPT itself always updates).
+         */
+        OBS
     }
 
     /**
@@ -51,16 +58,28 @@ public final class LayerwisePruner {
      * @param dsnotInitial the mask DSnoT starts from (Wanda by default)
      * @param dsnotSkip linears DSnoT leaves at their initial mask (the reference's default: MLP)
      * @param ignore weights matching it are not pruned (beyond the families' never-pruned tensors)
-     * @param sparseGpt SparseGPT's dampening and block size
+     * @param sparseGpt SparseGPT's dampening and block size, also those of the OBS update
+     * @param update what happens to the kept weights of magnitude, Wanda and DSnoT masks
      * @param microBatch sequences per forward pass inside a partition
      */
     public record Options(Method method, SparsityPlan plan, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
-                          DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, Pattern ignore, int microBatch) {
+                          DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, WeightUpdate update, Pattern ignore,
+                          int microBatch) {
         public Options {
             Objects.requireNonNull(dsnotSkip, "dsnotSkip");
+            Objects.requireNonNull(update, "update");
+            if (method == Method.SPARSEGPT && update != WeightUpdate.NONE) {
+                throw org.sparseft.InvalidSettingException.of("update", update.name().toLowerCase(java.util.Locale.ROOT),
+                        "SparseGPT updates the kept weights itself; use it with magnitude, wanda or dsnot");
+            }
             if (microBatch < 1) {
                 throw org.sparseft.InvalidSettingException.of("calib-batch", microBatch, "expected at least 1");
             }
+        }
+
+        /** Whether the pruner needs the Gram matrix of each linear's input (d_in² doubles per input). */
+        boolean needsGram() {
+            return method == Method.SPARSEGPT || update == WeightUpdate.OBS;
         }
     }
 
@@ -68,7 +87,8 @@ public final class LayerwisePruner {
      * What the pruner decided for one weight.
      *
      * @param updated the new values of the whole weight [out, in], already rounded to the stored dtype, when the
-     *                method changes surviving weights (SparseGPT); null when the kept weights are the input's
+     *                method changes surviving weights (SparseGPT, the OBS update); null when the kept weights are
+     *                the input's
      */
     public record TensorMask(String weight, INDArray keep, INDArray updated, boolean pruned, long swaps) {
     }
@@ -138,7 +158,7 @@ public final class LayerwisePruner {
                 }
                 double[] statisticsSeconds = new double[1];
                 Map<String, FeatureStats> stats = blockStats(states, modelPath, contentHash, layer, micro,
-                        o.method().needsGram(), statisticsSeconds);
+                        o.needsGram(), statisticsSeconds);
                 if (before != null) { // the new states are cached now; executors may drop the old ones
                     before.unpersist(false);
                     previous.unpersist(true);
@@ -203,6 +223,18 @@ public final class LayerwisePruner {
                     pattern, o.sparseGpt());
             return new TensorMask(name, r.keep(), r.weight(), true, 0);
         }
+        TensorMask chosen = maskOnly(name, w, stats, pattern, o);
+        if (o.update() == WeightUpdate.NONE || pattern.ratio() == 0) {
+            return chosen;
+        }
+        SparseGPT.Result r = SparseGPT.reconstruct(w, factors.computeIfAbsent(stats,
+                st -> SparseGPT.factor(st, o.sparseGpt())), chosen.keep(), o.sparseGpt());
+        return new TensorMask(name, chosen.keep(), r.weight(), true, chosen.swaps());
+    }
+
+    /** The mask of magnitude, Wanda or DSnoT; the weight's values stay. */
+    private static TensorMask maskOnly(String name, INDArray w, FeatureStats stats, SparsityPattern pattern,
+                                       Options o) {
         if (o.method() != Method.DSNOT) {
             MaskCriterion c = o.method() == Method.MAGNITUDE ? MaskCriterion.MAGNITUDE : MaskCriterion.WANDA;
             return new TensorMask(name, c.select(c.scores(w, stats), pattern), null, true, 0);

@@ -19,17 +19,18 @@ import java.util.Map;
  * @param perLayer the per-layer rules ({@code file}, then each name pattern's ratio or N:M), or null
  * @param calibration the calibration sample
  * @param sparsegpt SparseGPT's settings, or null for the other methods
+ * @param update the OBS update of the kept weights after the masks were chosen, or null without one
  * @param dsnot DSnoT's settings and swaps, or null for the other methods
  * @param seconds the pruning's wall time
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
-        "per_layer", "calibration", "sparsegpt", "dsnot", "seconds"})
+        "per_layer", "calibration", "sparsegpt", "update", "dsnot", "seconds"})
 public record PruneProvenance(String producer, String command, String model,
                               @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                               String structure, @JsonProperty("target_sparsity") double targetSparsity,
                               @JsonProperty("per_layer") Map<String, String> perLayer, Calibration calibration,
-                              SparseGpt sparsegpt, Dsnot dsnot, double seconds) {
+                              SparseGpt sparsegpt, ObsUpdate update, Dsnot dsnot, double seconds) {
     /**
      * The calibration sample.
      *
@@ -54,6 +55,21 @@ public record PruneProvenance(String producer, String command, String model,
      */
     @JsonPropertyOrder({"percdamp", "blocksize", "weights_updated"})
     public record SparseGpt(double percdamp, int blocksize, @JsonProperty("weights_updated") boolean weightsUpdated) {
+    }
+
+    /**
+     * The update of the kept weights after the masks were chosen: SparseGPT's column sweep with the masks fixed.
+     *
+     * @param percdamp the dampening, as a fraction of the Hessian's mean diagonal
+     * @param blocksize columns per lazy-update block
+     */
+    @JsonPropertyOrder({"method", "percdamp", "blocksize"})
+    public record ObsUpdate(double percdamp, int blocksize) {
+        /** Always {@code obs}. */
+        @JsonProperty("method")
+        public String method() {
+            return "obs";
+        }
     }
 
     /**

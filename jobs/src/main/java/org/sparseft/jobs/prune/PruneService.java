@@ -53,7 +53,7 @@ public final class PruneService {
         SparsityPlan plan = plan(spec, storage);
         LayerwisePruner.Method method = spec.method();
         LayerwisePruner.Options options = new LayerwisePruner.Options(method, plan, spec.dsnotInitial(), spec.dsnot(),
-                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.ignore(), spec.calibBatch());
+                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.update(), spec.ignore(), spec.calibBatch());
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
@@ -86,6 +86,8 @@ public final class PruneService {
                         spec.seed(), calib.partitions(), calib.shards().fingerprint()),
                 method != LayerwisePruner.Method.SPARSEGPT ? null : new PruneProvenance.SparseGpt(
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
+                spec.update() != LayerwisePruner.WeightUpdate.OBS ? null : new PruneProvenance.ObsUpdate(
+                        spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize()),
                 method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
                         spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
                         spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),

@@ -40,14 +40,16 @@ import java.util.regex.PatternSyntaxException;
  * @param dsnotInitial the mask DSnoT starts from
  * @param dsnot DSnoT's cycle limit, threshold, variance power and sign check
  * @param dsnotSkipLayer the linears DSnoT leaves at the initial mask: mlp, attn or none
- * @param sparseGpt SparseGPT's dampening and block size
+ * @param sparseGpt SparseGPT's dampening and block size (also the OBS update's)
+ * @param update what happens to the kept weights of a magnitude, Wanda or DSnoT mask: none, or obs (SparseGPT's
+ *               sweep with the mask held fixed)
  */
 @JsonDeserialize(builder = PruneSpec.Builder.class)
 public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
                         SparsityPattern target, String sparsityPerLayer, DataInput calibration, int nsamples,
                         Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
                         MaskCriterion dsnotInitial, DSnoT.Options dsnot, DSnoT.SkipLayers dsnotSkipLayer,
-                        SparseGPT.Options sparseGpt) {
+                        SparseGPT.Options sparseGpt, LayerwisePruner.WeightUpdate update) {
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
 
@@ -68,6 +70,11 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             SparseGPT.checkBlockSize(sparseGpt.blockSize(), target);
         }
         Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
+        Objects.requireNonNull(update, "update");
+        if (method == LayerwisePruner.Method.SPARSEGPT && update != LayerwisePruner.WeightUpdate.NONE) {
+            throw InvalidSettingException.of("update", update.name().toLowerCase(java.util.Locale.ROOT),
+                    "SparseGPT updates the kept weights itself; use it with {method} magnitude, wanda or dsnot");
+        }
     }
 
     private static void required(String key, Object value) {
@@ -111,6 +118,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private Boolean dsnotSignCheck = DSnoT.Options.DEFAULT.signCheck();
         private double sparsegptPercdamp = SparseGPT.Options.DEFAULTS.percDamp();
         private int sparsegptBlocksize = SparseGPT.Options.DEFAULTS.blockSize();
+        private LayerwisePruner.WeightUpdate update = LayerwisePruner.WeightUpdate.NONE;
         @com.fasterxml.jackson.annotation.JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -271,10 +279,24 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
+        /**
+         * What happens to the kept weights of a magnitude, Wanda or DSnoT mask: none (the default), or obs, SparseGPT's
+         * column sweep with the mask held fixed (its {@code sparsegpt-percdamp} and {@code sparsegpt-blocksize}
+         * apply).
+         */
+        public Builder update(LayerwisePruner.WeightUpdate kind) {
+            update = kind;
+            return this;
+        }
+
         /** The spec, validated. */
         public PruneSpec build() {
             if (method != null) {
-                MethodSettings.refuseForeign(given, method, METHODS_WITH_SETTINGS);
+                Set<String> foreign = new LinkedHashSet<>(given);
+                if (update == LayerwisePruner.WeightUpdate.OBS) { // the update's damping and block size
+                    foreign.removeIf(k -> k.startsWith("sparsegpt-"));
+                }
+                MethodSettings.refuseForeign(foreign, method, METHODS_WITH_SETTINGS);
             }
             required("method", method);
             if ((sparsity == null) == (pattern == null)) {
@@ -294,7 +316,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return new PruneSpec(model, out, force, method, target, sparsityPerLayer, calibration, nsamples, seqlen,
                     seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
-                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize));
+                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update);
         }
     }
 }
