@@ -25,7 +25,7 @@ import java.util.Map;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
-        "per_layer", "calibration", "sparsegpt", "update", "dsnot", "seconds"})
+        "per_layer", "calibration", "sparsegpt", "dsnot", "update", "seconds"})
 public record PruneProvenance(String producer, String command, String model,
                               @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                               String structure, @JsonProperty("target_sparsity") double targetSparsity,
