@@ -37,9 +37,9 @@ import java.util.regex.Pattern;
  * l + 1 its inputs. Only statistics (a few floats per input feature) and masks travel.
  */
 public final class LayerwisePruner {
+    /** How masks are chosen (docs/algorithms.md §3-§5). */
     public enum Method {
-        MAGNITUDE, WANDA, DSNOT, SPARSEGPT;
-
+        MAGNITUDE, WANDA, DSNOT, SPARSEGPT
     }
 
     /** What happens to the kept weights once a mask is chosen. */
