@@ -68,10 +68,7 @@ public final class LayerwisePruner {
         public Options {
             Objects.requireNonNull(dsnotSkip, "dsnotSkip");
             Objects.requireNonNull(update, "update");
-            if (method == Method.SPARSEGPT && update != WeightUpdate.NONE) {
-                throw org.sparseft.InvalidSettingException.of("update", update.name().toLowerCase(java.util.Locale.ROOT),
-                        "SparseGPT updates the kept weights itself; use it with magnitude, wanda or dsnot");
-            }
+            checkUpdate(method, update);
             if (microBatch < 1) {
                 throw org.sparseft.InvalidSettingException.of("calib-batch", microBatch, "expected at least 1");
             }
@@ -80,6 +77,14 @@ public final class LayerwisePruner {
         /** Whether the pruner needs the Gram matrix of each linear's input (d_in² doubles per input). */
         boolean needsGram() {
             return method == Method.SPARSEGPT || update == WeightUpdate.OBS;
+        }
+    }
+
+    /** Refuses an update of the kept weights that the method makes itself (SparseGPT always updates). */
+    public static void checkUpdate(Method method, WeightUpdate update) {
+        if (method == Method.SPARSEGPT && update != WeightUpdate.NONE) {
+            throw org.sparseft.InvalidSettingException.of("update", update.name().toLowerCase(java.util.Locale.ROOT),
+                    "SparseGPT updates the kept weights itself; use it with {method} magnitude, wanda or dsnot");
         }
     }
 

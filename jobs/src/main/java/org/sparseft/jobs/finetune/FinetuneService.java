@@ -81,7 +81,10 @@ public final class FinetuneService {
         DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
         TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
         blocks.blocks().unpersist(false);
-        List<int[]> val = validationWindows(spec, context, modelPath, cfg.vocabSize(), seqLen);
+        DataInput validation = spec.validation();
+        List<int[]> val = validation == null ? List.of() : validation.firstBlocks(context.spark(),
+                validation.tokenizerFor(storage, spec.tokenizer(), spec.model(), modelPath), cfg.vocabSize(), seqLen,
+                training.evalWindows(), progress);
         int steps = training.steps();
         int batch = training.batch();
         Perplexity.Result before = val.isEmpty() ? null
@@ -135,7 +138,7 @@ public final class FinetuneService {
         FinetuneProvenance.Validation validated = null;
         if (before != null) {
             Double afterWithoutBranch = withoutBranch == null ? null : withoutBranch.perplexity();
-            validated = new FinetuneProvenance.Validation(spec.validation().uri(), before.windows(),
+            validated = new FinetuneProvenance.Validation(validation.uri(), before.windows(),
                     before.perplexity(), after.perplexity(), afterWithoutBranch);
             v = new FinetuneResult.Validation(before.perplexity(), after.perplexity(), afterWithoutBranch,
                     after.windows());
@@ -169,19 +172,5 @@ public final class FinetuneService {
             progress.step("loading " + modelPath);
             return new Input(c.contentHash(), c.parameters(DataType.FLOAT), c.dtypesByCanonicalName());
         }
-    }
-
-    /** The first windows of the validation data, or none without it. */
-    private static List<int[]> validationWindows(FinetuneSpec spec, JobContext context, String modelPath,
-                                                 int vocabSize, int seqLen) throws Exception {
-        DataInput validation = spec.validation();
-        if (validation == null) {
-            return List.of();
-        }
-        DataInput.Blocks vb = validation.blocks(context.spark(), validation.tokenizerFor(context.storage(),
-                spec.tokenizer(), spec.model(), modelPath), vocabSize, seqLen, context.progress());
-        List<int[]> windows = vb.blocks().take(spec.training().evalWindows());
-        vb.blocks().unpersist(false);
-        return windows;
     }
 }

@@ -158,7 +158,7 @@ public final class Pipeline {
     private StageResult execute(Recipe.Stage stage, Plan plan, LazySession spark) throws IOException {
         String record = Storage.join(Storage.join(run, "stages"), stage.name() + ".json");
         boolean finished = storage.exists(Storage.join(plan.output(), SUCCESS));
-        String recorded = storage.exists(record) ? readRecord(record).configSha256() : null;
+        String recorded = storage.exists(record) ? StageRecord.read(storage, record).configSha256() : null;
         if (finished && plan.hash().equals(recorded)) {
             err.printf("[%s] finished earlier with the same configuration: skipped (%s)%n", stage.name(),
                     plan.output());
@@ -206,15 +206,6 @@ public final class Pipeline {
         err.printf("[%s] done in %.1f s%n", stage.name(), seconds);
         err.flush();
         return new StageResult(stage.name(), stage.kind(), false, seconds, plan.output());
-    }
-
-    /** A finished stage's record; one that cannot be read is bad input naming it. */
-    private StageRecord readRecord(String record) throws IOException {
-        try {
-            return Json.MAPPER.readValue(storage.readAllBytes(record), StageRecord.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw BadInputException.at(record, "not a stage record: " + e.getOriginalMessage());
-        }
     }
 
     private static String describe(Job job) {

@@ -3,8 +3,13 @@ package org.sparseft.jobs.pipeline;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.sparseft.BadInputException;
+import org.sparseft.io.Json;
+import org.sparseft.io.Storage;
 
+import java.io.IOException;
 import java.util.Map;
 
 /**
@@ -22,4 +27,12 @@ import java.util.Map;
 @JsonPropertyOrder({"stage", "kind", "config_sha256", "seconds", "output", "jobs"})
 public record StageRecord(String stage, String kind, @JsonProperty("config_sha256") String configSha256,
                           double seconds, String output, Map<String, ObjectNode> jobs) {
+    /** The record at {@code path}; one that cannot be read is bad input naming it. */
+    public static StageRecord read(Storage storage, String path) throws IOException {
+        try {
+            return Json.MAPPER.readValue(storage.readAllBytes(path), StageRecord.class);
+        } catch (JacksonException e) {
+            throw BadInputException.at(path, "not a stage record: " + e.getOriginalMessage());
+        }
+    }
 }

@@ -6,6 +6,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.driver.train.DataParallelTrainer;
+import org.sparseft.driver.train.MetricsLines;
 import org.sparseft.driver.train.TrainingRun;
 import org.sparseft.driver.train.TrainingShards;
 import org.sparseft.driver.train.TrainingState;
@@ -32,7 +33,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -92,7 +92,8 @@ public final class PretrainService {
         DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
         TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
         blocks.blocks().unpersist(false);
-        List<int[]> windows = validationWindows(spec, context, tokSpec, cfg.vocabSize(), seqLen);
+        List<int[]> windows = spec.validation() == null ? List.of() : spec.validation().firstBlocks(context.spark(),
+                tokSpec, cfg.vocabSize(), seqLen, training.evalWindows(), progress);
         Start start = start(spec, storage, cfg);
         Parameters params = start.params();
         String initHash = start.initHash();
@@ -131,7 +132,9 @@ public final class PretrainService {
             progress.step(String.format("validation perplexity %.3f over %d windows", lastVal.perplexity(),
                     lastVal.windows()));
         }
-        List<JsonNode> metrics = metricsLines(storage, run);
+        String metricsFile = Storage.join(run, "metrics.jsonl");
+        List<JsonNode> metrics = MetricsLines.parse(new String(storage.readAllBytes(metricsFile),
+                StandardCharsets.UTF_8), metricsFile);
         double finalLoss = Double.NaN; // the last logged step's, also when a resume had nothing left to do
         for (JsonNode m : metrics) {
             if (m.has("loss")) {
@@ -157,19 +160,6 @@ public final class PretrainService {
                 provenance);
     }
 
-    /** The first windows of the validation data, or none without it. */
-    private static List<int[]> validationWindows(PretrainSpec spec, JobContext context, String tokenizer,
-                                                 int vocabSize, int seqLen) throws Exception {
-        if (spec.validation() == null) {
-            return List.of();
-        }
-        DataInput.Blocks v = spec.validation().blocks(context.spark(), tokenizer, vocabSize, seqLen,
-                context.progress());
-        List<int[]> windows = v.blocks().take(spec.training().evalWindows());
-        v.blocks().unpersist(false); // only these windows are used
-        return windows;
-    }
-
     /** Where training starts: seeded initial weights, or {@code init}'s (with its content hash). */
     private record Start(Parameters params, String initHash) {
     }
@@ -188,17 +178,6 @@ public final class PretrainService {
         }
     }
 
-    /** Every line of the run's metrics.jsonl. */
-    private static List<JsonNode> metricsLines(Storage storage, String run) throws IOException {
-        List<JsonNode> lines = new ArrayList<>();
-        for (String line : new String(storage.readAllBytes(Storage.join(run, "metrics.jsonl")),
-                StandardCharsets.UTF_8).split("\n")) {
-            if (!line.isBlank()) {
-                lines.add(Json.MAPPER.readTree(line));
-            }
-        }
-        return lines;
-    }
 
     private static String sha256(byte[] bytes) throws NoSuchAlgorithmException {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));

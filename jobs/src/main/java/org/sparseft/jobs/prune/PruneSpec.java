@@ -71,10 +71,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         }
         Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
         Objects.requireNonNull(update, "update");
-        if (method == LayerwisePruner.Method.SPARSEGPT && update != LayerwisePruner.WeightUpdate.NONE) {
-            throw InvalidSettingException.of("update", update.name().toLowerCase(java.util.Locale.ROOT),
-                    "SparseGPT updates the kept weights itself; use it with {method} magnitude, wanda or dsnot");
-        }
+        LayerwisePruner.checkUpdate(method, update);
     }
 
     private static void required(String key, Object value) {

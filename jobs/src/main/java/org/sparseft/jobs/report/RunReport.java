@@ -1,10 +1,12 @@
 package org.sparseft.jobs.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.sparseft.driver.train.MetricsLines;
 import org.sparseft.io.Json;
 import org.sparseft.io.Storage;
 import org.sparseft.jobs.pipeline.Pipeline;
 import org.sparseft.jobs.pipeline.Recipe;
+import org.sparseft.jobs.pipeline.StageRecord;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +65,7 @@ public final class RunReport {
         List<ReportFile.Stage> stages = new ArrayList<>();
         for (Pipeline.StageResult s : results) {
             String record = Storage.join(Storage.join(run, "stages"), s.name() + ".json");
-            String configHash = storage.exists(record) ? read(record).path("config_sha256").asText() : null;
+            String configHash = storage.exists(record) ? StageRecord.read(storage, record).configSha256() : null;
             String method = null;
             String structure = null;
             Double global = null;

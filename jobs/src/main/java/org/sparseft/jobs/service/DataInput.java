@@ -109,4 +109,16 @@ public record DataInput(Kind kind, String uri, String format, String textField, 
         progress.step(r.sequences() + " documents, " + r.tokens() + " tokens, " + r.count() + " blocks");
         return new Blocks(r.blocks(), r.count(), r.sequences(), "documents");
     }
+
+    /**
+     * The first {@code count} blocks, on the driver, with nothing left cached: the validation windows of the
+     * training jobs.
+     */
+    public List<int[]> firstBlocks(SparkSession spark, String tokenizer, int vocabSize, int seqLen, int count,
+                                   Progress progress) throws Exception {
+        Blocks b = blocks(spark, tokenizer, vocabSize, seqLen, progress);
+        List<int[]> first = b.blocks().take(count);
+        b.blocks().unpersist(false);
+        return first;
+    }
 }
