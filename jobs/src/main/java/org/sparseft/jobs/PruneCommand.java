@@ -1,6 +1,7 @@
 package org.sparseft.jobs;
 
 import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.jobs.prune.PruneProvenance;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
@@ -61,6 +62,19 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--sparsity-per-layer", paramLabel = "FILE", description = "JSON {\"name regex\": ratio or"
             + " \"N:M\"}: per-layer targets, first match wins; other weights get --sparsity/--pattern.")
     String perLayer;
+
+    @Option(names = "--sparsity-profile", paramLabel = "uniform|owl", description = "How --sparsity spreads over"
+            + " the decoder blocks: uniform, or owl (a first pass through the dense model counts each block's"
+            + " outlier Wanda scores; blocks with more keep more weights, the mean stays --sparsity).")
+    String sparsityProfile;
+
+    @Option(names = "--owl-m", paramLabel = "M", description = "OWL: a score is an outlier above M times its block's"
+            + " mean.")
+    double owlM;
+
+    @Option(names = "--owl-lambda", paramLabel = "L", description = "OWL: the blocks' sparsities spread over"
+            + " --sparsity +- L (at most min(S, 1 - S)).")
+    double owlLambda;
 
     @Option(names = "--nsamples", description = "Calibration sequences.")
     int nsamples;
@@ -142,6 +156,14 @@ public final class PruneCommand implements Callable<Integer> {
         w.printf("model      %s (%s, %d blocks)%n", r.model(), r.modelType(), r.blocks());
         w.printf("method     %s, %s%s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(),
                 r.method() == LayerwisePruner.Method.DSNOT ? ", " + r.dsnotSwaps() + " DSnoT swaps" : "");
+        PruneProvenance.Owl owl = r.sparsity().provenance().owl();
+        if (owl != null) {
+            StringBuilder blocks = new StringBuilder();
+            for (double s : owl.blockSparsity()) {
+                blocks.append(String.format(Locale.ROOT, " %.4f", s));
+            }
+            w.printf("owl        block sparsities%s (M %s, lambda %s)%n", blocks, owl.m(), owl.lambda());
+        }
         w.printf("calibrated %d sequences of %d tokens, %d partitions, %.1f s%n", r.sequences(), r.seqlen(),
                 r.partitions(), r.seconds());
         w.printf("sparsity   %.4f over %d pruned linears%n", r.globalSparsity(), r.prunedLinears());

@@ -339,6 +339,18 @@ public final class BadInputCorpus {
                 "--update obs", "SparseGPT updates the kept weights itself");
         pruneCase("prune-update-unknown", prune + " --method wanda --pattern 2:4 --update lsq", "--update lsq",
                 "none", "obs");
+        pruneCase("prune-owl-with-an-n-m-pattern", prune + " --method wanda --pattern 2:4 --sparsity-profile owl",
+                "--sparsity-profile owl", "N:M patterns stay uniform");
+        pruneCase("prune-owl-lambda-too-large", prune + " --method wanda --sparsity 0.7 --sparsity-profile owl"
+                + " --owl-lambda 0.3", "--owl-lambda 0.3", "expected a value in [0, 0.3000)");
+        pruneCase("prune-owl-lambda-negative", prune + " --method magnitude --sparsity 0.5 --sparsity-profile owl"
+                + " --owl-lambda -0.1", "--owl-lambda -0.1", "at least 0");
+        pruneCase("prune-owl-m-not-positive", prune + " --method wanda --sparsity 0.5 --sparsity-profile owl"
+                + " --owl-m 0", "--owl-m 0.0", "positive");
+        pruneCase("prune-owl-option-without-owl", prune + " --method wanda --sparsity 0.5 --owl-lambda 0.05",
+                "--owl-lambda applies to --sparsity-profile owl only");
+        pruneCase("prune-sparsity-profile-unknown", prune + " --method wanda --sparsity 0.5 --sparsity-profile"
+                + " outlier", "--sparsity-profile outlier", "uniform", "owl");
         pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
                 "--pst-weight-rank applies to --method pst, not ast");
         pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",

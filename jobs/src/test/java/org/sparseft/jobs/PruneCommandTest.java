@@ -272,4 +272,56 @@ class PruneCommandTest {
         assertTrue(refused.err().contains("--update obs: SparseGPT updates the kept weights itself"), refused.err());
         assertTrue(Files.notExists(tmp.resolve("refused")));
     }
+
+    @Test
+    void owlGivesBlocksWithMoreOutliersLowerSparsityAndTheTargetOverall() throws Exception {
+        Path text = calibration();
+        ModelConfig cfg = TinyCheckpoints.llama();
+        Path in = tmp.resolve("owl-in");
+        TinyCheckpoints.write(storage, in.toString(), cfg, DType.F32, 0, 8);
+        Path out = tmp.resolve("owl-out");
+        // M = 2: random weights have few scores above 5 times the mean
+        Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "wanda",
+                "--sparsity", "0.5", "--sparsity-profile", "owl", "--owl-m", "2", "--owl-lambda", "0.1", "--calib",
+                text.toString(), "--nsamples", "8", "--seqlen", "16", "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("OWL, dense pass: block 2/2 has"), r.err());
+        JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
+        JsonNode owl = sparsity.get("owl");
+        assertEquals(2.0, owl.get("m").asDouble());
+        assertEquals(0.1, owl.get("lambda").asDouble());
+        double d0 = owl.at("/outlier_ratio/0").asDouble();
+        double d1 = owl.at("/outlier_ratio/1").asDouble();
+        assertTrue(d0 != d1 && d0 > 0 && d1 > 0, owl.toString());
+        // two blocks: the one with more outliers gets 0.5 - λ, the other 0.5 + λ
+        double[] blockSparsity = {d0 > d1 ? 0.4 : 0.6, d0 > d1 ? 0.6 : 0.4};
+        assertEquals(blockSparsity[0], owl.at("/block_sparsity/0").asDouble(), 1e-12, owl.toString());
+        assertEquals(blockSparsity[1], owl.at("/block_sparsity/1").asDouble(), 1e-12, owl.toString());
+        assertTrue(r.out().contains("owl        block sparsities"), r.out());
+        // every pruned weight counted: each row of block l prunes floor(in * S_l)
+        long pruned = 0;
+        long total = 0;
+        long expected = 0;
+        try (SafetensorsFile masks = SafetensorsFile.open(storage, out.resolve("masks.safetensors").toString())) {
+            for (String name : cfg.prunableWeights()) {
+                int layer = Integer.parseInt(name.split("\\.")[2]);
+                long[] shape = cfg.expectedTensors().get(name);
+                long[] keep = masks.readIntegers(name);
+                long zeros = 0;
+                for (long k : keep) {
+                    zeros += k == 0 ? 1 : 0;
+                }
+                long perRow = (long) Math.floor(shape[1] * blockSparsity[layer]);
+                assertEquals(shape[0] * perRow, zeros, name);
+                assertEquals((double) perRow / shape[1], sparsity.at("/tensors/" + name.replace("/", "~1")
+                        + "/sparsity").asDouble(), 1e-12, name);
+                pruned += zeros;
+                expected += shape[0] * perRow;
+                total += keep.length;
+            }
+            assertEquals(expected, pruned);
+            assertEquals((double) pruned / total, sparsity.get("global_sparsity").asDouble(), 1e-12);
+            assertEquals(0.5, (double) pruned / total, 1.0 / 16, "the target up to one weight per row");
+        }
+    }
 }

@@ -16,6 +16,7 @@ import org.sparseft.numerics.Workspaces;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
 import org.sparseft.sparsity.MaskCriterion;
+import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
@@ -60,15 +61,20 @@ public final class LayerwisePruner {
      * @param ignore weights matching it are not pruned (beyond the families' never-pruned tensors)
      * @param sparseGpt SparseGPT's dampening and block size, also those of the OBS update
      * @param update what happens to the kept weights of magnitude, Wanda and DSnoT masks
+     * @param owl OWL's settings, when the blocks' sparsities follow their outlier ratios (the plan is then a uniform
+     *            unstructured target); null for the plan as given
      * @param microBatch sequences per forward pass inside a partition
      */
     public record Options(Method method, SparsityPlan plan, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
-                          DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, WeightUpdate update, Pattern ignore,
-                          int microBatch) {
+                          DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, WeightUpdate update,
+                          OutlierWeighting.Options owl, Pattern ignore, int microBatch) {
         public Options {
             Objects.requireNonNull(dsnotSkip, "dsnotSkip");
             Objects.requireNonNull(update, "update");
             checkUpdate(method, update);
+            if (owl != null) {
+                checkOwl(owl, plan.fallback(), !plan.rules().isEmpty());
+            }
             if (microBatch < 1) {
                 throw org.sparseft.InvalidSettingException.of("calib-batch", microBatch, "expected at least 1");
             }
@@ -78,6 +84,26 @@ public final class LayerwisePruner {
         boolean needsGram() {
             return method == Method.SPARSEGPT || update == WeightUpdate.OBS;
         }
+
+        Options withPlan(SparsityPlan p) {
+            return new Options(method, p, dsnotInitial, dsnot, dsnotSkip, sparseGpt, update, null, ignore, microBatch);
+        }
+    }
+
+    /**
+     * Refuses OWL over anything but one unstructured target (N:M is uniform by definition) and a λ that could push a
+     * block outside [0, 1).
+     */
+    public static void checkOwl(OutlierWeighting.Options owl, SparsityPattern target, boolean perLayerRules) {
+        if (!(target instanceof SparsityPattern.Unstructured)) {
+            throw org.sparseft.InvalidSettingException.of("sparsity-profile", "owl",
+                    "OWL allocates unstructured sparsity; N:M patterns stay uniform: use {sparsity}");
+        }
+        if (perLayerRules) {
+            throw org.sparseft.InvalidSettingException.of("sparsity-profile", "owl",
+                    "OWL chooses every block's sparsity itself; give it or {sparsity-per-layer}, not both");
+        }
+        owl.checkFits(target.ratio());
     }
 
     /** Refuses an update of the kept weights that the method makes itself (SparseGPT always updates). */
@@ -113,12 +139,21 @@ public final class LayerwisePruner {
     public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double maskSeconds) {
     }
 
-    public record Result(Map<String, TensorMask> masks, List<BlockTiming> timings) {
+    /**
+     * @param owl the blocks' outlier ratios and sparsities, or null without OWL
+     * @param owlSeconds wall seconds of OWL's dense pass (0 without)
+     */
+    public record Result(Map<String, TensorMask> masks, List<BlockTiming> timings, OutlierWeighting.Allocation owl,
+                         double owlSeconds) {
     }
 
     /** Progress per block. */
     public interface Listener {
         void onBlock(int block, int blocks, BlockTiming timing);
+
+        /** OWL's dense pass measured block {@code block}'s share of outlier scores. */
+        default void onOutliers(int block, int blocks, double outlierRatio) {
+        }
     }
 
     private LayerwisePruner() {
@@ -148,6 +183,19 @@ public final class LayerwisePruner {
             }
             return new CalibrationShard(s.partition(), s.blocks().length, seqLen, hidden, out);
         }).persist(StorageLevel.MEMORY_AND_DISK());
+        OutlierWeighting.Allocation owl = null;
+        double owlSeconds = 0;
+        if (o.owl() != null) {
+            long start = System.nanoTime();
+            try {
+                owl = outliers(jsc, states, modelPath, contentHash, model, o, listener);
+            } catch (RuntimeException e) {
+                states.unpersist(false);
+                throw e;
+            }
+            owlSeconds = (System.nanoTime() - start) / 1e9;
+            o = o.withPlan(blockPlan(model, owl.sparsities()));
+        }
         Map<String, TensorMask> masks = new LinkedHashMap<>();
         List<BlockTiming> timings = new ArrayList<>();
         int layers = model.config().numLayers();
@@ -177,7 +225,66 @@ public final class LayerwisePruner {
                 previous.unpersist(true);
             }
         }
-        return new Result(Collections.unmodifiableMap(masks), timings);
+        return new Result(Collections.unmodifiableMap(masks), timings, owl, owlSeconds);
+    }
+
+    /**
+     * OWL's first pass: the calibration states through the dense model, block by block, and each block's share of
+     * outlier Wanda scores over the linears it prunes; {@code states} (block 0's inputs) stay as they are.
+     */
+    private static OutlierWeighting.Allocation outliers(JavaSparkContext jsc, JavaRDD<CalibrationShard> states,
+                                                       String modelPath, String contentHash, DecoderModel model,
+                                                       Options o, Listener listener) {
+        int layers = model.config().numLayers();
+        double[] ratios = new double[layers];
+        Broadcast<Map<String, float[]>> dense = jsc.broadcast(new LinkedHashMap<>()); // no weight changed
+        JavaRDD<CalibrationShard> current = states;
+        try {
+            for (int layer = 0; layer < layers; layer++) {
+                JavaRDD<CalibrationShard> previous = current;
+                if (layer > 0) {
+                    current = advance(previous, modelPath, contentHash, layer - 1, dense, o.microBatch())
+                            .persist(StorageLevel.MEMORY_AND_DISK());
+                }
+                Map<String, FeatureStats> stats = blockStats(current, modelPath, contentHash, layer, o.microBatch(),
+                        false, new double[1]);
+                if (previous != states && previous != current) { // current is cached now
+                    previous.unpersist(false);
+                }
+                ratios[layer] = outlierRatio(model, layer, stats, o);
+                listener.onOutliers(layer, layers, ratios[layer]);
+            }
+        } finally {
+            if (current != states) {
+                current.unpersist(false);
+            }
+            dense.unpersist(true);
+        }
+        return OutlierWeighting.allocate(ratios, o.plan().fallback().ratio(), o.owl());
+    }
+
+    /** The share of outliers among the Wanda scores of the block's linears that are pruned (not ignored). */
+    private static double outlierRatio(DecoderModel model, int layer, Map<String, FeatureStats> stats, Options o) {
+        List<INDArray> scores = new ArrayList<>();
+        for (String linear : model.config().prunableLinears(layer)) {
+            String name = linear + ".weight";
+            if (o.ignore() == null || !o.ignore().matcher(name).find()) {
+                scores.add(MaskCriterion.WANDA.scores(model.parameters().get(name), stats.get(name)));
+            }
+        }
+        return OutlierWeighting.outlierRatio(scores, o.owl().m());
+    }
+
+    /** One rule per prunable weight: block l's weights get {@code sparsities[l]}. */
+    private static SparsityPlan blockPlan(DecoderModel model, double[] sparsities) {
+        List<SparsityPlan.Rule> rules = new ArrayList<>();
+        for (int layer = 0; layer < sparsities.length; layer++) {
+            SparsityPattern p = new SparsityPattern.Unstructured(sparsities[layer]);
+            for (String linear : model.config().prunableLinears(layer)) {
+                rules.add(new SparsityPlan.Rule(Pattern.compile("^" + Pattern.quote(linear + ".weight") + "$"), p));
+            }
+        }
+        return new SparsityPlan(new SparsityPattern.Unstructured(0), rules);
     }
 
     private static Broadcast<Map<String, float[]>> decide(JavaSparkContext jsc, DecoderModel model, int layer,

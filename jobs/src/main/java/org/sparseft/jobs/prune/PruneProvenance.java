@@ -4,6 +4,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
+import org.sparseft.sparsity.OutlierWeighting;
+
 import java.util.Map;
 
 /**
@@ -20,17 +22,18 @@ import java.util.Map;
  * @param calibration the calibration sample
  * @param sparsegpt SparseGPT's settings, or null for the other methods
  * @param update the OBS update of the kept weights after the masks were chosen, or null without one
+ * @param owl OWL's outlier ratios and the blocks' sparsities, or null for a uniform target
  * @param dsnot DSnoT's settings and swaps, or null for the other methods
  * @param seconds the pruning's wall time
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
-        "per_layer", "calibration", "sparsegpt", "dsnot", "update", "seconds"})
+        "per_layer", "owl", "calibration", "sparsegpt", "dsnot", "update", "seconds"})
 public record PruneProvenance(String producer, String command, String model,
                               @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                               String structure, @JsonProperty("target_sparsity") double targetSparsity,
                               @JsonProperty("per_layer") Map<String, String> perLayer, Calibration calibration,
-                              SparseGpt sparsegpt, ObsUpdate update, Dsnot dsnot, double seconds) {
+                              SparseGpt sparsegpt, ObsUpdate update, Owl owl, Dsnot dsnot, double seconds) {
     /**
      * The calibration sample.
      *
@@ -69,6 +72,24 @@ public record PruneProvenance(String producer, String command, String model,
         @JsonProperty("method")
         public String method() {
             return "obs";
+        }
+    }
+
+    /**
+     * OWL's allocation (outlier-weighted layer-wise sparsity): the blocks' sparsities, from their shares of outlier
+     * Wanda scores in a first pass through the dense model.
+     *
+     * @param m a score is an outlier above m times its block's mean score
+     * @param lambda half the spread of the blocks' sparsities
+     * @param outlierRatio each block's share of outlier scores, in block order
+     * @param blockSparsity each block's sparsity, in block order (their mean is the target)
+     * @param seconds the dense pass's wall time
+     */
+    @JsonPropertyOrder({"m", "lambda", "outlier_ratio", "block_sparsity", "seconds"})
+    public record Owl(double m, double lambda, @JsonProperty("outlier_ratio") double[] outlierRatio,
+                      @JsonProperty("block_sparsity") double[] blockSparsity, double seconds) {
+        static Owl of(OutlierWeighting.Allocation a, double seconds) {
+            return new Owl(a.options().m(), a.options().lambda(), a.outlierRatios(), a.sparsities(), seconds);
         }
     }
 

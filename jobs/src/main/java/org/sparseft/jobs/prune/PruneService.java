@@ -53,7 +53,7 @@ public final class PruneService {
         SparsityPlan plan = plan(spec, storage);
         LayerwisePruner.Method method = spec.method();
         LayerwisePruner.Options options = new LayerwisePruner.Options(method, plan, spec.dsnotInitial(), spec.dsnot(),
-                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.update(), spec.ignore(), spec.calibBatch());
+                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.update(), spec.owl(), spec.ignore(), spec.calibBatch());
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
@@ -71,9 +71,20 @@ public final class PruneService {
                     in.storedTypes().get(name));
             result = LayerwisePruner.run(JavaSparkContext.fromSparkContext(context.spark().sparkContext()),
                     calib.shards().rdd(), in.path(), in.contentHash(), in.dense(), options, rounding,
-                    (block, total, timing) -> progress.step(String.format("block %d/%d: calibration %.2f s (statistics"
-                            + " %.2f s), masks %.2f s", block + 1, total, timing.calibrationSeconds(),
-                            timing.statisticsSeconds(), timing.maskSeconds())));
+                    new LayerwisePruner.Listener() {
+                        @Override
+                        public void onBlock(int block, int total, LayerwisePruner.BlockTiming timing) {
+                            progress.step(String.format("block %d/%d: calibration %.2f s (statistics %.2f s),"
+                                            + " masks %.2f s", block + 1, total, timing.calibrationSeconds(),
+                                    timing.statisticsSeconds(), timing.maskSeconds()));
+                        }
+
+                        @Override
+                        public void onOutliers(int block, int total, double outlierRatio) {
+                            progress.step(String.format(Locale.ROOT, "OWL, dense pass: block %d/%d has %.3f%% outlier"
+                                    + " scores", block + 1, total, 100 * outlierRatio));
+                        }
+                    });
         } finally {
             calib.shards().unpersist();
         }
@@ -88,6 +99,7 @@ public final class PruneService {
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
                 spec.update() != LayerwisePruner.WeightUpdate.OBS ? null : new PruneProvenance.ObsUpdate(
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize()),
+                result.owl() == null ? null : PruneProvenance.Owl.of(result.owl(), result.owlSeconds()),
                 method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
                         spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
                         spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),

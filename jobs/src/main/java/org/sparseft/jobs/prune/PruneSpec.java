@@ -8,8 +8,10 @@ import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.MaskCriterion;
+import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.sparsity.SparsityProfile;
 
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -43,13 +45,15 @@ import java.util.regex.PatternSyntaxException;
  * @param sparseGpt SparseGPT's dampening and block size (also the OBS update's)
  * @param update what happens to the kept weights of a magnitude, Wanda or DSnoT mask: none, or obs (SparseGPT's
  *               sweep with the mask held fixed)
+ * @param owl OWL's settings when the blocks' sparsities follow their outlier ratios, or null for a uniform target
  */
 @JsonDeserialize(builder = PruneSpec.Builder.class)
 public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
                         SparsityPattern target, String sparsityPerLayer, DataInput calibration, int nsamples,
                         Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
                         MaskCriterion dsnotInitial, DSnoT.Options dsnot, DSnoT.SkipLayers dsnotSkipLayer,
-                        SparseGPT.Options sparseGpt, LayerwisePruner.WeightUpdate update) {
+                        SparseGPT.Options sparseGpt, LayerwisePruner.WeightUpdate update,
+                        OutlierWeighting.Options owl) {
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
 
@@ -72,6 +76,9 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
         Objects.requireNonNull(update, "update");
         LayerwisePruner.checkUpdate(method, update);
+        if (owl != null) {
+            LayerwisePruner.checkOwl(owl, target, sparsityPerLayer != null);
+        }
     }
 
     private static void required(String key, Object value) {
@@ -116,6 +123,9 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private double sparsegptPercdamp = SparseGPT.Options.DEFAULTS.percDamp();
         private int sparsegptBlocksize = SparseGPT.Options.DEFAULTS.blockSize();
         private LayerwisePruner.WeightUpdate update = LayerwisePruner.WeightUpdate.NONE;
+        private SparsityProfile sparsityProfile = SparsityProfile.UNIFORM;
+        private double owlM = OutlierWeighting.Options.DEFAULTS.m();
+        private double owlLambda = OutlierWeighting.Options.DEFAULTS.lambda();
         @com.fasterxml.jackson.annotation.JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -286,8 +296,36 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
+        /**
+         * How the target spreads over the decoder blocks: uniform (the default), or owl (blocks with more outlier
+         * Wanda scores keep more weights; unstructured targets only).
+         */
+        public Builder sparsityProfile(SparsityProfile profile) {
+            sparsityProfile = profile;
+            return this;
+        }
+
+        /** OWL: a Wanda score is an outlier above this multiple of its block's mean score. */
+        public Builder owlM(double multiple) {
+            given.add("owl-m");
+            owlM = multiple;
+            return this;
+        }
+
+        /** OWL: the blocks' sparsities spread over twice this around the target. */
+        public Builder owlLambda(double halfSpread) {
+            given.add("owl-lambda");
+            owlLambda = halfSpread;
+            return this;
+        }
+
         /** The spec, validated. */
         public PruneSpec build() {
+            if (sparsityProfile != SparsityProfile.OWL) {
+                given.stream().filter(k -> k.startsWith("owl-")).findFirst().ifPresent(k -> {
+                    throw new InvalidSettingException("{" + k + "} applies to {sparsity-profile} owl only");
+                });
+            }
             if (method != null) {
                 Set<String> foreign = new LinkedHashSet<>(given);
                 if (update == LayerwisePruner.WeightUpdate.OBS) { // the update's damping and block size
@@ -313,7 +351,8 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return new PruneSpec(model, out, force, method, target, sparsityPerLayer, calibration, nsamples, seqlen,
                     seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
-                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update);
+                    dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update,
+                    sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null);
         }
     }
 }

@@ -75,8 +75,9 @@ public final class RunReport {
             String sparsityFile = Storage.join(s.output(), "sparsity.json");
             if ((s.kind() == Recipe.Kind.PRUNE || s.kind() == Recipe.Kind.FINETUNE) && storage.exists(sparsityFile)) {
                 JsonNode sparsity = read(sparsityFile);
-                method = sparsity.path("method").asText();
-                structure = sparsity.path("structure").asText();
+                method = sparsity.path("method").asText()
+                        + (sparsity.has("update") ? " + " + sparsity.at("/update/method").asText() + " update" : "");
+                structure = sparsity.path("structure").asText() + (sparsity.has("owl") ? ", OWL profile" : "");
                 global = sparsity.path("global_sparsity").asDouble();
                 layers = layerSparsity(sparsity);
                 Map<String, Double> perTensor = new LinkedHashMap<>();
