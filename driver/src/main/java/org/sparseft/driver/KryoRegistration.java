@@ -37,7 +37,8 @@ public final class KryoRegistration implements KryoRegistrator {
             org.sparseft.driver.data.Document.class, org.sparseft.driver.data.TokenBlocks.Piece.class,
             org.sparseft.driver.train.Shard.class, org.sparseft.driver.train.PartialGradient.class,
             org.sparseft.driver.train.PartialState.class, org.sparseft.driver.prune.CalibrationShard.class,
-            org.sparseft.driver.prune.PartialStats.class, org.sparseft.sparsity.FeatureStats.class);
+            org.sparseft.driver.prune.PartialStats.class, org.sparseft.sparsity.FeatureStats.class,
+            org.sparseft.driver.prune.RecoveryShard.class, org.sparseft.driver.prune.PartialBlockGradient.class);
 
     @Override
     public void registerClasses(Kryo kryo) {

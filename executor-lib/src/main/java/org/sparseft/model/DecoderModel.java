@@ -154,6 +154,26 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
         return block(layer, x, new Context(batch, seqLen, weights, new HashMap<>(), observer), null);
     }
 
+    /**
+     * Block {@code layer}'s sum of squared differences from {@code target} [batch·seqLen, hidden] on its input
+     * {@code x}, with the gradient of that sum for each of the block's tensors added into {@code grads}, which holds
+     * them by name (for prunable linears: the gradient with respect to the effective weight). What block-wise recovery
+     * after pruning minimises (docs/algorithms.md §3.7).
+     */
+    public double blockSquaredError(int layer, INDArray x, INDArray target, int batch, int seqLen,
+                                    EffectiveWeights weights, Parameters grads) {
+        if (x.rows() != (long) batch * seqLen || !java.util.Arrays.equals(x.shape(), target.shape())) {
+            throw new IllegalArgumentException("input " + java.util.Arrays.toString(x.shape()) + " and target "
+                    + java.util.Arrays.toString(target.shape()) + " for batch " + batch + " x " + seqLen);
+        }
+        Context ctx = new Context(batch, seqLen, weights, new HashMap<>(), null);
+        Object[] saved = new Object[1];
+        INDArray diff = block(layer, x, ctx, saved).subi(target);
+        double squared = diff.norm2Number().doubleValue();
+        blockBackward(layer, diff.muli(2), ctx, saved[0], grads);
+        return squared * squared;
+    }
+
     /** Reports a prunable linear's input to the pass's observer, if it has one. */
     protected static void observe(Context ctx, String weightName, INDArray input) {
         if (ctx.observer() != null) {

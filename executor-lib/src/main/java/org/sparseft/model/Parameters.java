@@ -93,6 +93,23 @@ public final class Parameters {
         return tensors.values().iterator().next().dataType();
     }
 
+    /**
+     * The same tensors with some replaced by new values of the same shape (shared, not copied): a model that computes
+     * with a few changed tensors and the rest of this one.
+     */
+    public Parameters with(Map<String, INDArray> replacements) {
+        Map<String, INDArray> t = new LinkedHashMap<>(tensors);
+        replacements.forEach((n, a) -> {
+            INDArray old = get(n);
+            if (!java.util.Arrays.equals(old.shape(), a.shape())) {
+                throw new IllegalArgumentException("'" + n + "' has shape " + java.util.Arrays.toString(old.shape())
+                        + ", not " + java.util.Arrays.toString(a.shape()));
+            }
+            t.put(n, a);
+        });
+        return new Parameters(config, layout, model, t);
+    }
+
     /** Zeros of the same names and shapes: a gradient accumulator. */
     public Parameters zerosLike() {
         Map<String, INDArray> z = new LinkedHashMap<>();

@@ -76,6 +76,18 @@ public final class PruneCommand implements Callable<Integer> {
             + " --sparsity +- L (at most min(S, 1 - S)).")
     double owlLambda;
 
+    @Option(names = "--recover-steps", paramLabel = "K", description = "Block-wise recovery: after each block is"
+            + " pruned, K Adam steps on that block alone (masks fixed; kept weights, norms and biases train) towards"
+            + " the dense block's outputs on the calibration sequences (0: none).")
+    int recoverSteps;
+
+    @Option(names = "--recover-lr", paramLabel = "LR", description = "Block-wise recovery: Adam's step size.")
+    double recoverLr;
+
+    @Option(names = "--recover-batch", paramLabel = "N", description = "Block-wise recovery: calibration sequences"
+            + " per step, taken in turn.")
+    int recoverBatch;
+
     @Option(names = "--nsamples", description = "Calibration sequences.")
     int nsamples;
 

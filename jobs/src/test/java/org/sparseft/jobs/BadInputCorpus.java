@@ -351,6 +351,14 @@ public final class BadInputCorpus {
                 "--owl-lambda applies to --sparsity-profile owl only");
         pruneCase("prune-sparsity-profile-unknown", prune + " --method wanda --sparsity 0.5 --sparsity-profile"
                 + " outlier", "--sparsity-profile outlier", "uniform", "owl");
+        pruneCase("prune-recover-steps-negative", prune + " --method wanda --sparsity 0.5 --recover-steps -1",
+                "--recover-steps -1", "expected 0 (off) or more");
+        pruneCase("prune-recover-lr-not-positive", prune + " --method wanda --sparsity 0.5 --recover-steps 2"
+                + " --recover-lr 0", "--recover-lr 0.0", "positive");
+        pruneCase("prune-recover-batch-zero", prune + " --method magnitude --pattern 2:4 --recover-steps 2"
+                + " --recover-batch 0", "--recover-batch 0", "at least 1");
+        pruneCase("prune-recover-option-without-steps", prune + " --method wanda --sparsity 0.5 --recover-lr 1e-4",
+                "--recover-lr applies with --recover-steps above 0 only");
         pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
                 "--pst-weight-rank applies to --method pst, not ast");
         pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",

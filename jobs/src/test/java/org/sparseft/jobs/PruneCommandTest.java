@@ -324,4 +324,69 @@ class PruneCommandTest {
             assertEquals(0.5, (double) pruned / total, 1.0 / 16, "the target up to one weight per row");
         }
     }
+
+    @Test
+    void blockRecoveryKeepsTheMasksLowersTheBlocksErrorAndDoesNotDependOnScheduling() throws Exception {
+        Path text = calibration();
+        ModelConfig cfg = TinyCheckpoints.llama();
+        Path in = tmp.resolve("recover-in");
+        TinyCheckpoints.writeTrainedScale(storage, in.toString(), cfg, DType.F32, 9, 0.3);
+        Path plain = tmp.resolve("recover-plain");
+        Path[] recovered = {tmp.resolve("recover-a"), tmp.resolve("recover-b")};
+        for (Path out : List.of(plain, recovered[0], recovered[1])) {
+            List<String> args = new java.util.ArrayList<>(List.of("prune", "--model", in.toString(), "--out",
+                    out.toString(), "--method", "wanda", "--sparsity", "0.5", "--calib", text.toString(),
+                    "--nsamples", "8", "--seqlen", "16", "--partitions", "2",
+                    "--master", out.equals(recovered[1]) ? "local[1]" : "local[2]"));
+            if (!out.equals(plain)) { // the whole sample each step: the error is measured on the same sequences
+                args.addAll(List.of("--recover-steps", "6", "--recover-lr", "1e-3", "--recover-batch", "8"));
+            }
+            Cli r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.exitCode(), r.toString());
+        }
+        // block 0 is pruned from the same inputs; later blocks see the recovered blocks' outputs
+        try (SafetensorsFile a = SafetensorsFile.open(storage, plain.resolve("masks.safetensors").toString());
+             SafetensorsFile b = SafetensorsFile.open(storage, recovered[0].resolve("masks.safetensors").toString())) {
+            for (String linear : cfg.prunableLinears(0)) {
+                assertArrayEquals(a.readIntegers(linear + ".weight"), b.readIntegers(linear + ".weight"), linear);
+            }
+        }
+        assertArrayEquals(Files.readAllBytes(recovered[0].resolve("model.safetensors")),
+                Files.readAllBytes(recovered[1].resolve("model.safetensors")),
+                "one task at a time or two at once: the same bits");
+        try (HfCheckpoint a = HfCheckpoint.open(storage, plain.toString());
+             HfCheckpoint b = HfCheckpoint.open(storage, recovered[0].toString());
+             SafetensorsFile masks = SafetensorsFile.open(storage,
+                     recovered[0].resolve("masks.safetensors").toString())) {
+            var before = a.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+            var after = b.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+            for (String name : cfg.prunableWeights()) {
+                long[] keep = masks.readIntegers(name);
+                float[] values = after.get(name).dup('c').data().asFloat();
+                long kept = 0;
+                for (int i = 0; i < keep.length; i++) {
+                    assertTrue(keep[i] == 1 || values[i] == 0, name + "[" + i + "]: pruned weights stay zero");
+                    kept += keep[i];
+                }
+                assertEquals(keep.length / 2, kept, name);
+                if (name.startsWith("model.layers.0.")) { // the same masks as without recovery
+                    assertTrue(!after.get(name).equalsWithEps(before.get(name), 0), name + ": kept weights moved");
+                }
+            }
+            for (int layer = 0; layer < cfg.numLayers(); layer++) {
+                String norm = "model.layers." + layer + ".input_layernorm.weight";
+                assertTrue(!after.get(norm).equalsWithEps(before.get(norm), 0), norm + " trains too");
+            }
+            assertTrue(after.get("model.norm.weight").equalsWithEps(before.get("model.norm.weight"), 0),
+                    "tensors outside the blocks stay");
+            assertTrue(after.get("lm_head.weight").equalsWithEps(before.get("lm_head.weight"), 0));
+        }
+        JsonNode recovery = new ObjectMapper().readTree(recovered[0].resolve("sparsity.json").toFile()).get("recovery");
+        assertEquals(6, recovery.get("steps").asInt(), recovery.toString());
+        for (int layer = 0; layer < cfg.numLayers(); layer++) {
+            double first = recovery.at("/first_error/" + layer).asDouble();
+            double last = recovery.at("/last_error/" + layer).asDouble();
+            assertTrue(last < first && last > 0, "block " + layer + ": " + recovery);
+        }
+    }
 }

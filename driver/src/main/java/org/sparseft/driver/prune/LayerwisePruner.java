@@ -63,14 +63,18 @@ public final class LayerwisePruner {
      * @param update what happens to the kept weights of magnitude, Wanda and DSnoT masks
      * @param owl OWL's settings, when the blocks' sparsities follow their outlier ratios (the plan is then a uniform
      *            unstructured target); null for the plan as given
+     * @param recovery the Adam steps on each pruned block towards the dense block's outputs ({@link
+     *                 BlockRecovery.Options#NONE} for none)
      * @param microBatch sequences per forward pass inside a partition
      */
     public record Options(Method method, SparsityPlan plan, MaskCriterion dsnotInitial, DSnoT.Options dsnot,
                           DSnoT.SkipLayers dsnotSkip, SparseGPT.Options sparseGpt, WeightUpdate update,
-                          OutlierWeighting.Options owl, Pattern ignore, int microBatch) {
+                          OutlierWeighting.Options owl, BlockRecovery.Options recovery, Pattern ignore,
+                          int microBatch) {
         public Options {
             Objects.requireNonNull(dsnotSkip, "dsnotSkip");
             Objects.requireNonNull(update, "update");
+            Objects.requireNonNull(recovery, "recovery");
             checkUpdate(method, update);
             if (owl != null) {
                 checkOwl(owl, plan.fallback(), !plan.rules().isEmpty());
@@ -86,7 +90,8 @@ public final class LayerwisePruner {
         }
 
         Options withPlan(SparsityPlan p) {
-            return new Options(method, p, dsnotInitial, dsnot, dsnotSkip, sparseGpt, update, null, ignore, microBatch);
+            return new Options(method, p, dsnotInitial, dsnot, dsnotSkip, sparseGpt, update, null, recovery, ignore,
+                    microBatch);
         }
     }
 
@@ -134,17 +139,22 @@ public final class LayerwisePruner {
     /**
      * Per block: wall seconds of the calibration passes (advancing the states through the previous block and running
      * this one, statistics included), the part of the tasks' time spent computing statistics (summed over
-     * partitions), and wall seconds of the mask search on the driver.
+     * partitions), wall seconds of the mask search on the driver, and of block-wise recovery (0 without).
      */
-    public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double maskSeconds) {
+    public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double maskSeconds,
+                              double recoverySeconds) {
     }
 
     /**
+     * @param masks what was decided for each prunable weight, new values included
+     * @param recovered the new values of the blocks' other tensors (norms, biases) after block-wise recovery, compute
+     *                  layout, rounded to their stored dtype; empty without recovery
+     * @param recovery what block-wise recovery did to each block, in block order; empty without it
      * @param owl the blocks' outlier ratios and sparsities, or null without OWL
      * @param owlSeconds wall seconds of OWL's dense pass (0 without)
      */
-    public record Result(Map<String, TensorMask> masks, List<BlockTiming> timings, OutlierWeighting.Allocation owl,
-                         double owlSeconds) {
+    public record Result(Map<String, TensorMask> masks, Map<String, INDArray> recovered, List<BlockTiming> timings,
+                         List<BlockRecovery.Outcome> recovery, OutlierWeighting.Allocation owl, double owlSeconds) {
     }
 
     /** Progress per block. */
@@ -153,6 +163,10 @@ public final class LayerwisePruner {
 
         /** OWL's dense pass measured block {@code block}'s share of outlier scores. */
         default void onOutliers(int block, int blocks, double outlierRatio) {
+        }
+
+        /** Block {@code block} was recovered. */
+        default void onRecovery(int block, int blocks, BlockRecovery.Outcome outcome) {
         }
     }
 
@@ -197,10 +211,13 @@ public final class LayerwisePruner {
             o = o.withPlan(blockPlan(model, owl.sparsities()));
         }
         Map<String, TensorMask> masks = new LinkedHashMap<>();
+        Map<String, INDArray> recovered = new LinkedHashMap<>();
         List<BlockTiming> timings = new ArrayList<>();
+        List<BlockRecovery.Outcome> recovery = new ArrayList<>();
         int layers = model.config().numLayers();
         Broadcast<Map<String, float[]>> previous = null;
         try {
+            int sequences = o.recovery().enabled() ? states.map(CalibrationShard::sequences).reduce(Integer::sum) : 0;
             for (int layer = 0; layer < layers; layer++) {
                 long t0 = System.nanoTime();
                 JavaRDD<CalibrationShard> before = null;
@@ -216,8 +233,23 @@ public final class LayerwisePruner {
                     before.unpersist(false);
                     previous.unpersist(true);
                 }
-                previous = decide(jsc, model, layer, stats, o, rounding, masks, timings, t0, statisticsSeconds[0],
-                        listener, layers);
+                long t1 = System.nanoTime();
+                Map<String, float[]> block = decide(model, layer, stats, o, rounding, masks);
+                long t2 = System.nanoTime();
+                double recoverySeconds = 0;
+                if (o.recovery().enabled()) {
+                    BlockRecovery.Outcome r = recover(jsc, states, modelPath, contentHash, model, layer, block, o,
+                            rounding, masks, recovered, sequences);
+                    block = r.tensors();
+                    recoverySeconds = r.seconds();
+                    recovery.add(new BlockRecovery.Outcome(Map.of(), r.firstError(), r.lastError(), r.seconds()));
+                    listener.onRecovery(layer, layers, r);
+                }
+                BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (t2 - t1) / 1e9,
+                        recoverySeconds);
+                timings.add(timing);
+                listener.onBlock(layer, layers, timing);
+                previous = jsc.broadcast(block);
             }
         } finally {
             states.unpersist(false);
@@ -225,7 +257,48 @@ public final class LayerwisePruner {
                 previous.unpersist(true);
             }
         }
-        return new Result(Collections.unmodifiableMap(masks), timings, owl, owlSeconds);
+        return new Result(Collections.unmodifiableMap(masks), Collections.unmodifiableMap(recovered), timings,
+                recovery, owl, owlSeconds);
+    }
+
+    /**
+     * Block {@code layer}'s recovery from the tensors pruning left ({@code block}: its pruned weights), with the
+     * block's other tensors at their dense values; the outcome's tensors rounded to their stored dtype, the pruned
+     * weights' new values in {@code masks}, the others' in {@code recovered}.
+     */
+    private static BlockRecovery.Outcome recover(JavaSparkContext jsc, JavaRDD<CalibrationShard> states,
+                                                 String modelPath, String contentHash, DecoderModel model, int layer,
+                                                 Map<String, float[]> block, Options o, StoredRounding rounding,
+                                                 Map<String, TensorMask> masks, Map<String, INDArray> recovered,
+                                                 int sequences) {
+        Map<String, float[]> start = new LinkedHashMap<>();
+        Map<String, INDArray> keep = new LinkedHashMap<>();
+        for (String name : model.config().layerTensors(layer).keySet()) {
+            float[] pruned = block.get(name);
+            start.put(name, pruned != null ? pruned : model.parameters().get(name).dup('c').data().asFloat());
+            TensorMask m = masks.get(name);
+            if (m != null && m.pruned()) {
+                keep.put(name, m.keep().castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT));
+            } else if (m != null) { // ignored: left dense, and so it stays
+                start.remove(name);
+            }
+        }
+        BlockRecovery.Outcome r = BlockRecovery.run(jsc, states, modelPath, contentHash, model, layer, start, keep,
+                sequences, o.microBatch(), o.recovery());
+        Map<String, float[]> rounded = new LinkedHashMap<>();
+        r.tensors().forEach((name, values) -> {
+            float[] v = rounding.round(name, values);
+            rounded.put(name, v);
+            INDArray a = Nd4j.create(v, model.parameters().get(name).shape(), 'c');
+            TensorMask m = masks.get(name);
+            if (m != null) {
+                masks.put(name, new TensorMask(name, m.keep(), a, true, m.swaps()));
+            } else {
+                recovered.put(name, a);
+            }
+        });
+        block.forEach(rounded::putIfAbsent); // ignored linears: as pruning left them
+        return new BlockRecovery.Outcome(rounded, r.firstError(), r.lastError(), r.seconds());
     }
 
     /**
@@ -287,12 +360,9 @@ public final class LayerwisePruner {
         return new SparsityPlan(new SparsityPattern.Unstructured(0), rules);
     }
 
-    private static Broadcast<Map<String, float[]>> decide(JavaSparkContext jsc, DecoderModel model, int layer,
-                                                          Map<String, FeatureStats> stats, Options o,
-                                                          StoredRounding rounding, Map<String, TensorMask> masks,
-                                                          List<BlockTiming> timings, long t0,
-                                                          double statisticsSeconds, Listener listener, int layers) {
-        long t1 = System.nanoTime();
+    /** Chooses the masks of block {@code layer}'s linears; returns the block's pruned weights, by name. */
+    private static Map<String, float[]> decide(DecoderModel model, int layer, Map<String, FeatureStats> stats,
+                                               Options o, StoredRounding rounding, Map<String, TensorMask> masks) {
         Map<String, float[]> forExecutors = new LinkedHashMap<>(); // the block's pruned weights, by name
         // SparseGPT's factor depends only on the input: linears reading one input (q/k/v, gate/up) share it
         Map<FeatureStats, SparseGPT.Factor> factors = new IdentityHashMap<>();
@@ -314,11 +384,7 @@ public final class LayerwisePruner {
             INDArray prunedWeight = m.updated() != null ? m.updated() : w.mul(m.keep());
             forExecutors.put(name, prunedWeight.dup('c').data().asFloat());
         }
-        long t2 = System.nanoTime();
-        BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds, (t2 - t1) / 1e9);
-        timings.add(timing);
-        listener.onBlock(layer, layers, timing);
-        return jsc.broadcast(forExecutors);
+        return forExecutors;
     }
 
     /** One linear's mask from its weight [out, in] and input statistics. */
@@ -361,22 +427,27 @@ public final class LayerwisePruner {
         return new TensorMask(name, r.keep(), null, true, r.swaps());
     }
 
-    /** Each partition's states through block {@code layer} with its pruned weights. */
+    /**
+     * Each partition's states through block {@code layer} with its new tensors (pruned weights; after recovery also
+     * norms and biases); the model's other tensors as they are.
+     */
     private static JavaRDD<CalibrationShard> advance(JavaRDD<CalibrationShard> states, String modelPath,
                                                      String contentHash, int layer,
-                                                     Broadcast<Map<String, float[]>> prunedWeights, int micro) {
+                                                     Broadcast<Map<String, float[]>> blockTensors, int micro) {
         return states.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
-            Map<String, float[]> pruned = prunedWeights.value();
-            EffectiveWeights masked = (name, w) -> {
-                float[] v = pruned.get(name);
-                return v == null ? w : Nd4j.create(v, w.shape(), 'c');
-            };
+            DecoderModel dense = ExecutorModels.get(modelPath, contentHash);
+            Map<String, INDArray> changed = Workspaces.outside(() -> {
+                Map<String, INDArray> t = new LinkedHashMap<>();
+                blockTensors.value().forEach((n, v) -> t.put(n, Nd4j.create(v, dense.parameters().get(n).shape(),
+                        'c')));
+                return t;
+            });
+            DecoderModel m = changed.isEmpty() ? dense : DecoderModel.of(dense.parameters().with(changed));
             float[] out = new float[s.states().length];
             forEachMicroBatch(s, micro, (x, b, from) -> {
-                float[] y = Workspaces.inStep("calibration", () -> m.forwardBlock(layer, x, b, s.seqLen(), masked, null)
-                        .data().asFloat());
+                float[] y = Workspaces.inStep("calibration", () -> m.forwardBlock(layer, x, b, s.seqLen(),
+                        EffectiveWeights.DENSE, null).data().asFloat());
                 System.arraycopy(y, 0, out, from * s.seqLen() * s.hidden(), y.length);
             });
             return new CalibrationShard(s.partition(), s.sequences(), s.seqLen(), s.hidden(), out);

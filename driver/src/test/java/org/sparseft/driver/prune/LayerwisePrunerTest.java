@@ -23,7 +23,7 @@ class LayerwisePrunerTest {
         LayerwisePruner.Options o = new LayerwisePruner.Options(LayerwisePruner.Method.DSNOT,
                 SparsityPlan.uniform(new SparsityPattern.Unstructured(0.5)), MaskCriterion.MAGNITUDE,
                 DSnoT.Options.DEFAULT, DSnoT.SkipLayers.MLP, SparseGPT.Options.DEFAULTS, LayerwisePruner.WeightUpdate.NONE,
-                null, null, 8);
+                null, BlockRecovery.Options.NONE, null, 8);
         // an MLP linear: the reference's default leaves it at DSnoT's starting mask
         INDArray keep = LayerwisePruner.choose("model.layers.0.mlp.up_proj.weight", w, stats, o).keep();
         assertArrayEquals(new float[][] {{0, 1, 0, 1}, {0, 1, 0, 1}}, keep.castTo(DataType.FLOAT).toFloatMatrix());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
+import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.sparsity.OutlierWeighting;
 
 import java.util.Map;
@@ -23,17 +24,19 @@ import java.util.Map;
  * @param sparsegpt SparseGPT's settings, or null for the other methods
  * @param update the OBS update of the kept weights after the masks were chosen, or null without one
  * @param owl OWL's outlier ratios and the blocks' sparsities, or null for a uniform target
+ * @param recovery block-wise recovery's settings and time, or null without it
  * @param dsnot DSnoT's settings and swaps, or null for the other methods
  * @param seconds the pruning's wall time
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
-        "per_layer", "owl", "calibration", "sparsegpt", "dsnot", "update", "seconds"})
+        "per_layer", "owl", "calibration", "sparsegpt", "dsnot", "update", "recovery", "seconds"})
 public record PruneProvenance(String producer, String command, String model,
                               @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                               String structure, @JsonProperty("target_sparsity") double targetSparsity,
                               @JsonProperty("per_layer") Map<String, String> perLayer, Calibration calibration,
-                              SparseGpt sparsegpt, ObsUpdate update, Owl owl, Dsnot dsnot, double seconds) {
+                              SparseGpt sparsegpt, ObsUpdate update, Owl owl, Recovery recovery, Dsnot dsnot,
+                              double seconds) {
     /**
      * The calibration sample.
      *
@@ -90,6 +93,28 @@ public record PruneProvenance(String producer, String command, String model,
                       @JsonProperty("block_sparsity") double[] blockSparsity, double seconds) {
         static Owl of(OutlierWeighting.Allocation a, double seconds) {
             return new Owl(a.options().m(), a.options().lambda(), a.outlierRatios(), a.sparsities(), seconds);
+        }
+    }
+
+    /**
+     * Block-wise recovery: Adam steps on each pruned block, masks fixed, towards the dense block's outputs.
+     *
+     * @param steps steps per block
+     * @param lr Adam's step size
+     * @param batch calibration sequences per step
+     * @param firstError each block's mean squared difference from the dense block's outputs on the first step's
+     *                   batch, in block order
+     * @param lastError the same on the last step's batch (before its update)
+     * @param seconds each block's recovery time, dense targets included, in block order
+     */
+    @JsonPropertyOrder({"steps", "lr", "batch", "first_error", "last_error", "seconds"})
+    public record Recovery(int steps, double lr, int batch, @JsonProperty("first_error") double[] firstError,
+                           @JsonProperty("last_error") double[] lastError, double[] seconds) {
+        static Recovery of(BlockRecovery.Options o, java.util.List<BlockRecovery.Outcome> blocks) {
+            return new Recovery(o.steps(), o.learningRate(), o.batch(),
+                    blocks.stream().mapToDouble(BlockRecovery.Outcome::firstError).toArray(),
+                    blocks.stream().mapToDouble(BlockRecovery.Outcome::lastError).toArray(),
+                    blocks.stream().mapToDouble(BlockRecovery.Outcome::seconds).toArray());
         }
     }
 

@@ -5,6 +5,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.InvalidSettingException;
+import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.driver.train.TrainingShards;
 import org.sparseft.io.Storage;
@@ -53,7 +54,8 @@ public final class PruneService {
         SparsityPlan plan = plan(spec, storage);
         LayerwisePruner.Method method = spec.method();
         LayerwisePruner.Options options = new LayerwisePruner.Options(method, plan, spec.dsnotInitial(), spec.dsnot(),
-                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.update(), spec.owl(), spec.ignore(), spec.calibBatch());
+                spec.dsnotSkipLayer(), spec.sparseGpt(), spec.update(), spec.owl(), spec.recovery(), spec.ignore(),
+                spec.calibBatch());
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
@@ -80,6 +82,13 @@ public final class PruneService {
                         }
 
                         @Override
+                        public void onRecovery(int block, int total, BlockRecovery.Outcome r) {
+                            progress.step(String.format(Locale.ROOT, "block %d/%d recovered: mean squared error"
+                                            + " %.4g on the first step's batch, %.4g on the last's, %.1f s", block + 1,
+                                    total, r.firstError(), r.lastError(), r.seconds()));
+                        }
+
+                        @Override
                         public void onOutliers(int block, int total, double outlierRatio) {
                             progress.step(String.format(Locale.ROOT, "OWL, dense pass: block %d/%d has %.3f%% outlier"
                                     + " scores", block + 1, total, 100 * outlierRatio));
@@ -100,6 +109,7 @@ public final class PruneService {
                 spec.update() != LayerwisePruner.WeightUpdate.OBS ? null : new PruneProvenance.ObsUpdate(
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize()),
                 result.owl() == null ? null : PruneProvenance.Owl.of(result.owl(), result.owlSeconds()),
+                !spec.recovery().enabled() ? null : PruneProvenance.Recovery.of(spec.recovery(), result.recovery()),
                 method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
                         spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
                         spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),
@@ -185,6 +195,7 @@ public final class PruneService {
             Map<String, INDArray> updated = new LinkedHashMap<>();
             List<String> ignored = new ArrayList<>();
             long swaps = 0;
+            updated.putAll(result.recovered());
             for (LayerwisePruner.TensorMask tm : result.masks().values()) {
                 if (tm.pruned()) {
                     masks.put(tm.weight(), tm.keep());

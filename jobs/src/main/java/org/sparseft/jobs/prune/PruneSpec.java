@@ -3,6 +3,7 @@ package org.sparseft.jobs.prune;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
 import org.sparseft.InvalidSettingException;
+import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
@@ -46,6 +47,7 @@ import java.util.regex.PatternSyntaxException;
  * @param update what happens to the kept weights of a magnitude, Wanda or DSnoT mask: none, or obs (SparseGPT's
  *               sweep with the mask held fixed)
  * @param owl OWL's settings when the blocks' sparsities follow their outlier ratios, or null for a uniform target
+ * @param recovery block-wise recovery after each block is pruned: Adam steps, step size and batch (0 steps: none)
  */
 @JsonDeserialize(builder = PruneSpec.Builder.class)
 public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
@@ -53,7 +55,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                         Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
                         MaskCriterion dsnotInitial, DSnoT.Options dsnot, DSnoT.SkipLayers dsnotSkipLayer,
                         SparseGPT.Options sparseGpt, LayerwisePruner.WeightUpdate update,
-                        OutlierWeighting.Options owl) {
+                        OutlierWeighting.Options owl, BlockRecovery.Options recovery) {
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
 
@@ -75,6 +77,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         }
         Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
         Objects.requireNonNull(update, "update");
+        Objects.requireNonNull(recovery, "recovery");
         LayerwisePruner.checkUpdate(method, update);
         if (owl != null) {
             LayerwisePruner.checkOwl(owl, target, sparsityPerLayer != null);
@@ -126,6 +129,9 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private SparsityProfile sparsityProfile = SparsityProfile.UNIFORM;
         private double owlM = OutlierWeighting.Options.DEFAULTS.m();
         private double owlLambda = OutlierWeighting.Options.DEFAULTS.lambda();
+        private int recoverSteps = BlockRecovery.Options.NONE.steps();
+        private double recoverLr = BlockRecovery.Options.NONE.learningRate();
+        private int recoverBatch = BlockRecovery.Options.NONE.batch();
         @com.fasterxml.jackson.annotation.JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -319,11 +325,39 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
+        /**
+         * Block-wise recovery: Adam steps on each pruned block, masks fixed, towards the dense block's outputs on the
+         * calibration sequences (0, the default: none).
+         */
+        public Builder recoverSteps(int steps) {
+            recoverSteps = steps;
+            return this;
+        }
+
+        /** Block-wise recovery: Adam's step size. */
+        public Builder recoverLr(double stepSize) {
+            given.add("recover-lr");
+            recoverLr = stepSize;
+            return this;
+        }
+
+        /** Block-wise recovery: calibration sequences per step, taken in turn. */
+        public Builder recoverBatch(int sequences) {
+            given.add("recover-batch");
+            recoverBatch = sequences;
+            return this;
+        }
+
         /** The spec, validated. */
         public PruneSpec build() {
             if (sparsityProfile != SparsityProfile.OWL) {
                 given.stream().filter(k -> k.startsWith("owl-")).findFirst().ifPresent(k -> {
                     throw new InvalidSettingException("{" + k + "} applies to {sparsity-profile} owl only");
+                });
+            }
+            if (recoverSteps == 0) {
+                given.stream().filter(k -> k.startsWith("recover-")).findFirst().ifPresent(k -> {
+                    throw new InvalidSettingException("{" + k + "} applies with {recover-steps} above 0 only");
                 });
             }
             if (method != null) {
@@ -352,7 +386,8 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                     seed, ignored, partitions, calibBatch, tokenizer, dsnotInitial,
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
                     dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update,
-                    sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null);
+                    sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null,
+                    new BlockRecovery.Options(recoverSteps, recoverLr, recoverBatch));
         }
     }
 }
