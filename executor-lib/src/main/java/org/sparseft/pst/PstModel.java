@@ -92,7 +92,7 @@ public final class PstModel {
             for (Part p : parts(base.config(), w, frozen.rows())) {
                 INDArray rows = frozen.get(NDArrayIndex.interval(p.firstRow(), p.firstRow() + p.rows()),
                         NDArrayIndex.all());
-                states.add(PartState.of(p, rows, trained, o, sparsity));
+                states.add(PartState.of(p, rows, trained, o, o.sparsityOfBlock(base.config().layerOf(w), sparsity)));
             }
             linears.put(w, Linear.of(w, states));
         }

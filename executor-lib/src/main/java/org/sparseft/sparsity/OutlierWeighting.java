@@ -1,5 +1,7 @@
 package org.sparseft.sparsity;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.longer.MatchCondition;
@@ -53,6 +55,23 @@ public final class OutlierWeighting {
      * @param sparsities each block's sparsity
      */
     public record Allocation(Options options, double target, double[] outlierRatios, double[] sparsities) {
+    }
+
+    /**
+     * The allocation as {@code sparsity.json} records it ({@code "owl"}).
+     *
+     * @param m a score is an outlier above m times its block's mean score
+     * @param lambda half the spread of the blocks' sparsities
+     * @param outlierRatio each block's share of outlier scores, in block order
+     * @param blockSparsity each block's sparsity, in block order (their mean is the target)
+     * @param seconds the dense pass's wall time
+     */
+    @JsonPropertyOrder({"m", "lambda", "outlier_ratio", "block_sparsity", "seconds"})
+    public record Plan(double m, double lambda, @JsonProperty("outlier_ratio") double[] outlierRatio,
+                       @JsonProperty("block_sparsity") double[] blockSparsity, double seconds) {
+        public static Plan of(Allocation a, double seconds) {
+            return new Plan(a.options().m(), a.options().lambda(), a.outlierRatios(), a.sparsities(), seconds);
+        }
     }
 
     /**

@@ -53,6 +53,22 @@ public final class FinetuneCommand implements Callable<Integer> {
     @CommandLine.Mixin
     TrainingOptions training;
 
+    @Option(names = "--sparsity-profile", paramLabel = "uniform|owl", description = "PST: how --sparsity spreads over"
+            + " the decoder blocks: uniform, or owl (a dense pass over --owl-nsamples training sequences counts each"
+            + " block's outlier Wanda scores; blocks with more keep more weights, the mean stays --sparsity).")
+    String sparsityProfile;
+
+    @Option(names = "--owl-m", paramLabel = "M", description = "OWL: a score is an outlier above M times its block's"
+            + " mean.")
+    double owlM;
+
+    @Option(names = "--owl-lambda", paramLabel = "L", description = "OWL: the blocks' sparsities spread over"
+            + " --sparsity +- L (at most min(S, 1 - S)).")
+    double owlLambda;
+
+    @Option(names = "--owl-nsamples", paramLabel = "N", description = "OWL: training sequences its dense pass runs.")
+    int owlNsamples;
+
     @Option(names = "--pst-weight-rank", description = "Rank of the weight update U·V (0: none).")
     int weightRank;
 

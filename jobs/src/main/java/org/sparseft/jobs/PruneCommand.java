@@ -1,8 +1,8 @@
 package org.sparseft.jobs;
 
 import org.sparseft.driver.prune.LayerwisePruner;
-import org.sparseft.jobs.prune.PruneProvenance;
 import org.sparseft.jobs.prune.PruneResult;
+import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.jobs.prune.PruneService;
 import org.sparseft.jobs.prune.PruneSpec;
 import org.sparseft.jobs.service.Progress;
@@ -168,7 +168,7 @@ public final class PruneCommand implements Callable<Integer> {
         w.printf("model      %s (%s, %d blocks)%n", r.model(), r.modelType(), r.blocks());
         w.printf("method     %s, %s%s%n", r.method().name().toLowerCase(Locale.ROOT), r.target(),
                 r.method() == LayerwisePruner.Method.DSNOT ? ", " + r.dsnotSwaps() + " DSnoT swaps" : "");
-        PruneProvenance.Owl owl = r.sparsity().provenance().owl();
+        OutlierWeighting.Plan owl = r.sparsity().provenance().owl();
         if (owl != null) {
             StringBuilder blocks = new StringBuilder();
             for (double s : owl.blockSparsity()) {

@@ -359,6 +359,12 @@ public final class BadInputCorpus {
                 + " --recover-batch 0", "--recover-batch 0", "at least 1");
         pruneCase("prune-recover-option-without-steps", prune + " --method wanda --sparsity 0.5 --recover-lr 1e-4",
                 "--recover-lr applies with --recover-steps above 0 only");
+        pruneCase("finetune-ast-with-owl", finetune + " --method ast --pattern 2:4 --sparsity-profile owl",
+                "--sparsity-profile owl", "N:M patterns stay uniform");
+        pruneCase("finetune-owl-nsamples-zero", finetune + " --method pst --sparsity 0.5 --sparsity-profile owl"
+                + " --owl-nsamples 0", "--owl-nsamples 0", "at least 1");
+        pruneCase("finetune-owl-option-without-owl", finetune + " --method pst --sparsity 0.5 --owl-m 3",
+                "--owl-m applies to --sparsity-profile owl only");
         pruneCase("finetune-ast-given-a-pst-option", finetune + " --method ast --pattern 2:4 --pst-weight-rank 8",
                 "--pst-weight-rank applies to --method pst, not ast");
         pruneCase("finetune-pst-given-an-ast-option", finetune + " --method pst --sparsity 0.5 --ast-decay 6e-5",

@@ -84,6 +84,39 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void pstWithOwlReachesEachBlocksOwnSparsityAveragingToTheTarget() throws Exception {
+        Path text = text();
+        ModelConfig cfg = TinyCheckpoints.llama();
+        Path in = tmp.resolve("pst-owl-in");
+        TinyCheckpoints.writeTrainedScale(storage, in.toString(), cfg, DType.F32, 11, 0.3);
+        Path out = tmp.resolve("pst-owl");
+        Cli r = Cli.run("finetune", "--model", in.toString(), "--out", out.toString(), "--method", "pst",
+                "--sparsity", "0.5", "--sparsity-profile", "owl", "--owl-m", "2", "--owl-lambda", "0.1",
+                "--owl-nsamples", "6", "--data", text.toString(), "--seqlen", "16", "--steps", "4", "--batch", "4",
+                "--pst-weight-rank", "2", "--pst-mask-rank", "2", "--master", "local[2]");
+        assertEquals(0, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("OWL, dense pass over 6 sequences: block 2/2"), r.err());
+        JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
+        JsonNode owl = sparsity.get("owl");
+        double d0 = owl.at("/outlier_ratio/0").asDouble();
+        double d1 = owl.at("/outlier_ratio/1").asDouble();
+        assertTrue(d0 != d1, owl.toString());
+        double[] blockSparsity = {d0 > d1 ? 0.4 : 0.6, d0 > d1 ? 0.6 : 0.4};
+        for (String name : cfg.prunableWeights()) { // PST prunes whole matrices: floor(numel · S_l) of each
+            int layer = Integer.parseInt(name.split("\\.")[2]);
+            long[] shape = cfg.expectedTensors().get(name);
+            long numel = shape[0] * shape[1];
+            assertEquals(Math.floor(numel * blockSparsity[layer]) / numel,
+                    sparsity.at("/tensors/" + name + "/sparsity").asDouble(), 1e-12, name);
+        }
+        assertEquals(0.5, sparsity.get("global_sparsity").asDouble(), 1e-3);
+        Cli refused = Cli.run("finetune", "--model", in.toString(), "--out", tmp.resolve("refused").toString(),
+                "--method", "ast", "--pattern", "2:4", "--sparsity-profile", "owl", "--data", text.toString());
+        assertEquals(2, refused.exitCode(), refused.toString());
+        assertTrue(refused.err().contains("--sparsity-profile owl: OWL allocates unstructured sparsity"), refused.err());
+    }
+
+    @Test
     void astExportsExactTwoFourWeightsOnBothFamilies() throws Exception {
         Path text = text();
         for (ModelConfig cfg : List.of(TinyCheckpoints.gpt2(), TinyCheckpoints.llama())) {

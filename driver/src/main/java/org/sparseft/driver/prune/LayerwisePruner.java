@@ -179,30 +179,15 @@ public final class LayerwisePruner {
      */
     public static Result run(JavaSparkContext jsc, JavaRDD<Shard> calibration, String modelPath, String contentHash,
                              DecoderModel model, Options o, StoredRounding rounding, Listener listener) {
-        int hidden = model.config().hiddenSize();
         int micro = o.microBatch();
-        JavaRDD<CalibrationShard> states = calibration.map(s -> {
-            TaskDevices.pin();
-            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
-            int seqLen = s.blocks()[0].length;
-            float[] out = new float[s.blocks().length * seqLen * hidden];
-            for (int from = 0; from < s.blocks().length; from += micro) {
-                int b = Math.min(micro, s.blocks().length - from);
-                int[] tokens = new int[b * seqLen];
-                for (int i = 0; i < b; i++) {
-                    System.arraycopy(s.blocks()[from + i], 0, tokens, i * seqLen, seqLen);
-                }
-                float[] h = Workspaces.inStep("calibration", () -> m.embedTokens(tokens, b, seqLen).data().asFloat());
-                System.arraycopy(h, 0, out, from * seqLen * hidden, h.length);
-            }
-            return new CalibrationShard(s.partition(), s.blocks().length, seqLen, hidden, out);
-        }).persist(StorageLevel.MEMORY_AND_DISK());
+        JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, model, micro);
         OutlierWeighting.Allocation owl = null;
         double owlSeconds = 0;
         if (o.owl() != null) {
             long start = System.nanoTime();
             try {
-                owl = outliers(jsc, states, modelPath, contentHash, model, o, listener);
+                owl = outliers(jsc, states, modelPath, contentHash, model, o.owl(), o.plan().fallback().ratio(),
+                        o.ignore(), micro, listener);
             } catch (RuntimeException e) {
                 states.unpersist(false);
                 throw e;
@@ -301,13 +286,57 @@ public final class LayerwisePruner {
         return new BlockRecovery.Outcome(rounded, r.firstError(), r.lastError(), r.seconds());
     }
 
+    /** The calibration sequences as block 0's inputs, cached on the executors. */
+    private static JavaRDD<CalibrationShard> embed(JavaRDD<Shard> calibration, String modelPath, String contentHash,
+                                                   DecoderModel model, int micro) {
+        int hidden = model.config().hiddenSize();
+        return calibration.map(s -> {
+            TaskDevices.pin();
+            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
+            int seqLen = s.blocks()[0].length;
+            float[] out = new float[s.blocks().length * seqLen * hidden];
+            for (int from = 0; from < s.blocks().length; from += micro) {
+                int b = Math.min(micro, s.blocks().length - from);
+                int[] tokens = new int[b * seqLen];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(s.blocks()[from + i], 0, tokens, i * seqLen, seqLen);
+                }
+                float[] h = Workspaces.inStep("calibration", () -> m.embedTokens(tokens, b, seqLen).data().asFloat());
+                System.arraycopy(h, 0, out, from * seqLen * hidden, h.length);
+            }
+            return new CalibrationShard(s.partition(), s.blocks().length, seqLen, hidden, out);
+        }).persist(StorageLevel.MEMORY_AND_DISK());
+    }
+
+    /**
+     * OWL's allocation alone (docs/algorithms.md §3.6), for methods that prune elsewhere (PST's targets): each block's
+     * sparsity from a dense pass of {@code calibration} through the model.
+     *
+     * @param target the model-wide sparsity the blocks' sparsities average to
+     * @param ignore weights left out of the outlier count (as they are of pruning), or null
+     */
+    public static OutlierWeighting.Allocation outlierAllocation(JavaSparkContext jsc, JavaRDD<Shard> calibration,
+                                                              String modelPath, String contentHash,
+                                                              DecoderModel model, OutlierWeighting.Options owl,
+                                                              double target, Pattern ignore, int microBatch,
+                                                              Listener listener) {
+        owl.checkFits(target);
+        JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, model, microBatch);
+        try {
+            return outliers(jsc, states, modelPath, contentHash, model, owl, target, ignore, microBatch, listener);
+        } finally {
+            states.unpersist(false);
+        }
+    }
+
     /**
      * OWL's first pass: the calibration states through the dense model, block by block, and each block's share of
      * outlier Wanda scores over the linears it prunes; {@code states} (block 0's inputs) stay as they are.
      */
     private static OutlierWeighting.Allocation outliers(JavaSparkContext jsc, JavaRDD<CalibrationShard> states,
                                                        String modelPath, String contentHash, DecoderModel model,
-                                                       Options o, Listener listener) {
+                                                       OutlierWeighting.Options owl, double target, Pattern ignore,
+                                                       int micro, Listener listener) {
         int layers = model.config().numLayers();
         double[] ratios = new double[layers];
         Broadcast<Map<String, float[]>> dense = jsc.broadcast(new LinkedHashMap<>()); // no weight changed
@@ -316,15 +345,15 @@ public final class LayerwisePruner {
             for (int layer = 0; layer < layers; layer++) {
                 JavaRDD<CalibrationShard> previous = current;
                 if (layer > 0) {
-                    current = advance(previous, modelPath, contentHash, layer - 1, dense, o.microBatch())
+                    current = advance(previous, modelPath, contentHash, layer - 1, dense, micro)
                             .persist(StorageLevel.MEMORY_AND_DISK());
                 }
-                Map<String, FeatureStats> stats = blockStats(current, modelPath, contentHash, layer, o.microBatch(),
-                        false, new double[1]);
+                Map<String, FeatureStats> stats = blockStats(current, modelPath, contentHash, layer, micro, false,
+                        new double[1]);
                 if (previous != states && previous != current) { // current is cached now
                     previous.unpersist(false);
                 }
-                ratios[layer] = outlierRatio(model, layer, stats, o);
+                ratios[layer] = outlierRatio(model, layer, stats, owl.m(), ignore);
                 listener.onOutliers(layer, layers, ratios[layer]);
             }
         } finally {
@@ -333,19 +362,20 @@ public final class LayerwisePruner {
             }
             dense.unpersist(true);
         }
-        return OutlierWeighting.allocate(ratios, o.plan().fallback().ratio(), o.owl());
+        return OutlierWeighting.allocate(ratios, target, owl);
     }
 
     /** The share of outliers among the Wanda scores of the block's linears that are pruned (not ignored). */
-    private static double outlierRatio(DecoderModel model, int layer, Map<String, FeatureStats> stats, Options o) {
+    private static double outlierRatio(DecoderModel model, int layer, Map<String, FeatureStats> stats, double m,
+                                       Pattern ignore) {
         List<INDArray> scores = new ArrayList<>();
         for (String linear : model.config().prunableLinears(layer)) {
             String name = linear + ".weight";
-            if (o.ignore() == null || !o.ignore().matcher(name).find()) {
+            if (ignore == null || !ignore.matcher(name).find()) {
                 scores.add(MaskCriterion.WANDA.scores(model.parameters().get(name), stats.get(name)));
             }
         }
-        return OutlierWeighting.outlierRatio(scores, o.owl().m());
+        return OutlierWeighting.outlierRatio(scores, m);
     }
 
     /** One rule per prunable weight: block l's weights get {@code sparsities[l]}. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import org.sparseft.sparsity.OutlierWeighting;
 
 /**
  * How a fine-tuned sparse checkpoint was made: the head of its {@code sparsity.json}, before the per-weight figures.
@@ -15,17 +16,18 @@ import com.fasterxml.jackson.annotation.JsonUnwrapped;
  * @param method pst or ast
  * @param structure {@code unstructured} or {@code N:M}
  * @param targetSparsity the sparsity trained towards
+ * @param owl OWL's outlier ratios and the blocks' sparsities (PST), or null for the target everywhere
  * @param settings the method's block, under its name ({@code pst} or {@code ast})
  * @param training what was trained on, for how long, and the final loss
  * @param validation perplexity before and after on held-out data, or null when there was none
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"producer", "command", "model", "model_content_sha256", "method", "structure", "target_sparsity",
-        "settings", "training", "validation"})
+        "owl", "settings", "training", "validation"})
 public record FinetuneProvenance(String producer, String command, String model,
                                  @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                                  String structure, @JsonProperty("target_sparsity") double targetSparsity,
-                                 @JsonUnwrapped FinetuneMethod.Settings settings, Training training,
+                                 OutlierWeighting.Plan owl, @JsonUnwrapped FinetuneMethod.Settings settings, Training training,
                                  Validation validation) {
     /**
      * What was trained on, for how long, and the final loss.

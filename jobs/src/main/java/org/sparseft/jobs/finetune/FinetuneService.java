@@ -25,6 +25,8 @@ import org.sparseft.jobs.training.TrainingSettings;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.Parameters;
+import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
@@ -53,7 +55,7 @@ public final class FinetuneService {
         Progress progress = context.progress();
         TrainingSettings training = spec.training();
         SparsityPattern pattern = spec.target();
-        FinetuneMethod m = FinetuneMethod.of(spec);
+        FinetuneMethod method = FinetuneMethod.of(spec);
         DataParallelTrainer.Options options = training.trainer();
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
@@ -79,6 +81,12 @@ public final class FinetuneService {
         int p = training.partitions(jsc);
         training.share(p);
         DataInput.Blocks blocks = input.blocks(context.spark(), tokSpec, cfg.vocabSize(), seqLen, progress);
+        OutlierWeighting.Plan owl = null;
+        if (spec.owl() != null) { // PST's blocks get OWL's sparsities, from a dense pass over a sample
+            owl = outlierPlan(spec, context, blocks, modelPath, contentHash, dense, p);
+            method = new PstFinetune(spec.pst().withBlockSparsity(owl.blockSparsity()));
+        }
+        FinetuneMethod m = method;
         TrainingShards shards = TrainingShards.of(blocks.blocks(), p);
         blocks.blocks().unpersist(false);
         DataInput validation = spec.validation();
@@ -144,13 +152,51 @@ public final class FinetuneService {
                     after.windows());
         }
         FinetuneProvenance provenance = new FinetuneProvenance("sparseft finetune", context.invocation(), modelPath,
-                contentHash, m.name(), pattern.structure(), pattern.ratio(), m.settings(trained), trainedOn, validated);
+                contentHash, m.name(), pattern.structure(), pattern.ratio(), owl, m.settings(trained), trainedOn,
+                validated);
         progress.step("writing " + out);
         SparsityFile<FinetuneProvenance> written = SparseExport.write(storage, modelPath, out, export.masks(),
                 updated, pattern.structure(), provenance, List.of(), export.extraFiles(), spec.force());
         return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
                 start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
                 written.globalSparsity(), export.masks().size(), run, out, written);
+    }
+
+    /**
+     * OWL's block sparsities for PST (docs/algorithms.md §3.6): {@code owl-nsamples} training sequences, drawn with the
+     * training seed, through the dense model.
+     */
+    private static OutlierWeighting.Plan outlierPlan(FinetuneSpec spec, JobContext context, DataInput.Blocks blocks,
+                                                     String modelPath, String contentHash, DecoderModel dense,
+                                                     int partitions) {
+        Progress progress = context.progress();
+        int n = (int) Math.min(spec.owlNsamples(), blocks.count());
+        TrainingShards sample = TrainingShards.of(blocks.sample(n, spec.training().seed()), Math.min(partitions, n));
+        long start = System.nanoTime();
+        OutlierWeighting.Allocation a;
+        try {
+            a = LayerwisePruner.outlierAllocation(JavaSparkContext.fromSparkContext(context.spark().sparkContext()),
+                    sample.rdd(), modelPath, contentHash, dense, spec.owl(), spec.target().ratio(), null, 8,
+                    new LayerwisePruner.Listener() {
+                        @Override
+                        public void onBlock(int block, int blocks, LayerwisePruner.BlockTiming timing) {
+                        }
+
+                        @Override
+                        public void onOutliers(int block, int total, double outlierRatio) {
+                            progress.step(String.format(Locale.ROOT, "OWL, dense pass over %d sequences: block %d/%d"
+                                    + " has %.3f%% outlier scores", n, block + 1, total, 100 * outlierRatio));
+                        }
+                    });
+        } finally {
+            sample.unpersist();
+        }
+        StringBuilder plan = new StringBuilder();
+        for (double s : a.sparsities()) {
+            plan.append(String.format(Locale.ROOT, " %.4f", s));
+        }
+        progress.step("OWL block sparsities" + plan);
+        return OutlierWeighting.Plan.of(a, (System.nanoTime() - start) / 1e9);
     }
 
     /** The input checkpoint, checked against the target (and SLoRB's groups) before it is loaded. */

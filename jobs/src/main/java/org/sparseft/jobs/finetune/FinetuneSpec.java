@@ -11,6 +11,9 @@ import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
 import org.sparseft.jobs.training.TrainingSettings;
 import org.sparseft.pst.PstOptions;
+import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.sparsity.OutlierWeighting;
+import org.sparseft.sparsity.SparsityProfile;
 import org.sparseft.sparsity.SparsityPattern;
 
 import java.util.LinkedHashSet;
@@ -34,11 +37,13 @@ import java.util.Set;
  * @param training the training settings, the method's defaults applied
  * @param pst PST's settings (with {@code target}); null for AST
  * @param ast AST's settings (with {@code target}, which is N:M); null for PST
+ * @param owl OWL's settings when PST's blocks get outlier-weighted sparsities, or null for the target everywhere
+ * @param owlNsamples training sequences OWL's dense pass runs (drawn with the training seed)
  */
 @JsonDeserialize(builder = FinetuneSpec.Builder.class)
 public record FinetuneSpec(String model, String out, boolean force, Method method, SparsityPattern target,
                            DataInput data, DataInput validation, String tokenizer, TrainingSettings training,
-                           PstOptions pst, AstOptions ast) {
+                           PstOptions pst, AstOptions ast, OutlierWeighting.Options owl, int owlNsamples) {
     /** The fine-tuning methods, each with its defaults for the training settings that depend on the method. */
     public enum Method {
         /**
@@ -85,6 +90,12 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         if ((method == Method.PST) != (pst != null) || (method == Method.AST) != (ast != null)) {
             throw new IllegalArgumentException("the settings of exactly the method " + method + " are expected");
         }
+        if (owl != null) {
+            LayerwisePruner.checkOwl(owl, target, false);
+            if (owlNsamples < 1) {
+                throw InvalidSettingException.of("owl-nsamples", owlNsamples, "expected at least 1 sequence");
+            }
+        }
     }
 
     private static void required(String key, Object value) {
@@ -126,6 +137,10 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         private double astTaskWeight = Distillation.GPT2.taskWeight();
         private double astKlWeight = Distillation.GPT2.klWeight();
         private int astSlorbGroup = 0;
+        private SparsityProfile sparsityProfile = SparsityProfile.UNIFORM;
+        private double owlM = OutlierWeighting.Options.DEFAULTS.m();
+        private double owlLambda = OutlierWeighting.Options.DEFAULTS.lambda();
+        private int owlNsamples = 128;
         @JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -265,9 +280,44 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
             return this;
         }
 
+        /**
+         * How an unstructured PST target spreads over the decoder blocks: uniform (the default), or owl (blocks with
+         * more outlier Wanda scores in a dense pass keep more weights; the mean stays the target).
+         */
+        public Builder sparsityProfile(SparsityProfile profile) {
+            sparsityProfile = profile;
+            return this;
+        }
+
+        /** OWL: a Wanda score is an outlier above this multiple of its block's mean score. */
+        public Builder owlM(double multiple) {
+            given.add("owl-m");
+            owlM = multiple;
+            return this;
+        }
+
+        /** OWL: the blocks' sparsities spread over twice this around the target. */
+        public Builder owlLambda(double halfSpread) {
+            given.add("owl-lambda");
+            owlLambda = halfSpread;
+            return this;
+        }
+
+        /** OWL: training sequences its dense pass runs. */
+        public Builder owlNsamples(int sequences) {
+            given.add("owl-nsamples");
+            owlNsamples = sequences;
+            return this;
+        }
+
         /** The spec, validated. */
         public FinetuneSpec build() {
             required("method", method);
+            if (sparsityProfile != SparsityProfile.OWL) {
+                given.stream().filter(k -> k.startsWith("owl-")).findFirst().ifPresent(k -> {
+                    throw new InvalidSettingException("{" + k + "} applies to {sparsity-profile} owl only");
+                });
+            }
             if ((sparsity == null) == (pattern == null)) {
                 throw new InvalidSettingException("give one of {sparsity} or {pattern}"
                         + (sparsity != null ? ", not both" : ""));
@@ -290,7 +340,9 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
             MethodSettings.refuseForeign(given, method, METHODS_WITH_SETTINGS);
             TrainingSettings training = training(this, method.defaults());
             return new FinetuneSpec(model, outPath(), replace(), method, target, trainingData(), validationData(),
-                    tokenizer, training, pst, ast);
+                    tokenizer, training, pst, ast,
+                    sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null,
+                    owlNsamples);
         }
     }
 }

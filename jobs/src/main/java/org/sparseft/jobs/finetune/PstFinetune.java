@@ -41,7 +41,8 @@ final class PstFinetune implements FinetuneMethod {
     static String resumeKey(PstOptions o) {
         return "PstOptions[target=" + ResumeKeys.pattern(o.target()) + ", weightRank=" + o.weightRank()
                 + ", maskRank=" + o.maskRank() + ", alpha1=" + o.alpha1() + ", alpha2=" + o.alpha2() + ", beta="
-                + o.beta() + ", initialWarmup=" + o.initialWarmup() + ", finalWarmup=" + o.finalWarmup() + "]";
+                + o.beta() + ", initialWarmup=" + o.initialWarmup() + ", finalWarmup=" + o.finalWarmup()
+                + (o.blockSparsity().isEmpty() ? "" : ", blockSparsity=" + o.blockSparsity()) + "]";
     }
 
     @Override

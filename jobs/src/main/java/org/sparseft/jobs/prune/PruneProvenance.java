@@ -35,7 +35,7 @@ public record PruneProvenance(String producer, String command, String model,
                               @JsonProperty("model_content_sha256") String modelContentSha256, String method,
                               String structure, @JsonProperty("target_sparsity") double targetSparsity,
                               @JsonProperty("per_layer") Map<String, String> perLayer, Calibration calibration,
-                              SparseGpt sparsegpt, ObsUpdate update, Owl owl, Recovery recovery, Dsnot dsnot,
+                              SparseGpt sparsegpt, ObsUpdate update, OutlierWeighting.Plan owl, Recovery recovery, Dsnot dsnot,
                               double seconds) {
     /**
      * The calibration sample.
@@ -75,24 +75,6 @@ public record PruneProvenance(String producer, String command, String model,
         @JsonProperty("method")
         public String method() {
             return "obs";
-        }
-    }
-
-    /**
-     * OWL's allocation (outlier-weighted layer-wise sparsity): the blocks' sparsities, from their shares of outlier
-     * Wanda scores in a first pass through the dense model.
-     *
-     * @param m a score is an outlier above m times its block's mean score
-     * @param lambda half the spread of the blocks' sparsities
-     * @param outlierRatio each block's share of outlier scores, in block order
-     * @param blockSparsity each block's sparsity, in block order (their mean is the target)
-     * @param seconds the dense pass's wall time
-     */
-    @JsonPropertyOrder({"m", "lambda", "outlier_ratio", "block_sparsity", "seconds"})
-    public record Owl(double m, double lambda, @JsonProperty("outlier_ratio") double[] outlierRatio,
-                      @JsonProperty("block_sparsity") double[] blockSparsity, double seconds) {
-        static Owl of(OutlierWeighting.Allocation a, double seconds) {
-            return new Owl(a.options().m(), a.options().lambda(), a.outlierRatios(), a.sparsities(), seconds);
         }
     }
 

@@ -19,6 +19,7 @@ import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.Parameters;
+import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseExport;
 import org.sparseft.sparsity.SparsityFile;
 import org.sparseft.sparsity.SparsityPattern;
@@ -26,14 +27,10 @@ import org.sparseft.sparsity.SparsityPlan;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
-import java.util.Set;
 
 /**
  * Runs a {@link PruneSpec}: samples calibration sequences, prunes block by block on Spark
@@ -108,7 +105,7 @@ public final class PruneService {
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize(), true),
                 spec.update() != LayerwisePruner.WeightUpdate.OBS ? null : new PruneProvenance.ObsUpdate(
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize()),
-                result.owl() == null ? null : PruneProvenance.Owl.of(result.owl(), result.owlSeconds()),
+                result.owl() == null ? null : OutlierWeighting.Plan.of(result.owl(), result.owlSeconds()),
                 !spec.recovery().enabled() ? null : PruneProvenance.Recovery.of(spec.recovery(), result.recovery()),
                 method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
                         spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
@@ -178,8 +175,7 @@ public final class PruneService {
             context.progress().step("the calibration data has " + blocks.count() + " blocks of " + t
                     + " tokens; using all");
         }
-        Set<Long> chosen = sample(blocks.count(), n, spec.seed());
-        JavaRDD<int[]> sampled = blocks.blocks().zipWithIndex().filter(b -> chosen.contains(b._2())).map(b -> b._1());
+        JavaRDD<int[]> sampled = blocks.sample(n, spec.seed());
         int p = spec.partitions() != null ? Math.min(spec.partitions(), n)
                 : Math.max(1, Math.min(jsc.defaultParallelism(), n));
         TrainingShards shards = TrainingShards.of(sampled, p);
@@ -223,15 +219,5 @@ public final class PruneService {
                     ? Double.toString(u.ratio()) : r.pattern().structure());
         }
         return perLayer;
-    }
-
-    /** {@code n} distinct block indices of {@code count}, drawn with the seed. */
-    static Set<Long> sample(long count, int n, long seed) {
-        List<Long> all = new ArrayList<>();
-        for (long i = 0; i < count; i++) {
-            all.add(i);
-        }
-        Collections.shuffle(all, new Random(seed));
-        return new HashSet<>(all.subList(0, n));
     }
 }

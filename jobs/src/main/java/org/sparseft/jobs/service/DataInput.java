@@ -87,6 +87,16 @@ public record DataInput(Kind kind, String uri, String format, String textField, 
 
     /** Blocks (cached: unpersist when done) and the input's size: documents of text, or sequences of a token file. */
     public record Blocks(JavaRDD<int[]> blocks, long count, long units, String unitName) {
+        /** {@code n} distinct blocks (all when there are fewer), drawn with {@code seed}, in their original order. */
+        public JavaRDD<int[]> sample(int n, long seed) {
+            java.util.List<Long> all = new java.util.ArrayList<>();
+            for (long i = 0; i < count; i++) {
+                all.add(i);
+            }
+            java.util.Collections.shuffle(all, new java.util.Random(seed));
+            java.util.Set<Long> chosen = new java.util.HashSet<>(all.subList(0, (int) Math.min(n, count)));
+            return blocks.zipWithIndex().filter(b -> chosen.contains(b._2())).map(b -> b._1());
+        }
     }
 
     /**

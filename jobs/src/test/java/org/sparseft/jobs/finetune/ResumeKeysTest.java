@@ -21,6 +21,14 @@ class ResumeKeysTest {
         assertEquals("PstOptions[target=NOutOfM[n=2, m=4], weightRank=8, maskRank=8, alpha1=1.0, alpha2=1.0, beta=1.0,"
                 + " initialWarmup=0.1, finalWarmup=0.3]", PstFinetune.resumeKey(PstOptions.defaults(
                 new SparsityPattern.NOutOfM(2, 4))));
+        // OWL's block sparsities are part of the key, only when there are some
+        PstOptions owl = PstOptions.defaults(new SparsityPattern.Unstructured(0.5))
+                .withBlockSparsity(new double[] {0.4, 0.6});
+        assertEquals("PstOptions[target=Unstructured[ratio=0.5], weightRank=8, maskRank=8, alpha1=1.0, alpha2=1.0,"
+                + " beta=1.0, initialWarmup=0.1, finalWarmup=0.3, blockSparsity=[0.4, 0.6]]",
+                PstFinetune.resumeKey(owl));
+        assertEquals(0.24, owl.sparsityOfBlock(0, 0.3), 1e-12, "the block's share of the scheduled sparsity");
+        assertEquals(0.6, owl.sparsityOfBlock(1, 0.5), 1e-12, "the block's own at the end");
     }
 
     @Test
