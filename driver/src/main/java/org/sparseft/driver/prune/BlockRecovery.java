@@ -36,7 +36,7 @@ public final class BlockRecovery {
      * @param batch calibration sequences per step, taken in turn (all of them when it exceeds their number)
      */
     public record Options(int steps, double learningRate, int batch) implements java.io.Serializable {
-        public static final Options NONE = new Options(0, 1e-4, 8);
+        public static final Options NONE = new Options(0, 3e-3, 8);
 
         public Options {
             if (steps < 0) {
