@@ -3,9 +3,10 @@
 # block sparsities, with the OBS update of kept weights, and with block-wise recovery, at each target; every cell the
 # validation perplexity (the first 300 windows of 256 tokens of the Brown validation split) and the prune's wall time.
 #   deploy/tools/quality-table.sh [OUT_DIR]         (needs demo-out/ from `deploy/bin/sparseft demo`)
-#   MODEL=/tmp/wide-model deploy/tools/quality-table.sh     (another model; default: the shipped demo model)
+#   MODEL=deploy/demo/wide-model deploy/tools/quality-table.sh     (another model; default: the demo model)
 #   METHODS="wanda sparsegpt" VARIANTS="alone recover" deploy/tools/quality-table.sh       (some rows only)
-#   RECOVER_STEPS=32 RECOVER_LR=3e-4 deploy/tools/quality-table.sh                          (recovery's settings)
+#   RECOVER_STEPS=64 RECOVER_LR=1e-3 deploy/tools/quality-table.sh      (recovery's settings; default 32 and 3e-3)
+#   VARIANTS="obs+recover" deploy/tools/quality-table.sh           (the OBS update, then recovery from its weights)
 # Rows print as they finish. OWL is unstructured only and SparseGPT updates its kept weights itself: those cells
 # read "n/a".
 set -euo pipefail
@@ -17,8 +18,8 @@ calib="$root/demo-out/tokens/train.safetensors"
 val="$root/demo-out/data/brown/validation.txt"
 methods="${METHODS:-magnitude wanda dsnot sparsegpt}"
 variants="${VARIANTS:-alone owl obs recover}"
-steps="${RECOVER_STEPS:-16}"
-lr="${RECOVER_LR:-3e-4}"
+steps="${RECOVER_STEPS:-32}"
+lr="${RECOVER_LR:-3e-3}"
 targets=("--sparsity 0.5" "--sparsity 0.6" "--sparsity 0.7" "--pattern 2:4" "--pattern 4:8")
 mkdir -p "$out"
 ppl() {
@@ -38,11 +39,12 @@ for method in $methods; do
       owl) extra=(--sparsity-profile owl) ;;
       obs) extra=(--update obs) ;;
       recover) extra=(--recover-steps "$steps" --recover-lr "$lr") ;;
-      *) echo "unknown variant $variant (alone, owl, obs, recover)" >&2; exit 2 ;;
+      obs+recover) extra=(--update obs --recover-steps "$steps" --recover-lr "$lr") ;;
+      *) echo "unknown variant $variant (alone, owl, obs, recover, obs+recover)" >&2; exit 2 ;;
     esac
     row="| $method | $variant |"
     for target in "${targets[@]}"; do
-      if { [[ $variant == owl && $target == --pattern* ]]; } || { [[ $variant == obs && $method == sparsegpt ]]; }; then
+      if { [[ $variant == owl && $target == --pattern* ]]; } || { [[ $variant == obs* && $method == sparsegpt ]]; }; then
         row="$row n/a |"; continue
       fi
       start=$(date +%s)
