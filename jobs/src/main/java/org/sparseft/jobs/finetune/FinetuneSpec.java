@@ -6,15 +6,15 @@ import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.ast.AstOptions;
 import org.sparseft.ast.Distillation;
+import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.driver.train.DataParallelTrainer;
 import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
 import org.sparseft.jobs.training.TrainingSettings;
 import org.sparseft.pst.PstOptions;
-import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.sparsity.OutlierWeighting;
-import org.sparseft.sparsity.SparsityProfile;
 import org.sparseft.sparsity.SparsityPattern;
+import org.sparseft.sparsity.SparsityProfile;
 
 import java.util.LinkedHashSet;
 import java.util.List;
