@@ -35,7 +35,7 @@ public sealed interface SparsityPattern extends java.io.Serializable {
      */
     INDArray select(INDArray scores, boolean wholeMatrix);
 
-    /** A fraction {@code ratio} of each comparison group pruned; 0 ≤ ratio < 1. */
+    /** A fraction {@code ratio} of each comparison group pruned, {@code 0 <= ratio < 1}. */
     record Unstructured(double ratio) implements SparsityPattern {
         public Unstructured {
             if (!(ratio >= 0 && ratio < 1)) {

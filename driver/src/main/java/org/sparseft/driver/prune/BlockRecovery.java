@@ -36,8 +36,10 @@ public final class BlockRecovery {
      * @param batch calibration sequences per step, taken in turn (all of them when it exceeds their number)
      */
     public record Options(int steps, double learningRate, int batch) implements java.io.Serializable {
+        /** No recovery; the step size and batch are the defaults recovery uses when steps are given. */
         public static final Options NONE = new Options(0, 3e-3, 8);
 
+        /** Refuses negative steps, a step size that is not positive and finite, and an empty batch. */
         public Options {
             if (steps < 0) {
                 throw InvalidSettingException.of("recover-steps", steps, "expected 0 (off) or more steps per block");
@@ -50,6 +52,7 @@ public final class BlockRecovery {
             }
         }
 
+        /** Whether any step is taken. */
         public boolean enabled() {
             return steps > 0;
         }
