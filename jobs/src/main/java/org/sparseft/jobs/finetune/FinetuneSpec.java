@@ -313,11 +313,8 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         /** The spec, validated. */
         public FinetuneSpec build() {
             required("method", method);
-            if (sparsityProfile != SparsityProfile.OWL) {
-                given.stream().filter(k -> k.startsWith("owl-")).findFirst().ifPresent(k -> {
-                    throw new InvalidSettingException("{" + k + "} applies to {sparsity-profile} owl only");
-                });
-            }
+            MethodSettings.refuseUnless(sparsityProfile == SparsityProfile.OWL, given, "owl-",
+                    "to {sparsity-profile} owl only");
             if ((sparsity == null) == (pattern == null)) {
                 throw new InvalidSettingException("give one of {sparsity} or {pattern}"
                         + (sparsity != null ? ", not both" : ""));

@@ -350,16 +350,9 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
 
         /** The spec, validated. */
         public PruneSpec build() {
-            if (sparsityProfile != SparsityProfile.OWL) {
-                given.stream().filter(k -> k.startsWith("owl-")).findFirst().ifPresent(k -> {
-                    throw new InvalidSettingException("{" + k + "} applies to {sparsity-profile} owl only");
-                });
-            }
-            if (recoverSteps == 0) {
-                given.stream().filter(k -> k.startsWith("recover-")).findFirst().ifPresent(k -> {
-                    throw new InvalidSettingException("{" + k + "} applies with {recover-steps} above 0 only");
-                });
-            }
+            MethodSettings.refuseUnless(sparsityProfile == SparsityProfile.OWL, given, "owl-",
+                    "to {sparsity-profile} owl only");
+            MethodSettings.refuseUnless(recoverSteps != 0, given, "recover-", "with {recover-steps} above 0 only");
             if (method != null) {
                 Set<String> foreign = new LinkedHashSet<>(given);
                 if (update == LayerwisePruner.WeightUpdate.OBS) { // the update's damping and block size

@@ -37,4 +37,17 @@ public final class MethodSettings {
                     + " to {method} " + owner + ", not " + m);
         }
     }
+
+    /**
+     * Refuses the first setting in {@code given} keyed {@code prefix...} when {@code applies} is false: it would be
+     * ignored. {@code condition} completes the message "{key} applies ...".
+     */
+    public static void refuseUnless(boolean applies, Collection<String> given, String prefix, String condition) {
+        if (applies) {
+            return;
+        }
+        given.stream().filter(k -> k.startsWith(prefix)).findFirst().ifPresent(k -> {
+            throw new InvalidSettingException("{" + k + "} applies " + condition);
+        });
+    }
 }
