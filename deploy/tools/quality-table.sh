@@ -7,6 +7,7 @@
 #   METHODS="wanda sparsegpt" VARIANTS="alone recover" deploy/tools/quality-table.sh       (some rows only)
 #   RECOVER_STEPS=64 RECOVER_LR=1e-3 deploy/tools/quality-table.sh      (recovery's settings; default 32 and 3e-3)
 #   VARIANTS="obs+recover" deploy/tools/quality-table.sh           (the OBS update, then recovery from its weights)
+#   TARGETS="0.7 2:4" deploy/tools/quality-table.sh                (some columns only; default 0.5 0.6 0.7 2:4 4:8)
 # Rows print as they finish. OWL is unstructured only and SparseGPT updates its kept weights itself: those cells
 # read "n/a".
 set -euo pipefail
@@ -20,7 +21,10 @@ methods="${METHODS:-magnitude wanda dsnot sparsegpt}"
 variants="${VARIANTS:-alone owl obs recover}"
 steps="${RECOVER_STEPS:-32}"
 lr="${RECOVER_LR:-3e-3}"
-targets=("--sparsity 0.5" "--sparsity 0.6" "--sparsity 0.7" "--pattern 2:4" "--pattern 4:8")
+targets=()
+for t in ${TARGETS:-0.5 0.6 0.7 2:4 4:8}; do
+  if [[ $t == *:* ]]; then targets+=("--pattern $t"); else targets+=("--sparsity $t"); fi
+done
 mkdir -p "$out"
 ppl() {
   "$bin" evaluate --model "$1" --data "$val" --seqlen 256 --max-windows 300 2>/dev/null \
