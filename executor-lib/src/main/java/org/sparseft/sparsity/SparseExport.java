@@ -1,5 +1,6 @@
 package org.sparseft.sparsity;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -29,9 +30,9 @@ import java.util.Map;
  * Writes a pruned checkpoint in its input's exact layout: the same shard files, tensor names, order and dtypes, every
  * kept weight's bytes untouched (unless the method updated it, as SparseGPT does) and every pruned weight exactly
  * zero, so any loader of the input reads the output.
- * Beside it: {@code masks.safetensors} (U8, 1 = kept, stored layout), {@code sparsity.json}, and in config.json the
- * {@code quantization_config} block compressed-tensors tools read (dense format: weights stay dense with zeros).
- * Everything else in the input directory (tokenizer files, generation config, index) is copied as it is.
+ * Beside it: {@code masks.safetensors} (U8, 1 = kept, stored layout) and {@code sparsity.json}; {@code config.json}
+ * is the input's, with the compressed-tensors sparsity block only when asked ({@link ExportMetadata}). Everything
+ * else in the input directory (tokenizer files, generation config, chat template, index) is copied as it is.
  */
 public final class SparseExport {
     private SparseExport() {
@@ -44,22 +45,26 @@ public final class SparseExport {
      * @param provenance the job's record for {@code sparsity.json} (a Jackson-serializable record), to which the
      *                   per-tensor figures are added
      * @param ignored module names left dense on purpose (for the compressed-tensors {@code ignore} list)
+     * @param metadata whether {@code config.json} gets the compressed-tensors sparsity block
      * @return the {@code sparsity.json} written
      */
     public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir,
                                             Map<String, INDArray> masks, Map<String, INDArray> updated,
-                                            String structure, P provenance, List<String> ignored, boolean replace)
+                                            String structure, P provenance, List<String> ignored,
+                                            ExportMetadata metadata, boolean replace)
             throws IOException {
-        return write(storage, inputDir, outputDir, masks, updated, structure, provenance, ignored, Map.of(), replace);
+        return write(storage, inputDir, outputDir, masks, updated, structure, provenance, ignored, metadata, Map.of(),
+                replace);
     }
 
     /**
-     * As {@link #write(Storage, String, String, Map, Map, String, Object, List, boolean)}, with extra
+     * As {@link #write(Storage, String, String, Map, Map, String, Object, List, ExportMetadata, boolean)}, with extra
      * safetensors files (by file name) written into the same atomic output (a method's side branch).
      */
     public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir,
                                             Map<String, INDArray> masks, Map<String, INDArray> updated,
                                             String structure, P provenance, List<String> ignored,
+                                            ExportMetadata metadata,
                                             Map<String, List<SafetensorsWriter.Entry>> extraFiles, boolean replace)
             throws IOException {
         try (HfCheckpoint in = HfCheckpoint.open(storage, inputDir)) {
@@ -101,13 +106,17 @@ public final class SparseExport {
             double global = totals[1] == 0 ? 0 : (double) totals[0] / totals[1];
             SparsityFile<P> sparsity = new SparsityFile<>(provenance, perTensor, global);
             ObjectNode config = in.config().json().deepCopy();
-            ObjectNode sparsityConfig = config.putObject("quantization_config").put("quant_method", "compressed-tensors")
-                    .putObject("sparsity_config");
-            sparsityConfig.put("format", "dense").put("sparsity_structure", structure)
-                    .put("global_sparsity", global);
-            sparsityConfig.putArray("targets").add(model instanceof Gpt2Config ? "Conv1D" : "Linear");
-            ArrayNode ignore = sparsityConfig.putArray("ignore").add("lm_head");
-            ignored.forEach(ignore::add);
+            if (metadata == ExportMetadata.COMPRESSED_TENSORS) {
+                ObjectNode sparsityConfig = config.putObject(QUANTIZATION_CONFIG)
+                        .put("quant_method", "compressed-tensors").putObject("sparsity_config");
+                sparsityConfig.put("format", "dense").put("sparsity_structure", structure)
+                        .put("global_sparsity", global);
+                sparsityConfig.putArray("targets").add(model instanceof Gpt2Config ? "Conv1D" : "Linear");
+                ArrayNode ignore = sparsityConfig.putArray("ignore").add("lm_head");
+                ignored.forEach(ignore::add);
+            } else if (sparsityOnly(config.get(QUANTIZATION_CONFIG))) {
+                config.remove(QUANTIZATION_CONFIG); // an earlier export's figures, no longer true of these weights
+            }
             AtomicOutput.writeDirectory(storage, outputDir, replace, tmp -> {
                 for (String name : storage.list(inputDir)) {
                     if (!byShard.containsKey(name) && !name.equals(HfCheckpoint.CONFIG) && !name.equals(SlorbBranch.FILE)
@@ -133,6 +142,14 @@ public final class SparseExport {
             });
             return sparsity;
         }
+    }
+
+    private static final String QUANTIZATION_CONFIG = "quantization_config";
+
+    /** A compressed-tensors block that only describes sparsity (no quantization groups), as an export writes it. */
+    private static boolean sparsityOnly(JsonNode block) {
+        return block != null && "compressed-tensors".equals(block.path("quant_method").asText())
+                && block.has("sparsity_config") && !block.has("config_groups");
     }
 
     private static void write(Storage storage, String path, byte[] bytes) throws IOException {

@@ -118,6 +118,9 @@ public final class FinetuneCommand implements Callable<Integer> {
     int slorbGroup;
 
     @CommandLine.Mixin
+    ExportOptions export;
+
+    @CommandLine.Mixin
     SparkOptions sparkOptions;
 
     @CommandLine.Spec

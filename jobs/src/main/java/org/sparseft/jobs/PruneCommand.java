@@ -147,6 +147,9 @@ public final class PruneCommand implements Callable<Integer> {
     int sparseGptBlockSize;
 
     @CommandLine.Mixin
+    ExportOptions export;
+
+    @CommandLine.Mixin
     SparkOptions sparkOptions;
 
     @CommandLine.Spec

@@ -121,15 +121,24 @@ class FinetuneCommandTest {
         Path text = text();
         for (ModelConfig cfg : List.of(TinyCheckpoints.gpt2(), TinyCheckpoints.llama())) {
             Path in = tmp.resolve(cfg.modelType() + "-ast-in");
-            DType dtype = cfg.modelType().equals("gpt2") ? DType.F32 : DType.BF16;
+            boolean gpt2 = cfg.modelType().equals("gpt2");
+            DType dtype = gpt2 ? DType.F32 : DType.BF16;
             TinyCheckpoints.write(storage, in.toString(), cfg, dtype, 0, 7);
             Path out = tmp.resolve(cfg.modelType() + "-ast");
             Cli r = Cli.run("finetune", "--model", in.toString(), "--out", out.toString(), "--method", "ast",
                     "--pattern", "2:4", "--data", text.toString(), "--validation", text.toString(), "--seqlen", "16",
                     "--steps", "6", "--batch", "4", "--eval-windows", "4", "--ast-reselect-every", "2",
-                    "--lr", "1e-2", "--master", "local[2]");
+                    "--lr", "1e-2", "--export-metadata", gpt2 ? "compressed-tensors" : "none", "--master", "local[2]");
             assertEquals(0, r.exitCode(), r.toString());
             assertTrue(r.err().contains("mask_flip_rate"), r.err());
+            JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
+            if (gpt2) { // asked for: the compressed-tensors block, GPT-2's linears being Conv1D
+                JsonNode sc = config.get("quantization_config").get("sparsity_config");
+                assertEquals("2:4", sc.get("sparsity_structure").asText());
+                assertEquals("[\"Conv1D\"]", sc.get("targets").toString());
+            } else {
+                assertEquals(new ObjectMapper().readTree(in.resolve("config.json").toFile()), config);
+            }
             try (HfCheckpoint a = HfCheckpoint.open(storage, in.toString());
                  HfCheckpoint b = HfCheckpoint.open(storage, out.toString())) {
                 assertEquals(a.tensorNames(), b.tensorNames());

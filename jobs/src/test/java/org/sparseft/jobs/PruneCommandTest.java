@@ -22,6 +22,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code sparseft prune} through real local Spark on tiny GPT-2 and LLaMA checkpoints written in HF layout. */
@@ -93,11 +94,8 @@ class PruneCommandTest {
                 }
             }
             JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
-            JsonNode sc = config.get("quantization_config").get("sparsity_config");
-            assertEquals("compressed-tensors", config.get("quantization_config").get("quant_method").asText());
-            assertEquals("dense", sc.get("format").asText());
-            assertEquals("unstructured", sc.get("sparsity_structure").asText());
-            assertEquals(0.5, sc.get("global_sparsity").asDouble(), 1e-12);
+            assertEquals(new ObjectMapper().readTree(in.resolve("config.json").toFile()), config,
+                    "by default the input's config.json, without a quantization_config");
             JsonNode sparsity = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile());
             assertEquals("wanda", sparsity.get("method").asText());
             assertEquals(prunable.size(), sparsity.get("tensors").size());
@@ -208,7 +206,7 @@ class PruneCommandTest {
         Path out = tmp.resolve("plan-out");
         Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", "wanda",
                 "--sparsity", "0.5", "--sparsity-per-layer", plan.toString(), "--calib", text.toString(),
-                "--nsamples", "4", "--seqlen", "16", "--master", "local[1]");
+                "--nsamples", "4", "--seqlen", "16", "--export-metadata", "compressed-tensors", "--master", "local[1]");
         assertEquals(0, r.exitCode(), r.toString());
         JsonNode tensors = new ObjectMapper().readTree(out.resolve("sparsity.json").toFile()).get("tensors");
         assertEquals(0.25, tensors.get("model.layers.0.mlp.up_proj.weight").get("sparsity").asDouble(), 1e-12,
@@ -221,9 +219,26 @@ class PruneCommandTest {
                 && l.endsWith("2:4")), "layer 1's mlp is 2:4: " + inspect.out());
         assertTrue(inspect.out().lines().anyMatch(l -> l.startsWith("model.layers.1.self_attn.o_proj.weight")
                 && l.endsWith("-")), "layer 1's attention is unstructured: " + inspect.out());
-        JsonNode sc = new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("quantization_config")
-                .get("sparsity_config");
+        JsonNode quantization = new ObjectMapper().readTree(out.resolve("config.json").toFile())
+                .get("quantization_config");
+        assertEquals("compressed-tensors", quantization.get("quant_method").asText());
+        JsonNode sc = quantization.get("sparsity_config");
+        assertEquals("dense", sc.get("format").asText());
         assertEquals("unstructured", sc.get("sparsity_structure").asText(), "mixed targets are not one N:M pattern");
+        assertEquals(new ObjectMapper().readTree(out.resolve("sparsity.json").toFile()).get("global_sparsity")
+                .asDouble(), sc.get("global_sparsity").asDouble(), 1e-12);
+        assertEquals("[\"Linear\"]", sc.get("targets").toString());
+        assertEquals("lm_head", sc.get("ignore").get(0).asText());
+
+        // pruning that output again by default drops the block, whose figures would describe the earlier weights
+        Path again = tmp.resolve("plan-again");
+        Cli second = Cli.run("prune", "--model", out.toString(), "--out", again.toString(), "--method", "magnitude",
+                "--sparsity", "0.6", "--calib", text.toString(), "--nsamples", "4", "--seqlen", "16", "--master",
+                "local[1]");
+        assertEquals(0, second.exitCode(), second.toString());
+        JsonNode againConfig = new ObjectMapper().readTree(again.resolve("config.json").toFile());
+        assertFalse(againConfig.has("quantization_config"), againConfig.toString());
+        assertEquals(new ObjectMapper().readTree(in.resolve("config.json").toFile()), againConfig);
     }
 
     @Test

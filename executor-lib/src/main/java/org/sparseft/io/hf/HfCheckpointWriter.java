@@ -22,6 +22,9 @@ import java.util.Map;
 public final class HfCheckpointWriter {
     public static final String SUCCESS = "_SUCCESS";
 
+    /** The shard size {@code save_pretrained} writes by default (5 GB, decimal), so large outputs look like the hub's. */
+    public static final long HUB_SHARD_BYTES = 5_000_000_000L;
+
     private HfCheckpointWriter() {
     }
 

@@ -156,7 +156,8 @@ public final class FinetuneService {
                 validated);
         progress.step("writing " + out);
         SparsityFile<FinetuneProvenance> written = SparseExport.write(storage, modelPath, out, export.masks(),
-                updated, pattern.structure(), provenance, List.of(), export.extraFiles(), spec.force());
+                updated, pattern.structure(), provenance, List.of(), spec.exportMetadata(), export.extraFiles(),
+                spec.force());
         return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
                 start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
                 written.globalSparsity(), export.masks().size(), run, out, written);

@@ -12,6 +12,7 @@ import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
 import org.sparseft.jobs.training.TrainingSettings;
 import org.sparseft.pst.PstOptions;
+import org.sparseft.sparsity.ExportMetadata;
 import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityProfile;
@@ -39,11 +40,13 @@ import java.util.Set;
  * @param ast AST's settings (with {@code target}, which is N:M); null for PST
  * @param owl OWL's settings when PST's blocks get outlier-weighted sparsities, or null for the target everywhere
  * @param owlNsamples training sequences OWL's dense pass runs (drawn with the training seed)
+ * @param exportMetadata whether the output's config.json carries the compressed-tensors sparsity block
  */
 @JsonDeserialize(builder = FinetuneSpec.Builder.class)
 public record FinetuneSpec(String model, String out, boolean force, Method method, SparsityPattern target,
                            DataInput data, DataInput validation, String tokenizer, TrainingSettings training,
-                           PstOptions pst, AstOptions ast, OutlierWeighting.Options owl, int owlNsamples) {
+                           PstOptions pst, AstOptions ast, OutlierWeighting.Options owl, int owlNsamples,
+                           ExportMetadata exportMetadata) {
     /** The fine-tuning methods, each with its defaults for the training settings that depend on the method. */
     public enum Method {
         /**
@@ -85,6 +88,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         required("out", out);
         required("method", method);
         Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(exportMetadata, "exportMetadata");
         Objects.requireNonNull(data, "data");
         Objects.requireNonNull(training, "training");
         if ((method == Method.PST) != (pst != null) || (method == Method.AST) != (ast != null)) {
@@ -141,6 +145,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         private double owlM = OutlierWeighting.Options.DEFAULTS.m();
         private double owlLambda = OutlierWeighting.Options.DEFAULTS.lambda();
         private int owlNsamples = 128;
+        private ExportMetadata exportMetadata = ExportMetadata.NONE;
         @JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -311,6 +316,15 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
         }
 
         /** The spec, validated. */
+        /**
+         * What the output's config.json says about its sparsity: none (the default; a plain checkpoint every loader
+         * reads) or compressed-tensors (its sparsity block, for stacks that still read it).
+         */
+        public Builder exportMetadata(ExportMetadata kind) {
+            exportMetadata = kind;
+            return this;
+        }
+
         public FinetuneSpec build() {
             required("method", method);
             MethodSettings.refuseUnless(sparsityProfile == SparsityProfile.OWL, given, "owl-",
@@ -339,7 +353,7 @@ public record FinetuneSpec(String model, String out, boolean force, Method metho
             return new FinetuneSpec(model, outPath(), replace(), method, target, trainingData(), validationData(),
                     tokenizer, training, pst, ast,
                     sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null,
-                    owlNsamples);
+                    owlNsamples, exportMetadata);
         }
     }
 }

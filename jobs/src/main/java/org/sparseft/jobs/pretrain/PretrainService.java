@@ -151,7 +151,8 @@ public final class PretrainService {
         var cfgJson = hf.json();
         cfgJson.put("torch_dtype", spec.dtype().torchName());
         HfCheckpointWriter.write(storage, out, new HfConfig(cfg, cfgJson, config),
-                params.toEntries(spec.dtype().stored()), Map.of("producer", "sparseft pretrain"), extra, 0,
+                params.toEntries(spec.dtype().stored()), Map.of("producer", "sparseft pretrain"), extra,
+                HfCheckpointWriter.HUB_SHARD_BYTES,
                 spec.force());
         long tokens = (long) (steps - summary.firstStep()) * batch * seqLen;
         return new PretrainResult(cfg.modelType(), params.count(), summary.firstStep(), steps, tokens,

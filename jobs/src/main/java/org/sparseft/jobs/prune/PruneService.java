@@ -115,7 +115,7 @@ public final class PruneService {
                 seconds);
         progress.step("writing " + out);
         SparsityFile<PruneProvenance> written = SparseExport.write(storage, in.path(), out, pruned.masks(),
-                pruned.updated(), structure, provenance, pruned.ignored(), spec.force());
+                pruned.updated(), structure, provenance, pruned.ignored(), spec.exportMetadata(), spec.force());
         return new PruneResult(in.path(), cfg.modelType(), cfg.numLayers(), method, spec.target().label(),
                 pruned.swaps(), calib.sequences(), calib.seqlen(), calib.partitions(), seconds,
                 written.globalSparsity(), pruned.masks().size(), out, written, result.timings());

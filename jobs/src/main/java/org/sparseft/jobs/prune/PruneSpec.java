@@ -8,6 +8,7 @@ import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.spec.MethodSettings;
 import org.sparseft.sparsity.DSnoT;
+import org.sparseft.sparsity.ExportMetadata;
 import org.sparseft.sparsity.MaskCriterion;
 import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseGPT;
@@ -48,6 +49,7 @@ import java.util.regex.PatternSyntaxException;
  *               sweep with the mask held fixed)
  * @param owl OWL's settings when the blocks' sparsities follow their outlier ratios, or null for a uniform target
  * @param recovery block-wise recovery after each block is pruned: Adam steps, step size and batch (0 steps: none)
+ * @param exportMetadata whether the output's config.json carries the compressed-tensors sparsity block
  */
 @JsonDeserialize(builder = PruneSpec.Builder.class)
 public record PruneSpec(String model, String out, boolean force, LayerwisePruner.Method method,
@@ -55,7 +57,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                         Integer seqlen, long seed, Pattern ignore, Integer partitions, int calibBatch, String tokenizer,
                         MaskCriterion dsnotInitial, DSnoT.Options dsnot, DSnoT.SkipLayers dsnotSkipLayer,
                         SparseGPT.Options sparseGpt, LayerwisePruner.WeightUpdate update,
-                        OutlierWeighting.Options owl, BlockRecovery.Options recovery) {
+                        OutlierWeighting.Options owl, BlockRecovery.Options recovery, ExportMetadata exportMetadata) {
     /** The methods whose settings are keyed by their name ({@code dsnot-...}, {@code sparsegpt-...}). */
     static final List<String> METHODS_WITH_SETTINGS = List.of("dsnot", "sparsegpt");
 
@@ -78,6 +80,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         Objects.requireNonNull(dsnotSkipLayer, "dsnotSkipLayer");
         Objects.requireNonNull(update, "update");
         Objects.requireNonNull(recovery, "recovery");
+        Objects.requireNonNull(exportMetadata, "exportMetadata");
         LayerwisePruner.checkUpdate(method, update);
         if (owl != null) {
             LayerwisePruner.checkOwl(owl, target, sparsityPerLayer != null);
@@ -132,6 +135,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private int recoverSteps = BlockRecovery.Options.NONE.steps();
         private double recoverLr = BlockRecovery.Options.NONE.learningRate();
         private int recoverBatch = BlockRecovery.Options.NONE.batch();
+        private ExportMetadata exportMetadata = ExportMetadata.NONE;
         @com.fasterxml.jackson.annotation.JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
 
@@ -349,6 +353,15 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         }
 
         /** The spec, validated. */
+        /**
+         * What the output's config.json says about its sparsity: none (the default; a plain checkpoint every loader
+         * reads) or compressed-tensors (its sparsity block, for stacks that still read it).
+         */
+        public Builder exportMetadata(ExportMetadata kind) {
+            exportMetadata = kind;
+            return this;
+        }
+
         public PruneSpec build() {
             MethodSettings.refuseUnless(sparsityProfile == SparsityProfile.OWL, given, "owl-",
                     "to {sparsity-profile} owl only");
@@ -380,7 +393,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
                     dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update,
                     sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null,
-                    new BlockRecovery.Options(recoverSteps, recoverLr, recoverBatch));
+                    new BlockRecovery.Options(recoverSteps, recoverLr, recoverBatch), exportMetadata);
         }
     }
 }

@@ -97,12 +97,20 @@ public final class SpecBinding {
 
     /** A value (a number, string, boolean, list, map) as a settings value. */
     public static JsonNode value(Object v) {
-        return v instanceof Enum<?> e ? MAPPER.getNodeFactory().textNode(e.name().toLowerCase(Locale.ROOT))
-                : MAPPER.valueToTree(v);
+        return v instanceof Enum<?> e ? MAPPER.getNodeFactory().textNode(name(e)) : MAPPER.valueToTree(v);
+    }
+
+    /** An enumeration constant as users write it: lower case, words joined by dashes ({@code compressed-tensors}). */
+    public static String name(Enum<?> constant) {
+        return settingName(constant.name());
+    }
+
+    private static String settingName(String constantName) {
+        return constantName.toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     private static String lowerIfName(String s) {
-        return s.matches("[A-Z][A-Z0-9_]*") ? s.toLowerCase(Locale.ROOT) : s;
+        return s.matches("[A-Z][A-Z0-9_]*") ? settingName(s) : s;
     }
 
     private static BadInputException badInput(Throwable t) {
@@ -152,7 +160,7 @@ public final class SpecBinding {
         return type == String.class ? "a single value" : "a " + type.getSimpleName();
     }
 
-    /** Enumerations by their lower-case names; another value names the key and every accepted name. */
+    /** Enumerations by their {@linkplain #name names}; another value names the key and every accepted name. */
     private static final class NamedEnums extends BeanDeserializerModifier {
         @Override
         public JsonDeserializer<?> modifyEnumDeserializer(DeserializationConfig config, JavaType type,
@@ -164,7 +172,7 @@ public final class SpecBinding {
                     String text = p.getValueAsString();
                     for (Object constant : raw.getEnumConstants()) {
                         Enum<?> e = (Enum<?>) constant;
-                        if (e.name().equalsIgnoreCase(text == null ? "" : text.trim())) {
+                        if (name(e).equalsIgnoreCase(text == null ? "" : text.trim())) {
                             return e;
                         }
                     }
@@ -176,7 +184,7 @@ public final class SpecBinding {
         /** "grad or average", "magnitude, wanda, dsnot or sparsegpt". */
         static String names(Class<?> enumType) {
             List<String> names = Arrays.stream(enumType.getEnumConstants())
-                    .map(c -> ((Enum<?>) c).name().toLowerCase(Locale.ROOT)).collect(Collectors.toList());
+                    .map(c -> name((Enum<?>) c)).collect(Collectors.toList());
             return names.size() == 1 ? names.get(0) : String.join(", ", names.subList(0, names.size() - 1)) + " or "
                     + names.get(names.size() - 1);
         }
