@@ -5,8 +5,8 @@
     /usr/bin/python3 deploy/tools/torch_logits.py DIR dump.safetensors
 
 Reads the Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index; F32/F16/BF16) with
-plain numpy, runs the GPT-2 or LLaMA forward pass in float32 PyTorch on the dumped input_ids, and compares the
-result with the dumped logits. Needs Debian's python3-torch; it is a checking tool, never a dependency of sparseft.
+plain numpy, runs the GPT-2 or LLaMA-layout (LLaMA with rope scaling, Mistral, Qwen2, Qwen3, sliding windows)
+forward pass in float32 PyTorch on the dumped input_ids, and compares the result with the dumped logits. Needs Debian's python3-torch; it is a checking tool, never a dependency of sparseft.
 Exit status 0 when the largest absolute difference is within --tolerance, 1 otherwise.
 """
 import argparse
@@ -78,14 +78,49 @@ def gpt2_logits(cfg, w, ids):
     return x @ p("wte.weight").T
 
 
+def scaled_inv_freq(inv_freq, scaling):
+    """rope_scaling as transformers' rope initialisation functions apply it (default, linear, llama3)."""
+    kind = (scaling or {}).get("rope_type", (scaling or {}).get("type", "default"))
+    if kind == "default":
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / scaling["factor"]
+    if kind == "llama3":
+        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old = scaling["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv_freq
+        out = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * out / factor + smooth * out
+        medium = ~(wavelen < old / high) & ~(wavelen > old / low)
+        return torch.where(medium, smoothed, out)
+    raise SystemExit(f"rope_scaling {kind} not implemented here")
+
+
+def sliding_windows(cfg):
+    """Each layer's attention window (None: full), read as the transformers config classes read it."""
+    n = cfg["num_hidden_layers"]
+    window = cfg.get("sliding_window", 4096)
+    if "layer_types" in cfg:
+        return [window if t == "sliding_attention" else None for t in cfg["layer_types"]]
+    if cfg["model_type"] == "mistral":
+        return [window] * n
+    if cfg["model_type"] in ("qwen2", "qwen3") and cfg.get("use_sliding_window", False):
+        first = cfg.get("max_window_layers", 28)
+        return [window if i >= first else None for i in range(n)]
+    return [None] * n
+
+
 def llama_logits(cfg, w, ids):
+    """LLaMA, Mistral, Qwen2 and Qwen3: biases wherever the checkpoint has them, Qwen3's q/k norms when present."""
     d = cfg["hidden_size"]
     heads = cfg["num_attention_heads"]
     kv = cfg.get("num_key_value_heads", heads)
-    hd = cfg.get("head_dim", d // heads)
+    hd = cfg.get("head_dim") or (128 if cfg["model_type"] == "qwen3" else d // heads)
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     B, T = ids.shape
+    windows = sliding_windows(cfg)
 
     def rms(x, weight):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
@@ -95,6 +130,7 @@ def llama_logits(cfg, w, ids):
         return y + w[name + ".bias"] if name + ".bias" in w else y
 
     inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    inv_freq = scaled_inv_freq(inv_freq, cfg.get("rope_scaling"))
     freqs = torch.outer(torch.arange(T).float(), inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
@@ -108,15 +144,22 @@ def llama_logits(cfg, w, ids):
     for i in range(cfg["num_hidden_layers"]):
         pre = f"model.layers.{i}."
         a = rms(x, w[pre + "input_layernorm.weight"])
-        q = linear(a, pre + "self_attn.q_proj").view(B, T, heads, hd).transpose(1, 2)
-        k = linear(a, pre + "self_attn.k_proj").view(B, T, kv, hd).transpose(1, 2)
+        q = linear(a, pre + "self_attn.q_proj").view(B, T, heads, hd)
+        k = linear(a, pre + "self_attn.k_proj").view(B, T, kv, hd)
+        if pre + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm of each head's vector, before RoPE
+            q = rms(q, w[pre + "self_attn.q_norm.weight"])
+            k = rms(k, w[pre + "self_attn.k_norm.weight"])
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = linear(a, pre + "self_attn.v_proj").view(B, T, kv, hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(heads // kv, dim=1)  # each KV head serves heads/kv consecutive query heads
         v = v.repeat_interleave(heads // kv, dim=1)
         s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
-        s = s.masked_fill(~causal, float("-inf")).softmax(-1)
+        visible = causal
+        if windows[i] is not None:  # key j visible from query i when i - window < j <= i
+            visible = causal & ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-windows[i])
+        s = s.masked_fill(~visible, float("-inf")).softmax(-1)
         o = (s @ v).transpose(1, 2).reshape(B, T, heads * hd)
         x = x + linear(o, pre + "self_attn.o_proj")
         m = rms(x, w[pre + "post_attention_layernorm.weight"])

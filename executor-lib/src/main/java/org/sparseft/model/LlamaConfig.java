@@ -1,5 +1,7 @@
 package org.sparseft.model;
 
+import org.sparseft.model.ops.Rope;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -7,15 +9,64 @@ import java.util.Map;
 import static org.sparseft.model.ModelConfig.require;
 
 /**
- * LLaMA family ({@code LlamaForCausalLM}): RMSNorm, rotary embeddings (HF {@code rotate_half} convention), SwiGLU
- * MLP, grouped-query attention when {@code numKvHeads < numHeads}, weights stored [out, in].
+ * The LLaMA layout and the families that share it ({@code LlamaForCausalLM}, {@code MistralForCausalLM},
+ * {@code Qwen2ForCausalLM}, {@code Qwen3ForCausalLM}): RMSNorm before attention and MLP, rotary embeddings (HF
+ * {@code rotate_half} convention, optionally scaled), grouped-query attention when {@code numKvHeads < numHeads},
+ * SwiGLU MLP, weights stored [out, in]. The families differ only in the switches below (docs/algorithms.md §1.2).
+ *
+ * @param ropeScaling how the rotary frequencies are stretched ({@code rope_scaling}), {@link Rope.Scaling#NONE} for
+ *                    plain RoPE
+ * @param qkvBias whether q, k and v have biases (LLaMA's {@code attention_bias}; always in Qwen2)
+ * @param outputBias whether o has a bias (LLaMA's {@code attention_bias}; never in Qwen2)
+ * @param qkNorm whether each head's query and key go through an RMSNorm over the head before RoPE (Qwen3)
+ * @param slidingWindow the attention window of the layers that have one (Mistral, Qwen with
+ *                      {@code use_sliding_window}), 0 for none
+ * @param firstWindowedLayer the first of those layers (Qwen's {@code max_window_layers}; 0 for Mistral)
  */
-public record LlamaConfig(int vocabSize, int maxPositions, int hiddenSize, int intermediateSize, int numLayers,
-                          int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta,
-                          boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias)
+public record LlamaConfig(Family family, int vocabSize, int maxPositions, int hiddenSize, int intermediateSize,
+                          int numLayers, int numHeads, int numKvHeads, int headDim, double rmsNormEps,
+                          double ropeTheta, Rope.Scaling ropeScaling, boolean tieWordEmbeddings, boolean qkvBias,
+                          boolean outputBias, boolean mlpBias, boolean qkNorm, int slidingWindow,
+                          int firstWindowedLayer)
         implements ModelConfig {
 
+    /** The {@code model_type} values of the LLaMA layout, with their architecture class. */
+    public enum Family {
+        LLAMA("llama", "LlamaForCausalLM"),
+        MISTRAL("mistral", "MistralForCausalLM"),
+        QWEN2("qwen2", "Qwen2ForCausalLM"),
+        QWEN3("qwen3", "Qwen3ForCausalLM");
+
+        private final String modelType;
+        private final String architecture;
+
+        Family(String modelType, String architecture) {
+            this.modelType = modelType;
+            this.architecture = architecture;
+        }
+
+        public String modelType() {
+            return modelType;
+        }
+
+        public String architecture() {
+            return architecture;
+        }
+
+        /** The family of a config.json's {@code model_type}, or null for another layout. */
+        public static Family of(String modelType) {
+            for (Family f : values()) {
+                if (f.modelType.equals(modelType)) {
+                    return f;
+                }
+            }
+            return null;
+        }
+    }
+
     public LlamaConfig {
+        java.util.Objects.requireNonNull(family, "family");
+        java.util.Objects.requireNonNull(ropeScaling, "ropeScaling");
         require(vocabSize > 0, "vocab_size", "must be positive, was " + vocabSize);
         require(maxPositions > 0, "max_position_embeddings", "must be positive, was " + maxPositions);
         require(hiddenSize > 0, "hidden_size", "must be positive, was " + hiddenSize);
@@ -27,18 +78,37 @@ public record LlamaConfig(int vocabSize, int maxPositions, int hiddenSize, int i
         require(headDim > 0 && headDim % 2 == 0, "head_dim", "must be positive and even (rotary pairs), was " + headDim);
         require(rmsNormEps > 0, "rms_norm_eps", "must be positive, was " + rmsNormEps);
         require(ropeTheta > 0, "rope_theta", "must be positive, was " + ropeTheta);
+        require(slidingWindow >= 0, "sliding_window", "must be positive, was " + slidingWindow);
+        require(firstWindowedLayer >= 0, "max_window_layers", "must not be negative, was " + firstWindowedLayer);
+        boolean consistent = switch (family) { // what each family's config.json can say
+            case LLAMA -> qkvBias == outputBias && !qkNorm && slidingWindow == 0;
+            case MISTRAL -> !qkvBias && !outputBias && !mlpBias && !qkNorm && firstWindowedLayer == 0;
+            case QWEN2 -> qkvBias && !outputBias && !mlpBias && !qkNorm;
+            case QWEN3 -> qkvBias == outputBias && !mlpBias && qkNorm;
+        };
+        if (!consistent) {
+            throw new IllegalArgumentException(family + " has no such switches: biases " + qkvBias + "/" + outputBias
+                    + "/" + mlpBias + ", qk norm " + qkNorm + ", window " + slidingWindow + " from "
+                    + firstWindowedLayer);
+        }
     }
 
     /** Hugging Face's LlamaConfig defaults for the remaining fields: head_dim = hidden/heads, no biases. */
     public static LlamaConfig of(int vocabSize, int maxPositions, int hiddenSize, int intermediateSize, int numLayers,
                                  int numHeads, int numKvHeads, boolean tieWordEmbeddings) {
-        return new LlamaConfig(vocabSize, maxPositions, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
-                hiddenSize / numHeads, 1e-6, 10000.0, tieWordEmbeddings, false, false);
+        return new LlamaConfig(Family.LLAMA, vocabSize, maxPositions, hiddenSize, intermediateSize, numLayers,
+                numHeads, numKvHeads, hiddenSize / numHeads, 1e-6, 10000.0, Rope.Scaling.NONE, tieWordEmbeddings,
+                false, false, false, false, 0, 0);
+    }
+
+    /** The attention window of block {@code layer}, 0 when it attends to every earlier position. */
+    public int slidingWindow(int layer) {
+        return slidingWindow > 0 && layer >= firstWindowedLayer ? slidingWindow : 0;
     }
 
     @Override
     public String modelType() {
-        return "llama";
+        return family.modelType();
     }
 
     @Override
@@ -71,10 +141,14 @@ public record LlamaConfig(int vocabSize, int maxPositions, int hiddenSize, int i
         long kv = (long) numKvHeads * headDim;
         String p = LAYER_PREFIX + layer + ".";
         t.put(p + "input_layernorm.weight", new long[] {d});
-        linear(t, p + "self_attn.q_proj", q, d, attentionBias);
-        linear(t, p + "self_attn.k_proj", kv, d, attentionBias);
-        linear(t, p + "self_attn.v_proj", kv, d, attentionBias);
-        linear(t, p + "self_attn.o_proj", d, q, attentionBias);
+        linear(t, p + "self_attn.q_proj", q, d, qkvBias);
+        linear(t, p + "self_attn.k_proj", kv, d, qkvBias);
+        linear(t, p + "self_attn.v_proj", kv, d, qkvBias);
+        linear(t, p + "self_attn.o_proj", d, q, outputBias);
+        if (qkNorm) {
+            t.put(p + "self_attn.q_norm.weight", new long[] {headDim});
+            t.put(p + "self_attn.k_norm.weight", new long[] {headDim});
+        }
         t.put(p + "post_attention_layernorm.weight", new long[] {d});
         linear(t, p + "mlp.gate_proj", intermediateSize, d, mlpBias);
         linear(t, p + "mlp.up_proj", intermediateSize, d, mlpBias);

@@ -11,7 +11,10 @@ import org.sparseft.numerics.Workspaces;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** LLaMA: RMSNorm, rotary positions, grouped-query attention, SwiGLU MLP, tied or separate LM head. */
+/**
+ * The LLaMA layout (LLaMA, Mistral, Qwen2, Qwen3): RMSNorm, rotary positions, grouped-query attention, SwiGLU MLP,
+ * tied or separate LM head; Qwen3's per-head query/key norms and sliding windows where the config has them.
+ */
 public final class LlamaModel extends DecoderModel {
     private final LlamaConfig cfg;
     private final Map<Integer, Rope.Tables> ropeBySeqLen = new ConcurrentHashMap<>();
@@ -21,8 +24,9 @@ public final class LlamaModel extends DecoderModel {
         this.cfg = cfg;
     }
 
-    private record Saved(Norms.Saved norm1, INDArray h1, Attention.Saved attention, INDArray attended,
-                         Norms.Saved norm2, INDArray h2, INDArray gate, INDArray up, INDArray act) {
+    private record Saved(Norms.Saved norm1, INDArray h1, Norms.Saved qNorm, Norms.Saved kNorm,
+                         Attention.Saved attention, INDArray attended, Norms.Saved norm2, INDArray h2, INDArray gate,
+                         INDArray up, INDArray act) {
     }
 
     private static String p(int layer) {
@@ -41,11 +45,24 @@ public final class LlamaModel extends DecoderModel {
 
     private Rope.Tables rope(Context ctx) {
         return ropeBySeqLen.computeIfAbsent(ctx.seqLen(), t -> Workspaces.outside(
-                () -> Rope.Tables.of(t, cfg.headDim(), cfg.ropeTheta(), params.dataType())));
+                () -> Rope.Tables.of(t, cfg.headDim(), cfg.ropeTheta(), cfg.ropeScaling(), params.dataType())));
     }
 
-    private Attention.Shape shape(Context ctx) {
-        return new Attention.Shape(ctx.batch(), ctx.seqLen(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim());
+    private Attention.Shape shape(Context ctx, int layer) {
+        return new Attention.Shape(ctx.batch(), ctx.seqLen(), cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
+                cfg.slidingWindow(layer));
+    }
+
+    /** Qwen3's RMSNorm of each head's vector: [N, heads·d] seen as [N·heads, d]. */
+    private INDArray headNorm(INDArray x, String name, Norms.Saved[] saved) {
+        INDArray perHead = x.reshape('c', x.length() / cfg.headDim(), cfg.headDim());
+        return Norms.rmsNorm(perHead, params.get(name), cfg.rmsNormEps(), saved).reshape('c', x.rows(), x.columns());
+    }
+
+    private INDArray headNormBackward(INDArray dy, String name, Norms.Saved saved, Parameters grads) {
+        INDArray perHead = dy.dup('c').reshape('c', dy.length() / cfg.headDim(), cfg.headDim());
+        return Norms.rmsNormBackward(perHead, params.get(name), saved, grads.get(name))
+                .reshape('c', dy.rows(), dy.columns());
     }
 
     private INDArray linear(Context ctx, INDArray x, String name) {
@@ -66,8 +83,14 @@ public final class LlamaModel extends DecoderModel {
         INDArray q = linear(ctx, h1, p + "self_attn.q_proj");
         INDArray k = linear(ctx, h1, p + "self_attn.k_proj");
         INDArray v = linear(ctx, h1, p + "self_attn.v_proj");
+        Norms.Saved[] qn = new Norms.Saved[1];
+        Norms.Saved[] kn = new Norms.Saved[1];
+        if (cfg.qkNorm()) {
+            q = headNorm(q, p + "self_attn.q_norm.weight", qn);
+            k = headNorm(k, p + "self_attn.k_norm.weight", kn);
+        }
         Attention.Saved[] att = saved == null ? null : new Attention.Saved[1];
-        INDArray attended = Attention.forward(q, k, v, shape(ctx), rope(ctx), att);
+        INDArray attended = Attention.forward(q, k, v, shape(ctx, layer), rope(ctx), att);
         INDArray x2 = linear(ctx, attended, p + "self_attn.o_proj").addi(x);
         Norms.Saved[] n2 = new Norms.Saved[1];
         INDArray h2 = Norms.rmsNorm(x2, params.get(p + "post_attention_layernorm.weight"), cfg.rmsNormEps(), n2);
@@ -76,7 +99,7 @@ public final class LlamaModel extends DecoderModel {
         INDArray act = Activations.swiglu(gate, up);
         INDArray out = linear(ctx, act, p + "mlp.down_proj").addi(x2);
         if (saved != null) {
-            saved[0] = new Saved(n1[0], h1, att[0], attended, n2[0], h2, gate, up, act);
+            saved[0] = new Saved(n1[0], h1, qn[0], kn[0], att[0], attended, n2[0], h2, gate, up, act);
         }
         return out;
     }
@@ -92,7 +115,11 @@ public final class LlamaModel extends DecoderModel {
         INDArray dX2 = Norms.rmsNormBackward(dH2, params.get(p + "post_attention_layernorm.weight"), s.norm2(),
                 grads.get(p + "post_attention_layernorm.weight")).addi(dOut);
         INDArray dAttended = linearBackward(ctx, s.attended(), dX2, p + "self_attn.o_proj", grads);
-        INDArray[] dQkv = Attention.backward(dAttended, shape(ctx), rope(ctx), s.attention());
+        INDArray[] dQkv = Attention.backward(dAttended, shape(ctx, layer), rope(ctx), s.attention());
+        if (cfg.qkNorm()) {
+            dQkv[0] = headNormBackward(dQkv[0], p + "self_attn.q_norm.weight", s.qNorm(), grads);
+            dQkv[1] = headNormBackward(dQkv[1], p + "self_attn.k_norm.weight", s.kNorm(), grads);
+        }
         INDArray dH1 = linearBackward(ctx, s.h1(), dQkv[0], p + "self_attn.q_proj", grads)
                 .addi(linearBackward(ctx, s.h1(), dQkv[1], p + "self_attn.k_proj", grads))
                 .addi(linearBackward(ctx, s.h1(), dQkv[2], p + "self_attn.v_proj", grads));

@@ -12,6 +12,7 @@ import org.sparseft.io.hf.HfCheckpointWriter;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.model.ops.CrossEntropy;
+import org.sparseft.model.ops.Rope;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -32,7 +33,19 @@ class DecoderModelTest {
     private static final double H = 1e-6;
 
     static final Gpt2Config MICRO_GPT2 = new Gpt2Config(11, 8, 8, 2, 2, 12, 1e-5, "gelu_new", true);
-    static final LlamaConfig MICRO_LLAMA = new LlamaConfig(11, 8, 8, 12, 2, 4, 2, 2, 1e-6, 10000.0, false, false, false);
+    static final LlamaConfig MICRO_LLAMA = LlamaConfig.of(11, 8, 8, 12, 2, 4, 2, false);
+
+    /** The LLaMA layout's other families at the same micro size, each with its switches on. */
+    static final LlamaConfig MICRO_MISTRAL = new LlamaConfig(LlamaConfig.Family.MISTRAL, 11, 8, 8, 12, 2, 4, 2, 2,
+            1e-6, 10000.0, Rope.Scaling.NONE, false, false, false, false, false, 2, 0); // window 2 < seqLen 4
+    static final LlamaConfig MICRO_QWEN2 = new LlamaConfig(LlamaConfig.Family.QWEN2, 11, 8, 8, 12, 2, 4, 2, 2,
+            1e-6, 10000.0, Rope.Scaling.NONE, true, true, false, false, false, 3, 1); // window on layer 1 only
+    static final LlamaConfig MICRO_QWEN3 = new LlamaConfig(LlamaConfig.Family.QWEN3, 11, 8, 8, 12, 2, 4, 2, 4,
+            1e-6, 10000.0, Rope.Scaling.NONE, false, false, false, false, true, 0, 0); // head_dim 4 ≠ 8 / 4
+    /** LLaMA-3.1's rope scaling, with a context so short that all three frequency bands occur. */
+    static final LlamaConfig MICRO_LLAMA31 = new LlamaConfig(LlamaConfig.Family.LLAMA, 11, 8, 8, 12, 2, 2, 1, 4,
+            1e-6, 10000.0, new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 64), false, true, true, true, false,
+            0, 0);
 
     @TempDir
     Path tmp;
@@ -138,6 +151,34 @@ class DecoderModelTest {
     }
 
     @Test
+    void everyLlamaLayoutFamilyMatchesFiniteDifferences() {
+        for (LlamaConfig cfg : new LlamaConfig[] {MICRO_MISTRAL, MICRO_QWEN2, MICRO_QWEN3, MICRO_LLAMA31}) {
+            gradientCheck(cfg, EffectiveWeights.DENSE, Map.of());
+            blockGradientCheck(cfg);
+        }
+    }
+
+    @Test
+    void slidingWindowHidesKeysOutsideItAndNothingWithin() {
+        DecoderModel windowed = DecoderModel.of(randomParams(MICRO_MISTRAL, 4));
+        LlamaConfig full = new LlamaConfig(LlamaConfig.Family.MISTRAL, 11, 8, 8, 12, 2, 4, 2, 2, 1e-6, 10000.0,
+                Rope.Scaling.NONE, false, false, false, false, false, 0, 0);
+        Map<String, INDArray> same = new java.util.LinkedHashMap<>();
+        windowed.parameters().names().forEach(n -> same.put(n, windowed.parameters().get(n)));
+        DecoderModel unwindowed = DecoderModel.of(Parameters.of(full, same));
+        INDArray w = windowed.logits(new int[] {1, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
+        INDArray f = unwindowed.logits(new int[] {1, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
+        // positions 0 and 1 see at most 2 tokens: the window of 2 changes nothing there, and everything after
+        assertArrayEquals(f.getRow(1).toDoubleVector(), w.getRow(1).toDoubleVector(), 1e-12);
+        assertFalse(f.getRow(2).equalsWithEps(w.getRow(2), 1e-6));
+        // with a window of 2, position 3 no longer depends on token 0 or 1 (through two layers: token 1 via 2)
+        INDArray other = windowed.logits(new int[] {9, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
+        assertArrayEquals(w.getRow(3).toDoubleVector(), other.getRow(3).toDoubleVector(), 0.0,
+                "token 0 is outside position 3's receptive field of 2 layers × window 2");
+        assertFalse(w.getRow(1).equalsWithEps(other.getRow(1), 1e-9));
+    }
+
+    @Test
     void effectiveWeightGradientsUnderAMask() {
         Nd4j.getRandom().setSeed(5);
         String q = "model.layers.1.self_attn.q_proj.weight";
@@ -151,7 +192,8 @@ class DecoderModelTest {
 
     @Test
     void laterTokensNeverChangeEarlierLogits() {
-        for (ModelConfig cfg : new ModelConfig[] {MICRO_GPT2, MICRO_LLAMA}) {
+        for (ModelConfig cfg : new ModelConfig[] {MICRO_GPT2, MICRO_LLAMA, MICRO_MISTRAL, MICRO_QWEN2, MICRO_QWEN3,
+                MICRO_LLAMA31}) {
             DecoderModel m = DecoderModel.of(randomParams(cfg, 4));
             INDArray a = m.logits(new int[] {1, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
             INDArray b = m.logits(new int[] {1, 2, 7, 0}, 1, 4, EffectiveWeights.DENSE);

@@ -9,6 +9,7 @@ import org.sparseft.io.tokenizer.ByteLevelBpe;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.ops.Rope;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,6 +30,30 @@ public final class TinyCheckpoints {
     /** LLaMA with grouped-query attention (4 heads, 2 KV heads), untied head. */
     public static LlamaConfig llama() {
         return LlamaConfig.of(257, 32, 16, 40, 2, 4, 2, false);
+    }
+
+    /** Mistral: the LLaMA layout with a sliding window of 8, shorter than the tests' sequences. */
+    public static LlamaConfig mistral() {
+        return new LlamaConfig(LlamaConfig.Family.MISTRAL, 257, 32, 16, 40, 2, 4, 2, 4, 1e-5, 10000.0,
+                Rope.Scaling.NONE, false, false, false, false, false, 8, 0);
+    }
+
+    /** Qwen2: biases on q, k and v, tied head, a sliding window on the second layer. */
+    public static LlamaConfig qwen2() {
+        return new LlamaConfig(LlamaConfig.Family.QWEN2, 257, 32, 16, 40, 2, 4, 2, 4, 1e-6, 1000000.0,
+                Rope.Scaling.NONE, true, true, false, false, false, 8, 1);
+    }
+
+    /** Qwen3: per-head q/k norms, head_dim 8 with 4 heads on width 16 (q has 32 outputs), untied head. */
+    public static LlamaConfig qwen3() {
+        return new LlamaConfig(LlamaConfig.Family.QWEN3, 257, 32, 16, 40, 2, 4, 2, 8, 1e-6, 1000000.0,
+                Rope.Scaling.NONE, false, false, false, false, true, 0, 0);
+    }
+
+    /** LLaMA-3.1's rope scaling (original context 16, so every band occurs), attention and MLP biases. */
+    public static LlamaConfig llama31() {
+        return new LlamaConfig(LlamaConfig.Family.LLAMA, 257, 32, 16, 40, 2, 4, 2, 4, 1e-5, 500000.0,
+                new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 16), true, true, true, true, false, 0, 0);
     }
 
     public static List<SafetensorsWriter.Entry> randomTensors(ModelConfig model, DType dtype, long seed) {

@@ -8,6 +8,7 @@ import org.sparseft.io.Json;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.ops.Rope;
 
 import java.util.List;
 
@@ -17,8 +18,8 @@ import java.util.List;
  */
 public record HfConfig(ModelConfig model, ObjectNode json, String source) {
 
-    /** model_type values read as the LLaMA architecture (same tensors and forward pass). */
-    public static final List<String> LLAMA_TYPES = List.of("llama");
+    /** The model_type values sparseft reads, as error messages list them. */
+    public static final List<String> MODEL_TYPES = List.of("gpt2", "llama", "mistral", "qwen2", "qwen3");
 
     public HfConfig {
         json = json.deepCopy();
@@ -59,36 +60,9 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
                         f.optionalString("activation_function", "gelu_new"),
                         f.optionalBoolean("tie_word_embeddings", true));
             }
-            if (LLAMA_TYPES.contains(type)) {
-                if (f.has("rope_scaling")) {
-                    throw BadInputException.at(source, "field 'rope_scaling' is set; sparseft supports plain RoPE"
-                            + " only (rope_scaling null or absent)");
-                }
-                String act = f.optionalString("hidden_act", "silu");
-                if (!act.equals("silu")) {
-                    throw BadInputException.at(source, "field 'hidden_act' must be \"silu\", was \"" + act + "\"");
-                }
-                int d = f.requiredInt("hidden_size");
-                int heads = f.requiredInt("num_attention_heads");
-                if (!f.has("head_dim") && heads > 0 && d % heads != 0) { // Hugging Face's own check
-                    throw BadInputException.at(source, "field 'num_attention_heads' = " + heads + " must divide"
-                            + " hidden_size=" + d + " when head_dim is absent (head_dim = hidden_size /"
-                            + " num_attention_heads)");
-                }
-                return new LlamaConfig(
-                        f.requiredInt("vocab_size"),
-                        f.optionalInt("max_position_embeddings", 2048),
-                        d,
-                        f.requiredInt("intermediate_size"),
-                        f.requiredInt("num_hidden_layers"),
-                        heads,
-                        f.optionalInt("num_key_value_heads", heads),
-                        f.optionalInt("head_dim", heads > 0 ? d / heads : 0),
-                        f.optionalDouble("rms_norm_eps", 1e-6),
-                        f.optionalDouble("rope_theta", 10000.0),
-                        f.optionalBoolean("tie_word_embeddings", false),
-                        f.optionalBoolean("attention_bias", false),
-                        f.optionalBoolean("mlp_bias", false));
+            LlamaConfig.Family family = LlamaConfig.Family.of(type);
+            if (family != null) {
+                return llamaLayout(family, f, source);
             }
         } catch (BadInputException e) {
             if (e.getMessage().startsWith(source)) {
@@ -96,8 +70,114 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
             }
             throw BadInputException.at(source, e.getMessage());
         }
-        throw BadInputException.at(source, "field 'model_type' is \"" + type
-                + "\"; sparseft supports \"gpt2\" and " + LLAMA_TYPES);
+        throw BadInputException.at(source, "field 'model_type' is \"" + type + "\"; sparseft supports "
+                + MODEL_TYPES);
+    }
+
+    /**
+     * The LLaMA layout's families, each field read with the default its transformers config class has, so a
+     * config.json that leaves a field out means what it means there.
+     */
+    private static LlamaConfig llamaLayout(LlamaConfig.Family family, JsonFields f, String source) {
+        String act = f.optionalString("hidden_act", "silu");
+        if (!act.equals("silu")) {
+            throw BadInputException.at(source, "field 'hidden_act' must be \"silu\", was \"" + act + "\"");
+        }
+        int d = f.requiredInt("hidden_size");
+        int heads = f.requiredInt("num_attention_heads");
+        boolean qwen = family == LlamaConfig.Family.QWEN2 || family == LlamaConfig.Family.QWEN3;
+        int defaultHeadDim = family == LlamaConfig.Family.QWEN3 ? 128 : heads > 0 ? d / heads : 0;
+        if (family != LlamaConfig.Family.QWEN3 && !f.has("head_dim") && heads > 0 && d % heads != 0) {
+            throw BadInputException.at(source, "field 'num_attention_heads' = " + heads + " must divide"
+                    + " hidden_size=" + d + " when head_dim is absent (head_dim = hidden_size / num_attention_heads)");
+        }
+        int layers = f.requiredInt("num_hidden_layers");
+        boolean attentionBias = family != LlamaConfig.Family.MISTRAL && family != LlamaConfig.Family.QWEN2
+                && f.optionalBoolean("attention_bias", false);
+        // sliding_window: absent means the config class's default (4096), null means none
+        int configuredWindow = f.isNull("sliding_window") ? 0 : f.optionalInt("sliding_window", 4096);
+        int window = 0;
+        int firstWindowed = 0;
+        if (family == LlamaConfig.Family.MISTRAL) {
+            window = configuredWindow;
+        } else if (qwen && f.optionalBoolean("use_sliding_window", false)) {
+            window = configuredWindow;
+            firstWindowed = f.optionalInt("max_window_layers", 28);
+        }
+        List<String> layerTypes = f.optionalStringList("layer_types");
+        if (layerTypes != null) { // written by recent transformers; it has the last word on which layers slide
+            firstWindowed = windowedFrom(layerTypes, layers, source);
+            window = firstWindowed < layers ? configuredWindow : 0;
+        }
+        return new LlamaConfig(family,
+                f.requiredInt("vocab_size"),
+                f.optionalInt("max_position_embeddings", switch (family) {
+                    case LLAMA -> 2048;
+                    case MISTRAL -> 4096 * 32;
+                    case QWEN2, QWEN3 -> 32768;
+                }),
+                d,
+                f.requiredInt("intermediate_size"),
+                layers,
+                heads,
+                f.optionalInt("num_key_value_heads", heads),
+                f.optionalInt("head_dim", defaultHeadDim),
+                f.optionalDouble("rms_norm_eps", 1e-6),
+                f.optionalDouble("rope_theta", 10000.0),
+                ropeScaling(f, source),
+                f.optionalBoolean("tie_word_embeddings", false),
+                attentionBias || family == LlamaConfig.Family.QWEN2,
+                attentionBias,
+                family == LlamaConfig.Family.LLAMA && f.optionalBoolean("mlp_bias", false),
+                family == LlamaConfig.Family.QWEN3,
+                window,
+                Math.min(firstWindowed, layers));
+    }
+
+    /** The first sliding layer of {@code layer_types}, which sparseft reads as full layers, then sliding ones. */
+    private static int windowedFrom(List<String> layerTypes, int layers, String source) {
+        if (layerTypes.size() != layers) {
+            throw BadInputException.at(source, "field 'layer_types' has " + layerTypes.size() + " entries for "
+                    + layers + " layers (num_hidden_layers)");
+        }
+        int first = layers;
+        for (int i = 0; i < layers; i++) {
+            String t = layerTypes.get(i);
+            if (!t.equals("full_attention") && !t.equals("sliding_attention")) {
+                throw BadInputException.at(source, "field 'layer_types' entry " + i + " is \"" + t + "\"; expected"
+                        + " \"full_attention\" or \"sliding_attention\"");
+            }
+            if (t.equals("sliding_attention") && first == layers) {
+                first = i;
+            } else if (t.equals("full_attention") && first < layers) {
+                throw BadInputException.at(source, "field 'layer_types': full attention at layer " + i + " after"
+                        + " sliding attention at layer " + first + "; sparseft supports full layers followed by"
+                        + " sliding ones (Qwen's max_window_layers)");
+            }
+        }
+        return first;
+    }
+
+    /** {@code rope_scaling}: absent, null or "default" is plain RoPE; "linear" and "llama3" are read. */
+    private static Rope.Scaling ropeScaling(JsonFields f, String source) {
+        JsonFields r = f.optionalObject("rope_scaling");
+        if (r == null) {
+            return Rope.Scaling.NONE;
+        }
+        String kind = r.has("rope_type") ? r.requiredString("rope_type") : r.optionalString("type", "default");
+        try {
+            return switch (kind) {
+                case "default" -> Rope.Scaling.NONE;
+                case "linear" -> new Rope.Scaling(Rope.Scaling.Kind.LINEAR, r.requiredDouble("factor"), 0, 0, 0);
+                case "llama3" -> new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, r.requiredDouble("factor"),
+                        r.requiredDouble("low_freq_factor"), r.requiredDouble("high_freq_factor"),
+                        r.requiredInt("original_max_position_embeddings"));
+                default -> throw BadInputException.at(source, "field 'rope_scaling.rope_type' is \"" + kind
+                        + "\"; sparseft supports \"default\", \"linear\" and \"llama3\"");
+            };
+        } catch (IllegalArgumentException e) {
+            throw BadInputException.at(source, "field 'rope_scaling': " + e.getMessage());
+        }
     }
 
     /** A config.json for a model sparseft creates (pretraining), in the shape Hugging Face writes. */
@@ -117,8 +197,8 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
             j.put("activation_function", g.activation());
             j.put("tie_word_embeddings", g.tieWordEmbeddings());
         } else if (model instanceof LlamaConfig l) {
-            j.putArray("architectures").add("LlamaForCausalLM");
-            j.put("model_type", "llama");
+            j.putArray("architectures").add(l.family().architecture());
+            j.put("model_type", l.modelType());
             j.put("vocab_size", l.vocabSize());
             j.put("max_position_embeddings", l.maxPositions());
             j.put("hidden_size", l.hiddenSize());
@@ -129,10 +209,37 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
             j.put("head_dim", l.headDim());
             j.put("rms_norm_eps", l.rmsNormEps());
             j.put("rope_theta", l.ropeTheta());
+            Rope.Scaling rs = l.ropeScaling();
+            if (rs.kind() == Rope.Scaling.Kind.NONE) {
+                j.putNull("rope_scaling");
+            } else {
+                ObjectNode r = j.putObject("rope_scaling").put("rope_type", rs.kind().name().toLowerCase(
+                        java.util.Locale.ROOT)).put("factor", rs.factor());
+                if (rs.kind() == Rope.Scaling.Kind.LLAMA3) {
+                    r.put("low_freq_factor", rs.lowFreqFactor()).put("high_freq_factor", rs.highFreqFactor())
+                            .put("original_max_position_embeddings", rs.originalMaxPositions());
+                }
+            }
             j.put("hidden_act", "silu");
             j.put("tie_word_embeddings", l.tieWordEmbeddings());
-            j.put("attention_bias", l.attentionBias());
-            j.put("mlp_bias", l.mlpBias());
+            switch (l.family()) {
+                case LLAMA -> j.put("attention_bias", l.qkvBias()).put("mlp_bias", l.mlpBias());
+                case MISTRAL -> {
+                    if (l.slidingWindow() > 0) {
+                        j.put("sliding_window", l.slidingWindow());
+                    } else {
+                        j.putNull("sliding_window");
+                    }
+                }
+                case QWEN2, QWEN3 -> {
+                    if (l.family() == LlamaConfig.Family.QWEN3) {
+                        j.put("attention_bias", l.qkvBias());
+                    }
+                    j.put("use_sliding_window", l.slidingWindow() > 0);
+                    j.put("sliding_window", l.slidingWindow() > 0 ? l.slidingWindow() : 4096);
+                    j.put("max_window_layers", l.slidingWindow() > 0 ? l.firstWindowedLayer() : l.numLayers());
+                }
+            }
         }
         j.put("torch_dtype", torchDtype);
         return new HfConfig(model, j, "config.json");

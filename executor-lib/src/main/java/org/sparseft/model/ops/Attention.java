@@ -23,11 +23,23 @@ public final class Attention {
     private Attention() {
     }
 
-    public record Shape(int batch, int seqLen, int heads, int kvHeads, int headDim) {
+    /**
+     * @param window sliding-window attention: query i sees keys i − window < j ≤ i, as transformers' masks do
+     *               (Mistral, Qwen's upper layers); 0 for plain causal attention
+     */
+    public record Shape(int batch, int seqLen, int heads, int kvHeads, int headDim, int window) {
         public Shape {
             if (heads % kvHeads != 0) {
                 throw new IllegalArgumentException("heads " + heads + " not a multiple of kvHeads " + kvHeads);
             }
+            if (window < 0) {
+                throw new IllegalArgumentException("window " + window);
+            }
+        }
+
+        /** Plain causal attention. */
+        public Shape(int batch, int seqLen, int heads, int kvHeads, int headDim) {
+            this(batch, seqLen, heads, kvHeads, headDim, 0);
         }
 
         int group() {
@@ -55,7 +67,7 @@ public final class Attention {
         INDArray scores = Nd4j.create(q.dataType(), (long) s.batch() * s.heads(), s.seqLen(), s.seqLen());
         Nd4j.matmul(qh, kx, scores, false, true, false);
         scores.muli(1.0 / Math.sqrt(s.headDim()));
-        Nd4j.getExecutioner().exec(new BroadcastAddOp(scores, mask(s.seqLen(), q.dataType()), scores, 1, 2));
+        Nd4j.getExecutioner().exec(new BroadcastAddOp(scores, mask(s.seqLen(), s.window(), q.dataType()), scores, 1, 2));
         INDArray probs = Nd4j.create(q.dataType(), scores.shape());
         Nd4j.exec(new SoftMax(scores, probs, 2));
         INDArray out = Nd4j.create(q.dataType(), qh.shape());
@@ -120,13 +132,18 @@ public final class Attention {
                 .reshape('c', (long) s.batch() * s.kvHeads(), s.seqLen(), s.headDim());
     }
 
-    /** [T, T]: 0 on and below the diagonal, a large negative number above it. */
-    static INDArray mask(int seqLen, DataType dtype) {
-        return MASKS.computeIfAbsent(seqLen + "/" + dtype, key -> Workspaces.outside(() -> {
+    /**
+     * [T, T]: 0 where query i sees key j (j ≤ i, and i − j below the window when there is one), a large negative
+     * number elsewhere.
+     */
+    static INDArray mask(int seqLen, int window, DataType dtype) {
+        return MASKS.computeIfAbsent(seqLen + "/" + window + "/" + dtype, key -> Workspaces.outside(() -> {
             double[][] m = new double[seqLen][seqLen];
             for (int i = 0; i < seqLen; i++) {
-                for (int j = i + 1; j < seqLen; j++) {
-                    m[i][j] = MASKED;
+                for (int j = 0; j < seqLen; j++) {
+                    if (j > i || (window > 0 && i - j >= window)) {
+                        m[i][j] = MASKED;
+                    }
                 }
             }
             return Nd4j.createFromArray(m).castTo(dtype);

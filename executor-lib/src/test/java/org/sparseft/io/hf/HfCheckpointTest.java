@@ -12,6 +12,7 @@ import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.ops.Rope;
 import org.sparseft.testing.TinyCheckpoints;
 
 import java.nio.charset.StandardCharsets;
@@ -101,7 +102,8 @@ class HfCheckpointTest {
                 + "\"num_hidden_layers\":2,\"num_attention_heads\":8,\"num_key_value_heads\":2,\"rope_theta\":500000.0,"
                 + "\"rms_norm_eps\":1e-5,\"tie_word_embeddings\":true,\"rope_scaling\":null}";
         LlamaConfig c = (LlamaConfig) HfConfig.parse(json, "config.json").model();
-        assertEquals(new LlamaConfig(100, 2048, 64, 128, 2, 8, 2, 8, 1e-5, 500000.0, true, false, false), c);
+        assertEquals(new LlamaConfig(LlamaConfig.Family.LLAMA, 100, 2048, 64, 128, 2, 8, 2, 8, 1e-5, 500000.0,
+                Rope.Scaling.NONE, true, false, false, false, false, 0, 0), c);
         assertFalse(c.expectedTensors().containsKey("lm_head.weight"), "tied head is not a tensor of its own");
         assertArrayEquals(new long[] {16, 64}, c.expectedTensors().get("model.layers.1.self_attn.k_proj.weight"));
     }
@@ -174,7 +176,73 @@ class HfCheckpointTest {
         assertThrows(BadInputException.class, () -> HfConfig.parse("{\"model_type\":\"bert\"}", "c"));
         assertThrows(BadInputException.class, () -> HfConfig.parse("{\"model_type\":\"llama\",\"vocab_size\":10,"
                 + "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
-                + "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2}}", "c"));
+                + "\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2}}", "c"));
+    }
+
+    private static LlamaConfig llamaLayout(String json) {
+        return (LlamaConfig) HfConfig.parse("{\"vocab_size\":100,\"hidden_size\":64,\"intermediate_size\":128,"
+                + "\"num_hidden_layers\":4,\"num_attention_heads\":8,\"num_key_value_heads\":2," + json + "}",
+                "config.json").model();
+    }
+
+    @Test
+    void eachLlamaLayoutFamilyReadsItsFieldsWithItsOwnDefaults() {
+        LlamaConfig llama31 = llamaLayout("\"model_type\":\"llama\",\"attention_bias\":true,\"rope_scaling\":"
+                + "{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+                + "\"original_max_position_embeddings\":8192}");
+        assertEquals(new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 8192), llama31.ropeScaling());
+        assertTrue(llama31.qkvBias() && llama31.outputBias());
+        assertTrue(llama31.expectedTensors().containsKey("model.layers.0.self_attn.o_proj.bias"));
+        assertEquals(Rope.Scaling.Kind.LINEAR, llamaLayout("\"model_type\":\"llama\",\"rope_scaling\":{\"type\":"
+                + "\"linear\",\"factor\":4}").ropeScaling().kind(), "the older key 'type'");
+
+        LlamaConfig mistral = llamaLayout("\"model_type\":\"mistral\"");
+        assertEquals(4096, mistral.slidingWindow(0), "MistralConfig's default window");
+        assertEquals(131072, mistral.maxPositions());
+        assertEquals(0, llamaLayout("\"model_type\":\"mistral\",\"sliding_window\":null").slidingWindow(3),
+                "null: no window (Mistral v0.2 and later)");
+
+        LlamaConfig qwen2 = llamaLayout("\"model_type\":\"qwen2\",\"use_sliding_window\":false,"
+                + "\"sliding_window\":4096,\"max_window_layers\":2");
+        assertTrue(qwen2.qkvBias() && !qwen2.outputBias(), "Qwen2: q, k, v biases, none on o");
+        assertTrue(qwen2.expectedTensors().containsKey("model.layers.0.self_attn.k_proj.bias"));
+        assertFalse(qwen2.expectedTensors().containsKey("model.layers.0.self_attn.o_proj.bias"));
+        assertEquals(0, qwen2.slidingWindow(3), "use_sliding_window false: the window is not used");
+        LlamaConfig sliding = llamaLayout("\"model_type\":\"qwen2\",\"use_sliding_window\":true,"
+                + "\"sliding_window\":16,\"max_window_layers\":2");
+        assertEquals(0, sliding.slidingWindow(1));
+        assertEquals(16, sliding.slidingWindow(2), "layers from max_window_layers on slide, as transformers reads it");
+        assertEquals(16, llamaLayout("\"model_type\":\"qwen2\",\"sliding_window\":16,\"layer_types\":["
+                + "\"full_attention\",\"full_attention\",\"full_attention\",\"sliding_attention\"]")
+                .slidingWindow(3), "layer_types has the last word");
+
+        LlamaConfig qwen3 = llamaLayout("\"model_type\":\"qwen3\",\"tie_word_embeddings\":true");
+        assertEquals(128, qwen3.headDim(), "Qwen3Config's default head_dim, not hidden / heads");
+        assertTrue(qwen3.qkNorm() && !qwen3.qkvBias());
+        assertArrayEquals(new long[] {128}, qwen3.expectedTensors().get("model.layers.0.self_attn.q_norm.weight"));
+        assertArrayEquals(new long[] {1024, 64}, qwen3.expectedTensors().get("model.layers.0.self_attn.q_proj.weight"));
+
+        for (LlamaConfig c : List.of(llama31, mistral, qwen2, sliding, qwen3)) {
+            assertEquals(c, HfConfig.parse(HfConfig.of(c, "float32").toJsonText(), "written").model(),
+                    "the config.json sparseft writes reads back the same: " + c);
+        }
+    }
+
+    @Test
+    void llamaLayoutFieldsSparseftCannotRunAreRefusedByName() {
+        for (String[] c : new String[][] {
+                {"\"model_type\":\"llama\",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}",
+                        "'rope_scaling.rope_type' is \"yarn\""},
+                {"\"model_type\":\"llama\",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8}",
+                        "'rope_scaling.low_freq_factor'"},
+                {"\"model_type\":\"qwen2\",\"layer_types\":[\"full_attention\"]", "'layer_types' has 1 entries"},
+                {"\"model_type\":\"qwen3\",\"layer_types\":[\"sliding_attention\",\"full_attention\","
+                        + "\"full_attention\",\"full_attention\"]", "full attention at layer 1 after sliding"},
+                {"\"model_type\":\"mistral\",\"hidden_act\":\"gelu\"", "'hidden_act'"},
+                {"\"model_type\":\"opt2\"", "'model_type' is \"opt2\""}}) {
+            BadInputException e = assertThrows(BadInputException.class, () -> llamaLayout(c[0]), c[0]);
+            assertTrue(e.getMessage().startsWith("config.json: ") && e.getMessage().contains(c[1]), e.getMessage());
+        }
     }
 
     @Test

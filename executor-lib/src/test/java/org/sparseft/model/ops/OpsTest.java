@@ -109,6 +109,24 @@ class OpsTest {
                 (a, dy) -> new INDArray[] {Rope.apply(dy, t3, true)});
     }
 
+    @Test
+    void ropeScalingFrequenciesAsTransformersComputesThem() {
+        // head 8, θ 10⁴: base frequencies 1, 0.1, 0.01, 0.001 (wavelengths 6.3, 63, 628, 6283)
+        double[] linear = new Rope.Scaling(Rope.Scaling.Kind.LINEAR, 4, 0, 0, 0).inverseFrequencies(8, 10000);
+        assertArrayEquals(new double[] {0.25, 0.025, 0.0025, 0.00025}, linear, 1e-15);
+        // LLaMA-3.1 with an original context of 64, factor 8, bands at wavelengths 64/4 = 16 and 64/1 = 64: the
+        // first stays, the second is blended (63 lies between), the last two are divided by 8 (values from a
+        // separate evaluation of transformers' formula)
+        double[] llama3 = new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 64).inverseFrequencies(8, 10000);
+        assertArrayEquals(new double[] {1.0, 0.013042256043820465, 0.00125, 0.000125}, llama3, 1e-15);
+        assertArrayEquals(new double[] {1, 0.1, 0.01, 0.001}, Rope.Scaling.NONE.inverseFrequencies(8, 10000), 1e-15);
+    }
+
+    @Test
+    void slidingWindowAttentionGradients() {
+        checkAttention(new Attention.Shape(2, 5, 4, 2, 4, 2), Rope.Tables.of(5, 4, 10000, DataType.DOUBLE), 31);
+    }
+
     private static void checkAttention(Attention.Shape s, Rope.Tables rope, long seed) {
         int n = s.batch() * s.seqLen();
         INDArray[] in = {random(seed, n, s.heads() * s.headDim()), random(seed + 1, n, s.kvHeads() * s.headDim()),
