@@ -143,6 +143,19 @@ public final class BadInputCorpus {
             }
             expect(e[0], INSPECT, e[3], e[4]);
         }
+        c = validLlama("ckpt-rope-scaling-unsupported");
+        editConfig(c, "\"rope_scaling\" : null", "\"rope_scaling\" : {\"rope_type\" : \"yarn\", \"factor\" : 4.0}");
+        expect("ckpt-rope-scaling-unsupported", INSPECT, "config.json", "'rope_scaling.rope_type' is \"yarn\"",
+                "\"linear\" and \"llama3\"");
+        c = validLlama("ckpt-rope-llama3-incomplete");
+        editConfig(c, "\"rope_scaling\" : null", "\"rope_scaling\" : {\"rope_type\" : \"llama3\", \"factor\" : 8.0}");
+        expect("ckpt-rope-llama3-incomplete", INSPECT, "config.json", "'rope_scaling.low_freq_factor'", "a number");
+        c = validLlama("ckpt-layer-types-length");
+        editConfig(c, "\"model_type\" : \"llama\"", "\"model_type\" : \"qwen3\", \"layer_types\" : [\"full_attention\"]");
+        expect("ckpt-layer-types-length", INSPECT, "config.json", "'layer_types' has 1 entries for 2 layers");
+        c = validLlama("ckpt-family-tensor-missing");
+        editConfig(c, "\"model_type\" : \"llama\"", "\"model_type\" : \"qwen2\"");
+        expect("ckpt-family-tensor-missing", INSPECT, "model.layers.0.self_attn.q_proj.bias", "missing");
         c = validModel("ckpt-positions-disagree");
         editConfig(c, "\"n_positions\" : 4", "\"n_positions\" : 2000000000");
         expect("ckpt-positions-disagree", INSPECT, "field 'n_positions' = 2000000000",
