@@ -5,7 +5,8 @@
 #   deploy/tools/quality-table.sh [OUT_DIR]         (needs demo-out/ from `deploy/bin/sparseft demo`)
 #   MODEL=deploy/demo/wide-model deploy/tools/quality-table.sh     (another model; default: the demo model)
 #   METHODS="wanda sparsegpt" VARIANTS="alone recover" deploy/tools/quality-table.sh       (some rows only)
-#   RECOVER_STEPS=64 RECOVER_LR=1e-3 deploy/tools/quality-table.sh      (recovery's settings; default 32 and 3e-3)
+#   RECOVER_STEPS=64 RECOVER_LR=3e-3 deploy/tools/quality-table.sh      (recovery's settings; default 32 and 1e-3)
+#   RECOVER_HOLDOUT=0 deploy/tools/quality-table.sh                 (sequences held out; default the command's, 16)
 #   VARIANTS="obs+recover" deploy/tools/quality-table.sh           (the OBS update, then recovery from its weights)
 #   TARGETS="0.7 2:4" deploy/tools/quality-table.sh                (some columns only; default 0.5 0.6 0.7 2:4 4:8)
 # Rows print as they finish. OWL is unstructured only and SparseGPT updates its kept weights itself: those cells
@@ -20,7 +21,8 @@ val="$root/demo-out/data/brown/validation.txt"
 methods="${METHODS:-magnitude wanda dsnot sparsegpt}"
 variants="${VARIANTS:-alone owl obs recover}"
 steps="${RECOVER_STEPS:-32}"
-lr="${RECOVER_LR:-3e-3}"
+lr="${RECOVER_LR:-1e-3}"
+holdout="${RECOVER_HOLDOUT:-16}"
 targets=()
 for t in ${TARGETS:-0.5 0.6 0.7 2:4 4:8}; do
   if [[ $t == *:* ]]; then targets+=("--pattern $t"); else targets+=("--sparsity $t"); fi
@@ -42,8 +44,8 @@ for method in $methods; do
       alone) extra=() ;;
       owl) extra=(--sparsity-profile owl) ;;
       obs) extra=(--update obs) ;;
-      recover) extra=(--recover-steps "$steps" --recover-lr "$lr") ;;
-      obs+recover) extra=(--update obs --recover-steps "$steps" --recover-lr "$lr") ;;
+      recover) extra=(--recover-steps "$steps" --recover-lr "$lr" --recover-holdout "$holdout") ;;
+      obs+recover) extra=(--update obs --recover-steps "$steps" --recover-lr "$lr" --recover-holdout "$holdout") ;;
       *) echo "unknown variant $variant (alone, owl, obs, recover, obs+recover)" >&2; exit 2 ;;
     esac
     row="| $method | $variant |"

@@ -1,5 +1,6 @@
 package org.sparseft.jobs;
 
+import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.jobs.prune.PruneResult;
 import org.sparseft.sparsity.OutlierWeighting;
@@ -87,6 +88,12 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--recover-batch", paramLabel = "N", description = "Block-wise recovery: calibration sequences"
             + " per step, taken in turn.")
     int recoverBatch;
+
+    @Option(names = "--recover-holdout", paramLabel = "N", description = "Block-wise recovery: the last N calibration"
+            + " sequences (at most a quarter) are not trained on; every " + BlockRecovery.CHECK_EVERY + " steps the"
+            + " block's error on them is measured, and each block keeps its best weights, its one-shot weights when no"
+            + " step improved (0: keep the last step's).")
+    int recoverHoldout;
 
     @Option(names = "--nsamples", description = "Calibration sequences.")
     int nsamples;

@@ -354,7 +354,8 @@ class PruneCommandTest {
                     "--nsamples", "8", "--seqlen", "16", "--partitions", "2",
                     "--master", out.equals(recovered[1]) ? "local[1]" : "local[2]"));
             if (!out.equals(plain)) { // the whole sample each step: the error is measured on the same sequences
-                args.addAll(List.of("--recover-steps", "6", "--recover-lr", "1e-3", "--recover-batch", "8"));
+                args.addAll(List.of("--recover-steps", "6", "--recover-lr", "1e-3", "--recover-batch", "8",
+                        "--recover-holdout", "0"));
             }
             Cli r = Cli.run(args.toArray(String[]::new));
             assertEquals(0, r.exitCode(), r.toString());
@@ -403,5 +404,46 @@ class PruneCommandTest {
             double last = recovery.at("/last_error/" + layer).asDouble();
             assertTrue(last < first && last > 0, "block " + layer + ": " + recovery);
         }
+        assertEquals("[6,6]", recovery.get("kept_step").toString(), "without a hold-out the last step is kept");
+    }
+
+    @Test
+    void theHeldOutSequencesChooseEachBlocksWeightsAndADivergingRecoveryChangesNothing() throws Exception {
+        Path text = calibration();
+        ModelConfig cfg = TinyCheckpoints.llama();
+        Path in = tmp.resolve("holdout-in");
+        TinyCheckpoints.writeTrainedScale(storage, in.toString(), cfg, DType.F32, 9, 0.3);
+        Path plain = tmp.resolve("holdout-plain");
+        Path diverged = tmp.resolve("holdout-diverged");
+        Path sane = tmp.resolve("holdout-sane");
+        for (Path out : List.of(plain, diverged, sane)) {
+            List<String> args = new java.util.ArrayList<>(List.of("prune", "--model", in.toString(), "--out",
+                    out.toString(), "--method", "wanda", "--sparsity", "0.5", "--calib", text.toString(),
+                    "--nsamples", "8", "--seqlen", "16", "--master", "local[2]"));
+            if (!out.equals(plain)) { // 2 of the 8 sequences held out (at most a quarter); 6 train, 3 per step
+                args.addAll(List.of("--recover-steps", "8", "--recover-batch", "3", "--recover-holdout", "2",
+                        "--recover-lr", out.equals(diverged) ? "10" : "1e-3"));
+            }
+            Cli r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.exitCode(), r.toString());
+        }
+        // a step size of 10 ruins every block: each keeps its one-shot weights, and the output is the plain prune's
+        JsonNode bad = new ObjectMapper().readTree(diverged.resolve("sparsity.json").toFile()).get("recovery");
+        assertEquals("[0,0]", bad.get("kept_step").toString(), bad.toString());
+        assertEquals(2, bad.get("holdout").asInt());
+        assertArrayEquals(Files.readAllBytes(plain.resolve("model.safetensors")),
+                Files.readAllBytes(diverged.resolve("model.safetensors")));
+        // a sane one: the kept weights are at least as good on the held-out sequences, and some step is kept
+        JsonNode good = new ObjectMapper().readTree(sane.resolve("sparsity.json").toFile()).get("recovery");
+        boolean moved = false;
+        for (int layer = 0; layer < cfg.numLayers(); layer++) {
+            double start = good.at("/held_out_start/" + layer).asDouble();
+            double kept = good.at("/held_out_kept/" + layer).asDouble();
+            int step = good.at("/kept_step/" + layer).asInt();
+            assertTrue(kept <= start && kept > 0, good.toString());
+            assertTrue(step == 0 || step % 4 == 0 || step == 8, "kept steps are measured ones: " + good);
+            moved |= step > 0;
+        }
+        assertTrue(moved, good.toString());
     }
 }

@@ -227,7 +227,7 @@ public final class LayerwisePruner {
                             rounding, masks, recovered, sequences);
                     block = r.tensors();
                     recoverySeconds = r.seconds();
-                    recovery.add(new BlockRecovery.Outcome(Map.of(), r.firstError(), r.lastError(), r.seconds()));
+                    recovery.add(r.withTensors(Map.of()));
                     listener.onRecovery(layer, layers, r);
                 }
                 BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (t2 - t1) / 1e9,
@@ -283,7 +283,7 @@ public final class LayerwisePruner {
             }
         });
         block.forEach(rounded::putIfAbsent); // ignored linears: as pruning left them
-        return new BlockRecovery.Outcome(rounded, r.firstError(), r.lastError(), r.seconds());
+        return r.withTensors(rounded);
     }
 
     /** The calibration sequences as block 0's inputs, cached on the executors. */

@@ -84,18 +84,31 @@ public record PruneProvenance(String producer, String command, String model,
      * @param steps steps per block
      * @param lr Adam's step size
      * @param batch calibration sequences per step
+     * @param holdout calibration sequences held out to choose each block's kept step (0: the last step is kept)
      * @param firstError each block's mean squared difference from the dense block's outputs on the first step's
      *                   batch, in block order
      * @param lastError the same on the last step's batch (before its update)
+     * @param heldOutStart each block's error on the held-out sequences with its one-shot weights (null without)
+     * @param heldOutKept the same with the weights kept (null without)
+     * @param keptStep the step whose weights each block kept (0: its one-shot weights)
      * @param seconds each block's recovery time, dense targets included, in block order
      */
-    @JsonPropertyOrder({"steps", "lr", "batch", "first_error", "last_error", "seconds"})
-    public record Recovery(int steps, double lr, int batch, @JsonProperty("first_error") double[] firstError,
-                           @JsonProperty("last_error") double[] lastError, double[] seconds) {
-        static Recovery of(BlockRecovery.Options o, java.util.List<BlockRecovery.Outcome> blocks) {
-            return new Recovery(o.steps(), o.learningRate(), o.batch(),
+    @JsonPropertyOrder({"steps", "lr", "batch", "holdout", "first_error", "last_error", "held_out_start",
+            "held_out_kept", "kept_step", "seconds"})
+    public record Recovery(int steps, double lr, int batch, int holdout,
+                           @JsonProperty("first_error") double[] firstError,
+                           @JsonProperty("last_error") double[] lastError,
+                           @JsonProperty("held_out_start") double[] heldOutStart,
+                           @JsonProperty("held_out_kept") double[] heldOutKept,
+                           @JsonProperty("kept_step") int[] keptStep, double[] seconds) {
+        static Recovery of(BlockRecovery.Options o, int sequences, java.util.List<BlockRecovery.Outcome> blocks) {
+            int holdout = o.heldOut(sequences);
+            return new Recovery(o.steps(), o.learningRate(), o.batch(), holdout,
                     blocks.stream().mapToDouble(BlockRecovery.Outcome::firstError).toArray(),
                     blocks.stream().mapToDouble(BlockRecovery.Outcome::lastError).toArray(),
+                    holdout == 0 ? null : blocks.stream().mapToDouble(BlockRecovery.Outcome::heldOutStart).toArray(),
+                    holdout == 0 ? null : blocks.stream().mapToDouble(BlockRecovery.Outcome::heldOutBest).toArray(),
+                    blocks.stream().mapToInt(BlockRecovery.Outcome::keptStep).toArray(),
                     blocks.stream().mapToDouble(BlockRecovery.Outcome::seconds).toArray());
         }
     }

@@ -80,9 +80,14 @@ public final class PruneService {
 
                         @Override
                         public void onRecovery(int block, int total, BlockRecovery.Outcome r) {
+                            String kept = Double.isNaN(r.heldOutStart()) ? "" : r.keptStep() == 0
+                                    ? String.format(Locale.ROOT, "; held out %.4g, no step improved on it: one-shot"
+                                            + " weights kept", r.heldOutStart())
+                                    : String.format(Locale.ROOT, "; held out %.4g -> %.4g, step %d kept",
+                                            r.heldOutStart(), r.heldOutBest(), r.keptStep());
                             progress.step(String.format(Locale.ROOT, "block %d/%d recovered: mean squared error"
-                                            + " %.4g on the first step's batch, %.4g on the last's, %.1f s", block + 1,
-                                    total, r.firstError(), r.lastError(), r.seconds()));
+                                            + " %.4g on the first step's batch, %.4g on the last's%s, %.1f s",
+                                    block + 1, total, r.firstError(), r.lastError(), kept, r.seconds()));
                         }
 
                         @Override
@@ -106,7 +111,8 @@ public final class PruneService {
                 spec.update() != LayerwisePruner.WeightUpdate.OBS ? null : new PruneProvenance.ObsUpdate(
                         spec.sparseGpt().percDamp(), spec.sparseGpt().blockSize()),
                 result.owl() == null ? null : OutlierWeighting.Plan.of(result.owl(), result.owlSeconds()),
-                !spec.recovery().enabled() ? null : PruneProvenance.Recovery.of(spec.recovery(), result.recovery()),
+                !spec.recovery().enabled() ? null : PruneProvenance.Recovery.of(spec.recovery(), calib.sequences(),
+                        result.recovery()),
                 method != LayerwisePruner.Method.DSNOT ? null : new PruneProvenance.Dsnot(
                         spec.dsnotInitial().name().toLowerCase(Locale.ROOT), spec.dsnot().maxCycles(),
                         spec.dsnot().updateThreshold(), spec.dsnot().powOfVarRegrowing(), options.dsnotSkip().key(),

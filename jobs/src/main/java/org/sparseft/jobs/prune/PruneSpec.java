@@ -135,6 +135,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
         private int recoverSteps = BlockRecovery.Options.NONE.steps();
         private double recoverLr = BlockRecovery.Options.NONE.learningRate();
         private int recoverBatch = BlockRecovery.Options.NONE.batch();
+        private int recoverHoldout = BlockRecovery.Options.NONE.holdout();
         private ExportMetadata exportMetadata = ExportMetadata.NONE;
         @com.fasterxml.jackson.annotation.JsonIgnore
         private final Set<String> given = new LinkedHashSet<>();
@@ -352,6 +353,17 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
             return this;
         }
 
+        /**
+         * Block-wise recovery: the last calibration sequences, this many (at most a quarter of the sample), are held
+         * out; each block keeps the step's weights with the lowest error on them, its one-shot weights when no step
+         * improves on them (0: the last step's weights, every sequence trains).
+         */
+        public Builder recoverHoldout(int sequences) {
+            given.add("recover-holdout");
+            recoverHoldout = sequences;
+            return this;
+        }
+
         /** The spec, validated. */
         /**
          * What the output's config.json says about its sparsity: none (the default; a plain checkpoint every loader
@@ -393,7 +405,7 @@ public record PruneSpec(String model, String out, boolean force, LayerwisePruner
                     new DSnoT.Options(dsnotMaxCycles, dsnotUpdateThreshold, dsnotPowOfVarRegrowing, dsnotSignCheck),
                     dsnotSkipLayer, new SparseGPT.Options(sparsegptPercdamp, sparsegptBlocksize), update,
                     sparsityProfile == SparsityProfile.OWL ? new OutlierWeighting.Options(owlM, owlLambda) : null,
-                    new BlockRecovery.Options(recoverSteps, recoverLr, recoverBatch), exportMetadata);
+                    new BlockRecovery.Options(recoverSteps, recoverLr, recoverBatch, recoverHoldout), exportMetadata);
         }
     }
 }
