@@ -47,16 +47,17 @@ public final class NpmPackages {
 
     /** As {@link #fetch(String, String, Path)}, with an explicit npm executable. */
     public static Path fetch(String name, String version, Path cache, String npm) {
-        if (!name.matches("[a-z0-9][a-z0-9._-]*") || !version.matches("[0-9A-Za-z.+-]+")) {
+        if (!name.matches("(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*") || !version.matches("[0-9A-Za-z.+-]+")) {
             throw new BadInputException("npm package '" + name + "@" + version + "': not a plain package name and version");
         }
-        Path dir = cache.resolve(name + "-" + version);
+        String flat = name.replace("@", "").replace('/', '+'); // a scope's package as one directory name
+        Path dir = cache.resolve(flat + "-" + version);
         if (Files.exists(dir.resolve(COMPLETE))) {
             return dir.resolve("package");
         }
         try {
             Files.createDirectories(cache);
-            Path work = Files.createTempDirectory(cache, "." + name + "-");
+            Path work = Files.createTempDirectory(cache, "." + flat + "-");
             try {
                 Path tarball = pack(npm, name + "@" + version, work);
                 Path unpacked = work.resolve("unpacked");

@@ -20,8 +20,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Tokenization in parallel and the cut into fixed-length blocks. The documents' token streams (each followed by the
- * end-of-text id, when the tokenizer has one) are concatenated in document order and cut every T tokens; the
+ * Tokenization in parallel and the cut into fixed-length blocks. The documents' token streams (each as
+ * {@link Tokenizer#encodeDocument} gives it: followed by the end-of-text id, or within the special tokens of a hub
+ * tokenizer's template) are concatenated in document order and cut every T tokens; the
  * incomplete tail is dropped. Block i is the same on every run, whatever the number of partitions.
  */
 public final class TokenBlocks {
@@ -49,15 +50,9 @@ public final class TokenBlocks {
     public static JavaRDD<int[]> tokenize(JavaRDD<Document> docs, String tokenizerSpec) {
         return docs.mapPartitions(it -> {
             Tokenizer tok = tokenizer(tokenizerSpec);
-            int eos = tok.eosId();
             List<int[]> out = new ArrayList<>();
             while (it.hasNext()) {
-                int[] ids = tok.encode(it.next().text());
-                if (eos >= 0) {
-                    ids = java.util.Arrays.copyOf(ids, ids.length + 1);
-                    ids[ids.length - 1] = eos;
-                }
-                out.add(ids);
+                out.add(tok.encodeDocument(it.next().text()));
             }
             return out.iterator();
         }, true);

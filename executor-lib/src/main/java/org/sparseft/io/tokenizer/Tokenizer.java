@@ -14,6 +14,21 @@ public interface Tokenizer {
     /** The end-of-text id appended between documents, or -1 if the tokenizer has none. */
     int eosId();
 
+    /**
+     * A document's ids as they enter a token stream of many documents: by default its text's ids followed by the
+     * end-of-text id (when there is one); hub tokenizers add what their post-processor says.
+     */
+    default int[] encodeDocument(String text) {
+        int[] ids = encode(text);
+        int eos = eosId();
+        if (eos < 0) {
+            return ids;
+        }
+        int[] out = java.util.Arrays.copyOf(ids, ids.length + 1);
+        out[ids.length] = eos;
+        return out;
+    }
+
     /** A short description for reports: kind and vocabulary size. */
     String describe();
 

@@ -16,11 +16,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Finds and loads the tokenizer of a model directory: {@code tokenizer.json} (Hugging Face tokenizers, byte-level
- * BPE) or GPT-2's {@code vocab.json} + {@code merges.txt}. The name {@code byte} selects the built-in byte tokenizer.
+ * Finds and loads the tokenizer of a model directory: {@code tokenizer.json} (byte-level BPE by the hand-written
+ * {@link ByteLevelBpe}, every other format by Hugging Face's library, {@link HubTokenizer}) or GPT-2's
+ * {@code vocab.json} + {@code merges.txt}. The name {@code byte} selects the built-in byte tokenizer.
  */
 public final class Tokenizers {
     public static final String TOKENIZER_JSON = "tokenizer.json";
+    public static final String TOKENIZER_CONFIG_JSON = "tokenizer_config.json";
     public static final String VOCAB_JSON = "vocab.json";
     public static final String MERGES_TXT = "merges.txt";
     public static final String BYTE = "byte";
@@ -42,7 +44,9 @@ public final class Tokenizers {
         }
         String tj = Storage.join(spec, TOKENIZER_JSON);
         if (storage.exists(tj)) {
-            return fromTokenizerJson(new String(storage.readAllBytes(tj), StandardCharsets.UTF_8), tj);
+            byte[] bytes = storage.readAllBytes(tj);
+            String text = new String(bytes, StandardCharsets.UTF_8);
+            return byteLevel(readJson(text, tj)) ? fromTokenizerJson(text, tj) : hub(storage, spec);
         }
         String vj = Storage.join(spec, VOCAB_JSON);
         String mt = Storage.join(spec, MERGES_TXT);
@@ -52,6 +56,53 @@ public final class Tokenizers {
         }
         throw BadInputException.at(spec, "no tokenizer found: expected " + TOKENIZER_JSON + ", or " + VOCAB_JSON
                 + " and " + MERGES_TXT);
+    }
+
+    /**
+     * Whether a {@code tokenizer.json} is the byte-level BPE the hand-written {@link ByteLevelBpe} reads (GPT-2 and
+     * LLaMA-3 style: no normalizer, no byte fallback, a ByteLevel pre-tokenizer alone or after a Split, added tokens
+     * without strip flags, no special-token template); every other format goes to Hugging Face's own library ({@link HubTokenizer}). Both give
+     * the same ids where both apply; the hand-written one needs no native library and starts faster
+     * (docs/results.md).
+     */
+    public static boolean byteLevel(JsonNode root) {
+        JsonNode model = root.path("model");
+        if (!model.path("type").asText("").equals("BPE") || root.hasNonNull("normalizer")
+                || model.path("byte_fallback").asBoolean(false)) {
+            return false;
+        }
+        for (JsonNode a : root.path("added_tokens")) {
+            for (String flag : List.of("lstrip", "rstrip", "single_word")) {
+                if (a.path(flag).asBoolean(false)) {
+                    return false;
+                }
+            }
+        }
+        if (root.path("post_processor").toString().contains("TemplateProcessing")) {
+            return false; // special tokens around each document (LLaMA-3's <|begin_of_text|>): the library's way
+        }
+        JsonNode pre = root.path("pre_tokenizer");
+        String type = pre.path("type").asText("");
+        if (type.equals("ByteLevel")) {
+            return true;
+        }
+        JsonNode list = pre.path("pretokenizers");
+        return type.equals("Sequence") && list.size() == 2 && list.get(0).path("type").asText("").equals("Split")
+                && list.get(1).path("type").asText("").equals("ByteLevel");
+    }
+
+    /**
+     * The {@code tokenizer.json} of directory {@code dir} (with its {@code tokenizer_config.json}, if any) run by
+     * Hugging Face's library, whatever its format.
+     */
+    public static HubTokenizer hub(Storage storage, String dir) throws IOException {
+        String tj = Storage.join(dir, TOKENIZER_JSON);
+        byte[] bytes = storage.readAllBytes(tj);
+        JsonNode root = readJson(new String(bytes, StandardCharsets.UTF_8), tj);
+        String tc = Storage.join(dir, TOKENIZER_CONFIG_JSON);
+        byte[] configBytes = storage.exists(tc) ? storage.readAllBytes(tc) : null;
+        JsonNode config = configBytes == null ? null : readJson(new String(configBytes, StandardCharsets.UTF_8), tc);
+        return HubTokenizer.of(root, bytes, tj, config, configBytes);
     }
 
     /** The spec as tasks must see it: {@code byte}, or the directory's fully qualified URI. */

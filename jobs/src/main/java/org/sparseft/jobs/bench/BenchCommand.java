@@ -15,7 +15,7 @@ import java.util.concurrent.Callable;
 
 /** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
-        subcommands = {BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
+        subcommands = {BenchCommand.Tokenizers.class, BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
                 BenchCommand.MaskSearch.class, BenchCommand.Prune.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
@@ -203,6 +203,41 @@ public final class BenchCommand implements Runnable {
             w.println("|---|---|---:|");
             for (var r : MaskSearchBenchmark.run(rows, cols, reps)) {
                 w.printf("| %s | %s | %.3f |%n", r.method(), r.pattern(), r.seconds());
+            }
+            w.flush();
+            return CommandLine.ExitCode.OK;
+        }
+    }
+
+    @Command(name = "tokenizers", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"A tokenizer.json run by the hand-written byte-level BPE (where its format allows) and by"
+                    + " Hugging Face's library: load time, tokens per second in one thread, identical ids."})
+    public static final class Tokenizers implements Callable<Integer> {
+        @Option(names = "--dir", required = true, paramLabel = "DIR", description = "A directory with tokenizer.json"
+                + " (and tokenizer_config.json).")
+        String dir;
+
+        @Option(names = "--data", required = true, paramLabel = "FILE", description = "Text to encode, documents"
+                + " separated by empty lines.")
+        String data;
+
+        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions (after one warm-up).")
+        int reps;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter w = spec.commandLine().getOut();
+            var storage = org.sparseft.io.HadoopStorage.withDefaults();
+            String text = new String(storage.readAllBytes(data), java.nio.charset.StandardCharsets.UTF_8);
+            w.printf("%s on %s (%,d characters), one thread%n", dir, data, text.length());
+            w.println("| implementation | load | tokens | tokens/s | ids identical |");
+            w.println("|---|---:|---:|---:|---|");
+            for (var r : TokenizerBenchmark.run(storage, dir, text, reps)) {
+                w.printf("| %s | %.2f s | %,d | %,.0f | %s |%n", r.implementation(), r.loadSeconds(), r.tokens(),
+                        r.tokensPerSecond(), r.sameIds() ? "yes" : "NO");
             }
             w.flush();
             return CommandLine.ExitCode.OK;
