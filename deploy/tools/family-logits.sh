@@ -4,7 +4,8 @@
 # 2 layers, GQA 4/2, byte vocabulary) is trained 100 steps on the Brown train split, so its logits are far from
 # uniform, then 4 windows of 128 tokens are compared. The configs switch on what each family adds: LLaMA-3.1's
 # rope scaling with attention and MLP biases, Mistral's sliding window (32, shorter than the windows), Qwen2's q/k/v
-# biases with a sliding second layer and a tied head, Qwen3's per-head q/k norms with head_dim 32 ≠ 64/4.
+# biases with a sliding second layer and a tied head, Qwen3's per-head q/k norms with head_dim 32 ≠ 64/4. Each
+# model is then pruned to 2:4 with SparseGPT and its export compared the same way.
 #   deploy/tools/family-logits.sh [OUT_DIR]        (needs demo-out/ from `deploy/bin/sparseft demo`, python3-torch)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,12 +29,17 @@ for family in llama31 mistral qwen2 qwen3; do
   echo "${configs[$family]}" > "$out/$family-config.json"
   "$bin" pretrain --config "$out/$family-config.json" --tokens "$root/demo-out/tokens/train.safetensors" \
     --out "$out/$family" --force --steps 100 --seqlen 128 --eval-every 0 --lr 3e-3 >"$out/$family.log" 2>&1
-  "$bin" evaluate --model "$out/$family" --tokens "$root/demo-out/tokens/validation.safetensors" --seqlen 128 \
-    --max-windows 8 --dump-logits "$out/$family-dump.safetensors" --dump-n 4 --force >>"$out/$family.log" 2>&1
-  r=$(/usr/bin/python3 "$root/deploy/tools/torch_logits.py" "$out/$family" "$out/$family-dump.safetensors" || true)
-  field() { echo "$r" | awk -v k="$1" 'index($0, k) == 1 {s = substr($0, length(k) + 1); sub(/^ +/, "", s); print s}'; }
-  echo "| $family | $(field windows | cut -d, -f1) | $(field 'max |diff|' | sed 's/ *(largest |logit| / (largest logit /') |" \
-    "$(field 'mean |diff|') |" \
-    "$(field 'argmax agrees' | cut -d' ' -f1) | $(field 'mean NLL' | sed 's/torch //; s/  sparseft / \/ /') |"
-  echo "$r" | grep -q '^PASS' || { echo "$family: FAIL" >&2; echo "$r" >&2; }
+  # and its export after SparseGPT 2:4, read by the reference as any loader would read it
+  "$bin" prune --model "$out/$family" --out "$out/$family-2of4" --force --method sparsegpt --pattern 2:4 \
+    --tokens "$root/demo-out/tokens/train.safetensors" --seqlen 128 --nsamples 32 >>"$out/$family.log" 2>&1
+  for model in "$family" "$family-2of4"; do
+    "$bin" evaluate --model "$out/$model" --tokens "$root/demo-out/tokens/validation.safetensors" --seqlen 128 \
+      --max-windows 8 --dump-logits "$out/$model-dump.safetensors" --dump-n 4 --force >>"$out/$family.log" 2>&1
+    r=$(/usr/bin/python3 "$root/deploy/tools/torch_logits.py" "$out/$model" "$out/$model-dump.safetensors" || true)
+    field() { echo "$r" | awk -v k="$1" 'index($0, k) == 1 {s = substr($0, length(k) + 1); sub(/^ +/, "", s); print s}'; }
+    echo "| ${model/-2of4/, SparseGPT 2:4 export} | $(field windows | cut -d, -f1) |" \
+      "$(field 'max |diff|' | sed 's/ *(largest |logit| / (largest logit /') | $(field 'mean |diff|') |" \
+      "$(field 'argmax agrees' | cut -d' ' -f1) | $(field 'mean NLL' | sed 's/torch //; s/  sparseft / \/ /') |"
+    echo "$r" | grep -q '^PASS' || { echo "$model: FAIL" >&2; echo "$r" >&2; }
+  done
 done
