@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Logits of each LLaMA-layout family against the independent float32 PyTorch forward of deploy/tools/torch_logits.py
+# Logits of each model family beyond GPT-2 against the independent float32 PyTorch forward of deploy/tools/torch_logits.py
 # (docs/results.md, "Logits against an independent PyTorch forward pass"): a small model of each family (width 64,
 # 2 layers, GQA 4/2, byte vocabulary) is trained 100 steps on the Brown train split, so its logits are far from
 # uniform, then 4 windows of 128 tokens are compared. The configs switch on what each family adds: LLaMA-3.1's
 # rope scaling with attention and MLP biases, Mistral's sliding window (32, shorter than the windows), Qwen2's q/k/v
-# biases with a sliding second layer and a tied head, Qwen3's per-head q/k norms with head_dim 32 ≠ 64/4. Each
+# biases with a sliding second layer and a tied head, Qwen3's per-head q/k norms with head_dim 32 ≠ 64/4, OPT
+# (pre-LN, tied) and OPT-350m's layout (post-LN, embeddings of 32 projected in and out of 64). Each
 # model is then pruned to 2:4 with SparseGPT and its export compared the same way.
 #   deploy/tools/family-logits.sh [OUT_DIR]        (needs demo-out/ from `deploy/bin/sparseft demo`, python3-torch)
 set -euo pipefail
@@ -22,10 +23,14 @@ declare -A configs=(
   [qwen2]='{"model_type":"qwen2",'"$common"',"rope_theta":1000000.0,"tie_word_embeddings":true,
     "use_sliding_window":true,"sliding_window":32,"max_window_layers":1}'
   [qwen3]='{"model_type":"qwen3",'"$common"',"head_dim":32,"rope_theta":1000000.0,"attention_bias":false}'
+  [opt]='{"model_type":"opt","vocab_size":257,"hidden_size":64,"ffn_dim":160,"num_hidden_layers":2,
+    "num_attention_heads":4,"max_position_embeddings":256,"word_embed_proj_dim":64,"do_layer_norm_before":true}'
+  [opt350]='{"model_type":"opt","vocab_size":257,"hidden_size":64,"ffn_dim":160,"num_hidden_layers":2,
+    "num_attention_heads":4,"max_position_embeddings":256,"word_embed_proj_dim":32,"do_layer_norm_before":false}'
 )
 echo "| family | windows | max abs difference | mean abs difference | argmax agreement | mean NLL torch / sparseft |"
 echo "|---|---|---:|---:|---:|---|"
-for family in llama31 mistral qwen2 qwen3; do
+for family in llama31 mistral qwen2 qwen3 opt opt350; do
   echo "${configs[$family]}" > "$out/$family-config.json"
   "$bin" pretrain --config "$out/$family-config.json" --tokens "$root/demo-out/tokens/train.safetensors" \
     --out "$out/$family" --force --steps 100 --seqlen 128 --eval-every 0 --lr 3e-3 >"$out/$family.log" 2>&1

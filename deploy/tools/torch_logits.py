@@ -5,7 +5,7 @@
     /usr/bin/python3 deploy/tools/torch_logits.py DIR dump.safetensors
 
 Reads the Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index; F32/F16/BF16) with
-plain numpy, runs the GPT-2 or LLaMA-layout (LLaMA with rope scaling, Mistral, Qwen2, Qwen3, sliding windows)
+plain numpy, runs the GPT-2, OPT or LLaMA-layout (LLaMA with rope scaling, Mistral, Qwen2, Qwen3, sliding windows)
 forward pass in float32 PyTorch on the dumped input_ids, and compares the result with the dumped logits. Needs Debian's python3-torch; it is a checking tool, never a dependency of sparseft.
 Exit status 0 when the largest absolute difference is within --tolerance, 1 otherwise.
 """
@@ -170,6 +170,54 @@ def llama_logits(cfg, w, ids):
     return x @ head.T
 
 
+def opt_logits(cfg, w, ids):
+    """OPT: learned positions at offset 2, pre-LN (or post-LN, OPT-350m), ReLU, optional project_in/out."""
+    def p(name):  # the original checkpoints name tensors as OPTModel does, without "model."
+        return w[name] if name in w else w[name[len("model."):]]
+
+    def has(name):
+        return name in w or name[len("model."):] in w
+
+    d = cfg["hidden_size"]
+    heads = cfg["num_attention_heads"]
+    hd = d // heads
+    pre = cfg.get("do_layer_norm_before", True)
+    B, T = ids.shape
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (d,), p(name + ".weight"), p(name + ".bias"), 1e-5)
+
+    def linear(x, name):
+        y = x @ p(name + ".weight").T
+        return y + p(name + ".bias") if has(name + ".bias") else y
+
+    x = p("model.decoder.embed_tokens.weight")[ids]
+    if has("model.decoder.project_in.weight"):
+        x = linear(x, "model.decoder.project_in")
+    x = x + p("model.decoder.embed_positions.weight")[torch.arange(T) + 2]
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for i in range(cfg["num_hidden_layers"]):
+        pre_ = f"model.decoder.layers.{i}."
+        h = ln(x, pre_ + "self_attn_layer_norm") if pre else x
+        q = (linear(h, pre_ + "self_attn.q_proj") * hd ** -0.5).view(B, T, heads, hd).transpose(1, 2)
+        k = linear(h, pre_ + "self_attn.k_proj").view(B, T, heads, hd).transpose(1, 2)
+        v = linear(h, pre_ + "self_attn.v_proj").view(B, T, heads, hd).transpose(1, 2)
+        s = (q @ k.transpose(-1, -2)).masked_fill(~causal, float("-inf")).softmax(-1)
+        x = x + linear((s @ v).transpose(1, 2).reshape(B, T, d), pre_ + "self_attn.out_proj")
+        if not pre:
+            x = ln(x, pre_ + "self_attn_layer_norm")
+        h = ln(x, pre_ + "final_layer_norm") if pre else x
+        x = x + linear(torch.relu(linear(h, pre_ + "fc1")), pre_ + "fc2")
+        if not pre:
+            x = ln(x, pre_ + "final_layer_norm")
+    if has("model.decoder.final_layer_norm.weight"):
+        x = ln(x, "model.decoder.final_layer_norm")
+    if has("model.decoder.project_out.weight"):
+        x = linear(x, "model.decoder.project_out")
+    head = w["lm_head.weight"] if "lm_head.weight" in w else p("model.decoder.embed_tokens.weight")
+    return x @ head.T
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", help="Hugging Face checkpoint directory")
@@ -184,7 +232,7 @@ def main():
     ids = dump["input_ids"].long()
     ours = dump["logits"]
     with torch.no_grad():
-        forward = gpt2_logits if cfg["model_type"] == "gpt2" else llama_logits
+        forward = {"gpt2": gpt2_logits, "opt": opt_logits}.get(cfg["model_type"], llama_logits)
         ref = forward(cfg, weights, ids)
     diff = (ref - ours).abs()
     targets = ids[:, 1:]

@@ -17,7 +17,7 @@ import java.util.Map;
  * <p>Backward is written by hand rather than with SameDiff: measured faster and smaller, see the package
  * documentation of {@code model.ops}.
  */
-public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
+public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptModel {
     protected final Parameters params;
 
     protected DecoderModel(Parameters params) {
@@ -27,6 +27,9 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel {
     public static DecoderModel of(Parameters params) {
         if (params.config() instanceof Gpt2Config g) {
             return new Gpt2Model(params, g);
+        }
+        if (params.config() instanceof OptConfig o) {
+            return new OptModel(params, o);
         }
         return new LlamaModel(params, (LlamaConfig) params.config());
     }

@@ -10,7 +10,7 @@ import java.util.Map;
  * family; each validates itself, so an inconsistent config is refused before any weight is read. Serializable: Spark
  * tasks carry it to executors.
  */
-public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Config, LlamaConfig {
+public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Config, LlamaConfig, OptConfig {
 
     /** The {@code model_type} string of config.json. */
     String modelType();

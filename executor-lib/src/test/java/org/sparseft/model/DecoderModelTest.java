@@ -47,6 +47,10 @@ class DecoderModelTest {
             1e-6, 10000.0, new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 64), false, true, true, true, false,
             0, 0);
 
+    /** OPT as released (pre-LN, tied) and as OPT-350m (post-LN, no final norm, embeddings of 6 projected to 8). */
+    static final OptConfig MICRO_OPT = OptConfig.of(11, 8, 8, 12, 2, 2);
+    static final OptConfig MICRO_OPT350 = new OptConfig(11, 8, 8, 12, 2, 2, 6, false, false, true);
+
     @TempDir
     Path tmp;
 
@@ -159,6 +163,14 @@ class DecoderModelTest {
     }
 
     @Test
+    void optPreAndPostLayerNormWithProjectionsMatchFiniteDifferences() {
+        for (OptConfig cfg : new OptConfig[] {MICRO_OPT, MICRO_OPT350}) {
+            gradientCheck(cfg, EffectiveWeights.DENSE, Map.of());
+            blockGradientCheck(cfg);
+        }
+    }
+
+    @Test
     void slidingWindowHidesKeysOutsideItAndNothingWithin() {
         DecoderModel windowed = DecoderModel.of(randomParams(MICRO_MISTRAL, 4));
         LlamaConfig full = new LlamaConfig(LlamaConfig.Family.MISTRAL, 11, 8, 8, 12, 2, 4, 2, 2, 1e-6, 10000.0,
@@ -193,7 +205,7 @@ class DecoderModelTest {
     @Test
     void laterTokensNeverChangeEarlierLogits() {
         for (ModelConfig cfg : new ModelConfig[] {MICRO_GPT2, MICRO_LLAMA, MICRO_MISTRAL, MICRO_QWEN2, MICRO_QWEN3,
-                MICRO_LLAMA31}) {
+                MICRO_LLAMA31, MICRO_OPT, MICRO_OPT350}) {
             DecoderModel m = DecoderModel.of(randomParams(cfg, 4));
             INDArray a = m.logits(new int[] {1, 2, 3, 4}, 1, 4, EffectiveWeights.DENSE);
             INDArray b = m.logits(new int[] {1, 2, 7, 0}, 1, 4, EffectiveWeights.DENSE);

@@ -9,6 +9,7 @@ import org.sparseft.io.tokenizer.ByteLevelBpe;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.OptConfig;
 import org.sparseft.model.ops.Rope;
 
 import java.io.IOException;
@@ -54,6 +55,16 @@ public final class TinyCheckpoints {
     public static LlamaConfig llama31() {
         return new LlamaConfig(LlamaConfig.Family.LLAMA, 257, 32, 16, 40, 2, 4, 2, 4, 1e-5, 500000.0,
                 new Rope.Scaling(Rope.Scaling.Kind.LLAMA3, 8, 1, 4, 16), true, true, true, true, false, 0, 0);
+    }
+
+    /** OPT as released: pre-LN with a final LayerNorm, tied head, 2 heads on width 16. */
+    public static OptConfig opt() {
+        return OptConfig.of(257, 32, 16, 40, 2, 2);
+    }
+
+    /** OPT-350m's layout: post-LN, no final LayerNorm, embeddings of width 8 projected in and out of 16. */
+    public static OptConfig opt350() {
+        return new OptConfig(257, 32, 16, 40, 2, 2, 8, false, false, true);
     }
 
     public static List<SafetensorsWriter.Entry> randomTensors(ModelConfig model, DType dtype, long seed) {

@@ -11,7 +11,7 @@ import org.sparseft.io.HadoopStorage;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.safetensors.DType;
-import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.testing.TinyCheckpoints;
 
@@ -24,8 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The LLaMA layout's other families (Mistral, Qwen2, Qwen3, LLaMA-3.1 rope scaling) through every job on local
- * Spark: random BF16 checkpoints in the hub layout (tensor names, shapes and config fields as transformers writes
+ * The LLaMA layout's other families (Mistral, Qwen2, Qwen3, LLaMA-3.1 rope scaling) and OPT (pre-LN, and OPT-350m's
+ * post-LN with projections) through every job on local Spark: random BF16 checkpoints in the hub layout (tensor names, shapes and config fields as transformers writes
  * them), with 16-token sequences longer than the sliding windows, evaluated, pruned with SparseGPT at 2:4, fine-tuned
  * with AST and PST, and each output evaluated again.
  */
@@ -34,8 +34,10 @@ class ModelFamiliesTest {
     Path tmp;
     private final Storage storage = HadoopStorage.withDefaults();
 
-    private static LlamaConfig config(String family) {
+    private static ModelConfig config(String family) {
         return switch (family) {
+            case "opt" -> TinyCheckpoints.opt();
+            case "opt350" -> TinyCheckpoints.opt350();
             case "mistral" -> TinyCheckpoints.mistral();
             case "qwen2" -> TinyCheckpoints.qwen2();
             case "qwen3" -> TinyCheckpoints.qwen3();
@@ -65,9 +67,9 @@ class ModelFamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mistral", "qwen2", "qwen3", "llama31"})
+    @ValueSource(strings = {"mistral", "qwen2", "qwen3", "llama31", "opt", "opt350"})
     void everyJobRunsOnTheFamilyAndItsOutputsLoad(String family) throws Exception {
-        LlamaConfig cfg = config(family);
+        ModelConfig cfg = config(family);
         Path text = text();
         Path in = tmp.resolve(family);
         TinyCheckpoints.write(storage, in.toString(), cfg, DType.BF16, 0, 11);

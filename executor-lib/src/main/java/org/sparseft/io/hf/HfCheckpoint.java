@@ -177,10 +177,16 @@ public final class HfCheckpoint implements Closeable {
         shardOf.putAll(ordered);
     }
 
-    /** GPT-2 names without the {@code transformer.} prefix get it; other names are already canonical. */
+    /**
+     * GPT-2 names without the {@code transformer.} prefix get it, OPT names of the original checkpoints
+     * ({@code decoder.}, an {@code OPTModel}'s) get {@code model.}; other names are already canonical.
+     */
     public static String canonical(ModelConfig model, String stored) {
         if (model instanceof Gpt2Config && !stored.startsWith("transformer.") && !stored.startsWith("lm_head.")) {
             return "transformer." + stored;
+        }
+        if (model instanceof org.sparseft.model.OptConfig && stored.startsWith("decoder.")) {
+            return "model." + stored;
         }
         return stored;
     }

@@ -8,6 +8,7 @@ import org.sparseft.io.Json;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.OptConfig;
 import org.sparseft.model.ops.Rope;
 
 import java.util.List;
@@ -19,7 +20,7 @@ import java.util.List;
 public record HfConfig(ModelConfig model, ObjectNode json, String source) {
 
     /** The model_type values sparseft reads, as error messages list them. */
-    public static final List<String> MODEL_TYPES = List.of("gpt2", "llama", "mistral", "qwen2", "qwen3");
+    public static final List<String> MODEL_TYPES = List.of("gpt2", "llama", "mistral", "qwen2", "qwen3", "opt");
 
     public HfConfig {
         json = json.deepCopy();
@@ -59,6 +60,9 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
                         f.optionalDouble("layer_norm_epsilon", 1e-5),
                         f.optionalString("activation_function", "gelu_new"),
                         f.optionalBoolean("tie_word_embeddings", true));
+            }
+            if (type.equals("opt")) {
+                return opt(f, source);
             }
             LlamaConfig.Family family = LlamaConfig.Family.of(type);
             if (family != null) {
@@ -134,6 +138,25 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
                 Math.min(firstWindowed, layers));
     }
 
+    /** OPT, with the defaults of transformers' OPTConfig; what its modeling code cannot switch off is refused. */
+    private static OptConfig opt(JsonFields f, String source) {
+        String act = f.optionalString("activation_function", "relu");
+        if (!act.equals("relu")) {
+            throw BadInputException.at(source, "field 'activation_function' must be \"relu\", was \"" + act + "\"");
+        }
+        if (!f.optionalBoolean("layer_norm_elementwise_affine", true) || !f.optionalBoolean("enable_bias", true)) {
+            throw BadInputException.at(source, "fields 'layer_norm_elementwise_affine' and 'enable_bias' must be true"
+                    + " (every released OPT has them); sparseft does not implement OPT without norm scales or biases");
+        }
+        int d = f.requiredInt("hidden_size");
+        boolean pre = f.optionalBoolean("do_layer_norm_before", true);
+        return new OptConfig(f.requiredInt("vocab_size"), f.optionalInt("max_position_embeddings", 2048), d,
+                f.requiredInt("ffn_dim"), f.requiredInt("num_hidden_layers"), f.requiredInt("num_attention_heads"),
+                f.optionalInt("word_embed_proj_dim", d), pre,
+                pre && !f.optionalBoolean("_remove_final_layer_norm", false),
+                f.optionalBoolean("tie_word_embeddings", true));
+    }
+
     /** The first sliding layer of {@code layer_types}, which sparseft reads as full layers, then sliding ones. */
     private static int windowedFrom(List<String> layerTypes, int layers, String source) {
         if (layerTypes.size() != layers) {
@@ -196,6 +219,22 @@ public record HfConfig(ModelConfig model, ObjectNode json, String source) {
             j.put("layer_norm_epsilon", g.layerNormEpsilon());
             j.put("activation_function", g.activation());
             j.put("tie_word_embeddings", g.tieWordEmbeddings());
+        } else if (model instanceof OptConfig o) {
+            j.putArray("architectures").add("OPTForCausalLM");
+            j.put("model_type", "opt");
+            j.put("vocab_size", o.vocabSize());
+            j.put("max_position_embeddings", o.maxPositions());
+            j.put("hidden_size", o.hiddenSize());
+            j.put("ffn_dim", o.ffnDim());
+            j.put("num_hidden_layers", o.numLayers());
+            j.put("num_attention_heads", o.numHeads());
+            j.put("word_embed_proj_dim", o.wordEmbedProjDim());
+            j.put("do_layer_norm_before", o.layerNormBefore());
+            j.put("_remove_final_layer_norm", o.layerNormBefore() && !o.finalLayerNorm());
+            j.put("activation_function", "relu");
+            j.put("enable_bias", true);
+            j.put("layer_norm_elementwise_affine", true);
+            j.put("tie_word_embeddings", o.tieWordEmbeddings());
         } else if (model instanceof LlamaConfig l) {
             j.putArray("architectures").add(l.family().architecture());
             j.put("model_type", l.modelType());

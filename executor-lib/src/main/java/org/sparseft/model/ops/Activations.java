@@ -3,7 +3,7 @@ package org.sparseft.model.ops;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
-/** GELU (tanh form, GPT-2's {@code gelu_new}) and SwiGLU (LLaMA's {@code silu(gate) · up}). */
+/** GELU (tanh form, GPT-2's {@code gelu_new}), SwiGLU (LLaMA's {@code silu(gate) · up}) and ReLU (OPT's). */
 public final class Activations {
     private static final double C = Math.sqrt(2.0 / Math.PI);
     private static final double A = 0.044715;
@@ -30,6 +30,16 @@ public final class Activations {
         INDArray sech2 = t.mul(t).rsubi(1.0);                                 // 1 − t²
         INDArray d = sech2.muli(inner).muli(x).muli(0.5).addi(t.addi(1.0).muli(0.5));
         return d.muli(dy);
+    }
+
+    /** max(x, 0). */
+    public static INDArray relu(INDArray x) {
+        return Transforms.relu(x, true);
+    }
+
+    /** dx = dy where the saved input was positive, 0 elsewhere. */
+    public static INDArray reluBackward(INDArray x, INDArray dy) {
+        return x.gt(0).castTo(x.dataType()).muli(dy);
     }
 
     /** silu(gate) · up. */

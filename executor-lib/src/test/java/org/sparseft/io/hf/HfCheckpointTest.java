@@ -12,6 +12,7 @@ import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
+import org.sparseft.model.OptConfig;
 import org.sparseft.model.ops.Rope;
 import org.sparseft.testing.TinyCheckpoints;
 
@@ -225,6 +226,38 @@ class HfCheckpointTest {
         for (LlamaConfig c : List.of(llama31, mistral, qwen2, sliding, qwen3)) {
             assertEquals(c, HfConfig.parse(HfConfig.of(c, "float32").toJsonText(), "written").model(),
                     "the config.json sparseft writes reads back the same: " + c);
+        }
+    }
+
+    @Test
+    void optReadsItsFieldsAndItsOriginalTensorNames() throws Exception {
+        OptConfig opt350 = (OptConfig) HfConfig.parse("{\"model_type\":\"opt\",\"vocab_size\":50272,"
+                + "\"hidden_size\":1024,\"ffn_dim\":4096,\"num_hidden_layers\":24,\"num_attention_heads\":16,"
+                + "\"word_embed_proj_dim\":512,\"do_layer_norm_before\":false}", "config.json").model();
+        assertEquals(new OptConfig(50272, 2048, 1024, 4096, 24, 16, 512, false, false, true), opt350);
+        assertArrayEquals(new long[] {2050, 1024}, opt350.expectedTensors().get("model.decoder.embed_positions.weight"),
+                "two rows beyond the positions: OPT's offset");
+        assertArrayEquals(new long[] {512, 1024}, opt350.expectedTensors().get("model.decoder.project_out.weight"));
+        assertFalse(opt350.expectedTensors().containsKey("model.decoder.final_layer_norm.weight"));
+        assertEquals(opt350, HfConfig.parse(HfConfig.of(opt350, "float16").toJsonText(), "w").model());
+        BadInputException e = assertThrows(BadInputException.class, () -> HfConfig.parse("{\"model_type\":\"opt\","
+                + "\"vocab_size\":10,\"hidden_size\":8,\"ffn_dim\":8,\"num_hidden_layers\":1,"
+                + "\"num_attention_heads\":2,\"activation_function\":\"gelu\"}", "config.json"));
+        assertTrue(e.getMessage().contains("'activation_function'"), e.getMessage());
+
+        // the original checkpoints name tensors as OPTModel does ("decoder."); they load under the canonical names
+        OptConfig cfg = TinyCheckpoints.opt();
+        String d = tmp.resolve("opt-original").toString();
+        List<SafetensorsWriter.Entry> renamed = new java.util.ArrayList<>();
+        for (SafetensorsWriter.Entry t : TinyCheckpoints.randomTensors(cfg, DType.F16, 3)) {
+            renamed.add(new SafetensorsWriter.Entry(t.name().replaceFirst("^model\\.", ""), t.dtype(), t.shape(),
+                    t.bytes()));
+        }
+        HfCheckpointWriter.write(storage, d, HfConfig.of(cfg, "float16"), renamed, Map.of(), Map.of(), 0, true);
+        try (HfCheckpoint c = HfCheckpoint.open(storage, d)) {
+            c.validateAgainstConfig();
+            assertTrue(c.tensorNames().contains("decoder.layers.0.fc1.weight"));
+            assertEquals(cfg.parameterCount(), c.parameters(org.nd4j.linalg.api.buffer.DataType.FLOAT).count());
         }
     }
 
