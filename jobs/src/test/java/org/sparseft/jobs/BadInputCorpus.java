@@ -370,6 +370,9 @@ public final class BadInputCorpus {
                 + " --recover-lr 0", "--recover-lr 0.0", "positive");
         pruneCase("prune-recover-batch-zero", prune + " --method magnitude --pattern 2:4 --recover-steps 2"
                 + " --recover-batch 0", "--recover-batch 0", "at least 1");
+        pruneCase("prune-tokenizer-beyond-model-vocabulary", prune.replace("--tokens", "--tokenizer byte --calib")
+                + " --method wanda --sparsity 0.5", "tokenizer byte has 257 tokens", "more than the model's vocabulary",
+                "vocab_size");
         pruneCase("prune-recover-holdout-negative", prune + " --method wanda --sparsity 0.5 --recover-steps 2"
                 + " --recover-holdout -4", "--recover-holdout -4", "expected 0 (none) or more");
         pruneCase("prune-recover-option-without-steps", prune + " --method wanda --sparsity 0.5 --recover-lr 1e-4",

@@ -113,6 +113,11 @@ public record DataInput(Kind kind, String uri, String format, String textField, 
             TokenBlocks.Result r = TokenBlocks.blocks(seqs, seqLen);
             return new Blocks(r.blocks(), r.count(), r.sequences(), "sequences");
         }
+        int tokens = Tokenizers.load(SparkSessions.storage(spark), tokenizer).vocabSize();
+        if (tokens > vocabSize) { // ids the embedding has no row for
+            throw new org.sparseft.BadInputException("tokenizer " + tokenizer + " has " + tokens + " tokens, more than"
+                    + " the model's vocabulary of " + vocabSize + " (config.json vocab_size)");
+        }
         progress.step("reading and tokenizing " + uri + " with " + tokenizer);
         var docs = TextSource.documents(spark, uri, TextFormat.parse(format, uri), textField);
         TokenBlocks.Result r = TokenBlocks.blocks(TokenBlocks.tokenize(docs, tokenizer), seqLen);
