@@ -49,6 +49,8 @@ class RunCommandTest {
               method: wanda
               pattern: "2:4"
               nsamples: 4
+              update: obs
+              recover-steps: 2
             finetune:
               method: pst
               sparsity: 0.5
@@ -78,6 +80,8 @@ class RunCommandTest {
         }
         JsonNode report = new ObjectMapper().readTree(run.resolve("report.json").toFile());
         assertEquals(5, report.get("stages").size());
+        assertEquals("wanda + obs update + block-wise recovery (2 steps)",
+                report.get("stages").get(1).get("method").asText(), "the levers as the report names them");
         JsonNode ppl = report.get("stages").get(3).get("perplexity");
         assertTrue(ppl.has("dense") && ppl.has("prune") && ppl.has("finetune"), ppl.toString());
         double reported = new ObjectMapper().readTree(run.resolve("evaluate").resolve("finetune.json").toFile())

@@ -49,7 +49,8 @@ public record ReportFile(String recipe, String run, String model, double seconds
      * @param seconds how long it ran this time
      * @param output its output directory
      * @param configSha256 its configuration hash, or null
-     * @param method prune and finetune: the method, with " + obs update" when the kept weights were updated
+     * @param method prune and finetune: the method, with " + obs update" when the kept weights were updated and
+     *               " + block-wise recovery (K steps)" after block-wise recovery
      * @param structure prune and finetune: unstructured or N:M, with ", OWL profile" for OWL's block sparsities
      * @param globalSparsity prune and finetune: pruned over total, over every masked weight
      * @param layerSparsity prune and finetune: each decoder layer's prunable linears together, by layer

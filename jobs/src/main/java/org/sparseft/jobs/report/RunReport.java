@@ -76,7 +76,9 @@ public final class RunReport {
             if ((s.kind() == Recipe.Kind.PRUNE || s.kind() == Recipe.Kind.FINETUNE) && storage.exists(sparsityFile)) {
                 JsonNode sparsity = read(sparsityFile);
                 method = sparsity.path("method").asText()
-                        + (sparsity.has("update") ? " + " + sparsity.at("/update/method").asText() + " update" : "");
+                        + (sparsity.has("update") ? " + " + sparsity.at("/update/method").asText() + " update" : "")
+                        + (sparsity.has("recovery") ? " + block-wise recovery (" + sparsity.at("/recovery/steps").asInt()
+                        + " steps)" : "");
                 structure = sparsity.path("structure").asText() + (sparsity.has("owl") ? ", OWL profile" : "");
                 global = sparsity.path("global_sparsity").asDouble();
                 layers = layerSparsity(sparsity);
