@@ -27,7 +27,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes a pruned checkpoint in its input's exact layout: the same shard files, tensor names, order and dtypes, every
+ * Writes a pruned checkpoint in its input's exact layout: the same shard files (a single file above 5 GB is split into
+ * shards with an index, as {@code save_pretrained} writes them), tensor names, order and dtypes, every
  * kept weight's bytes untouched (unless the method updated it, as SparseGPT does) and every pruned weight exactly
  * zero, so any loader of the input reads the output.
  * Beside it: {@code masks.safetensors} (U8, 1 = kept, stored layout) and {@code sparsity.json}; {@code config.json}
@@ -124,9 +125,15 @@ public final class SparseExport {
                         storage.writeAtomically(Storage.join(tmp, name), storage.readAllBytes(Storage.join(inputDir, name)));
                     }
                 }
-                for (Map.Entry<String, List<SafetensorsWriter.Entry>> shard : byShard.entrySet()) {
-                    SafetensorsWriter.write(storage, Storage.join(tmp, shard.getKey()), shard.getValue(),
-                            in.shardMetadata(shard.getKey()));
+                if (oversizedSingleFile(byShard)) { // split as save_pretrained would have written it
+                    String only = byShard.keySet().iterator().next();
+                    HfCheckpointWriter.writeWeights(storage, tmp, byShard.get(only), in.shardMetadata(only),
+                            HfCheckpointWriter.HUB_SHARD_BYTES);
+                } else {
+                    for (Map.Entry<String, List<SafetensorsWriter.Entry>> shard : byShard.entrySet()) {
+                        SafetensorsWriter.write(storage, Storage.join(tmp, shard.getKey()), shard.getValue(),
+                                in.shardMetadata(shard.getKey()));
+                    }
                 }
                 for (Map.Entry<String, List<SafetensorsWriter.Entry>> extra : extraFiles.entrySet()) {
                     SafetensorsWriter.write(storage, Storage.join(tmp, extra.getKey()), extra.getValue(),
@@ -145,6 +152,18 @@ public final class SparseExport {
     }
 
     private static final String QUANTIZATION_CONFIG = "quantization_config";
+
+    /** One {@code model.safetensors} above the hub's 5 GB shard size: the output is sharded with an index. */
+    private static boolean oversizedSingleFile(Map<String, List<SafetensorsWriter.Entry>> byShard) {
+        if (byShard.size() != 1 || !byShard.containsKey(HfCheckpoint.WEIGHTS)) {
+            return false;
+        }
+        long bytes = 0;
+        for (SafetensorsWriter.Entry e : byShard.get(HfCheckpoint.WEIGHTS)) {
+            bytes += e.bytes().remaining();
+        }
+        return bytes > HfCheckpointWriter.HUB_SHARD_BYTES;
+    }
 
     /** A compressed-tensors block that only describes sparsity (no quantization groups), as an export writes it. */
     private static boolean sparsityOnly(JsonNode block) {

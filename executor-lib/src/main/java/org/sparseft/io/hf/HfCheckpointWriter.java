@@ -61,6 +61,15 @@ public final class HfCheckpointWriter {
         try (var out = storage.create(Storage.join(dir, HfCheckpoint.CONFIG))) {
             out.write(config.toJsonText().getBytes(StandardCharsets.UTF_8));
         }
+        writeWeights(storage, dir, tensors, metadata, maxShardBytes);
+    }
+
+    /**
+     * Writes the weights into an existing directory: {@code model.safetensors}, or shards of at most
+     * {@code maxShardBytes} tensor bytes named and indexed as {@code save_pretrained} names them.
+     */
+    public static void writeWeights(Storage storage, String dir, List<SafetensorsWriter.Entry> tensors,
+                                    Map<String, String> metadata, long maxShardBytes) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.putIfAbsent("format", "pt"); // what transformers checks before loading a safetensors file
         List<List<SafetensorsWriter.Entry>> shards = split(tensors, maxShardBytes);
