@@ -109,6 +109,19 @@ class ModelFamiliesTest {
         }
         perplexity(pruned, text);
 
+        for (String method : new String[] {"magnitude", "wanda", "dsnot"}) { // the other one-shot methods
+            Path out = tmp.resolve(family + "-" + method);
+            Cli r = Cli.run("prune", "--model", in.toString(), "--out", out.toString(), "--method", method,
+                    "--sparsity", "0.5", "--calib", text.toString(), "--nsamples", "4", "--seqlen", "16",
+                    "--master", "local[2]");
+            assertEquals(0, r.exitCode(), method + ": " + r);
+            assertEquals(0.5, new ObjectMapper().readTree(out.resolve("sparsity.json").toFile())
+                    .get("global_sparsity").asDouble(), 0.01, method);
+            try (HfCheckpoint b = HfCheckpoint.open(storage, out.toString())) {
+                b.validateAgainstConfig();
+            }
+        }
+
         for (String[] method : new String[][] {{"ast", "--pattern", "2:4"}, {"pst", "--sparsity", "0.5"}}) {
             Path out = tmp.resolve(family + "-" + method[0]);
             Cli r = Cli.run("finetune", "--model", in.toString(), "--out", out.toString(), "--method", method[0],
