@@ -74,6 +74,49 @@ class SparsityTest {
         assertTrue(maxPruned <= minKept);
     }
 
+    /** A stable sort of each segment's indices by score, the first k pruned: the definition the selection follows. */
+    private static float[] bySorting(float[] s, int segment, int k) {
+        float[] keep = new float[s.length];
+        java.util.Arrays.fill(keep, 1f);
+        for (int from = 0; from < s.length; from += segment) {
+            final int f = from;
+            Integer[] order = new Integer[segment];
+            for (int i = 0; i < segment; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Float.compare(s[f + a], s[f + b]) != 0
+                    ? Float.compare(s[f + a], s[f + b]) : Integer.compare(a, b));
+            for (int i = 0; i < k; i++) {
+                keep[f + order[i]] = 0f;
+            }
+        }
+        return keep;
+    }
+
+    @Test
+    void partialSelectionPrunesWhatAStableSortWouldOnScoresFullOfTies() {
+        java.util.Random r = new java.util.Random(11);
+        for (int trial = 0; trial < 20; trial++) {
+            int rows = 1 + r.nextInt(40);
+            int cols = 32 * (1 + r.nextInt(8));
+            int distinct = trial % 2 == 0 ? 3 : 1000; // many ties, or few
+            float[] s = new float[rows * cols];
+            for (int i = 0; i < s.length; i++) {
+                s[i] = r.nextInt(distinct) - distinct / 2;
+            }
+            INDArray scores = Nd4j.create(s, new long[] {rows, cols}, 'c');
+            int k = r.nextInt(cols + 1);
+            assertArrayEquals(bySorting(s, cols, k), MaskSelection.perRow(scores, k).data().asFloat(), "per row");
+            for (int[] nm : new int[][] {{2, 4}, {4, 8}, {1, 4}, {16, 32}}) { // 32: beyond the pairwise ranking
+                assertArrayEquals(bySorting(s, nm[1], nm[0]), MaskSelection.perGroup(scores, nm[0], nm[1]).data()
+                        .asFloat(), nm[0] + ":" + nm[1]);
+            }
+            long kAll = r.nextInt(s.length + 1);
+            assertArrayEquals(bySorting(s, s.length, (int) kAll), MaskSelection.whole(scores, kAll).data().asFloat(),
+                    "whole matrix");
+        }
+    }
+
     @Test
     void wandaScoresAHandComputedFourBySixExample() {
         INDArray w = m(new float[][] {
