@@ -190,10 +190,10 @@ public final class BadInputCorpus {
         // formats beyond the hand-written byte-level BPE go to Hugging Face's library, which names what it cannot read
         tokenizerCase("tok-unsupported-model", Tokenizers.TOKENIZER_JSON,
                 bytesJson.replace("\"type\" : \"BPE\"", "\"type\" : \"Unigram\""), tokenize, "tokenizer.json",
-                "cannot read it");
+                "cannot read it", "model Unigram");
         tokenizerCase("tok-unknown-normalizer", Tokenizers.TOKENIZER_JSON,
                 bytesJson.replace("\"normalizer\" : null", "\"normalizer\" : {\"type\" : \"Fancy\"}"), tokenize,
-                "tokenizer.json", "cannot read it");
+                "tokenizer.json", "cannot read it", "normalizer Fancy");
         tokenizerCase("tok-missing-byte-symbols", Tokenizers.TOKENIZER_JSON,
                 bytesJson.replace("\"!\" : 33,", ""), tokenize, "lacks the byte symbol for 0x21");
         tokenizerCase("tok-bad-merge-entry", Tokenizers.TOKENIZER_JSON,

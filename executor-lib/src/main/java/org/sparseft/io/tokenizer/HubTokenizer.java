@@ -52,7 +52,8 @@ public final class HubTokenizer implements Tokenizer {
             t = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), Map.of("addSpecialTokens", "false",
                     "truncation", "false", "padding", "false"));
         } catch (IOException | RuntimeException e) {
-            throw BadInputException.at(source, "Hugging Face's tokenizers library cannot read it: " + e.getMessage());
+            throw BadInputException.at(source, "Hugging Face's tokenizers library cannot read it (" + components(
+                    tokenizerJson) + "): " + e.getMessage());
         }
         Map<String, Integer> ids = tokenIds(tokenizerJson);
         int vocab = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
@@ -72,6 +73,18 @@ public final class HubTokenizer implements Tokenizer {
         return new HubTokenizer(t, vocab, before.stream().mapToInt(Integer::intValue).toArray(),
                 after.stream().mapToInt(Integer::intValue).toArray(), Collections.unmodifiableMap(files),
                 "tokenizer.json (" + model + ", Hugging Face tokenizers), " + vocab + " tokens");
+    }
+
+    /** "normalizer Fancy, pre_tokenizer ByteLevel, model BPE": the components a file names, for messages. */
+    private static String components(JsonNode root) {
+        List<String> named = new ArrayList<>();
+        for (String c : List.of("normalizer", "pre_tokenizer", "model", "post_processor", "decoder")) {
+            JsonNode type = root.path(c).path("type");
+            if (type.isTextual()) {
+                named.add(c + " " + type.asText());
+            }
+        }
+        return named.isEmpty() ? "no typed components" : String.join(", ", named);
     }
 
     /** Every token's id: the model's vocabulary and the added tokens. */
