@@ -189,6 +189,18 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
         return ctx.effective().computeIfAbsent(name, n -> ctx.weights().of(n, params.get(n)));
     }
 
+    /** A linear {@code name} ({@code name.weight}, {@code name.bias} if the model has it), its input observed. */
+    protected INDArray linear(Context ctx, INDArray x, String name) {
+        observe(ctx, name + ".weight", x);
+        return Linear.forward(x, weight(ctx, name + ".weight"), bias(name + ".bias"));
+    }
+
+    /** {@link #linear}'s backward: accumulates its weight's (and bias's) gradient, returns the input's. */
+    protected INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Parameters grads) {
+        return Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.get(name + ".weight"),
+                gradOrNull(grads, name + ".bias"));
+    }
+
     protected INDArray bias(String name) {
         return params.names().contains(name) ? params.get(name) : null;
     }

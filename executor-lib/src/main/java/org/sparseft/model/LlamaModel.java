@@ -3,7 +3,6 @@ package org.sparseft.model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.model.ops.Activations;
 import org.sparseft.model.ops.Attention;
-import org.sparseft.model.ops.Linear;
 import org.sparseft.model.ops.Norms;
 import org.sparseft.model.ops.Rope;
 import org.sparseft.numerics.Workspaces;
@@ -63,16 +62,6 @@ public final class LlamaModel extends DecoderModel {
         INDArray perHead = dy.dup('c').reshape('c', dy.length() / cfg.headDim(), cfg.headDim());
         return Norms.rmsNormBackward(perHead, params.get(name), saved, grads.get(name))
                 .reshape('c', dy.rows(), dy.columns());
-    }
-
-    private INDArray linear(Context ctx, INDArray x, String name) {
-        observe(ctx, name + ".weight", x);
-        return Linear.forward(x, weight(ctx, name + ".weight"), bias(name + ".bias"));
-    }
-
-    private INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Parameters grads) {
-        return Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.get(name + ".weight"),
-                gradOrNull(grads, name + ".bias"));
     }
 
     @Override

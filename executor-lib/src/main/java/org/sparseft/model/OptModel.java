@@ -75,16 +75,6 @@ public final class OptModel extends DecoderModel {
         return new Attention.Shape(ctx.batch(), ctx.seqLen(), cfg.numHeads(), cfg.numHeads(), cfg.headDim());
     }
 
-    private INDArray linear(Context ctx, INDArray x, String name) {
-        observe(ctx, name + ".weight", x);
-        return Linear.forward(x, weight(ctx, name + ".weight"), params.get(name + ".bias"));
-    }
-
-    private INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Parameters grads) {
-        return Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.get(name + ".weight"),
-                grads.get(name + ".bias"));
-    }
-
     private INDArray norm(INDArray x, String name, Norms.Saved[] saved) {
         return Norms.layerNorm(x, params.get(name + ".weight"), params.get(name + ".bias"), OptConfig.LAYER_NORM_EPS,
                 saved);

@@ -30,7 +30,12 @@ class FinetuneCommandTest {
     private final Storage storage = HadoopStorage.withDefaults();
 
     private Path text() throws Exception {
-        Path text = tmp.resolve("train.txt");
+        return text(tmp);
+    }
+
+    /** 60 short lines of training text in {@code dir}: enough blocks of 16 byte tokens for a few steps. */
+    static Path text(Path dir) throws Exception {
+        Path text = dir.resolve("train.txt");
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 60; i++) {
             sb.append("Sentence ").append(i % 7).append(" about juries, elections and the city.\n");

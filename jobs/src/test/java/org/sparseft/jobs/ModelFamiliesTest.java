@@ -15,7 +15,6 @@ import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.testing.TinyCheckpoints;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
@@ -46,16 +45,6 @@ class ModelFamiliesTest {
         };
     }
 
-    private Path text() throws Exception {
-        Path text = tmp.resolve("train.txt");
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < 60; i++) {
-            sb.append("Sentence ").append(i % 7).append(" about juries, elections and the city.\n");
-        }
-        Files.writeString(text, sb.toString());
-        return text;
-    }
-
     private static double perplexity(Path model, Path text) {
         Cli r = Cli.run("evaluate", "--model", model.toString(), "--data", text.toString(), "--seqlen", "16",
                 "--master", "local[1]");
@@ -70,7 +59,7 @@ class ModelFamiliesTest {
     @ValueSource(strings = {"mistral", "qwen2", "qwen3", "llama31", "opt", "opt350"})
     void everyJobRunsOnTheFamilyAndItsOutputsLoad(String family) throws Exception {
         ModelConfig cfg = config(family);
-        Path text = text();
+        Path text = FinetuneCommandTest.text(tmp);
         Path in = tmp.resolve(family);
         TinyCheckpoints.write(storage, in.toString(), cfg, DType.BF16, 0, 11);
         double dense = perplexity(in, text);

@@ -107,15 +107,15 @@ final class JsonFields {
         if (v == null) {
             return null;
         }
+        if (!v.isArray()) {
+            throw wrong(field, "a list of strings", v);
+        }
         java.util.List<String> out = new java.util.ArrayList<>();
         for (JsonNode e : v) {
             if (!e.isTextual()) {
                 throw wrong(field, "a list of strings", v);
             }
             out.add(e.textValue());
-        }
-        if (!v.isArray()) {
-            throw wrong(field, "a list of strings", v);
         }
         return out;
     }

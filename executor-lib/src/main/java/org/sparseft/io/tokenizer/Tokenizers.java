@@ -45,8 +45,8 @@ public final class Tokenizers {
         String tj = Storage.join(spec, TOKENIZER_JSON);
         if (storage.exists(tj)) {
             byte[] bytes = storage.readAllBytes(tj);
-            String text = new String(bytes, StandardCharsets.UTF_8);
-            return byteLevel(readJson(text, tj)) ? fromTokenizerJson(text, tj) : hub(storage, spec);
+            JsonNode root = readJson(new String(bytes, StandardCharsets.UTF_8), tj);
+            return byteLevel(root) ? fromTokenizerJson(root, tj) : hub(storage, spec, bytes, root);
         }
         String vj = Storage.join(spec, VOCAB_JSON);
         String mt = Storage.join(spec, MERGES_TXT);
@@ -61,9 +61,9 @@ public final class Tokenizers {
     /**
      * Whether a {@code tokenizer.json} is the byte-level BPE the hand-written {@link ByteLevelBpe} reads (GPT-2 and
      * LLaMA-3 style: no normalizer, no byte fallback, a ByteLevel pre-tokenizer alone or after a Split, added tokens
-     * without strip flags, no special-token template); every other format goes to Hugging Face's own library ({@link HubTokenizer}). Both give
-     * the same ids where both apply; the hand-written one needs no native library and starts faster
-     * (docs/results.md).
+     * without strip flags, no special-token template); every other format goes to Hugging Face's own library
+     * ({@link HubTokenizer}). Both give the same ids where both apply; the library is faster, the hand-written one
+     * delimits documents with {@code <|endoftext|>} as every recorded figure was measured (docs/results.md).
      */
     public static boolean byteLevel(JsonNode root) {
         JsonNode model = root.path("model");
@@ -98,7 +98,12 @@ public final class Tokenizers {
     public static HubTokenizer hub(Storage storage, String dir) throws IOException {
         String tj = Storage.join(dir, TOKENIZER_JSON);
         byte[] bytes = storage.readAllBytes(tj);
-        JsonNode root = readJson(new String(bytes, StandardCharsets.UTF_8), tj);
+        return hub(storage, dir, bytes, readJson(new String(bytes, StandardCharsets.UTF_8), tj));
+    }
+
+    /** As {@link #hub(Storage, String)}, with {@code tokenizer.json} already read and parsed. */
+    private static HubTokenizer hub(Storage storage, String dir, byte[] bytes, JsonNode root) throws IOException {
+        String tj = Storage.join(dir, TOKENIZER_JSON);
         String tc = Storage.join(dir, TOKENIZER_CONFIG_JSON);
         byte[] configBytes = storage.exists(tc) ? storage.readAllBytes(tc) : null;
         JsonNode config = configBytes == null ? null : readJson(new String(configBytes, StandardCharsets.UTF_8), tc);
@@ -143,7 +148,10 @@ public final class Tokenizers {
     }
 
     public static ByteLevelBpe fromTokenizerJson(String text, String source) {
-        JsonNode root = readJson(text, source);
+        return fromTokenizerJson(readJson(text, source), source);
+    }
+
+    private static ByteLevelBpe fromTokenizerJson(JsonNode root, String source) {
         JsonNode model = root.get("model");
         if (model == null || !model.isObject()) {
             throw BadInputException.at(source, "field 'model' missing or not an object");

@@ -67,7 +67,8 @@ public final class Attention {
         INDArray scores = Nd4j.create(q.dataType(), (long) s.batch() * s.heads(), s.seqLen(), s.seqLen());
         Nd4j.matmul(qh, kx, scores, false, true, false);
         scores.muli(1.0 / Math.sqrt(s.headDim()));
-        Nd4j.getExecutioner().exec(new BroadcastAddOp(scores, mask(s.seqLen(), s.window(), q.dataType()), scores, 1, 2));
+        Nd4j.getExecutioner().exec(new BroadcastAddOp(scores, mask(s.seqLen(), s.window(), q.dataType()), scores, 1,
+                2));
         INDArray probs = Nd4j.create(q.dataType(), scores.shape());
         Nd4j.exec(new SoftMax(scores, probs, 2));
         INDArray out = Nd4j.create(q.dataType(), qh.shape());

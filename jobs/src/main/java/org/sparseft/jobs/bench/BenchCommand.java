@@ -15,7 +15,8 @@ import java.util.concurrent.Callable;
 
 /** {@code sparseft bench ...}: benchmarks that print tables (speed targets live here, not in unit tests). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
-        subcommands = {BenchCommand.Tokenizers.class, BenchCommand.Engine.class, BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
+        subcommands = {BenchCommand.Tokenizers.class, BenchCommand.Engine.class,
+                BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
                 BenchCommand.MaskSearch.class, BenchCommand.Prune.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
