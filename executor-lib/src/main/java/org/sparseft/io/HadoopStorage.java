@@ -23,8 +23,8 @@ import java.util.List;
 
 /**
  * {@link Storage} over Hadoop's {@link FileSystem}: the only class of the numeric core that sees Hadoop types.
- * Local files are memory-mapped for reading (a checkpoint larger than the heap is read tensor by tensor);
- * other schemes use positioned reads.
+ * Every file is read with positioned reads of the requested range (a checkpoint larger than the heap is read tensor
+ * by tensor).
  */
 public final class HadoopStorage implements Storage {
     private final Configuration conf;
@@ -65,7 +65,7 @@ public final class HadoopStorage implements Storage {
         }
         if (fs instanceof RawLocalFileSystem local) {
             File file = local.pathToFile(path);
-            return new MappedInput(file, p);
+            return new LocalInput(file, p);
         }
         org.apache.hadoop.fs.FSDataInputStream in = fs.open(path);
         // A file still open for writing (a metrics log whose writer was killed): the NameNode's length stops at
@@ -217,14 +217,20 @@ public final class HadoopStorage implements Storage {
         }
     }
 
-    /** Local file: each read maps the requested region, so nothing is copied onto the heap. */
-    private static final class MappedInput implements RandomAccessInput {
+    /**
+     * Local file: positioned reads into a heap buffer, in chunks. Not memory-mapped: a mapped region's pages stay in
+     * the process's resident set until the garbage collector drops the mapping, so reading a checkpoint tensor by
+     * tensor through mappings grows the resident set towards the whole file; and chunks keep the JDK's per-thread
+     * cache of temporary direct buffers small.
+     */
+    private static final class LocalInput implements RandomAccessInput {
+        private static final int CHUNK = 8 << 20;
         private final RandomAccessFile file;
         private final FileChannel channel;
         private final long length;
         private final String name;
 
-        MappedInput(File f, String name) throws IOException {
+        LocalInput(File f, String name) throws IOException {
             RandomAccessFile raf = new RandomAccessFile(f, "r");
             try {
                 this.channel = raf.getChannel();
@@ -248,7 +254,14 @@ public final class HadoopStorage implements Storage {
             if (len == 0) {
                 return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
             }
-            return channel.map(FileChannel.MapMode.READ_ONLY, position, len).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(len);
+            while (b.hasRemaining()) {
+                b.limit(Math.min(len, b.position() + CHUNK));
+                if (channel.read(b, position + b.position()) < 0) {
+                    throw new EOFException(name + ": ended at byte " + (position + b.position()));
+                }
+            }
+            return b.flip().order(ByteOrder.LITTLE_ENDIAN);
         }
 
         @Override

@@ -84,8 +84,8 @@ public interface Storage {
         long length();
 
         /**
-         * The bytes [position, position + length) as a little-endian buffer: a memory-mapped slice on local
-         * files, a heap copy elsewhere. Fails with EOFException if the range passes the end.
+         * The bytes [position, position + length) as a little-endian heap buffer. Fails with EOFException if the
+         * range passes the end.
          */
         java.nio.ByteBuffer read(long position, int length) throws IOException;
 

@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
 
 /**
  * A Hugging Face checkpoint directory opened for reading: {@code config.json} plus {@code model.safetensors} or the
- * shards listed in {@code model.safetensors.index.json}. Tensors are read one at a time (memory-mapped on local
- * files), so a checkpoint larger than the heap can be processed.
+ * shards listed in {@code model.safetensors.index.json}. Tensors are read one at a time, on demand, so a checkpoint
+ * larger than memory can be processed block by block ({@link #tensors}).
  *
  * <p>Names are kept as stored. GPT-2 checkpoints saved without the {@code transformer.} prefix (as OpenAI's
  * originals) are also found by their canonical, prefixed names.

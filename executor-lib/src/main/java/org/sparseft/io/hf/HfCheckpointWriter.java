@@ -80,7 +80,7 @@ public final class HfCheckpointWriter {
         ObjectNode index = Json.MAPPER.createObjectNode();
         long total = 0;
         for (SafetensorsWriter.Entry e : tensors) {
-            total += e.bytes().remaining();
+            total += e.byteSize();
         }
         index.putObject("metadata").put("total_size", total);
         ObjectNode weightMap = index.putObject("weight_map");
@@ -103,7 +103,7 @@ public final class HfCheckpointWriter {
         List<SafetensorsWriter.Entry> current = new ArrayList<>();
         long size = 0;
         for (SafetensorsWriter.Entry e : tensors) {
-            long b = e.bytes().remaining();
+            long b = e.byteSize();
             if (maxShardBytes > 0 && !current.isEmpty() && size + b > maxShardBytes) {
                 shards.add(current);
                 current = new ArrayList<>();

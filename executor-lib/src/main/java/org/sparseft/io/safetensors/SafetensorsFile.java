@@ -233,7 +233,7 @@ public final class SafetensorsFile implements Closeable {
         return metadata;
     }
 
-    /** The tensor's stored bytes (little-endian); a memory-mapped view on local files. */
+    /** The tensor's stored bytes (little-endian), read now. */
     public ByteBuffer rawBytes(String name) throws IOException {
         TensorInfo t = info(name);
         if (t.byteSize() > Integer.MAX_VALUE) {

@@ -26,10 +26,33 @@ public final class SafetensorsWriter {
     private SafetensorsWriter() {
     }
 
-    /** A tensor to write: its bytes are little-endian values of {@code dtype}. */
-    public record Entry(String name, DType dtype, long[] shape, ByteBuffer bytes) {
+    /**
+     * A tensor to write: its bytes are little-endian values of {@code dtype}, given or produced when the writer
+     * reaches the tensor, so a file larger than memory is written one tensor at a time.
+     */
+    public record Entry(String name, DType dtype, long[] shape, Content content) {
+        /** Produces the tensor's bytes when it is written (and again each time it is asked for). */
+        @FunctionalInterface
+        public interface Content {
+            ByteBuffer bytes() throws IOException;
+        }
+
         public Entry {
             shape = shape.clone();
+            Math.multiplyExact(TensorInfo.numel(shape), dtype.bytes()); // refuses a shape too large to address
+        }
+
+        /** A tensor whose bytes are already in memory. */
+        public Entry(String name, DType dtype, long[] shape, ByteBuffer bytes) {
+            this(name, dtype, shape, constant(name, dtype, shape, bytes));
+        }
+
+        private static Content constant(String name, DType dtype, long[] shape, ByteBuffer bytes) {
+            checkSize(name, dtype, shape, bytes);
+            return () -> bytes;
+        }
+
+        private static void checkSize(String name, DType dtype, long[] shape, ByteBuffer bytes) {
             long expected = Math.multiplyExact(TensorInfo.numel(shape), dtype.bytes());
             if (bytes.remaining() != expected) {
                 throw new IllegalArgumentException("tensor '" + name + "': " + bytes.remaining()
@@ -39,6 +62,22 @@ public final class SafetensorsWriter {
 
         public static Entry ofFloats(String name, DType dtype, long[] shape, float[] values) {
             return new Entry(name, dtype, shape, TensorCodec.encodeFloats(values, dtype));
+        }
+
+        /** The number of bytes the tensor takes: its shape's element count times its dtype's size. */
+        public long byteSize() {
+            return TensorInfo.numel(shape) * dtype.bytes();
+        }
+
+        /** The tensor's bytes (produced now if they are produced on demand), checked against its shape. */
+        public ByteBuffer bytes() {
+            try {
+                ByteBuffer b = content.bytes();
+                checkSize(name, dtype, shape, b);
+                return b;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
     }
 
@@ -51,7 +90,12 @@ public final class SafetensorsWriter {
             out.write(header);
             WritableByteChannel channel = Channels.newChannel(out);
             for (Entry e : tensors) {
-                ByteBuffer b = e.bytes().duplicate();
+                ByteBuffer b;
+                try {
+                    b = e.bytes().duplicate();
+                } catch (java.io.UncheckedIOException failed) {
+                    throw failed.getCause();
+                }
                 while (b.hasRemaining()) {
                     channel.write(b);
                 }
@@ -78,7 +122,7 @@ public final class SafetensorsWriter {
             for (long d : e.shape()) {
                 shape.add(d);
             }
-            long size = e.bytes().remaining();
+            long size = e.byteSize();
             t.putArray("data_offsets").add(offset).add(offset + size);
             offset += size;
         }
