@@ -255,7 +255,7 @@ public final class HadoopStorage implements Storage {
                 return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
             }
             ByteBuffer b = ByteBuffer.allocate(len);
-            while (b.hasRemaining()) {
+            while (b.position() < len) {
                 b.limit(Math.min(len, b.position() + CHUNK));
                 if (channel.read(b, position + b.position()) < 0) {
                     throw new EOFException(name + ": ended at byte " + (position + b.position()));
