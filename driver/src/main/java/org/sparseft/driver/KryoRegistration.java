@@ -38,7 +38,8 @@ public final class KryoRegistration implements KryoRegistrator {
             org.sparseft.driver.train.Shard.class, org.sparseft.driver.train.PartialGradient.class,
             org.sparseft.driver.train.PartialState.class, org.sparseft.driver.prune.CalibrationShard.class,
             org.sparseft.driver.prune.PartialStats.class, org.sparseft.sparsity.FeatureStats.class,
-            org.sparseft.driver.prune.RecoveryShard.class, org.sparseft.driver.prune.PartialBlockGradient.class);
+            org.sparseft.driver.prune.RecoveryShard.class, org.sparseft.driver.prune.PartialBlockGradient.class,
+            org.sparseft.driver.eval.DistributedPerplexity.WindowStates.class);
 
     @Override
     public void registerClasses(Kryo kryo) {

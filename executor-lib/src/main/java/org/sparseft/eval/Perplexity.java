@@ -1,5 +1,7 @@
 package org.sparseft.eval;
 
+import org.nd4j.linalg.api.ndarray.INDArray;
+
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.numerics.Workspaces;
@@ -33,15 +35,23 @@ public final class Perplexity {
                 }
                 System.arraycopy(w, 0, tokens, i * t, t);
             }
-            CrossEntropy.Result r = Workspaces.inStep("evaluate", () -> CrossEntropy.compute(
-                    model.logits(tokens, b, t, weights), DecoderModel.shiftedTargets(tokens, b, t), false));
-            for (int i = 0; i < b; i++) {
-                double sum = 0;
-                for (int j = 0; j < t - 1; j++) {
-                    sum += r.perRow()[i * t + j];
-                }
-                out[start + i] = sum / (t - 1);
+            double[] nll = Workspaces.inStep("evaluate", () -> windowNlls(model.logits(tokens, b, t, weights),
+                    tokens, b, t));
+            System.arraycopy(nll, 0, out, start, b);
+        }
+        return out;
+    }
+
+    /** Each of {@code batch} windows' mean negative log-likelihood, from their logits. */
+    public static double[] windowNlls(INDArray logits, int[] tokens, int batch, int seqLen) {
+        CrossEntropy.Result r = CrossEntropy.compute(logits, DecoderModel.shiftedTargets(tokens, batch, seqLen), false);
+        double[] out = new double[batch];
+        for (int i = 0; i < batch; i++) {
+            double sum = 0;
+            for (int j = 0; j < seqLen - 1; j++) {
+                sum += r.perRow()[i * seqLen + j];
             }
+            out[i] = sum / (seqLen - 1);
         }
         return out;
     }

@@ -79,6 +79,11 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
         for (int l = 0; l < config().numLayers(); l++) {
             x = block(l, x, ctx, null);
         }
+        return headLogits(x);
+    }
+
+    /** Logits [rows, vocab] of the last block's output [rows, hidden]: final norm, then the LM head. */
+    public INDArray headLogits(INDArray x) {
         return Linear.forward(finalNorm(x, null), head(), null);
     }
 

@@ -68,6 +68,11 @@ public record Gpt2Config(int vocabSize, int maxPositions, int hiddenSize, int nu
     }
 
     @Override
+    public List<String> embeddingTensors() {
+        return List.of("transformer.wte.weight", "transformer.wpe.weight");
+    }
+
+    @Override
     public Map<String, long[]> layerTensors(int layer) {
         Map<String, long[]> t = new LinkedHashMap<>();
         long d = hiddenSize;

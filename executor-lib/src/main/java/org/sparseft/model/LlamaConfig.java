@@ -134,6 +134,11 @@ public record LlamaConfig(Family family, int vocabSize, int maxPositions, int hi
     }
 
     @Override
+    public List<String> embeddingTensors() {
+        return List.of("model.embed_tokens.weight");
+    }
+
+    @Override
     public Map<String, long[]> layerTensors(int layer) {
         Map<String, long[]> t = new LinkedHashMap<>();
         long d = hiddenSize;

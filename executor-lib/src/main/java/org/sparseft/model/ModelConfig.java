@@ -55,6 +55,29 @@ public sealed interface ModelConfig extends java.io.Serializable permits Gpt2Con
     Map<String, long[]> layerTensors(int layer);
 
     /**
+     * The tensors that turn token ids into block 0's input (token and position embeddings, OPT's input projection):
+     * all a layer-by-layer pass needs before the blocks.
+     */
+    List<String> embeddingTensors();
+
+    /**
+     * The tensors that turn the last block's output into logits: the final norm, OPT's output projection and the LM
+     * head (the token embedding when tied, the first of {@link #embeddingTensors()}).
+     */
+    default List<String> headTensors() {
+        List<String> out = new java.util.ArrayList<>();
+        for (String name : expectedTensors().keySet()) {
+            if (layerOf(name) < 0 && !embeddingTensors().contains(name)) {
+                out.add(name);
+            }
+        }
+        if (tieWordEmbeddings()) {
+            out.add(embeddingTensors().get(0));
+        }
+        return out;
+    }
+
+    /**
      * A config.json field that one dimension of a checkpoint tensor shows: {@code expectedTensors().get(tensor)[dim]}
      * follows from it, so a tensor of another size there means the field disagrees with the weights.
      *

@@ -90,6 +90,13 @@ public record OptConfig(int vocabSize, int maxPositions, int hiddenSize, int ffn
     }
 
     @Override
+    public List<String> embeddingTensors() {
+        return projected() ? List.of("model.decoder.embed_tokens.weight", "model.decoder.embed_positions.weight",
+                "model.decoder.project_in.weight")
+                : List.of("model.decoder.embed_tokens.weight", "model.decoder.embed_positions.weight");
+    }
+
+    @Override
     public Map<String, long[]> layerTensors(int layer) {
         Map<String, long[]> t = new LinkedHashMap<>();
         long d = hiddenSize;

@@ -19,7 +19,6 @@ import org.sparseft.model.Parameters;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -54,16 +53,16 @@ public final class SparseExport {
                                             String structure, P provenance, List<String> ignored,
                                             ExportMetadata metadata, boolean replace)
             throws IOException {
-        return write(storage, inputDir, outputDir, masks, updated, structure, provenance, ignored, metadata, Map.of(),
-                replace);
+        return write(storage, inputDir, outputDir, PrunedWeights.of(masks, updated), structure, provenance, ignored,
+                metadata, Map.of(), replace);
     }
 
     /**
-     * As {@link #write(Storage, String, String, Map, Map, String, Object, List, ExportMetadata, boolean)}, with extra
-     * safetensors files (by file name) written into the same atomic output (a method's side branch).
+     * As {@link #write(Storage, String, String, Map, Map, String, Object, List, ExportMetadata, boolean)}, with the
+     * decisions read one tensor at a time from {@code pruned} and extra safetensors files (by file name) written into
+     * the same atomic output (a method's side branch). Memory holds one tensor at a time, whatever the model's size.
      */
-    public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir,
-                                            Map<String, INDArray> masks, Map<String, INDArray> updated,
+    public static <P> SparsityFile<P> write(Storage storage, String inputDir, String outputDir, PrunedWeights pruned,
                                             String structure, P provenance, List<String> ignored,
                                             ExportMetadata metadata,
                                             Map<String, List<SafetensorsWriter.Entry>> extraFiles, boolean replace)
@@ -82,42 +81,38 @@ public final class SparseExport {
                 TensorInfo info = in.info(stored);
                 String canonical = HfCheckpoint.canonical(model, stored);
                 boolean transposed = Parameters.storedTransposed(model, canonical);
-                INDArray newValues = updated.get(canonical);
-                ByteBuffer bytes = newValues == null ? copy(in.rawBytes(stored))
-                        : TensorCodec.encodeFloats((transposed ? newValues.transpose() : newValues)
-                                .castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c').data().asFloat(),
-                                info.dtype());
-                INDArray keep = masks.get(canonical);
-                if (keep != null) {
-                    byte[] maskBytes = zeroPruned(bytes, info.dtype(), keep, transposed);
-                    long pruned = 0;
-                    for (byte b : maskBytes) {
-                        pruned += b == 0 ? 1 : 0;
-                    }
-                    totals[0] += pruned;
-                    totals[1] += maskBytes.length;
-                    perTensor.put(canonical, new SparsityFile.TensorSparsity((double) pruned / maskBytes.length,
-                            pruned, maskBytes.length));
-                    maskEntries.add(new SafetensorsWriter.Entry(stored, DType.U8, info.shape(),
-                            ByteBuffer.wrap(maskBytes)));
-                }
+                boolean masked = pruned.masked().contains(canonical);
+                long[] computeShape = transposed ? new long[] {info.shape()[1], info.shape()[0]} : info.shape();
+                // each tensor's bytes are produced when the writer reaches it, and dropped once written
                 byShard.get(in.shardOf(stored)).add(new SafetensorsWriter.Entry(stored, info.dtype(), info.shape(),
-                        bytes));
+                        () -> {
+                            float[] newValues = pruned.updated(canonical);
+                            ByteBuffer bytes = newValues == null ? in.rawBytes(stored) // a fresh buffer, ours to change
+                                    : TensorCodec.encodeFloats(transposed ? transpose(newValues, computeShape)
+                                    : newValues, info.dtype());
+                            if (masked) {
+                                zeroPruned(bytes, info.dtype(), pruned.keep(canonical), computeShape, transposed);
+                            }
+                            return bytes;
+                        }));
+                if (masked) {
+                    maskEntries.add(new SafetensorsWriter.Entry(stored, DType.U8, info.shape(), () -> {
+                        byte[] keep = pruned.keep(canonical);
+                        byte[] maskBytes = transposed ? transpose(keep, computeShape) : keep;
+                        long zeros = 0;
+                        for (byte b : maskBytes) {
+                            zeros += b == 0 ? 1 : 0;
+                        }
+                        totals[0] += zeros;
+                        totals[1] += maskBytes.length;
+                        perTensor.put(canonical, new SparsityFile.TensorSparsity((double) zeros / maskBytes.length,
+                                zeros, maskBytes.length));
+                        return ByteBuffer.wrap(maskBytes);
+                    }));
+                }
             }
-            double global = totals[1] == 0 ? 0 : (double) totals[0] / totals[1];
-            SparsityFile<P> sparsity = new SparsityFile<>(provenance, perTensor, global);
             ObjectNode config = in.config().json().deepCopy();
-            if (metadata == ExportMetadata.COMPRESSED_TENSORS) {
-                ObjectNode sparsityConfig = config.putObject(QUANTIZATION_CONFIG)
-                        .put("quant_method", "compressed-tensors").putObject("sparsity_config");
-                sparsityConfig.put("format", "dense").put("sparsity_structure", structure)
-                        .put("global_sparsity", global);
-                sparsityConfig.putArray("targets").add(model instanceof Gpt2Config ? "Conv1D" : "Linear");
-                ArrayNode ignore = sparsityConfig.putArray("ignore").add("lm_head");
-                ignored.forEach(ignore::add);
-            } else if (sparsityOnly(config.get(QUANTIZATION_CONFIG))) {
-                config.remove(QUANTIZATION_CONFIG); // an earlier export's figures, no longer true of these weights
-            }
+            List<SparsityFile<P>> written = new ArrayList<>();
             AtomicOutput.writeDirectory(storage, outputDir, replace, tmp -> {
                 for (String name : storage.list(inputDir)) {
                     if (!byShard.containsKey(name) && !name.equals(HfCheckpoint.CONFIG) && !name.equals(SlorbBranch.FILE)
@@ -139,15 +134,30 @@ public final class SparseExport {
                     SafetensorsWriter.write(storage, Storage.join(tmp, extra.getKey()), extra.getValue(),
                             Map.of("producer", "sparseft"));
                 }
+                // writing the masks counts the pruned weights, which sparsity.json and config.json report
                 SafetensorsWriter.write(storage, Storage.join(tmp, "masks.safetensors"), maskEntries,
                         Map.of("format", "pt", "meaning", "1 = kept, 0 = pruned; stored layout of each weight"));
+                double global = totals[1] == 0 ? 0 : (double) totals[0] / totals[1];
+                if (metadata == ExportMetadata.COMPRESSED_TENSORS) {
+                    ObjectNode sparsityConfig = config.putObject(QUANTIZATION_CONFIG)
+                            .put("quant_method", "compressed-tensors").putObject("sparsity_config");
+                    sparsityConfig.put("format", "dense").put("sparsity_structure", structure)
+                            .put("global_sparsity", global);
+                    sparsityConfig.putArray("targets").add(model instanceof Gpt2Config ? "Conv1D" : "Linear");
+                    ArrayNode ignore = sparsityConfig.putArray("ignore").add("lm_head");
+                    ignored.forEach(ignore::add);
+                } else if (sparsityOnly(config.get(QUANTIZATION_CONFIG))) {
+                    config.remove(QUANTIZATION_CONFIG); // an earlier export's figures, no longer true of these weights
+                }
+                SparsityFile<P> sparsity = new SparsityFile<>(provenance, perTensor, global);
+                written.add(sparsity);
                 write(storage, Storage.join(tmp, HfCheckpoint.CONFIG),
                         Json.PRETTY.writeValueAsBytes(config));
                 write(storage, Storage.join(tmp, "sparsity.json"),
                         Json.PRETTY.writeValueAsBytes(sparsity));
                 write(storage, Storage.join(tmp, HfCheckpointWriter.SUCCESS), new byte[0]);
             });
-            return sparsity;
+            return written.get(0);
         }
     }
 
@@ -160,7 +170,7 @@ public final class SparseExport {
         }
         long bytes = 0;
         for (SafetensorsWriter.Entry e : byShard.get(HfCheckpoint.WEIGHTS)) {
-            bytes += e.bytes().remaining();
+            bytes += e.byteSize();
         }
         return bytes > HfCheckpointWriter.HUB_SHARD_BYTES;
     }
@@ -177,32 +187,46 @@ public final class SparseExport {
         }
     }
 
-    private static ByteBuffer copy(ByteBuffer b) {
-        ByteBuffer c = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-        c.put(b.duplicate());
-        c.flip();
-        return c;
-    }
-
-    /** Zeroes the pruned elements' bytes in place; returns the mask (1 kept) in stored order. */
-    private static byte[] zeroPruned(ByteBuffer bytes, DType dtype, INDArray keep, boolean transposed) {
-        int out = (int) keep.rows();
-        int inFeatures = (int) keep.columns();
-        float[] k = keep.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c').data().asFloat();
-        byte[] mask = new byte[k.length];
+    /** Zeroes the pruned elements' bytes in place, given the keep-mask in compute layout. */
+    private static void zeroPruned(ByteBuffer bytes, DType dtype, byte[] keep, long[] computeShape,
+                                   boolean transposed) {
+        int out = (int) computeShape[0];
+        int inFeatures = (int) computeShape[1];
         int size = dtype.bytes();
         for (int i = 0; i < out; i++) {
             for (int j = 0; j < inFeatures; j++) {
-                int stored = transposed ? j * out + i : i * inFeatures + j;
-                if (k[i * inFeatures + j] == 0f) {
+                if (keep[i * inFeatures + j] == 0) {
+                    int stored = transposed ? j * out + i : i * inFeatures + j;
                     for (int b = 0; b < size; b++) {
                         bytes.put(stored * size + b, (byte) 0);
                     }
-                } else {
-                    mask[stored] = 1;
                 }
             }
         }
-        return mask;
+    }
+
+    /** [rows, cols] values in c order, transposed into [cols, rows]. */
+    private static float[] transpose(float[] values, long[] shape) {
+        int rows = (int) shape[0];
+        int cols = (int) shape[1];
+        float[] t = new float[values.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = values[i * cols + j];
+            }
+        }
+        return t;
+    }
+
+    private static byte[] transpose(byte[] values, long[] shape) {
+        int rows = (int) shape[0];
+        int cols = (int) shape[1];
+        byte[] t = new byte[values.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = values[i * cols + j];
+            }
+        }
+        return t;
     }
 }

@@ -53,6 +53,12 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + " train split's), scored on the same windows.")
     String unigramFrom;
 
+    @Option(names = "--model-loading", paramLabel = "auto|whole|by-block", description = "How executors hold the"
+            + " model: whole (each loads it once), by-block (the windows' states stay on the executors and the model"
+            + " passes through them one block at a time, for a model larger than an executor's memory; the same"
+            + " figures) or auto (whole when its float32 weights take at most a quarter of an executor's memory).")
+    String modelLoading;
+
     @Option(names = "--force", description = "Replace existing --out and --dump-logits files.")
     boolean force;
 
@@ -83,7 +89,8 @@ public final class EvaluateCommand implements Callable<Integer> {
             w.printf("unigram     perplexity %.4f (frequencies from %s)%n", r.unigramPerplexity(),
                     r.unigramFrom());
         }
-        w.printf("speed       %.0f tokens/s%n", r.tokensPerSecond());
+        w.printf("speed       %.0f tokens/s (model loaded %s)%n", r.tokensPerSecond(),
+                r.modelLoading().equals("whole") ? "whole on each executor" : "block by block");
         if (r.out() != null) {
             w.printf("wrote       %s%n", r.out());
         }

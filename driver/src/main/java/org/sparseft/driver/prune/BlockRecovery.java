@@ -115,7 +115,7 @@ public final class BlockRecovery {
         ModelConfig config = model.config();
         JavaRDD<RecoveryShard> targets = states.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
+            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
             float[] out = new float[s.states().length];
             int rowLen = s.seqLen() * s.hidden();
             for (int from = 0; from < s.sequences(); from += micro) {
@@ -236,7 +236,7 @@ public final class BlockRecovery {
         private PartialBlockGradient share(RecoveryShard s, Map<String, float[]> block, boolean withGradient,
                                            Chosen chosen) {
             TaskDevices.pin();
-            DecoderModel dense = ExecutorModels.get(modelPath, contentHash);
+            DecoderModel dense = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
             ModelConfig config = dense.config();
             Map<String, INDArray> tensors = Workspaces.outside(() -> {
                 Map<String, INDArray> t = new LinkedHashMap<>();

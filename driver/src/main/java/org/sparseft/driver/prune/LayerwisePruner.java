@@ -2,16 +2,23 @@ package org.sparseft.driver.prune;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.storage.StorageLevel;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.driver.exec.ExecutorModels;
+import org.sparseft.driver.exec.ExecutorStorage;
 import org.sparseft.driver.exec.OrderedJobs;
 import org.sparseft.driver.exec.TaskDevices;
 import org.sparseft.driver.train.Shard;
 import org.sparseft.model.DecoderModel;
+import org.sparseft.io.Storage;
+import org.sparseft.io.hf.HfCheckpoint;
+import org.sparseft.io.safetensors.DType;
+import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.ModelConfig;
+import org.sparseft.model.Parameters;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
@@ -21,7 +28,10 @@ import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
 
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -129,11 +139,13 @@ public final class LayerwisePruner {
     public record TensorMask(String weight, INDArray keep, INDArray updated, boolean pruned, long swaps) {
     }
 
-    /** Rounds a weight's new float32 values to what its stored dtype can hold, so executors see the exported model. */
-    public interface StoredRounding {
-        float[] round(String weight, float[] values);
-
-        StoredRounding NONE = (weight, values) -> values;
+    /**
+     * What the pruner did to one weight; its mask and values are in the run's {@link PrunedBlocks}.
+     *
+     * @param pruned false for a weight left dense on purpose (ignored)
+     * @param swaps DSnoT's prune-and-grow swaps (0 for other methods)
+     */
+    public record Decision(String weight, boolean pruned, long swaps) {
     }
 
     /**
@@ -146,14 +158,14 @@ public final class LayerwisePruner {
     }
 
     /**
-     * @param masks what was decided for each prunable weight, new values included
-     * @param recovered the new values of the blocks' other tensors (norms, biases) after block-wise recovery, compute
-     *                  layout, rounded to their stored dtype; empty without recovery
+     * @param decisions what was done to each prunable weight, block after block; masks and new values are in
+     *                  {@code blocks}
+     * @param blocks the masks and new values (pruned weights, and after recovery the blocks' norms and biases)
      * @param recovery what block-wise recovery did to each block, in block order; empty without it
      * @param owl the blocks' outlier ratios and sparsities, or null without OWL
      * @param owlSeconds wall seconds of OWL's dense pass (0 without)
      */
-    public record Result(Map<String, TensorMask> masks, Map<String, INDArray> recovered, List<BlockTiming> timings,
+    public record Result(Map<String, Decision> decisions, PrunedBlocks blocks, List<BlockTiming> timings,
                          List<BlockRecovery.Outcome> recovery, OutlierWeighting.Allocation owl, double owlSeconds) {
     }
 
@@ -174,41 +186,56 @@ public final class LayerwisePruner {
     }
 
     /**
+     * Prunes the checkpoint at {@code modelPath} block by block. Neither the driver nor an executor holds more of the
+     * model than about two blocks at a time: each reads the block it works on from the checkpoint, in its stored
+     * dtype, into float32; the decisions go to {@code blocks} as each block is done.
+     *
      * @param calibration the calibration sequences, one partition's share per {@link Shard}
-     * @param model the dense model on the driver (its weights are only read)
+     * @param storedTypes each tensor's stored dtype, by canonical name: new values are rounded to it, so executors
+     *                    compute with the exported model
+     * @param blocks where the decisions go (a directory on the output's file system)
      */
-    public static Result run(JavaSparkContext jsc, JavaRDD<Shard> calibration, String modelPath, String contentHash,
-                             DecoderModel model, Options o, StoredRounding rounding, Listener listener) {
+    public static Result run(JavaSparkContext jsc, JavaRDD<Shard> calibration, Storage storage, String modelPath,
+                             String contentHash, Map<String, DType> storedTypes, PrunedBlocks blocks, Options o,
+                             Listener listener) throws IOException {
+        try (HfCheckpoint checkpoint = HfCheckpoint.open(storage, modelPath)) {
+            return run(jsc, calibration, storage, checkpoint, contentHash, storedTypes, blocks, o, listener);
+        }
+    }
+
+    private static Result run(JavaSparkContext jsc, JavaRDD<Shard> calibration, Storage storage,
+                              HfCheckpoint checkpoint, String contentHash, Map<String, DType> storedTypes,
+                              PrunedBlocks blocks, Options o, Listener listener) throws IOException {
+        String modelPath = checkpoint.dir();
+        ModelConfig config = checkpoint.model();
         int micro = o.microBatch();
-        JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, model, micro);
+        JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, config, micro);
         OutlierWeighting.Allocation owl = null;
         double owlSeconds = 0;
         if (o.owl() != null) {
             long start = System.nanoTime();
             try {
-                owl = outliers(jsc, states, modelPath, contentHash, model, o.owl(), o.plan().fallback().ratio(),
+                owl = outliers(jsc, states, checkpoint, contentHash, o.owl(), o.plan().fallback().ratio(),
                         o.ignore(), micro, listener);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | IOException e) {
                 states.unpersist(false);
                 throw e;
             }
             owlSeconds = (System.nanoTime() - start) / 1e9;
-            o = o.withPlan(blockPlan(model, owl.sparsities()));
+            o = o.withPlan(blockPlan(config, owl.sparsities()));
         }
-        Map<String, TensorMask> masks = new LinkedHashMap<>();
-        Map<String, INDArray> recovered = new LinkedHashMap<>();
+        Map<String, Decision> decisions = new LinkedHashMap<>();
         List<BlockTiming> timings = new ArrayList<>();
         List<BlockRecovery.Outcome> recovery = new ArrayList<>();
-        int layers = model.config().numLayers();
-        Broadcast<Map<String, float[]>> previous = null;
+        int layers = config.numLayers();
         try {
             int sequences = o.recovery().enabled() ? states.map(CalibrationShard::sequences).reduce(Integer::sum) : 0;
             for (int layer = 0; layer < layers; layer++) {
                 long t0 = System.nanoTime();
                 JavaRDD<CalibrationShard> before = null;
-                if (previous != null) { // the inputs of this block: the previous block's outputs, pruned
+                if (layer > 0) { // the inputs of this block: the previous block's outputs, pruned
                     before = states;
-                    states = advance(before, modelPath, contentHash, layer - 1, previous, micro)
+                    states = advance(before, modelPath, contentHash, layer - 1, blocks.dir(), micro)
                             .persist(StorageLevel.MEMORY_AND_DISK());
                 }
                 double[] statisticsSeconds = new double[1];
@@ -216,83 +243,91 @@ public final class LayerwisePruner {
                         o.needsGram(), statisticsSeconds);
                 if (before != null) { // the new states are cached now; executors may drop the old ones
                     before.unpersist(false);
-                    previous.unpersist(true);
                 }
                 long t1 = System.nanoTime();
-                Map<String, float[]> block = decide(model, layer, stats, o, rounding, masks);
+                Parameters dense = checkpoint.block(layer, DataType.FLOAT);
+                Decided decided = decide(dense, layer, stats, o, storedTypes);
                 long t2 = System.nanoTime();
                 double recoverySeconds = 0;
                 if (o.recovery().enabled()) {
-                    BlockRecovery.Outcome r = recover(jsc, states, modelPath, contentHash, model, layer, block, o,
-                            rounding, masks, recovered, sequences);
-                    block = r.tensors();
+                    BlockRecovery.Outcome r = recover(jsc, states, modelPath, contentHash, dense, layer, decided, o,
+                            storedTypes, sequences);
                     recoverySeconds = r.seconds();
-                    recovery.add(r.withTensors(Map.of()));
+                    recovery.add(r);
                     listener.onRecovery(layer, layers, r);
                 }
+                Map<String, long[]> shapes = new LinkedHashMap<>();
+                dense.names().forEach(n -> shapes.put(n, dense.get(n).shape()));
+                blocks.write(storage, layer, decided.keep(), decided.values(), shapes, storedTypes);
+                decided.decisions().forEach(d -> decisions.put(d.weight(), d));
                 BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (t2 - t1) / 1e9,
                         recoverySeconds);
                 timings.add(timing);
                 listener.onBlock(layer, layers, timing);
-                previous = jsc.broadcast(block);
             }
         } finally {
             states.unpersist(false);
-            if (previous != null) {
-                previous.unpersist(true);
-            }
         }
-        return new Result(Collections.unmodifiableMap(masks), Collections.unmodifiableMap(recovered), timings,
-                recovery, owl, owlSeconds);
+        return new Result(Collections.unmodifiableMap(decisions), blocks, timings, recovery, owl, owlSeconds);
     }
 
     /**
-     * Block {@code layer}'s recovery from the tensors pruning left ({@code block}: its pruned weights), with the
-     * block's other tensors at their dense values; the outcome's tensors rounded to their stored dtype, the pruned
-     * weights' new values in {@code masks}, the others' in {@code recovered}.
+     * One block's decisions: what happened to each prunable weight, the keep-masks (1 kept, compute layout) of the
+     * pruned ones, and the new values (rounded to the stored dtype) of the tensors the method changed.
+     */
+    private record Decided(List<Decision> decisions, Map<String, byte[]> keep, Map<String, float[]> values) {
+    }
+
+    /**
+     * Block {@code layer}'s recovery from the tensors pruning left, with the block's other tensors at their dense
+     * values; the tensors it changed go into {@code decided}'s values, rounded to their stored dtype.
      */
     private static BlockRecovery.Outcome recover(JavaSparkContext jsc, JavaRDD<CalibrationShard> states,
-                                                 String modelPath, String contentHash, DecoderModel model, int layer,
-                                                 Map<String, float[]> block, Options o, StoredRounding rounding,
-                                                 Map<String, TensorMask> masks, Map<String, INDArray> recovered,
+                                                 String modelPath, String contentHash, Parameters dense, int layer,
+                                                 Decided decided, Options o, Map<String, DType> storedTypes,
                                                  int sequences) {
         Map<String, float[]> start = new LinkedHashMap<>();
         Map<String, INDArray> keep = new LinkedHashMap<>();
-        for (String name : model.config().layerTensors(layer).keySet()) {
-            float[] pruned = block.get(name);
-            start.put(name, pruned != null ? pruned : model.parameters().get(name).dup('c').data().asFloat());
-            TensorMask m = masks.get(name);
-            if (m != null && m.pruned()) {
-                keep.put(name, m.keep().castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT));
-            } else if (m != null) { // ignored: left dense, and so it stays
-                start.remove(name);
-            }
-        }
-        BlockRecovery.Outcome r = BlockRecovery.run(jsc, states, modelPath, contentHash, model, layer, start, keep,
-                sequences, o.microBatch(), o.recovery());
-        Map<String, float[]> rounded = new LinkedHashMap<>();
-        r.tensors().forEach((name, values) -> {
-            float[] v = rounding.round(name, values);
-            rounded.put(name, v);
-            INDArray a = Nd4j.create(v, model.parameters().get(name).shape(), 'c');
-            TensorMask m = masks.get(name);
-            if (m != null) {
-                masks.put(name, new TensorMask(name, m.keep(), a, true, m.swaps()));
-            } else {
-                recovered.put(name, a);
+        Set<String> ignored = new HashSet<>();
+        decided.decisions().forEach(d -> {
+            if (!d.pruned()) {
+                ignored.add(d.weight());
             }
         });
-        block.forEach(rounded::putIfAbsent); // ignored linears: as pruning left them
-        return r.withTensors(rounded);
+        for (String name : dense.names()) {
+            if (ignored.contains(name)) { // left dense, and so it stays
+                continue;
+            }
+            float[] values = decided.values().get(name);
+            byte[] k = decided.keep().get(name);
+            if (k != null) {
+                INDArray mask = Nd4j.createFromArray(k).castTo(DataType.FLOAT).reshape('c', dense.get(name).shape());
+                keep.put(name, mask);
+                if (values == null) {
+                    values = dense.get(name).mul(mask).dup('c').data().asFloat();
+                }
+            }
+            start.put(name, values != null ? values : dense.get(name).dup('c').data().asFloat());
+        }
+        BlockRecovery.Outcome r = BlockRecovery.run(jsc, states, modelPath, contentHash, DecoderModel.of(dense),
+                layer, start, keep, sequences, o.microBatch(), o.recovery());
+        r.tensors().forEach((name, values) -> decided.values().put(name, round(name, values, storedTypes)));
+        return r.withTensors(Map.of());
+    }
+
+    private static float[] round(String name, float[] values, Map<String, DType> storedTypes) {
+        DType d = storedTypes.get(name);
+        return d == null || !d.readableAsFloat() || d == DType.F64 ? values : TensorCodec.roundTrip(values, d);
     }
 
     /** The calibration sequences as block 0's inputs, cached on the executors. */
     private static JavaRDD<CalibrationShard> embed(JavaRDD<Shard> calibration, String modelPath, String contentHash,
-                                                   DecoderModel model, int micro) {
-        int hidden = model.config().hiddenSize();
+                                                   ModelConfig config, int micro) {
+        int hidden = config.hiddenSize();
         return calibration.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
+            DecoderModel m = ExecutorModels.part(modelPath, contentHash, ExecutorModels.EMBEDDING, null,
+                    ExecutorModels.Pruning.NONE);
             int seqLen = s.blocks()[0].length;
             float[] out = new float[s.blocks().length * seqLen * hidden];
             for (int from = 0; from < s.blocks().length; from += micro) {
@@ -316,16 +351,19 @@ public final class LayerwisePruner {
      * @param ignore weights left out of the outlier count (as they are of pruning), or null
      */
     public static OutlierWeighting.Allocation outlierAllocation(JavaSparkContext jsc, JavaRDD<Shard> calibration,
-                                                              String modelPath, String contentHash,
-                                                              DecoderModel model, OutlierWeighting.Options owl,
-                                                              double target, Pattern ignore, int microBatch,
-                                                              Listener listener) {
+                                                              Storage storage, String modelPath, String contentHash,
+                                                              OutlierWeighting.Options owl, double target,
+                                                              Pattern ignore, int microBatch, Listener listener)
+            throws IOException {
         owl.checkFits(target);
-        JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, model, microBatch);
-        try {
-            return outliers(jsc, states, modelPath, contentHash, model, owl, target, ignore, microBatch, listener);
-        } finally {
-            states.unpersist(false);
+        try (HfCheckpoint checkpoint = HfCheckpoint.open(storage, modelPath)) {
+            JavaRDD<CalibrationShard> states = embed(calibration, modelPath, contentHash, checkpoint.model(),
+                    microBatch);
+            try {
+                return outliers(jsc, states, checkpoint, contentHash, owl, target, ignore, microBatch, listener);
+            } finally {
+                states.unpersist(false);
+            }
         }
     }
 
@@ -334,18 +372,18 @@ public final class LayerwisePruner {
      * outlier Wanda scores over the linears it prunes; {@code states} (block 0's inputs) stay as they are.
      */
     private static OutlierWeighting.Allocation outliers(JavaSparkContext jsc, JavaRDD<CalibrationShard> states,
-                                                       String modelPath, String contentHash, DecoderModel model,
+                                                       HfCheckpoint checkpoint, String contentHash,
                                                        OutlierWeighting.Options owl, double target, Pattern ignore,
-                                                       int micro, Listener listener) {
-        int layers = model.config().numLayers();
+                                                       int micro, Listener listener) throws IOException {
+        String modelPath = checkpoint.dir();
+        int layers = checkpoint.model().numLayers();
         double[] ratios = new double[layers];
-        Broadcast<Map<String, float[]>> dense = jsc.broadcast(new LinkedHashMap<>()); // no weight changed
         JavaRDD<CalibrationShard> current = states;
         try {
             for (int layer = 0; layer < layers; layer++) {
                 JavaRDD<CalibrationShard> previous = current;
                 if (layer > 0) {
-                    current = advance(previous, modelPath, contentHash, layer - 1, dense, micro)
+                    current = advance(previous, modelPath, contentHash, layer - 1, null, micro)
                             .persist(StorageLevel.MEMORY_AND_DISK());
                 }
                 Map<String, FeatureStats> stats = blockStats(current, modelPath, contentHash, layer, micro, false,
@@ -353,68 +391,76 @@ public final class LayerwisePruner {
                 if (previous != states && previous != current) { // current is cached now
                     previous.unpersist(false);
                 }
-                ratios[layer] = outlierRatio(model, layer, stats, owl.m(), ignore);
+                ratios[layer] = outlierRatio(checkpoint.block(layer, DataType.FLOAT), layer, stats, owl.m(), ignore);
                 listener.onOutliers(layer, layers, ratios[layer]);
             }
         } finally {
             if (current != states) {
                 current.unpersist(false);
             }
-            dense.unpersist(true);
         }
         return OutlierWeighting.allocate(ratios, target, owl);
     }
 
     /** The share of outliers among the Wanda scores of the block's linears that are pruned (not ignored). */
-    private static double outlierRatio(DecoderModel model, int layer, Map<String, FeatureStats> stats, double m,
+    private static double outlierRatio(Parameters block, int layer, Map<String, FeatureStats> stats, double m,
                                        Pattern ignore) {
         List<INDArray> scores = new ArrayList<>();
-        for (String linear : model.config().prunableLinears(layer)) {
+        for (String linear : block.config().prunableLinears(layer)) {
             String name = linear + ".weight";
             if (ignore == null || !ignore.matcher(name).find()) {
-                scores.add(MaskCriterion.WANDA.scores(model.parameters().get(name), stats.get(name)));
+                scores.add(MaskCriterion.WANDA.scores(block.get(name), stats.get(name)));
             }
         }
         return OutlierWeighting.outlierRatio(scores, m);
     }
 
     /** One rule per prunable weight: block l's weights get {@code sparsities[l]}. */
-    private static SparsityPlan blockPlan(DecoderModel model, double[] sparsities) {
+    private static SparsityPlan blockPlan(ModelConfig config, double[] sparsities) {
         List<SparsityPlan.Rule> rules = new ArrayList<>();
         for (int layer = 0; layer < sparsities.length; layer++) {
             SparsityPattern p = new SparsityPattern.Unstructured(sparsities[layer]);
-            for (String linear : model.config().prunableLinears(layer)) {
+            for (String linear : config.prunableLinears(layer)) {
                 rules.add(new SparsityPlan.Rule(Pattern.compile("^" + Pattern.quote(linear + ".weight") + "$"), p));
             }
         }
         return new SparsityPlan(new SparsityPattern.Unstructured(0), rules);
     }
 
-    /** Chooses the masks of block {@code layer}'s linears; returns the block's pruned weights, by name. */
-    private static Map<String, float[]> decide(DecoderModel model, int layer, Map<String, FeatureStats> stats,
-                                               Options o, StoredRounding rounding, Map<String, TensorMask> masks) {
-        Map<String, float[]> forExecutors = new LinkedHashMap<>(); // the block's pruned weights, by name
+    /** Chooses the masks of block {@code layer}'s linears from its dense tensors. */
+    private static Decided decide(Parameters dense, int layer, Map<String, FeatureStats> stats, Options o,
+                                  Map<String, DType> storedTypes) {
+        List<Decision> decisions = new ArrayList<>();
+        Map<String, byte[]> keep = new LinkedHashMap<>();
+        Map<String, float[]> values = new LinkedHashMap<>();
         // SparseGPT's factor depends only on the input: linears reading one input (q/k/v, gate/up) share it
         Map<FeatureStats, SparseGPT.Factor> factors = new IdentityHashMap<>();
-        for (String linear : model.config().prunableLinears(layer)) {
+        for (String linear : dense.config().prunableLinears(layer)) {
             String name = linear + ".weight";
-            INDArray w = model.parameters().get(name);
+            INDArray w = dense.get(name);
             if (o.ignore() != null && o.ignore().matcher(name).find()) {
-                masks.put(name, new TensorMask(name, Nd4j.onesLike(w), null, false, 0));
+                decisions.add(new Decision(name, false, 0));
                 continue;
             }
             o.plan().patternFor(name).checkFits(name, w.columns());
             TensorMask m = choose(name, w, stats.get(name), o, factors);
             if (m.updated() != null) { // pruned entries are +0 already, and rounding keeps them so
-                INDArray rounded = Nd4j.create(rounding.round(name, m.updated().dup('c').data().asFloat()),
-                        w.shape(), 'c');
-                m = new TensorMask(name, m.keep(), rounded, true, m.swaps());
+                values.put(name, round(name, m.updated().dup('c').data().asFloat(), storedTypes));
             }
-            masks.put(name, m);
-            INDArray prunedWeight = m.updated() != null ? m.updated() : w.mul(m.keep());
-            forExecutors.put(name, prunedWeight.dup('c').data().asFloat());
+            keep.put(name, keepBytes(m.keep()));
+            decisions.add(new Decision(name, true, m.swaps()));
         }
-        return forExecutors;
+        return new Decided(decisions, keep, values);
+    }
+
+    /** A keep-mask (non-zero = kept) as bytes, 1 kept, c order. */
+    private static byte[] keepBytes(INDArray keep) {
+        float[] k = keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        byte[] b = new byte[k.length];
+        for (int i = 0; i < k.length; i++) {
+            b[i] = k[i] != 0f ? (byte) 1 : 0;
+        }
+        return b;
     }
 
     /** One linear's mask from its weight [out, in] and input statistics. */
@@ -458,22 +504,15 @@ public final class LayerwisePruner {
     }
 
     /**
-     * Each partition's states through block {@code layer} with its new tensors (pruned weights; after recovery also
-     * norms and biases); the model's other tensors as they are.
+     * Each partition's states through block {@code layer}: as pruning left it (the decisions in {@code prunedDir}), or
+     * dense when {@code prunedDir} is null.
      */
     private static JavaRDD<CalibrationShard> advance(JavaRDD<CalibrationShard> states, String modelPath,
-                                                     String contentHash, int layer,
-                                                     Broadcast<Map<String, float[]>> blockTensors, int micro) {
+                                                     String contentHash, int layer, String prunedDir, int micro) {
         return states.map(s -> {
             TaskDevices.pin();
-            DecoderModel dense = ExecutorModels.get(modelPath, contentHash);
-            Map<String, INDArray> changed = Workspaces.outside(() -> {
-                Map<String, INDArray> t = new LinkedHashMap<>();
-                blockTensors.value().forEach((n, v) -> t.put(n, Nd4j.create(v, dense.parameters().get(n).shape(),
-                        'c')));
-                return t;
-            });
-            DecoderModel m = changed.isEmpty() ? dense : DecoderModel.of(dense.parameters().with(changed));
+            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, prunedDir,
+                    (dir, block, dense) -> PrunedBlocks.apply(ExecutorStorage.get(), dir, block, dense));
             float[] out = new float[s.states().length];
             forEachMicroBatch(s, micro, (x, b, from) -> {
                 float[] y = Workspaces.inStep("calibration", () -> m.forwardBlock(layer, x, b, s.seqLen(),
@@ -496,7 +535,7 @@ public final class LayerwisePruner {
         OrderedJobs.run(states, (partition, it) -> {
             TaskDevices.pin();
             CalibrationShard s = it.next();
-            DecoderModel m = ExecutorModels.get(modelPath, contentHash);
+            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
             Map<String, FeatureStats> mine = new LinkedHashMap<>();
             Map<String, String> first = new LinkedHashMap<>();
             long[] nanos = new long[1];

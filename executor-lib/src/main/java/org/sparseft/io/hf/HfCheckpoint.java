@@ -314,21 +314,64 @@ public final class HfCheckpoint implements Closeable {
     public Parameters parameters(DataType dtype) throws IOException {
         validateAgainstConfig();
         ModelConfig config = model();
-        Map<String, INDArray> t = new LinkedHashMap<>();
-        for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
-            float[] values = readFloats(e.getKey());
-            for (float v : values) {
-                if (!Float.isFinite(v)) {
-                    throw BadInputException.at(dir, "tensor '" + e.getKey()
-                            + "' holds NaN or infinite values; refusing to load it");
-                }
-            }
-            INDArray a = Nd4j.createFromArray(values).reshape(e.getValue()).castTo(dtype);
-            t.put(e.getKey(), Parameters.storedTransposed(config, e.getKey()) ? a.transpose().dup('c') : a);
-        }
+        Map<String, INDArray> t = tensors(config.expectedTensors().keySet(), dtype);
         SlorbBranch.read(storage, dir, config, Parameters.computeShapes(config))
                 .forEach((w, term) -> t.get(w).addi(term.castTo(dtype)));
         return Parameters.ofModel(config, t);
+    }
+
+    /**
+     * The tensors of block {@code layer} alone, in compute layout in {@code dtype}: what a layer-by-layer pass needs
+     * of the model at a time (no SLoRB branch: {@link SlorbBranch#refuseAsInput} guards those passes).
+     */
+    public Parameters block(int layer, DataType dtype) throws IOException {
+        return Parameters.of(model(), tensors(model().layerTensors(layer).keySet(), dtype));
+    }
+
+    /** The tensors that make block 0's input ({@link ModelConfig#embeddingTensors()}), as {@link #block}. */
+    public Parameters embedding(DataType dtype) throws IOException {
+        return Parameters.of(model(), tensors(model().embeddingTensors(), dtype));
+    }
+
+    /** The tensors that make logits of the last block's output ({@link ModelConfig#headTensors()}). */
+    public Parameters head(DataType dtype) throws IOException {
+        return Parameters.of(model(), tensors(model().headTensors(), dtype));
+    }
+
+    /**
+     * Tensors by canonical name, in compute layout ({@link Parameters#storedTransposed} ones transposed) in
+     * {@code dtype}, in the order given; a NaN or infinite value is refused naming the tensor.
+     */
+    public Map<String, INDArray> tensors(java.util.Collection<String> names, DataType dtype) throws IOException {
+        ModelConfig config = model();
+        Map<String, INDArray> t = new LinkedHashMap<>();
+        for (String name : names) {
+            long[] shape = config.expectedTensors().get(name);
+            if (shape == null) {
+                throw new IllegalArgumentException("a " + config.modelType() + " model has no tensor '" + name + "'");
+            }
+            INDArray a = Nd4j.createFromArray(finiteFloats(name)).reshape(shape).castTo(dtype);
+            t.put(name, Parameters.storedTransposed(config, name) ? a.transpose().dup('c') : a);
+        }
+        return t;
+    }
+
+    /** Reads each tensor once, refusing NaN or infinite values, and keeps nothing. */
+    public void checkFinite(java.util.Collection<String> names) throws IOException {
+        for (String name : names) {
+            finiteFloats(name);
+        }
+    }
+
+    private float[] finiteFloats(String name) throws IOException {
+        float[] values = readFloats(name);
+        for (float v : values) {
+            if (!Float.isFinite(v)) {
+                throw BadInputException.at(dir, "tensor '" + name
+                        + "' holds NaN or infinite values; refusing to load it");
+            }
+        }
+        return values;
     }
 
     /**

@@ -25,14 +25,15 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param parameters the model's parameter count
  * @param out the JSON file written, or null
  * @param dumpLogits the logits file written, or null
+ * @param modelLoading how executors held the model ({@code whole}, {@code by-block})
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonPropertyOrder({"model", "data", "seqlen", "windows", "tokens", "mean_nll", "perplexity", "seconds",
-        "tokens_per_second", "unigram_from", "unigram_perplexity"})
+        "tokens_per_second", "unigram_from", "unigram_perplexity", "model_loading"})
 public record EvaluateResult(String model, String data, int seqlen, int windows, long tokens, double meanNll,
                              double perplexity, double seconds, double tokensPerSecond,
                              @JsonInclude(JsonInclude.Include.NON_NULL) String unigramFrom,
                              @JsonInclude(JsonInclude.Include.NON_NULL) Double unigramPerplexity,
                              @JsonIgnore String modelType, @JsonIgnore long parameters, @JsonIgnore String out,
-                             @JsonIgnore String dumpLogits) {
+                             @JsonIgnore String dumpLogits, String modelLoading) {
 }

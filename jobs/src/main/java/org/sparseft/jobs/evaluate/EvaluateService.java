@@ -79,9 +79,17 @@ public final class EvaluateService {
                 : blocks.blocks().zipWithIndex().filter(w -> w._2() < limit).map(w -> w._1());
         progress.step("evaluating " + Math.min(blocks.count(), limit) + " windows of " + t + " tokens");
         long started = System.nanoTime();
+        ModelLoading loading = loading(spec.modelLoading(), cfg, context);
+        if (loading == ModelLoading.BY_BLOCK) {
+            progress.step("the model passes block by block through the windows' states (" + cfg.numLayers()
+                    + " blocks)");
+        }
         Perplexity.Result r;
         try (SparkProgress ignored = SparkProgress.of(context.spark(), progress, "evaluating")) {
-            r = DistributedPerplexity.evaluate(windows, modelPath, contentHash, spec.batch(), t);
+            r = loading == ModelLoading.WHOLE
+                    ? DistributedPerplexity.evaluate(windows, modelPath, contentHash, spec.batch(), t)
+                    : DistributedPerplexity.evaluateByBlock(windows, modelPath, contentHash, cfg.numLayers(),
+                    cfg.hiddenSize(), spec.batch(), t);
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         Perplexity.Result unigram = null;
@@ -99,11 +107,26 @@ public final class EvaluateService {
         EvaluateResult result = new EvaluateResult(modelPath, input.uri(), t, r.windows(), tokens, r.meanNll(),
                 r.perplexity(), seconds, r.windows() * (double) t / seconds,
                 unigram == null ? null : spec.unigramFrom(), unigram == null ? null : unigram.perplexity(),
-                cfg.modelType(), cfg.parameterCount(), out, dumpLogits);
+                cfg.modelType(), cfg.parameterCount(), out, dumpLogits,
+                loading.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         if (out != null) {
             storage.writeAtomically(out, Json.PRETTY.writeValueAsBytes(result));
         }
         return result;
+    }
+
+    /**
+     * {@code AUTO} resolved: whole when the model's float32 weights take at most a quarter of an executor's memory
+     * (the driver's in local mode, {@code spark.executor.memory} on a cluster).
+     */
+    static ModelLoading loading(ModelLoading asked, ModelConfig cfg, JobContext context) {
+        if (asked != ModelLoading.AUTO) {
+            return asked;
+        }
+        var sc = context.spark().sparkContext();
+        long executorBytes = sc.isLocal() ? Runtime.getRuntime().maxMemory()
+                : sc.getConf().getSizeAsBytes("spark.executor.memory", "1g");
+        return 4L * cfg.parameterCount() <= executorBytes / 4 ? ModelLoading.WHOLE : ModelLoading.BY_BLOCK;
     }
 
     /** The logits of the first windows, loaded and computed on the driver, as F32 [N, T, V] with their input ids. */

@@ -24,11 +24,12 @@ import org.sparseft.jobs.service.DataInput;
  * @param dumpN windows in {@code dumpLogits}
  * @param unigramFrom a token file whose token frequencies give a unigram baseline on the same windows, or null
  * @param force whether existing {@code out} and {@code dumpLogits} files are replaced
+ * @param modelLoading how executors hold the model
  */
 @JsonDeserialize(builder = EvaluateSpec.Builder.class)
 public record EvaluateSpec(String model, DataInput input, String tokenizer, Integer seqlen, int batch,
                            Integer maxWindows, String out, String dumpLogits, int dumpN, String unigramFrom,
-                           boolean force) {
+                           boolean force, ModelLoading modelLoading) {
     /** Validates every setting; a value out of range is an {@link org.sparseft.InvalidSettingException} naming it. */
     public EvaluateSpec {
         if (model == null) {
@@ -37,6 +38,7 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
         if (input == null) {
             throw new InvalidSettingException("give one of {data} or {tokens}");
         }
+        java.util.Objects.requireNonNull(modelLoading, "modelLoading");
         if (batch < 1 || dumpN < 1 || (maxWindows != null && maxWindows < 1)) {
             throw new InvalidSettingException("{batch}, {dump-n} and {max-windows} must be at least 1");
         }
@@ -64,6 +66,7 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
         private int dumpN = 2;
         private String unigramFrom;
         private boolean force;
+        private ModelLoading modelLoading = ModelLoading.AUTO;
 
         private Builder() {
         }
@@ -155,10 +158,16 @@ public record EvaluateSpec(String model, DataInput input, String tokenizer, Inte
             return this;
         }
 
+        /** How executors hold the model: whole, by block, or chosen by its size. */
+        public Builder modelLoading(ModelLoading how) {
+            modelLoading = how;
+            return this;
+        }
+
         /** The spec, validated. */
         public EvaluateSpec build() {
             return new EvaluateSpec(model, DataInput.either("data", data, "tokens", tokens, format, textField),
-                    tokenizer, seqlen, batch, maxWindows, out, dumpLogits, dumpN, unigramFrom, force);
+                    tokenizer, seqlen, batch, maxWindows, out, dumpLogits, dumpN, unigramFrom, force, modelLoading);
         }
     }
 }

@@ -155,9 +155,9 @@ public final class FinetuneService {
                 contentHash, m.name(), pattern.structure(), pattern.ratio(), owl, m.settings(trained), trainedOn,
                 validated);
         progress.step("writing " + out);
-        SparsityFile<FinetuneProvenance> written = SparseExport.write(storage, modelPath, out, export.masks(),
-                updated, pattern.structure(), provenance, List.of(), spec.exportMetadata(), export.extraFiles(),
-                spec.force());
+        SparsityFile<FinetuneProvenance> written = SparseExport.write(storage, modelPath, out,
+                org.sparseft.sparsity.PrunedWeights.of(export.masks(), updated), pattern.structure(), provenance,
+                List.of(), spec.exportMetadata(), export.extraFiles(), spec.force());
         return new FinetuneResult(modelPath, cfg.modelType(), base.count(), spec.method(), pattern.label(),
                 start.summary(), summary.firstStep(), steps, summary.finalLoss(), summary.seconds(), v,
                 written.globalSparsity(), export.masks().size(), run, out, written);
@@ -169,7 +169,7 @@ public final class FinetuneService {
      */
     private static OutlierWeighting.Plan outlierPlan(FinetuneSpec spec, JobContext context, DataInput.Blocks blocks,
                                                      String modelPath, String contentHash, DecoderModel dense,
-                                                     int partitions) {
+                                                     int partitions) throws IOException {
         Progress progress = context.progress();
         int n = (int) Math.min(spec.owlNsamples(), blocks.count());
         TrainingShards sample = TrainingShards.of(blocks.sample(n, spec.training().seed()), Math.min(partitions, n));
@@ -177,7 +177,7 @@ public final class FinetuneService {
         OutlierWeighting.Allocation a;
         try {
             a = LayerwisePruner.outlierAllocation(JavaSparkContext.fromSparkContext(context.spark().sparkContext()),
-                    sample.rdd(), modelPath, contentHash, dense, spec.owl(), spec.target().ratio(), null, 8,
+                    sample.rdd(), context.storage(), modelPath, contentHash, spec.owl(), spec.target().ratio(), null, 8,
                     new LayerwisePruner.Listener() {
                         @Override
                         public void onBlock(int block, int blocks, LayerwisePruner.BlockTiming timing) {

@@ -7,6 +7,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.driver.prune.LayerwisePruner;
+import org.sparseft.driver.prune.PrunedBlocks;
+import org.sparseft.io.AtomicOutput;
 import org.sparseft.driver.train.TrainingShards;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
@@ -17,7 +19,7 @@ import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
-import org.sparseft.model.DecoderModel;
+import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
 import org.sparseft.sparsity.OutlierWeighting;
 import org.sparseft.sparsity.SparseExport;
@@ -28,6 +30,8 @@ import org.sparseft.sparsity.SparsityPlan;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -57,19 +61,36 @@ public final class PruneService {
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
         Input in = load(spec, storage, plan, progress);
-        var cfg = in.dense().config();
+        var cfg = in.config();
         Calibration calib = calibration(spec, context, in);
         String methodName = method.name().toLowerCase(Locale.ROOT);
         progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
                         + " in %d partitions", cfg.modelType(), cfg.numLayers(), methodName, spec.target().label(),
                 calib.sequences(), calib.seqlen(), calib.partitions()));
+        // the decisions, block by block, beside the output on its file system (executors read them)
+        PrunedBlocks blocks = new PrunedBlocks(AtomicOutput.tempSibling(storage.qualify(out)) + "-blocks");
+        try {
+            return prune(spec, context, plan, options, in, calib, blocks);
+        } finally {
+            blocks.delete(storage);
+        }
+    }
+
+    /** Prunes block by block into {@code blocks}, then writes the output from them. */
+    private static PruneResult prune(PruneSpec spec, JobContext context, SparsityPlan plan,
+                                     LayerwisePruner.Options options, Input in, Calibration calib,
+                                     PrunedBlocks blocks) throws Exception {
+        Storage storage = context.storage();
+        Progress progress = context.progress();
+        LayerwisePruner.Method method = spec.method();
+        String methodName = method.name().toLowerCase(Locale.ROOT);
+        String out = spec.out();
+        var cfg = in.config();
         long started = System.nanoTime();
         LayerwisePruner.Result result;
         try {
-            LayerwisePruner.StoredRounding rounding = (name, values) -> TensorCodec.roundTrip(values,
-                    in.storedTypes().get(name));
             result = LayerwisePruner.run(JavaSparkContext.fromSparkContext(context.spark().sparkContext()),
-                    calib.shards().rdd(), in.path(), in.contentHash(), in.dense(), options, rounding,
+                    calib.shards().rdd(), storage, in.path(), in.contentHash(), in.storedTypes(), blocks, options,
                     new LayerwisePruner.Listener() {
                         @Override
                         public void onBlock(int block, int total, LayerwisePruner.BlockTiming timing) {
@@ -101,7 +122,7 @@ public final class PruneService {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         Pruned pruned = Pruned.of(result);
-        String structure = plan.structure(pruned.masks().keySet());
+        String structure = plan.structure(pruned.masked());
         PruneProvenance provenance = new PruneProvenance("sparseft prune", context.invocation(), in.path(),
                 in.contentHash(), methodName, structure, spec.target().ratio(), perLayer(spec, plan),
                 new PruneProvenance.Calibration(spec.calibration().uri(), calib.sequences(), calib.seqlen(),
@@ -120,11 +141,12 @@ public final class PruneService {
                         pruned.swaps()),
                 seconds);
         progress.step("writing " + out);
-        SparsityFile<PruneProvenance> written = SparseExport.write(storage, in.path(), out, pruned.masks(),
-                pruned.updated(), structure, provenance, pruned.ignored(), spec.exportMetadata(), spec.force());
+        SparsityFile<PruneProvenance> written = SparseExport.write(storage, in.path(), out,
+                blocks.weights(storage, cfg), structure, provenance, pruned.ignored(), spec.exportMetadata(),
+                Map.of(), spec.force());
         return new PruneResult(in.path(), cfg.modelType(), cfg.numLayers(), method, spec.target().label(),
                 pruned.swaps(), calib.sequences(), calib.seqlen(), calib.partitions(), seconds,
-                written.globalSparsity(), pruned.masks().size(), out, written, result.timings());
+                written.globalSparsity(), pruned.masked().size(), out, written, result.timings());
     }
 
     /** The uniform target, or the per-layer rules of {@code sparsity-per-layer} over it. */
@@ -140,8 +162,8 @@ public final class PruneService {
                 spec.target());
     }
 
-    /** The input checkpoint, loaded on the driver after checking that the plan fits it. */
-    private record Input(String path, String contentHash, DecoderModel dense, Map<String, DType> storedTypes) {
+    /** The input checkpoint, checked: the plan fits it and every value is finite. */
+    private record Input(String path, String contentHash, ModelConfig config, Map<String, DType> storedTypes) {
     }
 
     private static Input load(PruneSpec spec, Storage storage, SparsityPlan plan, Progress progress)
@@ -154,9 +176,10 @@ public final class PruneService {
             for (String w : c.model().prunableWeights()) {
                 plan.patternFor(w).checkFits(w, shapes.get(w)[1]);
             }
-            progress.step("loading " + modelPath);
-            return new Input(modelPath, c.contentHash(), DecoderModel.of(c.parameters(DataType.FLOAT)),
-                    c.dtypesByCanonicalName());
+            progress.step("checking " + modelPath);
+            // tensor by tensor, so a bad value is refused before any work while memory holds one tensor
+            c.checkFinite(c.model().expectedTensors().keySet());
+            return new Input(modelPath, c.contentHash(), c.model(), c.dtypesByCanonicalName());
         }
     }
 
@@ -166,7 +189,7 @@ public final class PruneService {
 
     private static Calibration calibration(PruneSpec spec, JobContext context, Input in) throws Exception {
         Storage storage = context.storage();
-        var cfg = in.dense().config();
+        var cfg = in.config();
         int t = spec.seqlen() != null ? spec.seqlen() : Math.min(cfg.maxPositions(), 2048);
         if (t < 2 || t > cfg.maxPositions()) {
             throw InvalidSettingException.of("seqlen", t, "expected 2.." + cfg.maxPositions()
@@ -189,27 +212,21 @@ public final class PruneService {
         return new Calibration(shards, n, t, p);
     }
 
-    /** What the pruner chose: masks and updated values of the pruned weights, the modules left dense, swaps. */
-    private record Pruned(Map<String, INDArray> masks, Map<String, INDArray> updated, List<String> ignored,
-                          long swaps) {
+    /** What the pruner chose: the weights it masked, the modules it left dense, DSnoT's swaps. */
+    private record Pruned(Set<String> masked, List<String> ignored, long swaps) {
         static Pruned of(LayerwisePruner.Result result) {
-            Map<String, INDArray> masks = new LinkedHashMap<>();
-            Map<String, INDArray> updated = new LinkedHashMap<>();
+            Set<String> masked = new LinkedHashSet<>();
             List<String> ignored = new ArrayList<>();
             long swaps = 0;
-            updated.putAll(result.recovered());
-            for (LayerwisePruner.TensorMask tm : result.masks().values()) {
-                if (tm.pruned()) {
-                    masks.put(tm.weight(), tm.keep());
-                    if (tm.updated() != null) {
-                        updated.put(tm.weight(), tm.updated());
-                    }
-                    swaps += tm.swaps();
+            for (LayerwisePruner.Decision d : result.decisions().values()) {
+                if (d.pruned()) {
+                    masked.add(d.weight());
+                    swaps += d.swaps();
                 } else {
-                    ignored.add(tm.weight().substring(0, tm.weight().length() - ".weight".length()));
+                    ignored.add(d.weight().substring(0, d.weight().length() - ".weight".length()));
                 }
             }
-            return new Pruned(masks, updated, ignored, swaps);
+            return new Pruned(masked, ignored, swaps);
         }
     }
 
