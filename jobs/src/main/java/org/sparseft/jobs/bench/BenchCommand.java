@@ -1,5 +1,9 @@
 package org.sparseft.jobs.bench;
 
+import org.sparseft.InvalidSettingException;
+import org.sparseft.io.HadoopStorage;
+import org.sparseft.io.hf.HfCheckpointWriter;
+import org.sparseft.jobs.service.Progress;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import picocli.CommandLine;
@@ -17,7 +21,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
         subcommands = {BenchCommand.Tokenizers.class, BenchCommand.Engine.class,
                 BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
-                BenchCommand.MaskSearch.class, BenchCommand.Prune.class})
+                BenchCommand.MaskSearch.class, BenchCommand.Prune.class, BenchCommand.Checkpoint.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -322,6 +326,74 @@ public final class BenchCommand implements Runnable {
             }
             w.flush();
             return rows;
+        }
+    }
+
+    @Command(name = "checkpoint", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"Write a published model shape filled with seeded random weights, in Hugging Face layout"
+                    + " (config.json, save_pretrained's shards and index), with random calibration tokens beside it:"
+                    + " inputs for measuring pruning time and memory at 1B-7B sizes. Tensors are generated one at a"
+                    + " time as they are written, so memory holds about one tensor whatever the model's size.",
+                    "Writes DIR/model, DIR/calibration.safetensors and DIR/_SUCCESS."})
+    public static final class Checkpoint implements Callable<Integer> {
+        @Option(names = "--shape", required = true, paramLabel = "NAME", converter = CheckpointShape.Converter.class,
+                completionCandidates = CheckpointShape.Names.class,
+                description = "The model shape: ${COMPLETION-CANDIDATES}.")
+        CheckpointShape shape;
+
+        @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "TYPE",
+                converter = RandomCheckpoint.Precision.Converter.class,
+                completionCandidates = RandomCheckpoint.Precision.Names.class,
+                description = "Weight dtype: ${COMPLETION-CANDIDATES} (config.json's torch_dtype follows).")
+        RandomCheckpoint.Precision dtype;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (any Hadoop FS).")
+        String out;
+
+        @Option(names = "--force", description = "Replace an existing --out (deleted before writing).")
+        boolean force;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of the weights and the tokens.")
+        long seed;
+
+        @Option(names = "--shard-bytes", defaultValue = "" + HfCheckpointWriter.HUB_SHARD_BYTES,
+                paramLabel = "BYTES", description = "Largest shard in tensor bytes, as save_pretrained's"
+                + " max_shard_size (0: one model.safetensors).")
+        long shardBytes;
+
+        @Option(names = "--calibration-sequences", defaultValue = "8", paramLabel = "N",
+                description = "Random calibration sequences in DIR/calibration.safetensors.")
+        int sequences;
+
+        @Option(names = "--seqlen", defaultValue = "512", paramLabel = "T", description = "Tokens per calibration"
+                + " sequence (at most the shape's positions).")
+        int seqLen;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            var cfg = shape.config();
+            if (sequences < 1) {
+                throw InvalidSettingException.of("calibration-sequences", sequences, "expected at least 1");
+            }
+            if (seqLen < 2 || seqLen > cfg.maxPositions()) {
+                throw InvalidSettingException.of("seqlen", seqLen, "expected 2.." + cfg.maxPositions()
+                        + " (the positions of " + shape.id() + ")");
+            }
+            if (shardBytes < 0) {
+                throw InvalidSettingException.of("shard-bytes", shardBytes, "must not be negative");
+            }
+            var progress = new Progress(spec.commandLine().getErr());
+            progress.step(shape.id() + ": " + shape.description());
+            RandomCheckpoint.Summary s = RandomCheckpoint.write(HadoopStorage.withDefaults(), out, cfg,
+                    dtype, seed, shardBytes, sequences, seqLen, force, progress);
+            PrintWriter w = spec.commandLine().getOut();
+            w.printf("%s: %,d parameters, %s, %,d bytes on disk (%.2f GB), %.1f s -> %s%n", shape.id(),
+                    s.parameters(), dtype, s.bytesOnDisk(), s.bytesOnDisk() / 1e9, s.seconds(), out);
+            w.flush();
+            return CommandLine.ExitCode.OK;
         }
     }
 }
