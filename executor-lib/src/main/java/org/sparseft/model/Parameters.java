@@ -110,6 +110,22 @@ public final class Parameters {
         return new Parameters(config, layout, model, t);
     }
 
+    /**
+     * Frees every tensor's memory now instead of at the next garbage collection: for large tensors that are done
+     * with (a block a layer-by-layer pass has finished), whose off-heap buffers would otherwise pile up. Nothing may
+     * use these tensors afterwards.
+     */
+    public void release() {
+        tensors.values().forEach(Parameters::release);
+    }
+
+    /** Frees one array's memory now, when it owns it (not a view or a workspace's). */
+    public static void release(INDArray a) {
+        if (a != null && a.closeable()) {
+            a.close();
+        }
+    }
+
     /** Zeros of the same names and shapes: a gradient accumulator. */
     public Parameters zerosLike() {
         Map<String, INDArray> z = new LinkedHashMap<>();

@@ -24,11 +24,9 @@ public enum MaskCriterion {
     WANDA {
         @Override
         public INDArray scores(INDArray weight, FeatureStats stats) {
-            if (stats == null) {
-                throw new IllegalArgumentException("Wanda needs the linear's input statistics");
-            }
-            INDArray norm = Transforms.sqrt(stats.meanSquarePerSequence().castTo(DataType.FLOAT), false);
-            return Transforms.abs(weight.castTo(DataType.FLOAT), true).mulRowVector(norm.reshape(1, norm.length()));
+            float[] scale = columnScale(stats);
+            INDArray norm = org.nd4j.linalg.factory.Nd4j.create(scale, new long[] {1, scale.length}, 'c');
+            return Transforms.abs(weight.castTo(DataType.FLOAT), true).mulRowVector(norm);
         }
 
         @Override
@@ -45,5 +43,28 @@ public enum MaskCriterion {
     /** The keep-mask this criterion chooses for {@code scores} under {@code pattern}. */
     public INDArray select(INDArray scores, SparsityPattern pattern) {
         return pattern.select(scores, wholeMatrix());
+    }
+
+    /**
+     * {@code select(scores(weight, stats), pattern)}, the same mask, with the scores computed a row at a time inside
+     * the selection where it compares within rows: no score matrix beside the weight, one pass fewer over memory.
+     */
+    public INDArray choose(INDArray weight, FeatureStats stats, SparsityPattern pattern) {
+        if (wholeMatrix() && pattern instanceof SparsityPattern.Unstructured) {
+            return select(scores(weight, stats), pattern);
+        }
+        float[] w = weight.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] scale = this == MAGNITUDE ? null : columnScale(stats);
+        int rows = Math.toIntExact(weight.rows());
+        int cols = Math.toIntExact(weight.columns());
+        return pattern.selectByRow(MaskSelection.RowScores.scaledMagnitude(w, scale, cols), rows, cols);
+    }
+
+    /** Wanda's per-input factor √(Q_j/N_seq), float32. */
+    private static float[] columnScale(FeatureStats stats) {
+        if (stats == null) {
+            throw new IllegalArgumentException("Wanda needs the linear's input statistics");
+        }
+        return Transforms.sqrt(stats.meanSquarePerSequence().castTo(DataType.FLOAT), false).data().asFloat();
     }
 }

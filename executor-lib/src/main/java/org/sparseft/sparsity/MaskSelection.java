@@ -16,20 +16,61 @@ public final class MaskSelection {
     private MaskSelection() {
     }
 
+    /**
+     * A score matrix produced a row at a time, so a selection never holds a second full-size matrix: row {@code r}'s
+     * scores are written into {@code out[0, cols)}.
+     */
+    @FunctionalInterface
+    public interface RowScores {
+        void row(int r, float[] out);
+
+        /** The rows of a score matrix already in memory. */
+        static RowScores of(INDArray scores) {
+            float[] s = values(scores);
+            int c = Math.toIntExact(scores.columns());
+            return (r, out) -> System.arraycopy(s, r * c, out, 0, c);
+        }
+
+        /**
+         * |w|·scale[j] for [rows, cols] weights {@code w} (c order) and one scale per column (null: |w|), computed in
+         * float32 exactly as ND4J's element-wise abs and row-vector product compute them.
+         */
+        static RowScores scaledMagnitude(float[] w, float[] scale, int cols) {
+            return (r, out) -> {
+                int from = r * cols;
+                if (scale == null) {
+                    for (int j = 0; j < cols; j++) {
+                        out[j] = Math.abs(w[from + j]);
+                    }
+                } else {
+                    for (int j = 0; j < cols; j++) {
+                        out[j] = Math.abs(w[from + j]) * scale[j];
+                    }
+                }
+            };
+        }
+    }
+
     /** Prunes the {@code k} lowest scores of every row of [rows, cols]. */
     public static INDArray perRow(INDArray scores, int k) {
-        long rows = scores.rows();
-        long cols = scores.columns();
+        return perRow(RowScores.of(scores), Math.toIntExact(scores.rows()), Math.toIntExact(scores.columns()), k);
+    }
+
+    /** Prunes the {@code k} lowest scores of every row of [rows, cols], scores a row at a time. */
+    public static INDArray perRow(RowScores scores, int rows, int cols, int k) {
         if (k < 0 || k > cols) {
             throw new IllegalArgumentException("cannot prune " + k + " of " + cols + " per row");
         }
         if (k == 0) {
             return Nd4j.ones(DataType.FLOAT, rows, cols);
         }
-        float[] s = values(scores);
-        float[] keep = new float[s.length];
-        int c = Math.toIntExact(cols);
-        IntStream.range(0, Math.toIntExact(rows)).parallel().forEach(r -> pruneLowest(s, keep, r * c, c, k));
+        float[] keep = new float[Math.multiplyExact(rows, cols)];
+        ThreadLocal<float[][]> buffers = ThreadLocal.withInitial(() -> new float[][] {new float[cols], new float[cols]});
+        IntStream.range(0, rows).parallel().forEach(r -> {
+            float[][] b = buffers.get();
+            scores.row(r, b[0]);
+            pruneLowest(b[0], b[1], keep, r * cols, cols, k);
+        });
         return Nd4j.create(keep, new long[] {rows, cols}, 'c');
     }
 
@@ -38,21 +79,28 @@ public final class MaskSelection {
      * ranked by comparing its m scores pairwise (a stable sort's order), rows in parallel.
      */
     public static INDArray perGroup(INDArray scores, int n, int m) {
-        long rows = scores.rows();
-        long cols = scores.columns();
+        return perGroup(RowScores.of(scores), Math.toIntExact(scores.rows()), Math.toIntExact(scores.columns()), n,
+                m);
+    }
+
+    /** As {@link #perGroup(INDArray, int, int)}, scores a row at a time. */
+    public static INDArray perGroup(RowScores scores, int rows, int cols, int n, int m) {
         if (cols % m != 0) {
             throw new IllegalArgumentException(cols + " columns do not split into groups of " + m);
         }
         if (n < 0 || n > m) {
             throw new IllegalArgumentException("cannot prune " + n + " of " + m);
         }
-        float[] s = values(scores);
-        float[] keep = new float[s.length];
-        int c = Math.toIntExact(cols);
-        IntStream.range(0, Math.toIntExact(rows)).parallel().forEach(r -> {
-            for (int g = r * c; g < (r + 1) * c; g += m) {
+        float[] keep = new float[Math.multiplyExact(rows, cols)];
+        ThreadLocal<float[][]> buffers = ThreadLocal.withInitial(() -> new float[][] {new float[cols], new float[m]});
+        IntStream.range(0, rows).parallel().forEach(r -> {
+            float[][] b = buffers.get();
+            float[] s = b[0];
+            scores.row(r, s);
+            for (int g = 0; g < cols; g += m) {
+                int at = r * cols + g;
                 if (m > 16) {
-                    pruneLowest(s, keep, g, m, n);
+                    pruneLowest(java.util.Arrays.copyOfRange(s, g, g + m), b[1], keep, at, m, n);
                     continue;
                 }
                 for (int j = 0; j < m; j++) {
@@ -62,7 +110,7 @@ public final class MaskSelection {
                         float u = s[g + i];
                         rank += u < v || (u == v && i < j) ? 1 : 0;
                     }
-                    keep[g + j] = rank >= n ? 1f : 0f;
+                    keep[at + j] = rank >= n ? 1f : 0f;
                 }
             }
         });
@@ -81,7 +129,7 @@ public final class MaskSelection {
             throw new IllegalArgumentException("cannot prune " + k + " of " + v.length);
         }
         float[] keep = new float[v.length];
-        pruneLowest(v, keep, 0, v.length, Math.toIntExact(k));
+        pruneLowest(v, new float[v.length], keep, 0, v.length, Math.toIntExact(k));
         return Nd4j.create(keep, new long[] {rows, cols}, 'c');
     }
 
@@ -90,23 +138,36 @@ public final class MaskSelection {
     }
 
     /**
-     * Marks kept (1) all but the {@code k} lowest of {@code s[from, from + length)} in {@code keep}: below the k-th
-     * lowest value everything goes, and of the values equal to it the first ones, as many as are needed.
+     * Marks kept (1) all but the {@code k} lowest of the scores {@code s[0, length)} in {@code keep[from, from +
+     * length)}: below the k-th lowest value everything goes, and of the values equal to it the first ones, as many as
+     * are needed. {@code scratch} (at least {@code length} long) is overwritten.
      */
-    static void pruneLowest(float[] s, float[] keep, int from, int length, int k) {
+    static void pruneLowest(float[] s, float[] scratch, float[] keep, int from, int length, int k) {
         if (k == 0) {
             java.util.Arrays.fill(keep, from, from + length, 1f);
             return;
         }
-        float kth = kthLowest(java.util.Arrays.copyOfRange(s, from, from + length), k - 1);
+        System.arraycopy(s, 0, scratch, 0, length);
+        float kth = kthLowest(scratch, length, k - 1);
+        // one pass: below the k-th pruned, above kept, ties kept for now and pruned first-come afterwards
         int below = 0;
-        for (int i = from; i < from + length; i++) {
-            below += s[i] < kth ? 1 : 0;
+        int ties = 0;
+        int firstTie = -1;
+        for (int i = 0; i < length; i++) {
+            float x = s[i];
+            below += x < kth ? 1 : 0;
+            if (x == kth) {
+                ties++;
+                firstTie = firstTie < 0 ? i : firstTie;
+            }
+            keep[from + i] = x >= kth ? 1f : 0f; // NaN pruned, as before
         }
         int tiedToPrune = k - below;
-        for (int i = from; i < from + length; i++) {
-            float x = s[i];
-            keep[i] = x > kth || (x == kth && tiedToPrune-- <= 0) ? 1f : 0f;
+        for (int i = firstTie; tiedToPrune > 0 && i < length; i++) {
+            if (s[i] == kth) {
+                keep[from + i] = 0f;
+                tiedToPrune--;
+            }
         }
     }
 
@@ -115,9 +176,14 @@ public final class MaskSelection {
      * three pivot, handing a range that shrinks too slowly to a sort (so the worst case stays n log n).
      */
     static float kthLowest(float[] a, int index) {
+        return kthLowest(a, a.length, index);
+    }
+
+    /** As {@link #kthLowest(float[], int)} over {@code a[0, length)}. */
+    static float kthLowest(float[] a, int length, int index) {
         int lo = 0;
-        int hi = a.length - 1;
-        int budget = 2 * (32 - Integer.numberOfLeadingZeros(a.length)) + 4;
+        int hi = length - 1;
+        int budget = 2 * (32 - Integer.numberOfLeadingZeros(length)) + 4;
         while (lo < hi) {
             if (budget-- == 0) {
                 java.util.Arrays.sort(a, lo, hi + 1);

@@ -35,6 +35,9 @@ public sealed interface SparsityPattern extends java.io.Serializable {
      */
     INDArray select(INDArray scores, boolean wholeMatrix);
 
+    /** As {@link #select} within rows (not {@code wholeMatrix}), the scores of [rows, cols] produced a row at a time. */
+    INDArray selectByRow(MaskSelection.RowScores scores, int rows, int cols);
+
     /** A fraction {@code ratio} of each comparison group pruned, {@code 0 <= ratio < 1}. */
     record Unstructured(double ratio) implements SparsityPattern {
         public Unstructured {
@@ -71,6 +74,11 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         public INDArray select(INDArray scores, boolean wholeMatrix) {
             return wholeMatrix ? MaskSelection.whole(scores, (long) Math.floor(scores.rows() * scores.columns() * ratio))
                     : MaskSelection.perRow(scores, prunedPerRow(scores.columns()));
+        }
+
+        @Override
+        public INDArray selectByRow(MaskSelection.RowScores scores, int rows, int cols) {
+            return MaskSelection.perRow(scores, rows, cols, prunedPerRow(cols));
         }
     }
 
@@ -119,6 +127,11 @@ public sealed interface SparsityPattern extends java.io.Serializable {
         @Override
         public INDArray select(INDArray scores, boolean wholeMatrix) {
             return MaskSelection.perGroup(scores, n, m);
+        }
+
+        @Override
+        public INDArray selectByRow(MaskSelection.RowScores scores, int rows, int cols) {
+            return MaskSelection.perGroup(scores, rows, cols, n, m);
         }
     }
 

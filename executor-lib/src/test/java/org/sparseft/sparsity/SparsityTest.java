@@ -8,6 +8,7 @@ import org.sparseft.BadInputException;
 import org.sparseft.InvalidSettingException;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.OptionalInt;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -114,6 +115,36 @@ class SparsityTest {
             long kAll = r.nextInt(s.length + 1);
             assertArrayEquals(bySorting(s, s.length, (int) kAll), MaskSelection.whole(scores, kAll).data().asFloat(),
                     "whole matrix");
+        }
+    }
+
+    /**
+     * Choosing from the weights (scores made a row at a time inside the selection) gives the mask of selecting from
+     * the full score matrix, bit for bit: Wanda and magnitude, unstructured and N:M, on weights with many ties.
+     */
+    @Test
+    void choosingFromWeightsGivesTheMaskOfTheFullScoreMatrix() {
+        java.util.Random r = new java.util.Random(5);
+        for (int trial = 0; trial < 12; trial++) {
+            int rows = 1 + r.nextInt(30);
+            int cols = 32 * (1 + r.nextInt(6));
+            float[] w = new float[rows * cols];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = trial % 3 == 0 ? (r.nextInt(7) - 3) * 0.5f : (float) r.nextGaussian();
+            }
+            double[] sq = new double[cols];
+            for (int j = 0; j < cols; j++) {
+                sq[j] = trial % 3 == 0 ? 4 : 10 * r.nextDouble();
+            }
+            FeatureStats stats = new FeatureStats(5, 40, new double[cols], sq, new double[cols]);
+            INDArray weight = Nd4j.create(w, new long[] {rows, cols}, 'c');
+            for (SparsityPattern p : List.of(new SparsityPattern.Unstructured(0.5), new SparsityPattern.Unstructured(
+                    0.7), new SparsityPattern.NOutOfM(2, 4), new SparsityPattern.NOutOfM(16, 32))) {
+                for (MaskCriterion c : MaskCriterion.values()) {
+                    assertArrayEquals(c.select(c.scores(weight, stats), p).data().asFloat(),
+                            c.choose(weight, stats, p).data().asFloat(), c + " " + p.label());
+                }
+            }
         }
     }
 

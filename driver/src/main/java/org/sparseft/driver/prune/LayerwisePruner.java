@@ -259,6 +259,7 @@ public final class LayerwisePruner {
                 Map<String, long[]> shapes = new LinkedHashMap<>();
                 dense.names().forEach(n -> shapes.put(n, dense.get(n).shape()));
                 blocks.write(storage, layer, decided.keep(), decided.values(), shapes, storedTypes);
+                dense.release(); // the driver's copy of the block is done with; free it before the next one
                 decided.decisions().forEach(d -> decisions.put(d.weight(), d));
                 BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (t2 - t1) / 1e9,
                         recoverySeconds);
@@ -391,7 +392,9 @@ public final class LayerwisePruner {
                 if (previous != states && previous != current) { // current is cached now
                     previous.unpersist(false);
                 }
-                ratios[layer] = outlierRatio(checkpoint.block(layer, DataType.FLOAT), layer, stats, owl.m(), ignore);
+                Parameters block = checkpoint.block(layer, DataType.FLOAT);
+                ratios[layer] = outlierRatio(block, layer, stats, owl.m(), ignore);
+                block.release();
                 listener.onOutliers(layer, layers, ratios[layer]);
             }
         } finally {
@@ -449,13 +452,16 @@ public final class LayerwisePruner {
             }
             keep.put(name, keepBytes(m.keep()));
             decisions.add(new Decision(name, true, m.swaps()));
+            Parameters.release(m.keep()); // kept as bytes from here on
+            Parameters.release(m.updated());
         }
         return new Decided(decisions, keep, values);
     }
 
     /** A keep-mask (non-zero = kept) as bytes, 1 kept, c order. */
     private static byte[] keepBytes(INDArray keep) {
-        float[] k = keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] k = keep.dataType() == DataType.FLOAT && keep.ordering() == 'c' && !keep.isView()
+                ? keep.data().asFloat() : keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
         byte[] b = new byte[k.length];
         for (int i = 0; i < k.length; i++) {
             b[i] = k[i] != 0f ? (byte) 1 : 0;
@@ -491,7 +497,7 @@ public final class LayerwisePruner {
                                        Options o) {
         if (o.method() != Method.DSNOT) {
             MaskCriterion c = o.method() == Method.MAGNITUDE ? MaskCriterion.MAGNITUDE : MaskCriterion.WANDA;
-            return new TensorMask(name, c.select(c.scores(w, stats), pattern), null, true, 0);
+            return new TensorMask(name, c.choose(w, stats, pattern), null, true, 0);
         }
         MaskCriterion initial = o.dsnotInitial();
         INDArray metric = initial.scores(w, stats);

@@ -89,7 +89,9 @@ public final class PrunedBlocks {
             for (TensorInfo t : f.tensors()) {
                 String name = t.name().substring(KEEP.length());
                 if (t.name().startsWith(KEEP) && !changed.containsKey(name)) {
-                    changed.put(name, dense.get(name).mul(keepAsFloats(f, t)));
+                    INDArray keep = keepAsFloats(f, t);
+                    changed.put(name, dense.get(name).mul(keep));
+                    Parameters.release(keep);
                 }
             }
         }

@@ -17,6 +17,7 @@ import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.io.tokenizer.Tokenizer;
 import org.sparseft.io.tokenizer.Tokenizers;
 import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.service.ExecutorMemory;
 import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
@@ -81,6 +82,7 @@ public final class EvaluateService {
         long started = System.nanoTime();
         ModelLoading loading = loading(spec.modelLoading(), cfg, context);
         if (loading == ModelLoading.BY_BLOCK) {
+            ExecutorMemory.checkTwoPartsFit(context.spark().sparkContext(), cfg, modelPath);
             progress.step("the model passes block by block through the windows' states (" + cfg.numLayers()
                     + " blocks)");
         }
@@ -123,9 +125,7 @@ public final class EvaluateService {
         if (asked != ModelLoading.AUTO) {
             return asked;
         }
-        var sc = context.spark().sparkContext();
-        long executorBytes = sc.isLocal() ? Runtime.getRuntime().maxMemory()
-                : sc.getConf().getSizeAsBytes("spark.executor.memory", "1g");
+        long executorBytes = ExecutorMemory.bytes(context.spark().sparkContext());
         return 4L * cfg.parameterCount() <= executorBytes / 4 ? ModelLoading.WHOLE : ModelLoading.BY_BLOCK;
     }
 

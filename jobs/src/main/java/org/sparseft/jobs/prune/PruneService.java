@@ -16,6 +16,7 @@ import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.jobs.service.DataInput;
+import org.sparseft.jobs.service.ExecutorMemory;
 import org.sparseft.jobs.service.JobContext;
 import org.sparseft.jobs.service.Outputs;
 import org.sparseft.jobs.service.Progress;
@@ -60,7 +61,7 @@ public final class PruneService {
         String out = spec.out();
         Outputs.refuseOverlap(storage, "out", out, "model", spec.model());
         Outputs.check(storage, "out", out, spec.force());
-        Input in = load(spec, storage, plan, progress);
+        Input in = load(spec, context, plan);
         var cfg = in.config();
         Calibration calib = calibration(spec, context, in);
         String methodName = method.name().toLowerCase(Locale.ROOT);
@@ -166,8 +167,8 @@ public final class PruneService {
     private record Input(String path, String contentHash, ModelConfig config, Map<String, DType> storedTypes) {
     }
 
-    private static Input load(PruneSpec spec, Storage storage, SparsityPlan plan, Progress progress)
-            throws IOException {
+    private static Input load(PruneSpec spec, JobContext context, SparsityPlan plan) throws IOException {
+        Storage storage = context.storage();
         String modelPath = storage.qualify(spec.model());
         try (HfCheckpoint c = HfCheckpoint.open(storage, modelPath)) {
             c.validateAgainstConfig();
@@ -176,7 +177,8 @@ public final class PruneService {
             for (String w : c.model().prunableWeights()) {
                 plan.patternFor(w).checkFits(w, shapes.get(w)[1]);
             }
-            progress.step("checking " + modelPath);
+            ExecutorMemory.checkTwoPartsFit(context.spark().sparkContext(), c.model(), modelPath);
+            context.progress().step("checking " + modelPath);
             // tensor by tensor, so a bad value is refused before any work while memory holds one tensor
             c.checkFinite(c.model().expectedTensors().keySet());
             return new Input(modelPath, c.contentHash(), c.model(), c.dtypesByCanonicalName());
