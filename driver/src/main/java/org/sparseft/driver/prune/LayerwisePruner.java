@@ -151,10 +151,11 @@ public final class LayerwisePruner {
     /**
      * Per block: wall seconds of the calibration passes (advancing the states through the previous block and running
      * this one, statistics included), the part of the tasks' time spent computing statistics (summed over
-     * partitions), wall seconds of the mask search on the driver, and of block-wise recovery (0 without).
+     * partitions), wall seconds of the driver reading the block's tensors from the checkpoint, of the mask search on
+     * the driver, and of block-wise recovery (0 without).
      */
-    public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double maskSeconds,
-                              double recoverySeconds) {
+    public record BlockTiming(int block, double calibrationSeconds, double statisticsSeconds, double readSeconds,
+                              double maskSeconds, double recoverySeconds) {
     }
 
     /**
@@ -246,6 +247,7 @@ public final class LayerwisePruner {
                 }
                 long t1 = System.nanoTime();
                 Parameters dense = checkpoint.block(layer, DataType.FLOAT);
+                long read = System.nanoTime();
                 Decided decided = decide(dense, layer, stats, o, storedTypes);
                 long t2 = System.nanoTime();
                 double recoverySeconds = 0;
@@ -261,8 +263,8 @@ public final class LayerwisePruner {
                 blocks.write(storage, layer, decided.keep(), decided.values(), shapes, storedTypes);
                 dense.release(); // the driver's copy of the block is done with; free it before the next one
                 decided.decisions().forEach(d -> decisions.put(d.weight(), d));
-                BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (t2 - t1) / 1e9,
-                        recoverySeconds);
+                BlockTiming timing = new BlockTiming(layer, (t1 - t0) / 1e9, statisticsSeconds[0], (read - t1) / 1e9,
+                        (t2 - read) / 1e9, recoverySeconds);
                 timings.add(timing);
                 listener.onBlock(layer, layers, timing);
             }

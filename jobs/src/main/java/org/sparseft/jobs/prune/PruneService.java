@@ -96,8 +96,9 @@ public final class PruneService {
                         @Override
                         public void onBlock(int block, int total, LayerwisePruner.BlockTiming timing) {
                             progress.step(String.format("block %d/%d: calibration %.2f s (statistics %.2f s),"
-                                            + " masks %.2f s", block + 1, total, timing.calibrationSeconds(),
-                                    timing.statisticsSeconds(), timing.maskSeconds()));
+                                            + " reading the block %.2f s, masks %.2f s", block + 1, total,
+                                    timing.calibrationSeconds(), timing.statisticsSeconds(), timing.readSeconds(),
+                                    timing.maskSeconds()));
                         }
 
                         @Override
