@@ -134,6 +134,7 @@ public final class DistributedPerplexity {
             }).collect(), seqLen);
         } finally {
             states.unpersist(false);
+            ExecutorModels.releaseParts(); // in local mode the executors are this JVM: free their blocks now
         }
     }
 

@@ -105,7 +105,11 @@ public final class ExecutorModels {
         };
     }
 
-    /** Drops every cached part (their memory is freed once the tasks using them end). */
+    /**
+     * Drops every cached part of this JVM (their memory is freed once no task uses them): the driver calls it when a
+     * layer-by-layer pass ends, which in local mode frees the executors' parts too; a cluster's executors keep their
+     * last two parts until the next pass replaces them or the application ends.
+     */
     public static synchronized void releaseParts() {
         PARTS.clear();
     }

@@ -270,6 +270,7 @@ public final class LayerwisePruner {
             }
         } finally {
             states.unpersist(false);
+            ExecutorModels.releaseParts(); // in local mode the executors are this JVM: free their blocks now
         }
         return new Result(Collections.unmodifiableMap(decisions), blocks, timings, recovery, owl, owlSeconds);
     }
@@ -366,6 +367,7 @@ public final class LayerwisePruner {
                 return outliers(jsc, states, checkpoint, contentHash, owl, target, ignore, microBatch, listener);
             } finally {
                 states.unpersist(false);
+                ExecutorModels.releaseParts();
             }
         }
     }

@@ -2,19 +2,16 @@ package org.sparseft.jobs.prune;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.driver.prune.BlockRecovery;
 import org.sparseft.driver.prune.LayerwisePruner;
 import org.sparseft.driver.prune.PrunedBlocks;
-import org.sparseft.io.AtomicOutput;
 import org.sparseft.driver.train.TrainingShards;
+import org.sparseft.io.AtomicOutput;
 import org.sparseft.io.Storage;
 import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.SlorbBranch;
 import org.sparseft.io.safetensors.DType;
-import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.jobs.service.DataInput;
 import org.sparseft.jobs.service.ExecutorMemory;
 import org.sparseft.jobs.service.JobContext;
@@ -32,10 +29,10 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs a {@link PruneSpec}: samples calibration sequences, prunes block by block on Spark
