@@ -112,7 +112,8 @@ public final class PruneCommand implements Callable<Integer> {
             + " default parallelism, at most --nsamples). Masks depend on P only through float summation order.")
     Integer partitions;
 
-    @Option(names = "--calib-batch", paramLabel = "N", description = "Sequences per forward pass.")
+    @Option(names = "--calib-batch", paramLabel = "N", description = "Sequences per forward pass, at most:"
+            + " fewer when one pass's activations would take more than a sixteenth of an executor's memory.")
     int calibBatch;
 
     @Option(names = "--tokenizer", paramLabel = "byte|DIR", description = "Tokenizer for --calib (default: the model's).")

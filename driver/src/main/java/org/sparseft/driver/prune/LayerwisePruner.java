@@ -99,6 +99,12 @@ public final class LayerwisePruner {
             return method == Method.SPARSEGPT || update == WeightUpdate.OBS;
         }
 
+        /** The same options with another number of sequences per forward pass. */
+        public Options withMicroBatch(int sequences) {
+            return new Options(method, plan, dsnotInitial, dsnot, dsnotSkip, sparseGpt, update, owl, recovery, ignore,
+                    sequences);
+        }
+
         Options withPlan(SparsityPlan p) {
             return new Options(method, p, dsnotInitial, dsnot, dsnotSkip, sparseGpt, update, null, recovery, ignore,
                     microBatch);

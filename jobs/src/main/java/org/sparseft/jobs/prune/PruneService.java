@@ -65,6 +65,13 @@ public final class PruneService {
         progress.step(String.format("pruning %s (%d blocks) with %s, %s, on %d calibration sequences of %d tokens"
                         + " in %d partitions", cfg.modelType(), cfg.numLayers(), methodName, spec.target().label(),
                 calib.sequences(), calib.seqlen(), calib.partitions()));
+        int perPass = ExecutorMemory.sequencesPerPass(context.spark().sparkContext(), cfg, calib.seqlen(),
+                spec.calibBatch());
+        if (perPass < spec.calibBatch()) {
+            progress.step(perPass + (perPass == 1 ? " sequence" : " sequences") + " per forward pass (calib-batch "
+                    + spec.calibBatch() + "): one pass's activations kept within a sixteenth of an executor's memory");
+            options = options.withMicroBatch(perPass);
+        }
         // the decisions, block by block, beside the output on its file system (executors read them)
         PrunedBlocks blocks = new PrunedBlocks(AtomicOutput.tempSibling(storage.qualify(out)) + "-blocks");
         try {

@@ -39,7 +39,7 @@ import java.util.regex.PatternSyntaxException;
  * @param seed the seed of the calibration sample
  * @param ignore weights whose name matches are left dense, or null
  * @param partitions calibration partitions, or null for Spark's default parallelism (at most {@code nsamples})
- * @param calibBatch sequences per forward pass
+ * @param calibBatch sequences per forward pass, at most (fewer when a pass's activations would not fit an executor)
  * @param tokenizer the tokenizer for calibration text ({@code byte} or a directory), or null for the model's
  * @param dsnotInitial the mask DSnoT starts from
  * @param dsnot DSnoT's cycle limit, threshold, variance power and sign check

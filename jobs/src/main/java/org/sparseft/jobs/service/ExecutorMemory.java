@@ -30,6 +30,29 @@ public final class ExecutorMemory {
         return conf.getSizeAsBytes("spark.executor.memory", "1g");
     }
 
+    /**
+     * Sequences per forward pass of a layer-by-layer pass: at most {@code asked}, and as many as keep one pass's
+     * float32 activations within a sixteenth of an executor's memory (each task thread keeps a workspace that large),
+     * at least one. A pass of one block over one sequence of {@code seqLen} tokens is estimated at the attention
+     * scores and probabilities (2·heads·seqLen per token), three MLP-wide tensors and eight hidden-wide ones per token.
+     */
+    public static int sequencesPerPass(SparkContext sc, ModelConfig config, int seqLen, int asked) {
+        return sequencesPerPass(bytes(sc), config, seqLen, asked);
+    }
+
+    static int sequencesPerPass(long executorBytes, ModelConfig config, int seqLen, int asked) {
+        long widest = 0;
+        for (long[] shape : org.sparseft.model.Parameters.computeShapes(config).entrySet().stream()
+                .filter(e -> config.layerOf(e.getKey()) == 0).map(java.util.Map.Entry::getValue).toList()) {
+            for (long d : shape) {
+                widest = Math.max(widest, d);
+            }
+        }
+        long perSequence = 4L * seqLen * (2L * config.numHeads() * seqLen + 3 * widest + 8L * config.hiddenSize());
+        long fit = executorBytes / 16 / perSequence;
+        return (int) Math.max(1, Math.min(asked, fit));
+    }
+
     /** The float32 bytes of the largest part a layer-by-layer pass loads: the embedding, a block or the head. */
     public static long largestPartBytes(ModelConfig config) {
         long largest = partBytes(config, config.embeddingTensors());

@@ -27,6 +27,19 @@ class ExecutorMemoryTest {
     }
 
     @Test
+    void aForwardPassTakesAsManySequencesAsASixteenthOfTheExecutorHolds() {
+        ModelConfig tiny = CheckpointShape.TINYLLAMA_1_1B.config();
+        // per sequence of 512 tokens: 4·512·(2·32·512 + 3·5632 + 8·2048) bytes = 135.3 MB
+        long perSequence = 4L * 512 * (2L * 32 * 512 + 3 * 5632 + 8 * 2048);
+        assertEquals(1, ExecutorMemory.sequencesPerPass(2L << 30, tiny, 512, 8), "2 GiB: a sixteenth holds one");
+        assertEquals(2, ExecutorMemory.sequencesPerPass(6L << 30, tiny, 512, 8));
+        assertEquals(3, ExecutorMemory.sequencesPerPass(16 * 3 * perSequence, tiny, 512, 8));
+        assertEquals(8, ExecutorMemory.sequencesPerPass(1L << 40, tiny, 512, 8), "never more than asked");
+        assertEquals(1, ExecutorMemory.sequencesPerPass(1L << 20, tiny, 512, 8), "never fewer than one");
+        assertEquals(8, ExecutorMemory.sequencesPerPass(2L << 30, tiny, 16, 8), "short sequences fit");
+    }
+
+    @Test
     void aModelWhoseTwoPartsExceedTheExecutorMemoryIsRefusedNamingTheSizesAndTheSetting() {
         SparkConf oneGig = new SparkConf().set("spark.executor.memory", "1g");
         ModelConfig llama7 = CheckpointShape.LLAMA_2_7B.config();
