@@ -23,6 +23,17 @@ public interface PrunedWeights {
     /** The new values of a tensor the method changed, or null when its stored bytes stay. */
     float[] updated(String tensor) throws IOException;
 
+    /** A keep-mask (non-zero = kept) as bytes, 1 kept, c order. */
+    public static byte[] keepBytes(INDArray keep) {
+        float[] k = keep.dataType() == DataType.FLOAT && keep.ordering() == 'c' && !keep.isView()
+                ? keep.data().asFloat() : keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        byte[] b = new byte[k.length];
+        for (int i = 0; i < k.length; i++) {
+            b[i] = k[i] != 0f ? (byte) 1 : 0;
+        }
+        return b;
+    }
+
     /** Decisions already in memory: keep-masks (non-zero = kept) and new values, by name. */
     static PrunedWeights of(Map<String, INDArray> masks, Map<String, INDArray> updated) {
         return new PrunedWeights() {
@@ -33,12 +44,7 @@ public interface PrunedWeights {
 
             @Override
             public byte[] keep(String weight) {
-                float[] k = masks.get(weight).castTo(DataType.FLOAT).dup('c').data().asFloat();
-                byte[] b = new byte[k.length];
-                for (int i = 0; i < k.length; i++) {
-                    b[i] = k[i] != 0f ? (byte) 1 : 0;
-                }
-                return b;
+                return keepBytes(masks.get(weight));
             }
 
             @Override

@@ -30,25 +30,33 @@ public final class DistributedPerplexity {
     public static Perplexity.Result evaluate(JavaRDD<int[]> windows, String modelPath, String contentHash, int batch,
                                              int seqLen) {
         return ordered(windows.zipWithIndex().mapPartitions(it -> {
-            List<Long> index = new ArrayList<>();
-            List<int[]> ws = new ArrayList<>();
-            while (it.hasNext()) {
-                Tuple2<int[], Long> w = it.next();
-                ws.add(w._1());
-                index.add(w._2());
-            }
-            List<Tuple2<Long, Double>> out = new ArrayList<>(ws.size());
-            if (ws.isEmpty()) {
+            Indexed part = Indexed.of(it);
+            List<Tuple2<Long, Double>> out = new ArrayList<>(part.windows().size());
+            if (part.windows().isEmpty()) {
                 return out.iterator();
             }
             TaskDevices.pin();
             DecoderModel model = ExecutorModels.get(modelPath, contentHash);
-            double[] nll = Perplexity.windowNlls(model, ws, batch, EffectiveWeights.DENSE);
+            double[] nll = Perplexity.windowNlls(model, part.windows(), batch, EffectiveWeights.DENSE);
             for (int i = 0; i < nll.length; i++) {
-                out.add(new Tuple2<>(index.get(i), nll[i]));
+                out.add(new Tuple2<>(part.index()[i], nll[i]));
             }
             return out.iterator();
         }).collect(), seqLen);
+    }
+
+    /** One partition's windows and their indices in the whole input. */
+    private record Indexed(long[] index, List<int[]> windows) {
+        static Indexed of(java.util.Iterator<Tuple2<int[], Long>> it) {
+            List<Long> index = new ArrayList<>();
+            List<int[]> windows = new ArrayList<>();
+            while (it.hasNext()) {
+                Tuple2<int[], Long> w = it.next();
+                windows.add(w._1());
+                index.add(w._2());
+            }
+            return new Indexed(index.stream().mapToLong(Long::longValue).toArray(), windows);
+        }
     }
 
     /** One partition's windows (their indices and tokens) and their hidden states entering the next block. */
@@ -66,14 +74,9 @@ public final class DistributedPerplexity {
     public static Perplexity.Result evaluateByBlock(JavaRDD<int[]> windows, String modelPath, String contentHash,
                                                     int layers, int hidden, int batch, int seqLen) {
         JavaRDD<WindowStates> states = windows.zipWithIndex().mapPartitions(it -> {
-            List<Long> index = new ArrayList<>();
-            List<int[]> ws = new ArrayList<>();
-            while (it.hasNext()) {
-                Tuple2<int[], Long> w = it.next();
-                ws.add(w._1());
-                index.add(w._2());
-            }
-            long[] idx = index.stream().mapToLong(Long::longValue).toArray();
+            Indexed part = Indexed.of(it);
+            List<int[]> ws = part.windows();
+            long[] idx = part.index();
             int[] tokens = new int[ws.size() * seqLen];
             for (int i = 0; i < ws.size(); i++) {
                 System.arraycopy(ws.get(i), 0, tokens, i * seqLen, seqLen);

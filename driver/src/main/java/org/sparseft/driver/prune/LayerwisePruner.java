@@ -24,6 +24,7 @@ import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
 import org.sparseft.sparsity.MaskCriterion;
 import org.sparseft.sparsity.OutlierWeighting;
+import org.sparseft.sparsity.PrunedWeights;
 import org.sparseft.sparsity.SparseGPT;
 import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
@@ -460,7 +461,7 @@ public final class LayerwisePruner {
             if (m.updated() != null) { // pruned entries are +0 already, and rounding keeps them so
                 values.put(name, round(name, m.updated().dup('c').data().asFloat(), storedTypes));
             }
-            keep.put(name, keepBytes(m.keep()));
+            keep.put(name, PrunedWeights.keepBytes(m.keep()));
             decisions.add(new Decision(name, true, m.swaps()));
             Parameters.release(m.keep()); // kept as bytes from here on
             Parameters.release(m.updated());
@@ -468,16 +469,6 @@ public final class LayerwisePruner {
         return new Decided(decisions, keep, values);
     }
 
-    /** A keep-mask (non-zero = kept) as bytes, 1 kept, c order. */
-    private static byte[] keepBytes(INDArray keep) {
-        float[] k = keep.dataType() == DataType.FLOAT && keep.ordering() == 'c' && !keep.isView()
-                ? keep.data().asFloat() : keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
-        byte[] b = new byte[k.length];
-        for (int i = 0; i < k.length; i++) {
-            b[i] = k[i] != 0f ? (byte) 1 : 0;
-        }
-        return b;
-    }
 
     /** One linear's mask from its weight [out, in] and input statistics. */
     public static TensorMask choose(String name, INDArray w, FeatureStats stats, Options o) {
