@@ -36,7 +36,10 @@ public final class KryoRegistration implements KryoRegistrator {
     static final List<Class<? extends Record>> RECORDS = List.of(
             org.sparseft.driver.data.Document.class, org.sparseft.driver.data.TokenBlocks.Piece.class,
             org.sparseft.driver.train.Shard.class, org.sparseft.driver.train.PartialGradient.class,
-            org.sparseft.driver.train.PartialState.class, org.sparseft.driver.prune.CalibrationShard.class,
+            org.sparseft.driver.train.PartialState.class, org.sparseft.driver.train.ChunkState.class,
+            org.sparseft.driver.train.ChunkValues.class, org.sparseft.driver.train.GradientPart.class,
+            org.sparseft.driver.train.ChunkSum.class, org.sparseft.driver.train.ChunkSum.Report.class,
+            org.sparseft.driver.prune.CalibrationShard.class,
             org.sparseft.driver.prune.PartialStats.class, org.sparseft.sparsity.FeatureStats.class,
             org.sparseft.driver.prune.RecoveryShard.class, org.sparseft.driver.prune.PartialBlockGradient.class,
             org.sparseft.driver.eval.DistributedPerplexity.WindowStates.class);

@@ -74,7 +74,11 @@ public final class AstObjective implements Objective {
         if (lambda == 0) {
             return;
         }
-        keepMasks().forEach((w, k) -> grads.get(w).addi(k.rsub(1.0).muli(trained.get(w)).muli(lambda)));
+        keepMasks().forEach((w, k) -> { // grads may hold some tensors only (one chunk of sharded training)
+            if (grads.names().contains(w)) {
+                grads.get(w).addi(k.rsub(1.0).muli(trained.get(w)).muli(lambda));
+            }
+        });
     }
 
     /** The weights the model computes with: M ⊙ W (+ S·P) for masked weights, the others as they are. */

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * AST's state on the driver: the masks in force, the initial masks (for the flip count against them), and their
@@ -93,11 +94,11 @@ public final class AstTraining implements AdaptiveObjective {
     }
 
     @Override
-    public Map<String, Double> afterSteps(Parameters trained, int stepsBefore, int stepsDone) {
+    public Map<String, Double> afterSteps(Supplier<Parameters> trained, int stepsBefore, int stepsDone) {
         if (!options.reselectAfter(stepsBefore, stepsDone)) {
             return Map.of();
         }
-        NmMasks next = Workspaces.outside(() -> NmMasks.byMagnitude(trained, weights, options.pattern()));
+        NmMasks next = Workspaces.outside(() -> NmMasks.byMagnitude(trained.get(), weights, options.pattern()));
         Map<String, Double> figures = new LinkedHashMap<>();
         figures.put("mask_flip_rate", (double) next.changedFrom(masks) / next.size());
         figures.put("mask_flip_rate_initial", (double) next.changedFrom(initial) / next.size());

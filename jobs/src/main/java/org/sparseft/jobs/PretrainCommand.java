@@ -21,8 +21,8 @@ import java.util.concurrent.Callable;
                 + "config.json, the data is tokenized and cut into blocks on Spark, and the result is a Hugging Face "
                 + "checkpoint directory (config.json, model.safetensors, tokenizer.json, training.json).",
                 "Training is data-parallel on Spark: every partition takes an equal share of each step's batch; "
-                + "gradients are summed in partition order every step (--sync grad) or parameters averaged every "
-                + "--every steps (--sync average). Checkpoints and metrics.jsonl go to --run; --resume continues "
+                + "gradients are summed in partition order every step, on the driver (--sync grad) or on the "
+                + "executors (--sync sharded), or parameters averaged every --every steps (--sync average). Checkpoints and metrics.jsonl go to --run; --resume continues "
                 + "from the newest checkpoint with the same final weights as an uninterrupted run."})
 public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "FILE", description = "A Hugging Face config.json.")

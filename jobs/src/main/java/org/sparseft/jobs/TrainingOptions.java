@@ -58,8 +58,10 @@ final class TrainingOptions {
                     + " result depends on P, never on scheduling.")
     Integer partitions;
 
-    @Option(names = "--sync", paramLabel = "grad|average", description = "grad: sum gradients every step;"
-            + " average: local steps, parameters averaged every --every (default: the command's).")
+    @Option(names = "--sync", paramLabel = "grad|sharded|average", description = "grad: the driver sums gradients"
+            + " every step; sharded: the same bits, with gradients summed and AdamW applied on the executors, the"
+            + " driver off the data path; average: local steps, parameters averaged every --every (default: the"
+            + " command's).")
     String sync;
 
     @Option(names = "--every", paramLabel = "H", description = "Steps per averaging round.")

@@ -19,6 +19,7 @@ import org.sparseft.train.TrainStep;
 import java.io.IOException;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Supplier;
 
 /**
  * Synchronous data-parallel training on Spark. Every partition holds a {@link Shard} and contributes an equal share
@@ -30,12 +31,16 @@ import java.util.UUID;
  * <li>{@link Sync#AVERAGE}: each round of {@code every} steps is one job. Each partition runs the steps locally
  * with its own copy of the parameters and AdamW state; the driver averages parameters and both moments (what
  * DL4J's Spark parameter averaging does, with its updater averaging on).</li>
+ * <li>{@link Sync#SHARDED}: as {@link Sync#GRAD}, bit for bit, with the driver off the data path: the parameters
+ * and AdamW state stay on the executors in one chunk per partition, gradients are reduce-scattered and parameters
+ * all-gathered through Spark's shuffle, and the driver receives only losses and norms ({@link ShardedSync}). It
+ * gathers the parameters when it needs them: for a checkpoint, a validation pass, a method's re-selection.</li>
  * </ul>
  * Same seed, data and partition count give bit-identical parameters, whatever the scheduling; with one partition
  * the result equals the single-JVM {@link org.sparseft.train.Trainer}'s bit for bit.
  */
 public final class DataParallelTrainer {
-    public enum Sync { GRAD, AVERAGE }
+    public enum Sync { GRAD, AVERAGE, SHARDED }
 
     /**
      * @param microBatch sequences per forward/backward pass within a partition's share (0: the whole share)
@@ -73,15 +78,18 @@ public final class DataParallelTrainer {
      */
     public record StepReport(int step, int steps, int stepsInReport, double loss, double gradNorm,
                              double learningRate, double seconds, long tokens, long bytesBroadcast,
-                             long bytesCollected, Map<String, Double> figures) {
+                             long bytesCollected, long bytesExchanged, Map<String, Double> figures) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
     }
 
-    /** Progress as training goes; {@code params} are the driver's current values. */
+    /**
+     * Progress as training goes. {@code current} gives the trained values after the step; under
+     * {@link Sync#SHARDED} asking for them gathers them from the executors, so ask only when needed.
+     */
     public interface Listener {
-        void onStep(StepReport report, Parameters params) throws IOException;
+        void onStep(StepReport report, Supplier<Parameters> current) throws IOException;
 
         default void onCheckpoint(int step, String path) {
         }
@@ -122,7 +130,7 @@ public final class DataParallelTrainer {
                               AdaptiveObjective adaptive, Options o, TrainingRun run, Listener listener)
             throws IOException {
         int share = o.share(data.partitions());
-        checkResultSize(jsc, params.count(), o.sync());
+        checkResultSize(jsc, params.spec(), data.partitions(), o.sync());
         int micro = o.microBatch() == 0 ? share : o.microBatch();
         int seqLen = data.seqLen();
         String runId = UUID.randomUUID().toString();
@@ -130,40 +138,69 @@ public final class DataParallelTrainer {
         int step = run.startStep();
         long started = System.nanoTime();
         double loss = Double.NaN;
-        while (step < o.steps()) {
-            long t0 = System.nanoTime();
-            int from = step;
-            StepOutcome outcome;
-            Objective objective = adaptive.current();
-            if (o.sync() == Sync.GRAD) {
-                outcome = gradientStep(jsc, data, params, objective, optimizer, o, runId, step, share, micro, run);
-                step++;
-            } else {
-                int h = Math.min(o.every(), o.steps() - step);
-                outcome = averagingRound(jsc, data, params, objective, optimizer, o, step, h, share, micro, run);
-                optimizer = outcome.optimizer();
-                step += h;
+        ShardedSync sharded = o.sync() == Sync.SHARDED && step < o.steps() ? new ShardedSync(jsc, data, params,
+                optimizer, o, share, micro, run.directory(), step) : null;
+        try {
+            while (step < o.steps()) {
+                long t0 = System.nanoTime();
+                int from = step;
+                StepOutcome outcome;
+                Objective objective = adaptive.current();
+                if (o.sync() == Sync.GRAD) {
+                    outcome = gradientStep(jsc, data, params, objective, optimizer, o, runId, step, share, micro,
+                            run);
+                    step++;
+                } else if (sharded != null) {
+                    ShardedSync.StepResult r = sharded.step(step, objective);
+                    if (r.failure() != null) {
+                        throw stopped(r.failure(), run);
+                    }
+                    outcome = new StepOutcome(r.loss(), r.gradNorm(), 0, r.bytesCollected(), r.bytesExchanged(),
+                            optimizer);
+                    step++;
+                } else {
+                    int h = Math.min(o.every(), o.steps() - step);
+                    outcome = averagingRound(jsc, data, params, objective, optimizer, o, step, h, share, micro, run);
+                    optimizer = outcome.optimizer();
+                    step += h;
+                }
+                loss = outcome.loss();
+                long[] gathered = {0};
+                Supplier<Parameters> current = sharded == null ? () -> params : () -> {
+                    gathered[0] += sharded.gather(params);
+                    return params;
+                };
+                Map<String, Double> figures = adaptive.afterSteps(current, from, step);
+                boolean checkpointDue = o.checkpointEvery() > 0
+                        && step / o.checkpointEvery() > from / o.checkpointEvery();
+                if (sharded != null && (checkpointDue || step == o.steps())) {
+                    optimizer = sharded.gather(params, optimizer, o.adam());
+                    gathered[0] += 12L * params.count();
+                }
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
+                        o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
+                        outcome.bytesBroadcast(), outcome.bytesCollected() + gathered[0], outcome.bytesExchanged(),
+                        figures);
+                run.metrics().write(MetricsLine.training(step, report.loss(), report.learningRate(),
+                        report.gradNorm(), seconds, report.tokensPerSecond(), report.bytesBroadcast(),
+                        report.bytesCollected(), sharded == null ? null : report.bytesExchanged(), report.figures()));
+                if (checkpointDue || step == o.steps()) {
+                    listener.onCheckpoint(step, run.checkpoint(step, params, optimizer, adaptive.checkpointed()));
+                }
+                listener.onStep(report, current);
             }
-            loss = outcome.loss();
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
-                    o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
-                    outcome.bytesBroadcast(), outcome.bytesCollected(), adaptive.afterSteps(params, from, step));
-            run.metrics().write(MetricsLine.training(step, report.loss(), report.learningRate(), report.gradNorm(),
-                    seconds, report.tokensPerSecond(), report.bytesBroadcast(), report.bytesCollected(),
-                    report.figures()));
-            boolean checkpointDue = o.checkpointEvery() > 0 && step / o.checkpointEvery() > from / o.checkpointEvery();
-            if (checkpointDue || step == o.steps()) {
-                listener.onCheckpoint(step, run.checkpoint(step, params, optimizer, adaptive.checkpointed()));
+        } finally {
+            if (sharded != null) {
+                sharded.close();
             }
-            listener.onStep(report, params);
         }
         return new Summary(run.startStep(), o.steps(), loss, (System.nanoTime() - started) / 1e9,
                 (long) (o.steps() - run.startStep()) * o.batch() * seqLen);
     }
 
     private record StepOutcome(double loss, double gradNorm, long bytesBroadcast, long bytesCollected,
-                               AdamW optimizer) {
+                               long bytesExchanged, AdamW optimizer) {
     }
 
     private static StepOutcome gradientStep(JavaSparkContext jsc, TrainingShards data, Parameters params,
@@ -201,7 +238,7 @@ public final class DataParallelTrainer {
         try {
             TrainStep.Result r = TrainStep.update(params, grads, loss[0], optimizer, o.schedule(), step,
                     o.maxGradNorm(), objective);
-            return new StepOutcome(r.loss(), r.gradNorm(), 4L * values.length, collected[0], optimizer);
+            return new StepOutcome(r.loss(), r.gradNorm(), 4L * values.length, collected[0], 0, optimizer);
         } catch (RuntimeFailure e) {
             throw stopped(e.getMessage(), run);
         }
@@ -246,7 +283,7 @@ public final class DataParallelTrainer {
         optimizer.firstMoment().assign(sums[1].data().asFloat());
         optimizer.secondMoment().assign(sums[2].data().asFloat());
         AdamW next = new AdamW(o.adam(), optimizer.firstMoment(), optimizer.secondMoment(), optimizer.steps() + steps);
-        return new StepOutcome(lossAndNorm[0], lossAndNorm[1], 12L * n, collected[0], next);
+        return new StepOutcome(lossAndNorm[0], lossAndNorm[1], 12L * n, collected[0], 0, next);
     }
 
     private static RuntimeFailure stopped(String why, TrainingRun run) throws IOException {
@@ -256,16 +293,30 @@ public final class DataParallelTrainer {
     }
 
     /**
-     * Refuses, before any work, a model whose per-task result cannot pass through Spark: one task returns 4 bytes
-     * per parameter (12 when averaging) as a single Kryo-serialized result.
+     * Refuses, before any work, a model whose per-task result cannot pass through Spark as a single Kryo-serialized
+     * result: a gradient (4 bytes per parameter), or parameters and both moments (12) when averaging, or, sharded, a
+     * chunk's parameters and moments when they are gathered for a checkpoint.
      */
-    public static void checkResultSize(JavaSparkContext jsc, long parameters, Sync sync) {
+    public static void checkResultSize(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Sync sync) {
+        long parameters = 0;
+        for (long[] shape : trained.layout().values()) {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            parameters += n;
+        }
+        String what = "trainable parameters";
+        if (sync == Sync.SHARDED) {
+            parameters = ParameterChunks.of(trained, partitions).largest();
+            what = "parameters in the largest of " + partitions + " chunks";
+        }
         long bytes = parameters * (sync == Sync.GRAD ? 4L : 12L);
         long limit = jsc.getConf().getSizeAsBytes("spark.kryoserializer.buffer.max", "64m");
         if (bytes + (1 << 20) > limit) {
-            throw new InvalidSettingException(String.format("each task returns %,d bytes (%,d trainable parameters,"
-                    + " {sync} %s), more than spark.kryoserializer.buffer.max (%,d bytes; at most 2047m)", bytes,
-                    parameters, sync.name().toLowerCase(java.util.Locale.ROOT), limit));
+            throw new InvalidSettingException(String.format("each task returns %,d bytes (%,d %s, {sync} %s), more"
+                    + " than spark.kryoserializer.buffer.max (%,d bytes; at most 2047m)", bytes, parameters, what,
+                    sync.name().toLowerCase(java.util.Locale.ROOT), limit));
         }
     }
 }

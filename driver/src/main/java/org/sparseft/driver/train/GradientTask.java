@@ -36,7 +36,7 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
         org.sparseft.driver.exec.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
-        Parameters trained = Replicas.shared(run, step, spec, parameters);
+        Parameters trained = Replicas.shared(run, step, () -> Parameters.fromFlat(spec, parameters.value()));
         Parameters grads = Workspaces.outside(trained::zerosLike);
         double loss = objective.accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(), grads);
         double norm = org.sparseft.train.AdamW.globalNorm(grads, grads.names());

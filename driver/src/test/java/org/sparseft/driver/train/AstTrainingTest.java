@@ -107,17 +107,26 @@ class AstTrainingTest {
     @Test
     void aResumedRunEndsWithTheUninterruptedRunsWeightsAndMasks() throws Exception {
         FrozenModels.Base b = writeBase(4);
+        Map<DataParallelTrainer.Sync, Outcome> wholeRuns = new java.util.EnumMap<>(DataParallelTrainer.Sync.class);
         for (DataParallelTrainer.Sync sync : DataParallelTrainer.Sync.values()) {
             Outcome whole = train("local[2]", b, tmp.resolve("whole-" + sync), sync, false, -1);
+            wholeRuns.put(sync, whole);
             Path broken = tmp.resolve("broken-" + sync);
             RuntimeException crash = assertThrows(RuntimeException.class,
                     () -> train("local[2]", b, broken, sync, false, 6));
             assertTrue(crash.getMessage().contains("simulated crash"), crash.toString());
             Outcome resumed = train("local[2]", b, broken, sync, true, -1);
-            assertEquals(sync == DataParallelTrainer.Sync.GRAD ? 8 : 4, resumed.losses().size(),
+            assertEquals(sync == DataParallelTrainer.Sync.AVERAGE ? 4 : 8, resumed.losses().size(),
                     sync + ": resumed from the step-4 checkpoint");
             assertArrayEquals(whole.trained(), resumed.trained(), 0f, sync + ": resumed vs uninterrupted");
             assertArrayEquals(whole.lastMask(), resumed.lastMask(), sync + ": masks");
         }
+        // decay of pruned weights, SLoRB and re-selected masks: sharded updates give the driver's bits
+        Outcome grad = wholeRuns.get(DataParallelTrainer.Sync.GRAD);
+        Outcome sharded = wholeRuns.get(DataParallelTrainer.Sync.SHARDED);
+        assertArrayEquals(grad.trained(), sharded.trained(), 0f, "sharded vs gradient sync, 4 partitions");
+        assertArrayEquals(grad.lastMask(), sharded.lastMask(), "sharded vs gradient sync: masks");
+        assertEquals(grad.losses(), sharded.losses(), "sharded vs gradient sync: losses");
+        assertEquals(grad.figures(), sharded.figures(), "sharded vs gradient sync: flip rates");
     }
 }

@@ -142,6 +142,100 @@ class DataParallelTrainerTest {
     }
 
     @Test
+    void shardedSyncGivesTheDriversBitsAtOneTwoAndFourPartitions() {
+        List<int[]> data = FrozenModels.blocks(40);
+        int longRun = ShardedSync.LINEAGE_STEPS + 3; // past a lineage checkpoint
+        withSpark("local[2]", jsc -> {
+            for (int partitions : new int[] {1, 2, 4}) {
+                int steps = partitions == 2 ? longRun : 5;
+                float[] grad = train(jsc, data, partitions, options(steps, 8, DataParallelTrainer.Sync.GRAD, 1, 0,
+                        3e-3));
+                List<DataParallelTrainer.StepReport> reports = new ArrayList<>();
+                String runDir = tmp.resolve("sharded-" + partitions).toString();
+                float[] sharded = train(jsc, data, partitions, options(steps, 8, DataParallelTrainer.Sync.SHARDED, 1,
+                        0, 3e-3), HadoopStorage.withDefaults(), runDir, false, (r, p) -> reports.add(r));
+                assertArrayEquals(grad, sharded, 0f, partitions + " partitions, " + steps + " steps");
+                assertEquals(steps, reports.size());
+                long count = Parameters.initialize(TINY, 11, DataType.FLOAT).count();
+                for (DataParallelTrainer.StepReport r : reports.subList(0, steps - 1)) {
+                    assertEquals(0, r.bytesBroadcast(), "nothing broadcast but the objective");
+                    assertTrue(r.bytesCollected() < 1000 * partitions, "only norms and losses reach the driver: "
+                            + r.bytesCollected());
+                    assertEquals(8L * count * partitions, r.bytesExchanged());
+                }
+                assertEquals(12L * count, reports.get(steps - 1).bytesCollected() - reports.get(0).bytesCollected(),
+                        "the final checkpoint gathers parameters and moments");
+                assertFalse(new java.io.File(runDir, "sync-lineage").exists(), "lineage checkpoints removed");
+            }
+            return null;
+        });
+    }
+
+    @Test
+    void shardedRunResumedOnHdfsEndsWithTheGradientSyncsBits() throws Exception {
+        List<int[]> data = FrozenModels.blocks(24);
+        DataParallelTrainer.Options grad = options(6, 4, DataParallelTrainer.Sync.GRAD, 1, 2, 3e-3);
+        DataParallelTrainer.Options sharded = options(6, 4, DataParallelTrainer.Sync.SHARDED, 1, 2, 3e-3);
+        try (MiniHdfs hdfs = new MiniHdfs()) {
+            Storage storage = hdfs.storage();
+            float[][] result = withSpark("local[2]", jsc -> {
+                float[] uninterrupted = train(jsc, data, 2, grad, storage, hdfs.uri() + "/runs/grad", false, QUIET);
+                String broken = hdfs.uri() + "/runs/sharded";
+                assertThrows(RuntimeException.class, () -> train(jsc, data, 2, sharded, storage, broken, false,
+                        (r, p) -> {
+                            if (r.step() == 5) {
+                                throw new IllegalStateException("simulated crash after step 5");
+                            }
+                        }));
+                return new float[][] {uninterrupted, train(jsc, data, 2, sharded, storage, broken, true, QUIET)};
+            });
+            assertArrayEquals(result[0], result[1], 0f, "sharded, resumed from step 4, vs gradient sync");
+        }
+    }
+
+    @Test
+    void chunksAreRunsOfWholeTensorsOfAboutEqualSize() {
+        Parameters.Spec spec = Parameters.initialize(TINY, 1, DataType.FLOAT).spec();
+        List<String> names = new ArrayList<>(spec.layout().keySet());
+        long largestTensor = 0;
+        long total = 0;
+        for (long[] shape : spec.layout().values()) {
+            long n = java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+            largestTensor = Math.max(largestTensor, n);
+            total += n;
+        }
+        for (int partitions = 1; partitions <= names.size(); partitions++) {
+            ParameterChunks chunks = ParameterChunks.of(spec, partitions);
+            assertEquals(partitions, chunks.count());
+            assertEquals(0, chunks.firstTensor()[0]);
+            assertEquals(names.size(), chunks.firstTensor()[partitions]);
+            long sum = 0;
+            for (int k = 0; k < partitions; k++) {
+                assertTrue(chunks.firstTensor()[k] < chunks.firstTensor()[k + 1], "chunk " + k + " is not empty");
+                assertTrue(chunks.length(k) <= total / partitions + largestTensor, "chunk " + k + " of " + partitions
+                        + " holds " + chunks.length(k) + " values");
+                sum += chunks.length(k);
+            }
+            assertEquals(total, sum);
+        }
+        Parameters p = Parameters.initialize(TINY, 1, DataType.FLOAT);
+        ParameterChunks three = ParameterChunks.of(spec, 3);
+        List<float[]> parts = new ArrayList<>();
+        for (int k = 0; k < 3; k++) {
+            parts.add(three.slice(p, k));
+            Parameters tensors = three.tensors(k, parts.get(k));
+            for (String n : tensors.names()) {
+                assertArrayEquals(p.get(n).dup().data().asFloat(), tensors.get(n).dup().data().asFloat(), 0f, n);
+            }
+        }
+        assertArrayEquals(p.toFlat(), three.join(parts), 0f, "the chunks in order are the flat parameters");
+        InvalidSettingException tooMany = assertThrows(InvalidSettingException.class,
+                () -> ParameterChunks.of(spec, names.size() + 1));
+        assertTrue(tooMany.render(k -> "--" + k).startsWith("--partitions " + (names.size() + 1) + " is more than the "
+                + names.size() + " trained tensors"), tooMany.getMessage());
+    }
+
+    @Test
     void aStepAppliesTheMeanGradientOfAllPartitionsSequences() {
         List<int[]> data = FrozenModels.blocks(10);
         DataParallelTrainer.Options o = options(1, 4, DataParallelTrainer.Sync.GRAD, 1, 0, 1e-2);
@@ -249,13 +343,13 @@ class DataParallelTrainerTest {
         List<int[]> data = FrozenModels.blocks(12);
         Storage storage = HadoopStorage.withDefaults();
         DataParallelTrainer.Options o = options(6, 4, sync, 2, 1, 3e-3);
-        int lastGood = sync == DataParallelTrainer.Sync.GRAD ? 3 : 2; // averaging checkpoints after rounds of 2
+        int lastGood = sync == DataParallelTrainer.Sync.AVERAGE ? 2 : 3; // averaging checkpoints after rounds of 2
         String run = tmp.resolve("poisoned").toString();
         float[][] atLastGood = {null};
         RuntimeFailure failure = withSpark("local[2]", jsc -> {
             train(jsc, data, 2, Objective.DENSE, o, storage, tmp.resolve("clean").toString(), false, (r, p) -> {
                 if (r.step() == lastGood) {
-                    atLastGood[0] = p.toFlat();
+                    atLastGood[0] = p.get().toFlat();
                 }
             });
             return assertThrows(RuntimeFailure.class, () -> train(jsc, data, 2, new NanInOnePartition(1, 3), o,

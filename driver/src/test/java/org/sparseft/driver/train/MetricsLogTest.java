@@ -19,7 +19,7 @@ class MetricsLogTest {
 
     private static void writeSteps(MetricsLog log, int from, int to) throws Exception {
         for (int s = from; s <= to; s++) {
-            log.write(MetricsLine.training(s, 1.0 / s, 0, 0, 0, 0, 0, 0, java.util.Map.of()));
+            log.write(MetricsLine.training(s, 1.0 / s, 0, 0, 0, 0, 0, 0, null, java.util.Map.of()));
         }
     }
 
@@ -85,7 +85,7 @@ class MetricsLogTest {
         figures.put("mask_flip_rate", 0.25);
         figures.put("mask_flip_rate_initial", 0.5);
         try (MetricsLog log = new MetricsLog(storage, path, 0)) {
-            log.write(MetricsLine.training(3, 2.5, 1e-3, 0.75, 1.5, 64.0, 1024, 2048, figures));
+            log.write(MetricsLine.training(3, 2.5, 1e-3, 0.75, 1.5, 64.0, 1024, 2048, null, figures));
             log.write(MetricsLine.validation(3, 12.0, 2.484906649788));
         }
         assertEquals("{\"step\":3,\"loss\":2.5,\"lr\":0.001,\"grad_norm\":0.75,\"seconds\":1.5,\"tokens_per_s\":64.0,"

@@ -36,12 +36,17 @@ class PstTrainingTest {
     }
 
     private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir) {
-        return train(master, modelDir, hash, base, runDir, false, -1);
+        return train(master, modelDir, hash, base, runDir, false, -1, DataParallelTrainer.Sync.GRAD);
+    }
+
+    private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir,
+                                 boolean resume, int crashAfter) {
+        return train(master, modelDir, hash, base, runDir, resume, crashAfter, DataParallelTrainer.Sync.GRAD);
     }
 
     /** Trains 12 PST steps (checkpoints every 4); {@code crashAfter} > 0 throws after that step. */
     private static Outcome train(String master, String modelDir, String hash, Parameters base, Path runDir,
-                                 boolean resume, int crashAfter) {
+                                 boolean resume, int crashAfter, DataParallelTrainer.Sync sync) {
         SparkSession spark = SparkSessions.create("sparseft-test", master, Map.of());
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -52,7 +57,7 @@ class PstTrainingTest {
             PstObjective objective = new PstObjective(() -> ExecutorModels.get(modelDir, hash), pst, steps);
             AdamW.Options adam = new AdamW.Options(0.9, 0.999, 1e-8, 0);
             DataParallelTrainer.Options o = new DataParallelTrainer.Options(steps, 8, 0,
-                    DataParallelTrainer.Sync.GRAD, 1, new LearningRateSchedule(1e-2, 0, steps,
+                    sync, 1, new LearningRateSchedule(1e-2, 0, steps,
                     LearningRateSchedule.Decay.LINEAR, 0), adam, 1.0, 3, 4);
             List<Double> losses = new ArrayList<>();
             try (TrainingRun run = TrainingRun.open(HadoopStorage.withDefaults(), runDir.toString(), 2, resume, true,
@@ -109,5 +114,12 @@ class PstTrainingTest {
         Outcome resumed = train("local[2]", dir, hash, base, broken, true, -1);
         assertEquals(8, resumed.losses().size(), "resumed from the step-4 checkpoint: steps 5-12");
         assertArrayEquals(uninterrupted.trained(), resumed.trained(), 0f, "resumed vs uninterrupted");
+        Path shardedBroken = tmp.resolve("sharded-broken");
+        org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> train("local[2]", dir, hash, base,
+                shardedBroken, false, 6, DataParallelTrainer.Sync.SHARDED));
+        Outcome sharded = train("local[2]", dir, hash, base, shardedBroken, true, -1, DataParallelTrainer.Sync.SHARDED);
+        assertArrayEquals(uninterrupted.trained(), sharded.trained(), 0f,
+                "sharded sync, crashed and resumed, vs gradient sync uninterrupted");
+        assertEquals(uninterrupted.losses().subList(4, 12), sharded.losses(), "the same losses, steps 5-12");
     }
 }

@@ -112,9 +112,10 @@ public final class FinetuneService {
                 spec.force(), identity, trained, training.adam(), start.objective())) {
             trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
                     + trainingRun.startStep() + ")"));
-            progress.step(String.format("%s on %s: %s; steps %d..%d of %d x %d tokens in %d partitions, target"
-                            + " %s; run directory %s", m.name().toUpperCase(Locale.ROOT), cfg.modelType(),
-                    start.summary(), trainingRun.startStep() + 1, steps, batch, seqLen, p, pattern.label(), run));
+            progress.step(String.format("%s on %s: %s; steps %d..%d of %d x %d tokens in %d partitions (%s),"
+                            + " target %s; run directory %s", m.name().toUpperCase(Locale.ROOT), cfg.modelType(),
+                    start.summary(), trainingRun.startStep() + 1, steps, batch, seqLen, p,
+                    TrainingProgress.syncTraffic(training, trained.count(), p), pattern.label(), run));
             TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, val.isEmpty() ? null
                     : (done, current) -> {
                         FinetuneMethod.View view = m.at(dense, current, done, steps);

@@ -111,14 +111,10 @@ public final class PretrainService {
                 spec.force(), identity, params, training.adam())) {
             trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
                     + trainingRun.startStep() + ")"));
-            long perStepBytes = 4L * params.count() * (syncMode == DataParallelTrainer.Sync.GRAD ? 1 + p : 3 + 3L * p);
             progress.step(String.format("training %s with %,d parameters: steps %d..%d of %d x %d tokens on %d"
-                            + " blocks in %d partitions (%s sync%s); run directory %s", cfg.modelType(),
-                    params.count(), trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
-                    syncMode.name().toLowerCase(Locale.ROOT), syncMode == DataParallelTrainer.Sync.AVERAGE
-                            ? " every " + training.every() + " steps, " + TrainingProgress.mb(perStepBytes)
-                            + " per round" : ", " + TrainingProgress.mb(perStepBytes) + " per step",
-                    run));
+                            + " blocks in %d partitions (%s); run directory %s", cfg.modelType(), params.count(),
+                    trainingRun.startStep() + 1, steps, batch, seqLen, shards.blocks(), p,
+                    TrainingProgress.syncTraffic(training, params.count(), p), run));
             TrainingProgress listener = new TrainingProgress(progress, training, trainingRun, windows.isEmpty()
                     ? null : (done, current) -> Perplexity.of(Perplexity.windowNlls(model, windows, batch,
                     EffectiveWeights.DENSE), seqLen));

@@ -9,6 +9,7 @@ import org.sparseft.model.Parameters;
 
 import java.io.IOException;
 import java.util.function.BiFunction;
+import java.util.function.Supplier;
 
 /**
  * A training job's progress: a line every {@code log-every} steps (loss, learning rate, gradient norm, tokens/s,
@@ -38,7 +39,7 @@ public final class TrainingProgress implements DataParallelTrainer.Listener {
     }
 
     @Override
-    public void onStep(DataParallelTrainer.StepReport r, Parameters current) throws IOException {
+    public void onStep(DataParallelTrainer.StepReport r, Supplier<Parameters> current) throws IOException {
         int done = r.step();
         int before = done - r.stepsInReport();
         if (done / o.logEvery() > before / o.logEvery() || before == first || done == o.steps()) {
@@ -46,13 +47,14 @@ public final class TrainingProgress implements DataParallelTrainer.Listener {
             double eta = elapsed / (done - first) * (o.steps() - done);
             StringBuilder figures = new StringBuilder();
             r.figures().forEach((k, v) -> figures.append(String.format(" %s %.4g", k, v)));
+            String moved = mb(r.bytesBroadcast() + r.bytesCollected()) + (r.bytesExchanged() > 0
+                    ? " via the driver, " + mb(r.bytesExchanged()) + " between executors" : "");
             progress.step(String.format("step %d/%d loss %.4f lr %.2e |g| %.3f %.0f tok/s moved %s ETA %.0f s%s", done,
-                    o.steps(), r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(),
-                    mb(r.bytesBroadcast() + r.bytesCollected()), eta, figures));
+                    o.steps(), r.loss(), r.learningRate(), r.gradNorm(), r.tokensPerSecond(), moved, eta, figures));
         }
         boolean evalDue = o.evalEvery() > 0 && done / o.evalEvery() > before / o.evalEvery();
         if (validation != null && (evalDue || done == o.steps())) {
-            last = validation.apply(done, current);
+            last = validation.apply(done, current.get());
             run.metrics().write(MetricsLine.validation(done, last.perplexity(), last.meanNll()));
             progress.step(String.format("step %d validation perplexity %.3f over %d windows", done,
                     last.perplexity(), last.windows()));
@@ -67,6 +69,19 @@ public final class TrainingProgress implements DataParallelTrainer.Listener {
     /** The latest validation result, or null. */
     public Perplexity.Result last() {
         return last;
+    }
+
+    /**
+     * How the run synchronises and what that moves, for the opening progress line: "grad sync, 12.3 MB per step",
+     * "average sync every 10 steps, 36.9 MB per round", "sharded sync, 24.6 MB per step between executors".
+     */
+    public static String syncTraffic(TrainingSettings o, long parameters, int partitions) {
+        return switch (o.sync()) {
+            case GRAD -> "grad sync, " + mb(4L * parameters * (1 + partitions)) + " per step";
+            case AVERAGE -> "average sync every " + o.every() + " steps, " + mb(12L * parameters * (1 + partitions))
+                    + " per round";
+            case SHARDED -> "sharded sync, " + mb(8L * parameters * partitions) + " per step between executors";
+        };
     }
 
     /** "12.3 MB". */

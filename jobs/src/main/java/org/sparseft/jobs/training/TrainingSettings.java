@@ -21,7 +21,8 @@ import java.util.Objects;
  * @param microBatch sequences per forward/backward pass within a partition (0: its whole share)
  * @param partitions data partitions, each one task per step; null for the largest divisor of {@code batch} not
  *                   above Spark's default parallelism
- * @param sync grad (gradients summed every step) or average (local steps, parameters averaged every {@code every})
+ * @param sync grad (gradients summed every step on the driver), sharded (the same on the executors) or average
+ *             (local steps, parameters averaged every {@code every})
  * @param every steps per averaging round
  * @param checkpointEvery steps between checkpoints (0: only at the end)
  * @param keep checkpoints kept (the newest)
