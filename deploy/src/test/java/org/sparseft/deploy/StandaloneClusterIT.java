@@ -34,7 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * are compared with a local run's, bit for bit: undisturbed, with a worker (and its executor) killed mid-run, and
  * with the driver killed mid-run then resumed; then {@code prune} on the cluster must choose the local run's masks,
  * and {@code finetune} with PST (a replacement worker added with {@code sparseft-cluster add-worker}, then killed
- * mid-run) and with AST, checkpointing to and (AST) writing its model on HDFS, must end with the local run's weights.
+ * mid-run) and with AST, checkpointing to and (AST) writing its model on HDFS, must end with the local run's weights;
+ * and {@code pretrain --sync sharded}, a worker killed and then the driver, must end with the local run's model.
  * Every JVM runs one BLAS/OpenMP thread, since libnd4j's reductions split their sums by thread count.
  */
 class StandaloneClusterIT {
@@ -226,6 +227,37 @@ class StandaloneClusterIT {
                 "AST on the cluster, to HDFS, equals AST locally");
         assertTrue(hdfs.storage().exists(hdfs.uri() + "/runs/ast/checkpoints/step-0000006/method.safetensors"),
                 "the masks are checkpointed on HDFS");
+
+        // Sharded synchronisation (state, sums and updates on the executors; lineage checkpointed at step 20) gives
+        // the local gradient-sync run's model, though the worker of one executor is killed mid-run (Spark recomputes
+        // its chunks from the lineage), and after a killed driver resumes.
+        Result extra = run(tmp.resolve("add-worker-2.log"), 120, BIN.resolve("sparseft-cluster").toString(),
+                "add-worker", "--dir", clusterDir.toString(), "--cores", "1", "--memory", "2g");
+        assertEquals(0, extra.exitCode(), extra.output());
+        String second = extra.output().lines().filter(line -> line.startsWith("worker-")).findFirst().orElseThrow();
+        Path shardedKilled = tmp.resolve("sharded-worker-killed");
+        Process sw = start(tmp.resolve("sharded-worker-killed.log"), submit(pretrain(shardedKilled, "--sync",
+                "sharded")));
+        waitForStep(Path.of(shardedKilled + ".run", "metrics.jsonl"), 8, sw);
+        killWorker(second);
+        assertTrue(sw.waitFor(300, TimeUnit.SECONDS), "sharded run finished after losing a worker");
+        String shardedLog = Files.readString(tmp.resolve("sharded-worker-killed.log"));
+        assertEquals(0, sw.exitValue(), shardedLog);
+        assertTrue(shardedLog.contains("Lost executor"), "the worker was lost mid-run: " + shardedLog);
+        assertArrayEquals(expected, Files.readAllBytes(shardedKilled.resolve("model.safetensors")),
+                "sharded sync, a worker lost mid-run, equals gradient sync locally");
+        Path shardedDriver = tmp.resolve("sharded-driver-killed");
+        Process sd = start(tmp.resolve("sharded-driver-killed.log"), submit(pretrain(shardedDriver, "--sync",
+                "sharded")));
+        waitForStep(Path.of(shardedDriver + ".run", "metrics.jsonl"), 12, sd);
+        sd.destroyForcibly();
+        sd.waitFor(60, TimeUnit.SECONDS);
+        Result shardedResumed = run(tmp.resolve("sharded-resumed.log"), 300,
+                submit(pretrain(shardedDriver, "--sync", "sharded", "--resume")).toArray(String[]::new));
+        assertEquals(0, shardedResumed.exitCode(), shardedResumed.output());
+        assertTrue(shardedResumed.output().contains("resuming from"), shardedResumed.output());
+        assertArrayEquals(expected, Files.readAllBytes(shardedDriver.resolve("model.safetensors")),
+                "sharded sync, killed driver + --resume, equals gradient sync locally");
     }
 
     /**

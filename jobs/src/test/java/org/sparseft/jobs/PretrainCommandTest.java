@@ -9,6 +9,7 @@ import org.sparseft.io.hf.HfCheckpoint;
 import org.sparseft.io.hf.HfConfig;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.model.LlamaConfig;
+import org.sparseft.model.Parameters;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -120,5 +121,22 @@ class PretrainCommandTest {
                 tmp.resolve("m").toString(), "--seqlen", "64");
         assertEquals(2, r.exitCode(), r.toString());
         assertTrue(r.err().contains("--seqlen 64 exceeds the config's 32 positions"), r.err());
+    }
+
+    @Test
+    void shardedSyncWithMorePartitionsThanTensorsIsBadInputBeforeAnythingIsWritten() throws Exception {
+        Path config = tinyConfig();
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "Plenty of words for many blocks of sixteen bytes each.\n".repeat(40));
+        Path out = tmp.resolve("m");
+        int tensors = Parameters.computeShapes(LlamaConfig.of(257, 32, 32, 64, 2, 4, 2, true)).size();
+        int partitions = 32;
+        assertTrue(partitions > tensors);
+        Cli r = Cli.run("pretrain", "--config", config.toString(), "--data", text.toString(), "--out", out.toString(),
+                "--seqlen", "16", "--batch", "32", "--partitions", "32", "--steps", "2", "--sync", "sharded",
+                "--master", "local[2]");
+        assertEquals(2, r.exitCode(), r.toString());
+        assertTrue(r.err().contains("--partitions 32 is more than the " + tensors + " trained tensors"), r.err());
+        assertTrue(!Files.exists(out) && !Files.exists(tmp.resolve("m.run")), "nothing written");
     }
 }

@@ -293,6 +293,15 @@ public final class DataParallelTrainer {
     }
 
     /**
+     * Everything {@link #run} refuses about its settings, for a job to check before it writes anything: an uneven
+     * split of the batch, a result too large for Spark, and (sharded) more partitions than trained tensors.
+     */
+    public static void checkSettings(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Options o) {
+        o.share(partitions);
+        checkResultSize(jsc, trained, partitions, o.sync());
+    }
+
+    /**
      * Refuses, before any work, a model whose per-task result cannot pass through Spark as a single Kryo-serialized
      * result: a gradient (4 bytes per parameter), or parameters and both moments (12) when averaging, or, sharded, a
      * chunk's parameters and moments when they are gathered for a checkpoint.

@@ -21,7 +21,8 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print tables.",
         subcommands = {BenchCommand.Tokenizers.class, BenchCommand.Engine.class,
                 BenchCommand.SameDiffVsHandWritten.class, BenchCommand.Spark.class,
-                BenchCommand.MaskSearch.class, BenchCommand.Prune.class, BenchCommand.Checkpoint.class})
+                BenchCommand.MaskSearch.class, BenchCommand.Prune.class, BenchCommand.Checkpoint.class,
+                BenchCommand.Sync.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -326,6 +327,74 @@ public final class BenchCommand implements Runnable {
             }
             w.flush();
             return rows;
+        }
+    }
+
+    @Command(name = "sync", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = {"What synchronisation costs an AST 2:4 step (distillation, decay, re-selected masks) of a"
+                    + " model: gradients summed on the driver (--sync grad) against reduce-scattered and applied on"
+                    + " the executors (--sync sharded), at each partition count in local mode. Prints seconds per"
+                    + " step and, measured by a Spark listener, the task-result bytes the driver received and the"
+                    + " shuffle bytes the executors wrote per step. The model is a Hugging Face checkpoint directory,"
+                    + " e.g. one written by 'sparseft bench checkpoint --shape gpt2-small'."})
+    public static final class Sync implements Callable<Integer> {
+        @Option(names = "--model", required = true, paramLabel = "DIR", description = "The model (any Hadoop FS).")
+        String model;
+
+        @Option(names = "--partitions", defaultValue = "1,2,4,8", split = ",", paramLabel = "P,...",
+                description = "Partition counts; each must divide --batch.")
+        List<Integer> partitions;
+
+        @Option(names = "--cores", defaultValue = "2", description = "Spark local cores.")
+        int cores;
+
+        @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
+        int batch;
+
+        @Option(names = "--seqlen", defaultValue = "64", description = "Tokens per sequence.")
+        int seqLen;
+
+        @Option(names = "--steps", defaultValue = "3", description = "Timed steps per row (at least 2; after one"
+                + " warm-up step; the last step's final checkpoint is left out).")
+        int steps;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (steps < 2) {
+                throw InvalidSettingException.of("steps", steps, "expected at least 2");
+            }
+            for (int p : partitions) {
+                if (p < 1 || batch % p != 0) {
+                    throw InvalidSettingException.of("partitions", p, "must be at least 1 and divide --batch " + batch);
+                }
+            }
+            String dir = HadoopStorage.withDefaults().qualify(model);
+            PrintWriter w = spec.commandLine().getOut();
+            org.sparseft.model.ModelConfig cfg;
+            try (var checkpoint = org.sparseft.io.hf.HfCheckpoint.open(HadoopStorage.withDefaults(), dir)) {
+                cfg = checkpoint.config().model();
+            }
+            w.printf("AST 2:4 of %s (%s, %,d parameters), batch %d x %d, local[%d], median of %d steps after 1"
+                    + " warm-up; MB per step%n", model, cfg.modelType(), cfg.parameterCount(), batch, seqLen, cores,
+                    steps - 1);
+            w.println("| sync | partitions | s/step | driver sent (payload) | driver received (measured) |"
+                    + " executors' shuffle writes (measured) |");
+            w.println("|---|---:|---:|---:|---:|---:|");
+            w.flush();
+            for (int p : partitions) {
+                for (var sync : List.of(org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD,
+                        org.sparseft.driver.train.DataParallelTrainer.Sync.SHARDED)) {
+                    SyncBenchmark.Row r = SyncBenchmark.run(dir, sync, p, cores, batch, seqLen, 1, steps);
+                    w.printf("| %s | %d | %.2f | %.1f | %.1f | %.1f |%n", sync.name().toLowerCase(java.util.Locale.ROOT),
+                            p, r.secondsPerStep(), r.driverSent() / 1e6, r.driverReceived() / 1e6,
+                            r.shuffleWritten() / 1e6);
+                    w.flush();
+                }
+            }
+            return CommandLine.ExitCode.OK;
         }
     }
 

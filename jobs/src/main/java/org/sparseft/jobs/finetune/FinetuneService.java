@@ -108,6 +108,7 @@ public final class FinetuneService {
         identity.putAll(m.identity());
         identity.putAll(TrainingState.identity(training.identity(p)));
         DataParallelTrainer.Summary summary;
+        DataParallelTrainer.checkSettings(jsc, trained.spec(), p, options); // before the run directory is made
         try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep(), training.resume(),
                 spec.force(), identity, trained, training.adam(), start.objective())) {
             trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "

@@ -107,6 +107,7 @@ public final class PretrainService {
         identity.putAll(TrainingState.identity(training.identity(p)));
         DataParallelTrainer.Summary summary;
         Perplexity.Result lastVal;
+        DataParallelTrainer.checkSettings(jsc, params.spec(), p, options); // before the run directory is made
         try (TrainingRun trainingRun = TrainingRun.open(storage, run, training.keep(), training.resume(),
                 spec.force(), identity, params, training.adam())) {
             trainingRun.resumedFrom().ifPresent(c -> progress.step("resuming from " + c + " (step "
