@@ -99,7 +99,11 @@ public final class SyncBenchmark {
                         sent[0] += r.bytesBroadcast();
                     }
                     if (r.step() == warmup || r.step() == total - 1) {
-                        jsc.sc().listenerBus().waitUntilEmpty();
+                        try { // every task of the steps so far counted
+                            jsc.sc().listenerBus().waitUntilEmpty();
+                        } catch (java.util.concurrent.TimeoutException e) {
+                            throw new IllegalStateException("Spark's listener bus did not drain", e);
+                        }
                         at[r.step() == warmup ? 0 : 1] = new long[] {bytes.results.get(), bytes.shuffle.get()};
                     }
                 });
