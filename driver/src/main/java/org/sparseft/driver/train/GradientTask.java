@@ -40,6 +40,8 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
         Parameters grads = Workspaces.outside(trained::zerosLike);
         double loss = objective.accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(), grads);
         double norm = org.sparseft.train.AdamW.globalNorm(grads, grads.names());
-        return new PartialGradient(partition, share, loss, norm, grads.toFlat());
+        float[] flat = grads.toFlat();
+        grads.release(); // off-heap memory goes back now, not at some later garbage collection
+        return new PartialGradient(partition, share, loss, norm, flat);
     }
 }

@@ -316,6 +316,7 @@ final class ShardedSync implements AutoCloseable {
             for (int k = 0; k < chunks.count(); k++) {
                 out.add(new Tuple2<>(k, new GradientPart(partition, share, loss, norm, chunks.slice(grads, k))));
             }
+            grads.release(); // off-heap memory goes back now, not at some later garbage collection
             return out.iterator();
         }
 
@@ -349,18 +350,25 @@ final class ShardedSync implements AutoCloseable {
                     throw new IllegalStateException("chunk " + chunk + ": no gradient from partition " + p);
                 }
                 double w = (double) g.sequences() / batch;
-                Workspaces.outside(() -> sum.addi(Nd4j.createFromArray(g.values()).muli(w)));
+                Workspaces.outside(() -> {
+                    INDArray weighted = Nd4j.createFromArray(g.values()).muli(w);
+                    sum.addi(weighted);
+                    Parameters.release(weighted);
+                    return null;
+                });
                 sequences[p] = g.sequences();
                 losses[p] = g.loss();
                 norms[p] = g.gradNorm();
             }
             float[] gradient = sum.data().asFloat();
+            Parameters.release(sum);
             Parameters tensors = Workspaces.outside(() -> chunks.tensors(chunk, gradient));
             double[] tensorNorms = new double[tensors.names().size()];
             int i = 0;
             for (String n : tensors.names()) {
                 tensorNorms[i++] = tensors.get(n).norm2Number().doubleValue();
             }
+            tensors.release();
             return List.of(new ChunkSum(gradient, new ChunkSum.Report(chunk, tensorNorms, sequences, losses, norms)))
                     .iterator();
         }
@@ -394,8 +402,12 @@ final class ShardedSync implements AutoCloseable {
                     optimizer.step(params, grads, params.names(), lr);
                     return null;
                 });
-                return new ChunkState(k, chunks.slice(params, k), chunks.slice(optimizer.firstMoment(), k),
-                        chunks.slice(optimizer.secondMoment(), k));
+                ChunkState updated = new ChunkState(k, chunks.slice(params, k),
+                        chunks.slice(optimizer.firstMoment(), k), chunks.slice(optimizer.secondMoment(), k));
+                for (Parameters t : List.of(params, grads, optimizer.firstMoment(), optimizer.secondMoment())) {
+                    t.release();
+                }
+                return updated;
             });
             return List.of(next).iterator();
         }
