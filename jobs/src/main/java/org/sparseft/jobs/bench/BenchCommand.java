@@ -388,7 +388,7 @@ public final class BenchCommand implements Runnable {
                 for (var sync : List.of(org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD,
                         org.sparseft.driver.train.DataParallelTrainer.Sync.SHARDED)) {
                     SyncBenchmark.Row r = SyncBenchmark.run(dir, sync, p, cores, batch, seqLen, 1, steps);
-                    w.printf("| %s | %d | %.2f | %.1f | %.1f | %.1f |%n", sync.name().toLowerCase(java.util.Locale.ROOT),
+                    w.printf("| %s | %d | %.2f | %.1f | %.3f | %.1f |%n", sync.name().toLowerCase(java.util.Locale.ROOT),
                             p, r.secondsPerStep(), r.driverSent() / 1e6, r.driverReceived() / 1e6,
                             r.shuffleWritten() / 1e6);
                     w.flush();
