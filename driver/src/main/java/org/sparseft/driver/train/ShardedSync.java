@@ -75,6 +75,8 @@ final class ShardedSync implements AutoCloseable {
     private final String lineageDir;
     private final List<JavaRDD<?>> retiring = new ArrayList<>();
     private final List<SharedObjective> objectives = new ArrayList<>();
+    /** The state training started from, until a lineage checkpoint makes it unreachable. */
+    private final List<Broadcast<ChunkState>> initial = new ArrayList<>();
     private Objective lastObjective;
     private JavaRDD<ChunkState> state;
     private long optimizerSteps;
@@ -98,12 +100,16 @@ final class ShardedSync implements AutoCloseable {
             lineageDir = runDirectory + "/sync-lineage";
             jsc.setCheckpointDir(lineageDir);
         }
-        List<ChunkState> initial = new ArrayList<>();
+        // The starting state goes out once, a broadcast per chunk read only by that chunk's partition (in tasks,
+        // it would pass through Java serialization, which fails on a model of a few hundred MB).
+        List<Integer> ids = new ArrayList<>();
         for (int k = 0; k < chunks.count(); k++) {
-            initial.add(new ChunkState(k, chunks.slice(params, k), chunks.slice(optimizer.firstMoment(), k),
-                    chunks.slice(optimizer.secondMoment(), k)));
+            ids.add(k);
+            initial.add(jsc.broadcast(new ChunkState(k, chunks.slice(params, k),
+                    chunks.slice(optimizer.firstMoment(), k), chunks.slice(optimizer.secondMoment(), k))));
         }
-        state = jsc.parallelize(initial, chunks.count()).persist(KEPT);
+        List<Broadcast<ChunkState>> start = List.copyOf(initial);
+        state = jsc.parallelize(ids, chunks.count()).map(k -> start.get(k).value()).persist(KEPT);
         optimizerSteps = optimizer.steps();
         stepsDone = startStep;
         gatheredAt = startStep;
@@ -231,6 +237,8 @@ final class ShardedSync implements AutoCloseable {
             while (objectives.size() > 1) {
                 objectives.remove(0).bytes().destroy(false);
             }
+            initial.forEach(b -> b.destroy(false));
+            initial.clear();
         }
     }
 
@@ -251,6 +259,7 @@ final class ShardedSync implements AutoCloseable {
         retiring.forEach(r -> r.unpersist(false));
         state.unpersist(false);
         objectives.forEach(b -> b.bytes().destroy(false));
+        initial.forEach(b -> b.destroy(false));
         deleteLineageFile();
         if (lineageDir != null) {
             try {
