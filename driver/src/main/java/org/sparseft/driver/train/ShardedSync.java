@@ -60,6 +60,8 @@ final class ShardedSync implements AutoCloseable {
     /** Steps between lineage checkpoints of the sharded state. */
     static final int LINEAGE_STEPS = 20;
     private static final StorageLevel KEPT = StorageLevel.MEMORY_AND_DISK();
+    /** Values per task result when the driver gathers the state: 64 MB (tests lower it to cross tensor ends). */
+    static int pieceValues = 16 << 20;
 
     /** What one step reports to the driver. */
     record StepResult(double loss, double gradNorm, String failure, long bytesCollected, long bytesExchanged) {
@@ -185,8 +187,7 @@ final class ShardedSync implements AutoCloseable {
         if (gatheredAt == stepsDone) {
             return 0;
         }
-        List<float[]> values = state.map(ChunkState::values).collect();
-        params.assign(chunks.join(values));
+        fetch(0, params);
         gatheredAt = stepsDone;
         return 4L * chunks.total();
     }
@@ -196,20 +197,56 @@ final class ShardedSync implements AutoCloseable {
      * and returns the optimizer as it now stands.
      */
     AdamW gather(Parameters params, AdamW optimizer, AdamW.Options adam) {
-        List<ChunkState> all = state.collect();
-        List<float[]> v = new ArrayList<>();
-        List<float[]> m = new ArrayList<>();
-        List<float[]> s = new ArrayList<>();
-        for (ChunkState c : all) {
-            v.add(c.values());
-            m.add(c.firstMoment());
-            s.add(c.secondMoment());
+        if (gatheredAt != stepsDone) {
+            fetch(0, params);
         }
-        params.assign(chunks.join(v));
-        optimizer.firstMoment().assign(chunks.join(m));
-        optimizer.secondMoment().assign(chunks.join(s));
+        fetch(1, optimizer.firstMoment());
+        fetch(2, optimizer.secondMoment());
         gatheredAt = stepsDone;
         return new AdamW(adam, optimizer.firstMoment(), optimizer.secondMoment(), optimizerSteps);
+    }
+
+    /**
+     * Copies one array of the state (0: values, 1: first moment, 2: second moment) into {@code into}'s tensors, in
+     * pieces of at most {@link #pieceValues} values, one small job each: a task result of a whole chunk (12 bytes per
+     * parameter of a large model) would not fit the driver's heap, nor a single serialized result.
+     */
+    private void fetch(int array, Parameters into) {
+        for (int k = 0; k < chunks.count(); k++) {
+            int length = chunks.length(k);
+            int tensor = chunks.firstTensor()[k];
+            float[] current = null;
+            int filled = 0;
+            int piece = pieceValues;
+            for (int from = 0; from < length; from += piece) {
+                int a = from;
+                int b = Math.min(length, from + piece);
+                int chunk = k;
+                float[] values = state.map(c -> java.util.Arrays.copyOfRange(switch (array) {
+                    case 0 -> c.values();
+                    case 1 -> c.firstMoment();
+                    default -> c.secondMoment();
+                }, a, b)).collectPartitions(new int[] {chunk})[0].get(0);
+                for (int i = 0; i < values.length; ) {
+                    String name = chunks.names().get(tensor);
+                    long[] shape = chunks.shapes().get(tensor);
+                    if (current == null) {
+                        current = new float[Math.toIntExact(into.get(name).length())];
+                        filled = 0;
+                    }
+                    int n = Math.min(current.length - filled, values.length - i);
+                    System.arraycopy(values, i, current, filled, n);
+                    filled += n;
+                    i += n;
+                    if (filled == current.length) {
+                        float[] whole = current;
+                        Workspaces.outside(() -> into.get(name).assign(Nd4j.create(whole, shape, 'c')));
+                        current = null;
+                        tensor++;
+                    }
+                }
+            }
+        }
     }
 
     /** The objective as a broadcast: each executor JVM deserializes it (AST's masks) once per change, not per task. */
