@@ -10,6 +10,8 @@ import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdaptiveObjective;
+import org.sparseft.train.TrainedValues;
+import org.sparseft.sparsity.SparsityPattern;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,12 +19,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * AST's state on the driver: the masks in force, the initial masks (for the flip count against them), and their
- * re-selection by magnitude from the aggregated weights every {@link AstOptions#reselectEvery()} steps. Masks travel
- * to executors inside each step's {@link AstObjective}, packed one bit per weight.
+ * re-selection by magnitude from the aggregated weights every {@link AstOptions#reselectEvery()} steps (computed where
+ * the weights are, when they are sharded over executors). Masks travel to executors inside each step's
+ * {@link AstObjective}, packed one bit per weight.
  */
 public final class AstTraining implements AdaptiveObjective {
     private final ModelSource teacher;
@@ -94,11 +96,15 @@ public final class AstTraining implements AdaptiveObjective {
     }
 
     @Override
-    public Map<String, Double> afterSteps(Supplier<Parameters> trained, int stepsBefore, int stepsDone) {
+    public Map<String, Double> afterSteps(TrainedValues trained, int stepsBefore, int stepsDone) {
         if (!options.reselectAfter(stepsBefore, stepsDone)) {
             return Map.of();
         }
-        NmMasks next = Workspaces.outside(() -> NmMasks.byMagnitude(trained.get(), weights, options.pattern()));
+        // chosen where the weights are: only the masks, a bit per weight, travel
+        List<String> masked = weights;
+        SparsityPattern.NOutOfM pattern = options.pattern();
+        NmMasks next = NmMasks.concat(trained.perPart(part -> Workspaces.outside(() -> NmMasks.byMagnitude(part,
+                masked.stream().filter(part.names()::contains).toList(), pattern))), weights);
         Map<String, Double> figures = new LinkedHashMap<>();
         figures.put("mask_flip_rate", (double) next.changedFrom(masks) / next.size());
         figures.put("mask_flip_rate_initial", (double) next.changedFrom(initial) / next.size());

@@ -41,6 +41,19 @@ public final class NmMasks implements Serializable {
         return of(keep);
     }
 
+    /** The masks of several parts (each covering some weights) as one, with the weights in {@code order}. */
+    public static NmMasks concat(List<NmMasks> parts, List<String> order) {
+        LinkedHashMap<String, long[]> shapes = new LinkedHashMap<>();
+        LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
+        for (String w : order) {
+            NmMasks from = parts.stream().filter(m -> m.covers(w)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no part has a mask for '" + w + "'"));
+            shapes.put(w, from.shapes.get(w));
+            bits.put(w, from.bits.get(w));
+        }
+        return new NmMasks(shapes, bits);
+    }
+
     /** Packs float keep-masks (non-zero = kept). */
     public static NmMasks of(Map<String, INDArray> keep) {
         LinkedHashMap<String, long[]> shapes = new LinkedHashMap<>();

@@ -7,7 +7,6 @@ import org.sparseft.model.Parameters;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * The driver's side of an objective that changes as training goes from state it keeps beside the trained tensors
@@ -22,9 +21,9 @@ public interface AdaptiveObjective {
     /**
      * After the optimizer has taken the run from {@code stepsBefore} to {@code stepsDone} steps: updates the state
      * from the trained values and returns the figures to log for that step (e.g. mask flips), possibly none.
-     * {@code trained} may have to fetch the values from where they are kept, so it is asked only when needed.
+     * {@code trained} may be held elsewhere (on the executors), so it is consulted only when needed.
      */
-    Map<String, Double> afterSteps(Supplier<Parameters> trained, int stepsBefore, int stepsDone);
+    Map<String, Double> afterSteps(TrainedValues trained, int stepsBefore, int stepsDone);
 
     /** The state to checkpoint (tensors of a {@code method.safetensors}); empty when there is none. */
     List<SafetensorsWriter.Entry> checkpointed();
@@ -41,7 +40,7 @@ public interface AdaptiveObjective {
             }
 
             @Override
-            public Map<String, Double> afterSteps(Supplier<Parameters> trained, int stepsBefore, int stepsDone) {
+            public Map<String, Double> afterSteps(TrainedValues trained, int stepsBefore, int stepsDone) {
                 return Map.of();
             }
 

@@ -15,6 +15,7 @@ import org.sparseft.train.AdaptiveObjective;
 import org.sparseft.train.LearningRateSchedule;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
+import org.sparseft.train.TrainedValues;
 
 import java.io.IOException;
 import java.util.Map;
@@ -34,7 +35,8 @@ import java.util.function.Supplier;
  * <li>{@link Sync#SHARDED}: as {@link Sync#GRAD}, bit for bit, with the driver off the data path: the parameters
  * and AdamW state stay on the executors in one chunk per partition, gradients are reduce-scattered and parameters
  * all-gathered through Spark's shuffle, and the driver receives only losses and norms ({@link ShardedSync}). It
- * gathers the parameters when it needs them: for a checkpoint, a validation pass, a method's re-selection.</li>
+ * gathers the parameters only for a checkpoint or a validation pass; a method's state (AST's masks) is derived
+ * where the chunks are ({@link TrainedValues#perPart}).</li>
  * </ul>
  * Same seed, data and partition count give bit-identical parameters, whatever the scheduling; with one partition
  * the result equals the single-JVM {@link org.sparseft.train.Trainer}'s bit for bit.
@@ -165,22 +167,18 @@ public final class DataParallelTrainer {
                     step += h;
                 }
                 loss = outcome.loss();
-                long[] gathered = {0};
-                Supplier<Parameters> current = sharded == null ? () -> params : () -> {
-                    gathered[0] += sharded.gather(params);
-                    return params;
-                };
-                Map<String, Double> figures = adaptive.afterSteps(current, from, step);
+                TrainedValues values = sharded == null ? TrainedValues.local(params) : sharded.values(params);
+                Map<String, Double> figures = adaptive.afterSteps(values, from, step);
                 boolean checkpointDue = o.checkpointEvery() > 0
                         && step / o.checkpointEvery() > from / o.checkpointEvery();
                 if (sharded != null && (checkpointDue || step == o.steps())) {
                     optimizer = sharded.gather(params, optimizer, o.adam());
-                    gathered[0] += 12L * params.count();
                 }
+                long gathered = sharded == null ? 0 : sharded.takeBytesGathered();
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 StepReport report = new StepReport(step, o.steps(), step - from, outcome.loss(), outcome.gradNorm(),
                         o.schedule().at(step - 1), seconds, (long) (step - from) * o.batch() * seqLen,
-                        outcome.bytesBroadcast(), outcome.bytesCollected() + gathered[0], outcome.bytesExchanged(),
+                        outcome.bytesBroadcast(), outcome.bytesCollected() + gathered, outcome.bytesExchanged(),
                         figures);
                 run.metrics().write(MetricsLine.training(step, report.loss(), report.learningRate(),
                         report.gradNorm(), seconds, report.tokensPerSecond(), report.bytesBroadcast(),
@@ -188,7 +186,7 @@ public final class DataParallelTrainer {
                 if (checkpointDue || step == o.steps()) {
                     listener.onCheckpoint(step, run.checkpoint(step, params, optimizer, adaptive.checkpointed()));
                 }
-                listener.onStep(report, current);
+                listener.onStep(report, values::all);
             }
         } finally {
             if (sharded != null) {

@@ -19,11 +19,13 @@ import org.sparseft.model.Parameters;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.Objective;
+import org.sparseft.train.TrainedValues;
 import org.apache.spark.serializer.JavaSerializer;
 import scala.Tuple2;
 import scala.reflect.ClassTag$;
 
 import java.io.IOException;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.nio.ByteBuffer;
@@ -37,7 +39,8 @@ import java.util.Map;
  * cut into one {@link ParameterChunks chunk} per partition, and a step moves data executor to executor through
  * Spark's shuffle. The driver sends each step's learning rate and clipping factor and receives per-tensor gradient
  * norms and per-partition losses; the parameters reach it only when something on the driver needs them
- * ({@link #gather}: a checkpoint, a validation pass, a method's mask re-selection).
+ * ({@link #gather}: a checkpoint, a validation pass), and a method's state is derived from each chunk where it
+ * lives ({@link #values}).
  * <p>
  * One step is one Spark job of three stages:
  * <ol>
@@ -59,6 +62,8 @@ import java.util.Map;
 final class ShardedSync implements AutoCloseable {
     /** Steps between lineage checkpoints of the sharded state. */
     static final int LINEAGE_STEPS = 20;
+    /** Where in the run directory they go, unless the Spark context has a checkpoint directory of its own. */
+    static final String LINEAGE_DIR = "sync-lineage";
     private static final StorageLevel KEPT = StorageLevel.MEMORY_AND_DISK();
     /** Values per task result when the driver gathers the state: 64 MB (tests lower it to cross tensor ends). */
     static int pieceValues = 16 << 20;
@@ -86,6 +91,7 @@ final class ShardedSync implements AutoCloseable {
     private int stepsDone;
     private int gatheredAt;
     private String lineageFile;
+    private long bytesGathered;
 
     ShardedSync(JavaSparkContext jsc, TrainingShards data, Parameters params, AdamW optimizer,
                 DataParallelTrainer.Options options, int share, int microBatch, String runDirectory, int startStep) {
@@ -96,10 +102,11 @@ final class ShardedSync implements AutoCloseable {
         this.runId = java.util.UUID.randomUUID().toString();
         this.share = share;
         this.microBatch = microBatch;
-        if (jsc.getCheckpointDir().isPresent()) {
-            lineageDir = null;
-        } else {
-            lineageDir = runDirectory + "/sync-lineage";
+        String set = jsc.getCheckpointDir().orElse(null);
+        if (set != null && !set.contains("/" + LINEAGE_DIR + "/")) {
+            lineageDir = null; // the user's own checkpoint directory
+        } else { // none, or an earlier run's in this Spark context, since removed
+            lineageDir = runDirectory + "/" + LINEAGE_DIR;
             jsc.setCheckpointDir(lineageDir);
         }
         // The starting state goes out once, a broadcast per chunk read only by that chunk's partition (in tasks,
@@ -182,14 +189,60 @@ final class ShardedSync implements AutoCloseable {
         return new StepResult(loss, norm, null, collected, exchanged);
     }
 
-    /** Puts the current parameter values into {@code params}, unless it holds them already; returns the bytes moved. */
-    long gather(Parameters params) {
+    /** Puts the current parameter values into {@code params}, unless it holds them already. */
+    void gather(Parameters params) {
         if (gatheredAt == stepsDone) {
-            return 0;
+            return;
         }
         fetch(0, params);
         gatheredAt = stepsDone;
-        return 4L * chunks.total();
+    }
+
+    /** The trained values as a method sees them: {@code params} once gathered, or results computed per chunk. */
+    TrainedValues values(Parameters params) {
+        return new TrainedValues() {
+            @Override
+            public Parameters all() {
+                gather(params);
+                return params;
+            }
+
+            @Override
+            public <R extends Serializable> List<R> perPart(PartFunction<R> f) {
+                ParameterChunks c = chunks;
+                List<byte[]> results = state.map(s -> {
+                    Parameters part = Workspaces.outside(() -> c.tensors(s.chunk(), s.values()));
+                    R r = f.apply(part);
+                    part.release();
+                    return javaBytes(r);
+                }).collect();
+                List<R> out = new ArrayList<>();
+                for (byte[] b : results) {
+                    bytesGathered += b.length;
+                    @SuppressWarnings("unchecked")
+                    R r = (R) new JavaSerializer(jsc.getConf()).newInstance().deserialize(ByteBuffer.wrap(b),
+                            Thread.currentThread().getContextClassLoader(), ClassTag$.MODULE$.apply(Object.class));
+                    out.add(r);
+                }
+                return out;
+            }
+        };
+    }
+
+    /** Bytes the driver gathered from the executors since the last call. */
+    long takeBytesGathered() {
+        long b = bytesGathered;
+        bytesGathered = 0;
+        return b;
+    }
+
+    /** Java serialization (the results of a method's functions are any serializable class, which Kryo refuses). */
+    private static byte[] javaBytes(Object o) {
+        ByteBuffer b = new JavaSerializer(SparkEnv.get().conf()).newInstance().serialize(o,
+                ClassTag$.MODULE$.apply(Object.class));
+        byte[] bytes = new byte[b.remaining()];
+        b.get(bytes);
+        return bytes;
     }
 
     /**
@@ -212,6 +265,7 @@ final class ShardedSync implements AutoCloseable {
      * parameter of a large model) would not fit the driver's heap, nor a single serialized result.
      */
     private void fetch(int array, Parameters into) {
+        bytesGathered += 4L * chunks.total();
         for (int k = 0; k < chunks.count(); k++) {
             int length = chunks.length(k);
             int tensor = chunks.firstTensor()[k];
@@ -325,11 +379,7 @@ final class ShardedSync implements AutoCloseable {
         };
 
         static SharedObjective of(JavaSparkContext jsc, Objective objective) {
-            ByteBuffer b = new JavaSerializer(jsc.getConf()).newInstance().serialize(objective,
-                    ClassTag$.MODULE$.apply(Objective.class));
-            byte[] bytes = new byte[b.remaining()];
-            b.get(bytes);
-            return new SharedObjective(java.util.UUID.randomUUID().toString(), jsc.broadcast(bytes));
+            return new SharedObjective(java.util.UUID.randomUUID().toString(), jsc.broadcast(javaBytes(objective)));
         }
 
         Objective value() {

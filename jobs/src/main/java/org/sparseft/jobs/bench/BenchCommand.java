@@ -348,6 +348,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--cores", defaultValue = "2", description = "Spark local cores.")
         int cores;
 
+        @Option(names = "--sync", defaultValue = "grad,sharded", split = ",", paramLabel = "MODE,...",
+                description = "The synchronisations to compare: grad, sharded.")
+        List<String> syncs;
+
         @Option(names = "--batch", defaultValue = "8", description = "Sequences per step.")
         int batch;
 
@@ -385,8 +389,12 @@ public final class BenchCommand implements Runnable {
             w.println("|---|---:|---:|---:|---:|---:|");
             w.flush();
             for (int p : partitions) {
-                for (var sync : List.of(org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD,
-                        org.sparseft.driver.train.DataParallelTrainer.Sync.SHARDED)) {
+                for (String mode : syncs) {
+                    var sync = switch (mode) {
+                        case "grad" -> org.sparseft.driver.train.DataParallelTrainer.Sync.GRAD;
+                        case "sharded" -> org.sparseft.driver.train.DataParallelTrainer.Sync.SHARDED;
+                        default -> throw InvalidSettingException.of("sync", mode, "expected grad or sharded");
+                    };
                     SyncBenchmark.Row r = SyncBenchmark.run(dir, sync, p, cores, batch, seqLen, 1, steps);
                     w.printf("| %s | %d | %.2f | %.1f | %.3f | %.1f |%n", sync.name().toLowerCase(java.util.Locale.ROOT),
                             p, r.secondsPerStep(), r.driverSent() / 1e6, r.driverReceived() / 1e6,
