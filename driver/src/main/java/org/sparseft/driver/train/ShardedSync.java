@@ -408,12 +408,27 @@ final class ShardedSync implements AutoCloseable {
             double loss = objective.value().accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(),
                     grads);
             double norm = AdamW.globalNorm(grads, grads.names());
-            List<Tuple2<Integer, GradientPart>> out = new ArrayList<>(chunks.count());
-            for (int k = 0; k < chunks.count(); k++) {
-                out.add(new Tuple2<>(k, new GradientPart(partition, share, loss, norm, chunks.slice(grads, k))));
-            }
-            grads.release(); // off-heap memory goes back now, not at some later garbage collection
-            return out.iterator();
+            // each part is cut as the shuffle writes it, so the task holds the gradient once, not twice
+            return new Iterator<>() {
+                private int k;
+
+                @Override
+                public boolean hasNext() {
+                    return k < chunks.count();
+                }
+
+                @Override
+                public Tuple2<Integer, GradientPart> next() {
+                    if (!hasNext()) {
+                        throw new java.util.NoSuchElementException();
+                    }
+                    GradientPart part = new GradientPart(partition, share, loss, norm, chunks.slice(grads, k));
+                    if (k == chunks.count() - 1) {
+                        grads.release(); // off-heap memory goes back now, not at some later garbage collection
+                    }
+                    return new Tuple2<>(k++, part);
+                }
+            };
         }
 
         private float[] join(Iterator<Tuple2<Integer, ChunkValues>> values) {
@@ -434,27 +449,34 @@ final class ShardedSync implements AutoCloseable {
             implements Function2<Integer, Iterator<Tuple2<Integer, GradientPart>>, Iterator<ChunkSum>> {
         @Override
         public Iterator<ChunkSum> call(Integer chunk, Iterator<Tuple2<Integer, GradientPart>> in) {
-            GradientPart[] parts = new GradientPart[partitions];
-            in.forEachRemaining(t -> parts[t._2().partition()] = t._2());
             int[] sequences = new int[partitions];
             double[] losses = new double[partitions];
             double[] norms = new double[partitions];
             INDArray sum = Workspaces.outside(() -> Nd4j.zeros(DataType.FLOAT, chunks.length(chunk)));
-            for (int p = 0; p < partitions; p++) {
-                GradientPart g = parts[p];
-                if (g == null) {
-                    throw new IllegalStateException("chunk " + chunk + ": no gradient from partition " + p);
+            // added in partition-id order as they arrive; a part that arrives before its turn waits here
+            GradientPart[] waiting = new GradientPart[partitions];
+            int next = 0;
+            while (in.hasNext()) {
+                GradientPart arrived = in.next()._2();
+                waiting[arrived.partition()] = arrived;
+                while (next < partitions && waiting[next] != null) {
+                    GradientPart g = waiting[next];
+                    waiting[next] = null;
+                    double w = (double) g.sequences() / batch;
+                    Workspaces.outside(() -> {
+                        INDArray weighted = Nd4j.createFromArray(g.values()).muli(w);
+                        sum.addi(weighted);
+                        Parameters.release(weighted);
+                        return null;
+                    });
+                    sequences[next] = g.sequences();
+                    losses[next] = g.loss();
+                    norms[next] = g.gradNorm();
+                    next++;
                 }
-                double w = (double) g.sequences() / batch;
-                Workspaces.outside(() -> {
-                    INDArray weighted = Nd4j.createFromArray(g.values()).muli(w);
-                    sum.addi(weighted);
-                    Parameters.release(weighted);
-                    return null;
-                });
-                sequences[p] = g.sequences();
-                losses[p] = g.loss();
-                norms[p] = g.gradNorm();
+            }
+            if (next < partitions) {
+                throw new IllegalStateException("chunk " + chunk + ": no gradient from partition " + next);
             }
             float[] gradient = sum.data().asFloat();
             Parameters.release(sum);
