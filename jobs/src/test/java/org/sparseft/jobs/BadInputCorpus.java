@@ -394,7 +394,7 @@ public final class BadInputCorpus {
         // pretrain: training options and run directories
         String pretrain = "pretrain --config @CASE@/config.json --data @CASE@/text.txt --out @OUT@/m --seqlen 8"
                 + " --steps 2 --master local[2]";
-        pretrainCase("train-sync-unknown", pretrain + " --sync ring", "--sync ring", "expected grad or average");
+        pretrainCase("train-sync-unknown", pretrain + " --sync ring", "--sync ring", "expected grad, average or sharded");
         pretrainCase("train-batch-uneven", pretrain + " --batch 3 --partitions 2",
                 "--batch 3 is not a multiple of --partitions 2");
         pretrainCase("train-micro-batch-uneven", pretrain + " --batch 4 --partitions 2 --micro-batch 3",

@@ -192,7 +192,7 @@ class SparseFTTrainingTest {
 
         InvalidSettingException sync = assertThrows(InvalidSettingException.class,
                 () -> SpecBinding.bind(settings.deepCopy().put("sync", "ring"), FinetuneSpec.class));
-        assertEquals("sync ring: expected grad or average", sync.getMessage());
+        assertEquals("sync ring: expected grad, average or sharded", sync.getMessage());
         InvalidSettingException method = assertThrows(InvalidSettingException.class,
                 () -> SpecBinding.bind(settings.deepCopy().put("method", "lora"), FinetuneSpec.class));
         assertEquals("method lora: expected pst or ast", method.getMessage());

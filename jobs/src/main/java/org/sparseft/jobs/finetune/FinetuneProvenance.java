@@ -38,7 +38,7 @@ public record FinetuneProvenance(String producer, String command, String model,
      * @param batch sequences per step
      * @param seqlen tokens per sequence
      * @param partitions Spark partitions
-     * @param sync how partitions synchronised: grad or average
+     * @param sync how partitions synchronised: grad, average or sharded
      * @param run the run directory (checkpoints, metrics.jsonl)
      * @param resumedAtStep the step this invocation started from (0: a fresh run)
      * @param finalTrainLoss the last step's training loss

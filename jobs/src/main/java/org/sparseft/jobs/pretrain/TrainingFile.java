@@ -20,7 +20,7 @@ import java.util.List;
  * @param parameters the model's parameter count
  * @param steps optimizer steps in all
  * @param partitions Spark partitions
- * @param sync how partitions synchronised: grad or average
+ * @param sync how partitions synchronised: grad, average or sharded
  * @param run the run directory
  * @param resumedAtStep the step this invocation started from
  * @param tokens training tokens over all steps

@@ -75,7 +75,7 @@ public record ReportFile(String recipe, String run, String model, double seconds
      * A fine-tune's figures.
      *
      * @param steps optimizer steps
-     * @param sync grad or average
+     * @param sync grad, average or sharded
      * @param partitions Spark partitions
      * @param resumedAtStep the step the last invocation started from
      * @param finalTrainLoss the last step's training objective
