@@ -305,14 +305,7 @@ public final class DataParallelTrainer {
      * chunk's parameters and moments when they are gathered for a checkpoint.
      */
     public static void checkResultSize(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Sync sync) {
-        long parameters = 0;
-        for (long[] shape : trained.layout().values()) {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            parameters += n;
-        }
+        long parameters = ParameterChunks.of(trained, 1).total();
         String what = "trainable parameters";
         if (sync == Sync.SHARDED) {
             parameters = ParameterChunks.of(trained, partitions).largest();
