@@ -92,7 +92,7 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
      * prunable linears: the gradient with respect to the effective weight).
      */
     public CrossEntropy.Result lossAndGradients(int[] tokens, int[] targets, int batch, int seqLen,
-                                                EffectiveWeights weights, Parameters grads) {
+                                                EffectiveWeights weights, Gradients grads) {
         CrossEntropy.Result[] result = new CrossEntropy.Result[1];
         lossAndGradients(tokens, batch, seqLen, weights, grads, logits -> {
             result[0] = CrossEntropy.compute(logits, targets, true);
@@ -105,7 +105,7 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
      * {@code loss} of the logits, with every parameter's gradient added into {@code grads} (for prunable linears:
      * the gradient with respect to the effective weight).
      */
-    public double lossAndGradients(int[] tokens, int batch, int seqLen, EffectiveWeights weights, Parameters grads,
+    public double lossAndGradients(int[] tokens, int batch, int seqLen, EffectiveWeights weights, Gradients grads,
                                    LogitsLoss loss) {
         Context ctx = context(tokens, batch, seqLen, weights);
         int layers = config().numLayers();
@@ -119,7 +119,7 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
         Object[] normSaved = new Object[1];
         INDArray h = finalNorm(x, normSaved);
         LogitsLoss.Value value = loss.compute(Linear.forward(h, head(), null));
-        INDArray dx = Linear.backward(h, head(), value.dLogits(), grads.get(headName()), null);
+        INDArray dx = Linear.backward(h, head(), value.dLogits(), grads.buffer(headName()), null);
         dx = finalNormBackward(dx, normSaved[0], grads);
         for (int l = layers - 1; l >= 0; l--) {
             dx = blockBackward(l, dx, ctx, saved[l], grads);
@@ -169,7 +169,7 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
      * after pruning minimises (docs/algorithms.md §3.7).
      */
     public double blockSquaredError(int layer, INDArray x, INDArray target, int batch, int seqLen,
-                                    EffectiveWeights weights, Parameters grads) {
+                                    EffectiveWeights weights, Gradients grads) {
         if (x.rows() != (long) batch * seqLen || !java.util.Arrays.equals(x.shape(), target.shape())) {
             throw new IllegalArgumentException("input " + java.util.Arrays.toString(x.shape()) + " and target "
                     + java.util.Arrays.toString(target.shape()) + " for batch " + batch + " x " + seqLen);
@@ -201,17 +201,15 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
     }
 
     /** {@link #linear}'s backward: accumulates its weight's (and bias's) gradient, returns the input's. */
-    protected INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Parameters grads) {
-        return Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.get(name + ".weight"),
-                gradOrNull(grads, name + ".bias"));
+    protected INDArray linearBackward(Context ctx, INDArray x, INDArray dy, String name, Gradients grads) {
+        INDArray dx = Linear.backward(x, weight(ctx, name + ".weight"), dy, grads.buffer(name + ".weight"),
+                grads.buffer(name + ".bias"));
+        grads.finished(name + ".weight");
+        return dx;
     }
 
     protected INDArray bias(String name) {
         return params.names().contains(name) ? params.get(name) : null;
-    }
-
-    protected static INDArray gradOrNull(Parameters grads, String name) {
-        return grads.names().contains(name) ? grads.get(name) : null;
     }
 
     protected abstract String embeddingName();
@@ -227,17 +225,17 @@ public abstract sealed class DecoderModel permits Gpt2Model, LlamaModel, OptMode
         return Embedding.forward(params.get(embeddingName()), tokens);
     }
 
-    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Parameters grads) {
-        Embedding.backward(tokens, dx, grads.get(embeddingName()));
+    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Gradients grads) {
+        Embedding.backward(tokens, dx, grads.buffer(embeddingName()));
     }
 
     protected abstract INDArray block(int layer, INDArray x, Context ctx, Object[] saved);
 
-    protected abstract INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object saved, Parameters grads);
+    protected abstract INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object saved, Gradients grads);
 
     protected abstract INDArray finalNorm(INDArray x, Object[] saved);
 
-    protected abstract INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads);
+    protected abstract INDArray finalNormBackward(INDArray dy, Object saved, Gradients grads);
 
     /** Row r's position: r mod seqLen. */
     protected static int[] positions(Context ctx) {

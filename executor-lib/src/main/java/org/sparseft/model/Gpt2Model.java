@@ -45,9 +45,9 @@ public final class Gpt2Model extends DecoderModel {
     }
 
     @Override
-    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Parameters grads) {
+    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Gradients grads) {
         super.embedBackward(tokens, dx, ctx, grads);
-        Embedding.backward(positions(ctx), dx, grads.get("transformer.wpe.weight"));
+        Embedding.backward(positions(ctx), dx, grads.buffer("transformer.wpe.weight"));
     }
 
     private Attention.Shape shape(Context ctx) {
@@ -85,23 +85,19 @@ public final class Gpt2Model extends DecoderModel {
     }
 
     @Override
-    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Parameters grads) {
+    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Gradients grads) {
         Saved s = (Saved) state;
         String p = p(layer);
-        INDArray dAct = Linear.backward(s.act(), weight(ctx, p + "mlp.c_proj.weight"), dOut,
-                grads.get(p + "mlp.c_proj.weight"), grads.get(p + "mlp.c_proj.bias"));
+        INDArray dAct = linearBackward(ctx, s.act(), dOut, p + "mlp.c_proj", grads);
         INDArray dFc = Activations.geluBackward(s.fc(), dAct);
-        INDArray dH2 = Linear.backward(s.h2(), weight(ctx, p + "mlp.c_fc.weight"), dFc,
-                grads.get(p + "mlp.c_fc.weight"), grads.get(p + "mlp.c_fc.bias"));
+        INDArray dH2 = linearBackward(ctx, s.h2(), dFc, p + "mlp.c_fc", grads);
         INDArray dX2 = Norms.layerNormBackward(dH2, params.get(p + "ln_2.weight"), s.ln2(),
-                grads.get(p + "ln_2.weight"), grads.get(p + "ln_2.bias")).addi(dOut);
-        INDArray dAttended = Linear.backward(s.attended(), weight(ctx, p + "attn.c_proj.weight"), dX2,
-                grads.get(p + "attn.c_proj.weight"), grads.get(p + "attn.c_proj.bias"));
+                grads.buffer(p + "ln_2.weight"), grads.buffer(p + "ln_2.bias")).addi(dOut);
+        INDArray dAttended = linearBackward(ctx, s.attended(), dX2, p + "attn.c_proj", grads);
         INDArray[] dQkv = Attention.backward(dAttended, shape(ctx), null, s.attention());
-        INDArray dH1 = Linear.backward(s.h1(), weight(ctx, p + "attn.c_attn.weight"), concatColumns(dQkv),
-                grads.get(p + "attn.c_attn.weight"), grads.get(p + "attn.c_attn.bias"));
-        return Norms.layerNormBackward(dH1, params.get(p + "ln_1.weight"), s.ln1(), grads.get(p + "ln_1.weight"),
-                grads.get(p + "ln_1.bias")).addi(dX2);
+        INDArray dH1 = linearBackward(ctx, s.h1(), concatColumns(dQkv), p + "attn.c_attn", grads);
+        return Norms.layerNormBackward(dH1, params.get(p + "ln_1.weight"), s.ln1(), grads.buffer(p + "ln_1.weight"),
+                grads.buffer(p + "ln_1.bias")).addi(dX2);
     }
 
     @Override
@@ -116,8 +112,8 @@ public final class Gpt2Model extends DecoderModel {
     }
 
     @Override
-    protected INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads) {
+    protected INDArray finalNormBackward(INDArray dy, Object saved, Gradients grads) {
         return Norms.layerNormBackward(dy, params.get("transformer.ln_f.weight"), (Norms.Saved) saved,
-                grads.get("transformer.ln_f.weight"), grads.get("transformer.ln_f.bias"));
+                grads.buffer("transformer.ln_f.weight"), grads.buffer("transformer.ln_f.bias"));
     }
 }

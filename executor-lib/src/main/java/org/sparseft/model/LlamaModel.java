@@ -58,9 +58,9 @@ public final class LlamaModel extends DecoderModel {
         return Norms.rmsNorm(perHead, params.get(name), cfg.rmsNormEps(), saved).reshape('c', x.rows(), x.columns());
     }
 
-    private INDArray headNormBackward(INDArray dy, String name, Norms.Saved saved, Parameters grads) {
+    private INDArray headNormBackward(INDArray dy, String name, Norms.Saved saved, Gradients grads) {
         INDArray perHead = dy.dup('c').reshape('c', dy.length() / cfg.headDim(), cfg.headDim());
-        return Norms.rmsNormBackward(perHead, params.get(name), saved, grads.get(name))
+        return Norms.rmsNormBackward(perHead, params.get(name), saved, grads.buffer(name))
                 .reshape('c', dy.rows(), dy.columns());
     }
 
@@ -94,7 +94,7 @@ public final class LlamaModel extends DecoderModel {
     }
 
     @Override
-    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Parameters grads) {
+    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Gradients grads) {
         Saved s = (Saved) state;
         String p = p(layer);
         INDArray dAct = linearBackward(ctx, s.act(), dOut, p + "mlp.down_proj", grads);
@@ -102,7 +102,7 @@ public final class LlamaModel extends DecoderModel {
         INDArray dH2 = linearBackward(ctx, s.h2(), dGateUp[0], p + "mlp.gate_proj", grads)
                 .addi(linearBackward(ctx, s.h2(), dGateUp[1], p + "mlp.up_proj", grads));
         INDArray dX2 = Norms.rmsNormBackward(dH2, params.get(p + "post_attention_layernorm.weight"), s.norm2(),
-                grads.get(p + "post_attention_layernorm.weight")).addi(dOut);
+                grads.buffer(p + "post_attention_layernorm.weight")).addi(dOut);
         INDArray dAttended = linearBackward(ctx, s.attended(), dX2, p + "self_attn.o_proj", grads);
         INDArray[] dQkv = Attention.backward(dAttended, shape(ctx, layer), rope(ctx), s.attention());
         if (cfg.qkNorm()) {
@@ -113,7 +113,7 @@ public final class LlamaModel extends DecoderModel {
                 .addi(linearBackward(ctx, s.h1(), dQkv[1], p + "self_attn.k_proj", grads))
                 .addi(linearBackward(ctx, s.h1(), dQkv[2], p + "self_attn.v_proj", grads));
         return Norms.rmsNormBackward(dH1, params.get(p + "input_layernorm.weight"), s.norm1(),
-                grads.get(p + "input_layernorm.weight")).addi(dX2);
+                grads.buffer(p + "input_layernorm.weight")).addi(dX2);
     }
 
     @Override
@@ -127,8 +127,8 @@ public final class LlamaModel extends DecoderModel {
     }
 
     @Override
-    protected INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads) {
+    protected INDArray finalNormBackward(INDArray dy, Object saved, Gradients grads) {
         return Norms.rmsNormBackward(dy, params.get("model.norm.weight"), (Norms.Saved) saved,
-                grads.get("model.norm.weight"));
+                grads.buffer("model.norm.weight"));
     }
 }

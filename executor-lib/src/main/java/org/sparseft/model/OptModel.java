@@ -60,12 +60,12 @@ public final class OptModel extends DecoderModel {
     }
 
     @Override
-    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Parameters grads) {
-        Embedding.backward(positionRows(ctx), dx, grads.get(D + "embed_positions.weight"));
+    protected void embedBackward(int[] tokens, INDArray dx, Context ctx, Gradients grads) {
+        Embedding.backward(positionRows(ctx), dx, grads.buffer(D + "embed_positions.weight"));
         INDArray dEmbedded = dx;
         if (cfg.projected()) {
             INDArray e = super.embed(tokens, ctx);
-            dEmbedded = Linear.backward(e, params.get(D + "project_in.weight"), dx, grads.get(D + "project_in.weight"),
+            dEmbedded = Linear.backward(e, params.get(D + "project_in.weight"), dx, grads.buffer(D + "project_in.weight"),
                     null);
         }
         super.embedBackward(tokens, dEmbedded, ctx, grads);
@@ -80,9 +80,9 @@ public final class OptModel extends DecoderModel {
                 saved);
     }
 
-    private INDArray normBackward(INDArray dy, String name, Norms.Saved saved, Parameters grads) {
-        return Norms.layerNormBackward(dy, params.get(name + ".weight"), saved, grads.get(name + ".weight"),
-                grads.get(name + ".bias"));
+    private INDArray normBackward(INDArray dy, String name, Norms.Saved saved, Gradients grads) {
+        return Norms.layerNormBackward(dy, params.get(name + ".weight"), saved, grads.buffer(name + ".weight"),
+                grads.buffer(name + ".bias"));
     }
 
     @Override
@@ -115,7 +115,7 @@ public final class OptModel extends DecoderModel {
     }
 
     @Override
-    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Parameters grads) {
+    protected INDArray blockBackward(int layer, INDArray dOut, Context ctx, Object state, Gradients grads) {
         Saved s = (Saved) state;
         String p = p(layer);
         boolean pre = cfg.layerNormBefore();
@@ -146,10 +146,10 @@ public final class OptModel extends DecoderModel {
     }
 
     @Override
-    protected INDArray finalNormBackward(INDArray dy, Object saved, Parameters grads) {
+    protected INDArray finalNormBackward(INDArray dy, Object saved, Gradients grads) {
         FinalSaved s = (FinalSaved) saved;
         INDArray dh = cfg.projected() ? Linear.backward(s.projectIn(), params.get(D + "project_out.weight"), dy,
-                grads.get(D + "project_out.weight"), null) : dy;
+                grads.buffer(D + "project_out.weight"), null) : dy;
         return cfg.finalLayerNorm() ? normBackward(dh, D + "final_layer_norm", s.norm(), grads) : dh;
     }
 }

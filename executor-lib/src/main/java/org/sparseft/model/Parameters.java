@@ -20,7 +20,7 @@ import java.util.Set;
  * (float32 for work, float64 for gradient checks). The same container holds the extra tensors a sparse method trains
  * beside a model ({@link #of}), so the optimizer, the flat exchange form and checkpoints serve both.
  */
-public final class Parameters {
+public final class Parameters implements Gradients {
     private final ModelConfig config;
     /** Names and compute shapes in flat order: the model's own tensors, or a method's extra ones. */
     private final Map<String, long[]> layout;
@@ -83,6 +83,12 @@ public final class Parameters {
             throw new IllegalArgumentException("no parameter '" + name + "'");
         }
         return t;
+    }
+
+    /** As a backward pass's gradients: every tensor here is summed into; a tensor it lacks gets no gradient. */
+    @Override
+    public INDArray buffer(String name) {
+        return tensors.get(name);
     }
 
     public Set<String> names() {

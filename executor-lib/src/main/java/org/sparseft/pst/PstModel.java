@@ -6,9 +6,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.Gradients;
 import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.Workspaces;
 import org.sparseft.sparsity.MaskSelection;
 import org.sparseft.sparsity.SparsityPattern;
 
@@ -163,34 +165,98 @@ public final class PstModel {
         }
 
         /**
-         * PST's gradients from the model's gradient G with respect to each effective weight, through the
-         * straight-through binariser (∂L/∂S := ∂L/∂M = G ⊙ W'; docs/algorithms.md §7.4):
-         * ∂A = α1·(G⊙W')·Bᵀ, ∂B = α1·Aᵀ·(G⊙W'), ∂R = α2·Σ_j (G⊙W'), ∂C = α2·Σ_i (G⊙W'),
-         * ∂W' = G ⊙ M + (G⊙W') ⊙ sign(W') (|W'| is part of S), ∂U = β·∂W'·Vᵀ, ∂V = β·Uᵀ·∂W'.
-         *
-         * @param modelGradients gradients with respect to the effective weights, by weight name
+         * PST's gradients from the model's gradient G with respect to each effective weight (by weight name), as a
+         * new set of tensors shaped like {@code trained}; see {@link #addGradients}.
          */
         public Parameters gradients(Parameters modelGradients, Parameters trained) {
             Parameters g = trained.zerosLike();
-            linears.forEach((w, l) -> {
-                INDArray full = modelGradients.get(w);
-                for (PartState ps : l.parts()) {
-                    Part p = ps.part();
-                    INDArray grad = l.parts().size() == 1 ? full : full.get(NDArrayIndex.interval(p.firstRow(),
-                            p.firstRow() + p.rows()), NDArrayIndex.all()).dup('c');
-                    INDArray gs = grad.mul(ps.updated());
-                    g.get(p.tensor("pst_A")).assign(gs.mmul(ps.b().transpose()).muli(o.alpha1()));
-                    g.get(p.tensor("pst_B")).assign(ps.a().transpose().mmul(gs).muli(o.alpha1()));
-                    g.get(p.tensor("pst_R")).assign(gs.sum(1).muli(o.alpha2()));
-                    g.get(p.tensor("pst_C")).assign(gs.sum(0).muli(o.alpha2()));
-                    if (ps.u() != null) {
-                        INDArray dUpdated = grad.mul(ps.keep()).addi(gs.mul(Transforms.sign(ps.updated(), true)));
-                        g.get(p.tensor("pst_U")).assign(dUpdated.mmul(ps.v().transpose()).muli(o.beta()));
-                        g.get(p.tensor("pst_V")).assign(ps.u().transpose().mmul(dUpdated).muli(o.beta()));
-                    }
-                }
-            });
+            linears.keySet().forEach(w -> addGradients(w, modelGradients.get(w), g));
             return g;
+        }
+
+        /**
+         * Where a backward pass sends its gradients so that each converted linear's G is mapped onto its PST tensors
+         * in {@code grads} as soon as the pass has finished it: the task holds one G buffer per distinct linear shape
+         * (reused, zeroed before each use) instead of a whole-model gradient, and frozen tensors (embeddings, norms,
+         * the head) get no gradient at all. Close it after the last pass to free those buffers.
+         */
+        public Sink sinkInto(Parameters grads) {
+            return new Sink(grads);
+        }
+
+        /** See {@link #sinkInto}. */
+        public final class Sink implements Gradients, AutoCloseable {
+            private final Parameters grads;
+            private final Map<List<Long>, INDArray> buffers = new LinkedHashMap<>();
+            private final Map<String, INDArray> open = new LinkedHashMap<>();
+
+            private Sink(Parameters grads) {
+                this.grads = grads;
+            }
+
+            @Override
+            public INDArray buffer(String name) {
+                Linear l = linears.get(name);
+                if (l == null) {
+                    return null;
+                }
+                INDArray b = buffers.computeIfAbsent(List.of(l.updated().size(0), l.updated().size(1)),
+                        shape -> Workspaces.outside(() -> Nd4j.create(l.updated().dataType(), shape.get(0),
+                                shape.get(1))));
+                if (open.values().stream().anyMatch(v -> v == b)) {
+                    throw new IllegalStateException(name + " needs a gradient buffer while another linear of its"
+                            + " shape is still open");
+                }
+                open.put(name, b.assign(0));
+                return b;
+            }
+
+            @Override
+            public void finished(String weightName) {
+                INDArray g = open.remove(weightName);
+                if (g != null) {
+                    // a workspace of its own, reset per linear: the mapping's temporaries never add up over a pass
+                    Workspaces.inStep("pst-gradients", () -> {
+                        addGradients(weightName, g, grads);
+                        return null;
+                    });
+                }
+            }
+
+            @Override
+            public void close() {
+                if (!open.isEmpty()) {
+                    throw new IllegalStateException("gradients of " + open.keySet() + " were never finished");
+                }
+                buffers.values().forEach(Parameters::release);
+                buffers.clear();
+            }
+        }
+
+        /**
+         * Adds PST's gradients for converted weight {@code w} into {@code into}, from the model's gradient G with
+         * respect to its effective weight, through the straight-through binariser (∂L/∂S := ∂L/∂M = G ⊙ W';
+         * docs/algorithms.md §7.4): ∂A = α1·(G⊙W')·Bᵀ, ∂B = α1·Aᵀ·(G⊙W'), ∂R = α2·Σ_j (G⊙W'),
+         * ∂C = α2·Σ_i (G⊙W'), ∂W' = G ⊙ M + (G⊙W') ⊙ sign(W') (|W'| is part of S), ∂U = β·∂W'·Vᵀ, ∂V = β·Uᵀ·∂W'.
+         * Linear in G, so mapping each pass's G and summing equals mapping the sum (up to float rounding).
+         */
+        void addGradients(String w, INDArray full, Parameters into) {
+            Linear l = linears.get(w);
+            for (PartState ps : l.parts()) {
+                Part p = ps.part();
+                INDArray grad = l.parts().size() == 1 ? full : full.get(NDArrayIndex.interval(p.firstRow(),
+                        p.firstRow() + p.rows()), NDArrayIndex.all()).dup('c');
+                INDArray gs = grad.mul(ps.updated());
+                into.get(p.tensor("pst_A")).addi(gs.mmul(ps.b().transpose()).muli(o.alpha1()));
+                into.get(p.tensor("pst_B")).addi(ps.a().transpose().mmul(gs).muli(o.alpha1()));
+                into.get(p.tensor("pst_R")).addi(gs.sum(1).muli(o.alpha2()));
+                into.get(p.tensor("pst_C")).addi(gs.sum(0).muli(o.alpha2()));
+                if (ps.u() != null) {
+                    INDArray dUpdated = grad.mul(ps.keep()).addi(gs.mul(Transforms.sign(ps.updated(), true)));
+                    into.get(p.tensor("pst_U")).addi(dUpdated.mmul(ps.v().transpose()).muli(o.beta()));
+                    into.get(p.tensor("pst_V")).addi(ps.u().transpose().mmul(dUpdated).muli(o.beta()));
+                }
+            }
         }
     }
 }

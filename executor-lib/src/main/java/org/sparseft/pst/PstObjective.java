@@ -12,7 +12,8 @@ import java.util.List;
 /**
  * PST as a training objective: the frozen model (from {@code base}, e.g. an executor's cached copy) computes with
  * M ⊙ W' at the step's scheduled sparsity, and its gradients with respect to those effective weights are mapped onto
- * U, V, A, B, R and C (docs/algorithms.md §7.4). Only those small tensors are trained and travel.
+ * U, V, A, B, R and C (docs/algorithms.md §7.4) linear by linear as the backward pass produces them. Only those
+ * small tensors are trained and travel, and only they have gradient buffers.
  */
 public record PstObjective(ModelSource base, PstOptions options, int totalSteps) implements Objective {
     @Override
@@ -21,15 +22,8 @@ public record PstObjective(ModelSource base, PstOptions options, int totalSteps)
         DecoderModel model = base.get();
         PstModel.Step s = Workspaces.outside(() -> PstModel.prepare(model.parameters(), trained, options,
                 options.sparsityAt(step, totalSteps)));
-        Parameters modelGrads = Workspaces.outside(model.parameters()::zerosLike);
-        double loss = TrainStep.accumulate(model, s.weights(), microBatches, batch, seqLen, modelGrads);
-        Workspaces.outside(() -> {
-            Parameters g = s.gradients(modelGrads, trained);
-            for (String n : grads.names()) {
-                grads.get(n).addi(g.get(n));
-            }
-            return null;
-        });
-        return loss;
+        try (PstModel.Step.Sink sink = s.sinkInto(grads)) {
+            return TrainStep.accumulate(model, s.weights(), microBatches, batch, seqLen, sink, grads);
+        }
     }
 }

@@ -3,6 +3,7 @@ package org.sparseft.train;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
+import org.sparseft.model.Gradients;
 import org.sparseft.model.LogitsLoss;
 import org.sparseft.model.Parameters;
 import org.sparseft.numerics.Workspaces;
@@ -49,8 +50,7 @@ public final class TrainStep {
      */
     public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
                                     int seqLen, Parameters grads) {
-        return accumulate(model, weights, microBatches, batch, seqLen, grads,
-                tokens -> LogitsLoss.crossEntropy(DecoderModel.shiftedTargets(tokens, batch, seqLen)));
+        return accumulate(model, weights, microBatches, batch, seqLen, grads, grads);
     }
 
     /**
@@ -59,10 +59,27 @@ public final class TrainStep {
      */
     public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
                                     int seqLen, Parameters grads, Function<int[], LogitsLoss> lossOf) {
+        return accumulate(model, weights, microBatches, batch, seqLen, grads, grads, lossOf);
+    }
+
+    /**
+     * As {@link #accumulate(DecoderModel, EffectiveWeights, List, int, int, Parameters)} with the passes' gradients
+     * going to {@code sink}, which sums them, mapped as it sees fit, into {@code grads} (PST maps each linear's
+     * gradient onto its small tensors).
+     */
+    public static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches, int batch,
+                                    int seqLen, Gradients sink, Parameters grads) {
+        return accumulate(model, weights, microBatches, batch, seqLen, sink, grads,
+                tokens -> LogitsLoss.crossEntropy(DecoderModel.shiftedTargets(tokens, batch, seqLen)));
+    }
+
+    private static double accumulate(DecoderModel model, EffectiveWeights weights, List<int[]> microBatches,
+                                     int batch, int seqLen, Gradients sink, Parameters grads,
+                                     Function<int[], LogitsLoss> lossOf) {
         double loss = 0;
         for (int[] tokens : microBatches) {
             loss += Workspaces.inStep("train-step", () -> model.lossAndGradients(tokens, batch, seqLen, weights,
-                    grads, lossOf.apply(tokens)));
+                    sink, lossOf.apply(tokens)));
         }
         int k = microBatches.size();
         if (k > 1) {

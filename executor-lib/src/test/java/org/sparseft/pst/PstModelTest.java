@@ -114,6 +114,59 @@ class PstModelTest {
         }
     }
 
+    @Test
+    void gradientsMappedLinearByLinearEqualMappingAWholeModelGradientBitForBit() {
+        // The objective maps each linear's gradient as the backward pass finishes it, with no whole-model buffer and
+        // no gradients for frozen tensors; with one pass per task that is the same arithmetic as filling a
+        // whole-model gradient first and mapping it afterwards, so the bits must agree. Three families: GPT-2's
+        // fused c_attn (three parts), LLaMA with GQA, OPT 350m-style projections.
+        for (ModelConfig cfg : List.of(LLAMA, Gpt2Config.of(32, 16, 12, 2, 2),
+                new org.sparseft.model.OptConfig(32, 16, 8, 12, 2, 2, 6, false, false, true))) {
+            Parameters base = Parameters.initialize(cfg, 2, DataType.FLOAT);
+            org.sparseft.model.DecoderModel model = org.sparseft.model.DecoderModel.of(base);
+            PstOptions o = new PstOptions(new SparsityPattern.Unstructured(0.5), 3, 2, 0.7, 1.3, 0.9, 0.1, 0.3);
+            Parameters trained = PstModel.initialize(base, o, 4);
+            randomize(trained, 6);
+            java.util.Random r = new java.util.Random(3);
+            List<int[]> passes = List.of(r.ints(2 * 8, 0, 32).toArray(), r.ints(2 * 8, 0, 32).toArray());
+            PstObjective objective = new PstObjective(() -> model, o, 10);
+
+            PstModel.Step step = PstModel.prepare(base, trained, o, o.sparsityAt(7, 10));
+            Parameters whole = base.zerosLike();
+            double expectedLoss = org.sparseft.train.TrainStep.accumulate(model, step.weights(), passes.subList(0, 1),
+                    2, 8, whole);
+            Parameters expected = step.gradients(whole, trained);
+            Parameters actual = trained.zerosLike();
+            assertEquals(expectedLoss, objective.accumulate(trained, 7, passes.subList(0, 1), 2, 8, actual), 0.0);
+            for (String n : trained.names()) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(expected.get(n).ravel().toFloatVector(),
+                        actual.get(n).ravel().toFloatVector(), cfg.modelType() + " " + n);
+            }
+
+            // two passes: mapped per pass and summed, against the mapped sum (equal up to rounding)
+            Parameters whole2 = base.zerosLike();
+            org.sparseft.train.TrainStep.accumulate(model, step.weights(), passes, 2, 8, whole2);
+            Parameters expected2 = step.gradients(whole2, trained);
+            Parameters actual2 = trained.zerosLike();
+            objective.accumulate(trained, 7, passes, 2, 8, actual2);
+            for (String n : trained.names()) {
+                INDArray e = expected2.get(n);
+                double scale = Math.max(1e-6, e.amaxNumber().doubleValue());
+                assertTrue(e.sub(actual2.get(n)).amaxNumber().doubleValue() <= 1e-5 * scale,
+                        cfg.modelType() + " " + n + " over two passes");
+            }
+
+            PstModel.Step.Sink sink = step.sinkInto(trained.zerosLike());
+            assertEquals(null, sink.buffer(cfg.prunableWeights().get(0).replace(".weight", ".bias")));
+            for (String frozen : base.names()) {
+                if (!cfg.prunableWeights().contains(frozen)) {
+                    assertEquals(null, sink.buffer(frozen), frozen + " is frozen: no gradient buffer");
+                }
+            }
+            sink.close();
+        }
+    }
+
     @FunctionalInterface
     private interface PartVisitor {
         void visit(String weight, PstModel.Part part, java.util.function.UnaryOperator<INDArray> rows);

@@ -24,9 +24,13 @@ public final class Embedding {
      * add a repeated id's rows in varying order, so the same step gave different last bits from run to run; here the
      * rows of each distinct id are first summed by a GEMM (a [distinct, N] one-hot times dy, whose summation order is
      * fixed), in blocks of at most 1024 distinct ids, and only then scattered, each target row once. The GEMMs cost
-     * 2·distinct·N·d FLOPs: about 1/V of the LM head's for a V-token vocabulary.
+     * 2·distinct·N·d FLOPs: about 1/V of the LM head's for a V-token vocabulary. Nothing when {@code dTable} is null
+     * (a frozen table).
      */
     public static void backward(int[] ids, INDArray dy, INDArray dTable) {
+        if (dTable == null) {
+            return;
+        }
         int n = ids.length;
         int[] distinct = Arrays.stream(ids).distinct().sorted().toArray();
         int[] slot = new int[(int) dTable.rows()];

@@ -21,10 +21,13 @@ public final class Linear {
     /**
      * Accumulates dW += dyᵀ·x and db += Σ dy (gradient accumulation needs no extra buffer) and returns dx = dy·W.
      *
-     * @param dBias null when the layer has no bias
+     * @param dW null when the weight's gradient is not wanted (a frozen weight): its GEMM is skipped
+     * @param dBias null when the layer has no bias or its gradient is not wanted
      */
     public static INDArray backward(INDArray x, INDArray w, INDArray dy, INDArray dW, INDArray dBias) {
-        Nd4j.gemm(dy, x, dW, true, false, 1.0, 1.0);
+        if (dW != null) {
+            Nd4j.gemm(dy, x, dW, true, false, 1.0, 1.0);
+        }
         if (dBias != null) {
             dBias.addi(dy.sum(0));
         }

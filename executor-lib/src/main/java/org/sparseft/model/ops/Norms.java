@@ -24,10 +24,15 @@ public final class Norms {
         return beta == null ? y : y.addiRowVector(beta);
     }
 
-    /** Accumulates dγ, dβ and returns dx = (1/σ)(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ. */
+    /**
+     * Accumulates dγ, dβ (each skipped when null: a frozen norm) and returns dx = (1/σ)(g − mean(g) − x̂·mean(g·x̂))
+     * with g = dy·γ.
+     */
     public static INDArray layerNormBackward(INDArray dy, INDArray gamma, Saved s, INDArray dGamma, INDArray dBeta) {
         INDArray xhat = s.normalized();
-        dGamma.addi(dy.mul(xhat).sum(0));
+        if (dGamma != null) {
+            dGamma.addi(dy.mul(xhat).sum(0));
+        }
         if (dBeta != null) {
             dBeta.addi(dy.sum(0));
         }
@@ -46,10 +51,12 @@ public final class Norms {
         return xhat.mulRowVector(gamma);
     }
 
-    /** Accumulates dγ and returns dx = (1/r)(g − x̂·mean(g·x̂)) with g = dy·γ. */
+    /** Accumulates dγ (skipped when null) and returns dx = (1/r)(g − x̂·mean(g·x̂)) with g = dy·γ. */
     public static INDArray rmsNormBackward(INDArray dy, INDArray gamma, Saved s, INDArray dGamma) {
         INDArray xhat = s.normalized();
-        dGamma.addi(dy.mul(xhat).sum(0));
+        if (dGamma != null) {
+            dGamma.addi(dy.mul(xhat).sum(0));
+        }
         INDArray g = dy.mulRowVector(gamma);
         INDArray meanGx = g.mul(xhat).mean(true, 1);
         return g.subi(xhat.mulColumnVector(meanGx)).muliColumnVector(s.inverseStd());
