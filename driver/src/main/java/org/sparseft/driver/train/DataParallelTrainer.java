@@ -292,11 +292,66 @@ public final class DataParallelTrainer {
 
     /**
      * Everything {@link #run} refuses about its settings, for a job to check before it writes anything: an uneven
-     * split of the batch, a result too large for Spark, and (sharded) more partitions than trained tensors.
+     * split of the batch, a result too large for Spark, a driver or executors too small for one exchange, and (sharded) more
+     * partitions than trained tensors.
      */
     public static void checkSettings(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Options o) {
         o.share(partitions);
         checkResultSize(jsc, trained, partitions, o.sync());
+        checkHeaps(jsc.sc().isLocal(), jsc.getConf(), Runtime.getRuntime().maxMemory(),
+                ParameterChunks.of(trained, 1).total(), o.sync());
+    }
+
+    /** Spark's reserved heap, which its memory manager never hands out. */
+    private static final long SPARK_RESERVED_HEAP = 300L << 20;
+
+    /**
+     * Refuses, before any work, a driver or (on a cluster) executors whose heap cannot hold what one exchange of
+     * {@code sync} must hold at once: under {@code grad} the parameters broadcast, one gradient and its serialized
+     * copy (12 bytes per trained parameter), under {@code average} the parameters and moments broadcast, one
+     * returned set and its serialized copy (36). An executor needs that per concurrent task
+     * ({@code spark.executor.cores / spark.task.cpus}, 1 when unset). These are lower bounds: at 124M parameters,
+     * averaging failed with "Java heap space" in a 4 GB driver and in a 4 GB executor (docs/scaling.md).
+     * {@code sharded} moves pieces of at most 64 MB and is not checked. In local mode the executors are the driver.
+     *
+     * @param driverHeap the driver JVM's maximum heap
+     */
+    static void checkHeaps(boolean local, org.apache.spark.SparkConf conf, long driverHeap, long parameters,
+                           Sync sync) {
+        if (sync == Sync.SHARDED) {
+            return;
+        }
+        long perExchange = parameters * (sync == Sync.GRAD ? 12L : 36L);
+        String alternative = sync == Sync.AVERAGE ? ", or use {sync} grad or sharded" : ", or use {sync} sharded";
+        if (perExchange > driverHeap - SPARK_RESERVED_HEAP) {
+            throw new InvalidSettingException(String.format(java.util.Locale.ROOT, "the driver holds at least %.2f GiB"
+                            + " on its heap at each exchange (%,d trained parameters x %d bytes under {sync} %s), more"
+                            + " than its %.2f GiB heap less Spark's reserved 300 MiB: raise the driver's memory"
+                            + " (SPARSEFT_DRIVER_MEMORY for deploy/bin/sparseft and sparseft-submit, --driver-memory"
+                            + " for spark-submit)%s", gib(perExchange), parameters, perExchange / parameters,
+                    name(sync), gib(driverHeap), alternative));
+        }
+        if (local) {
+            return;
+        }
+        int cores = conf.getInt("spark.executor.cores", 1);
+        int tasks = Math.max(1, cores / Math.max(1, conf.getInt("spark.task.cpus", 1)));
+        long heap = conf.getSizeAsBytes("spark.executor.memory", "1g");
+        if ((long) tasks * perExchange > heap - SPARK_RESERVED_HEAP) {
+            throw new InvalidSettingException(String.format(java.util.Locale.ROOT, "each training task holds at least"
+                            + " %.2f GiB on its executor's heap (%,d trained parameters x %d bytes under {sync} %s) and"
+                            + " %d run at once per executor, more than spark.executor.memory %.2f GiB less Spark's"
+                            + " reserved 300 MiB: raise spark.executor.memory%s", gib(perExchange), parameters,
+                    perExchange / parameters, name(sync), tasks, gib(heap), alternative));
+        }
+    }
+
+    private static double gib(long bytes) {
+        return bytes / (double) (1L << 30);
+    }
+
+    private static String name(Sync sync) {
+        return sync.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /**

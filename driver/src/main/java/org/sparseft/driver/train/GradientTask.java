@@ -36,9 +36,14 @@ final class GradientTask implements OrderedJobs.PartitionTask<Shard, PartialGrad
         org.sparseft.driver.exec.TaskDevices.pin();
         Shard shard = data.next();
         ShardBatches batches = new ShardBatches(shard, seed, share, microBatch);
-        Parameters trained = Replicas.shared(run, step, () -> Parameters.fromFlat(spec, parameters.value()));
-        Parameters grads = Workspaces.outside(trained::zerosLike);
-        double loss = objective.accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(), grads);
+        Parameters grads;
+        double loss;
+        try (Replicas.Lease replica = Replicas.acquire(run, step,
+                () -> Parameters.fromFlat(spec, parameters.value()))) {
+            grads = Workspaces.outside(replica.trained()::zerosLike);
+            loss = objective.accumulate(replica.trained(), step, batches.at(step), microBatch, batches.seqLen(),
+                    grads);
+        }
         double norm = org.sparseft.train.AdamW.globalNorm(grads, grads.names());
         float[] flat = grads.toFlat();
         grads.release(); // off-heap memory goes back now, not at some later garbage collection

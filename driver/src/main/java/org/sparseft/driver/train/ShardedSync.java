@@ -403,10 +403,14 @@ final class ShardedSync implements AutoCloseable {
             TaskDevices.pin();
             int partition = TaskContext.getPartitionId();
             ShardBatches batches = new ShardBatches(shards.next(), seed, share, microBatch);
-            Parameters trained = Replicas.shared(run, step, () -> Parameters.fromFlat(chunks.spec(), join(values)));
-            Parameters grads = Workspaces.outside(trained::zerosLike);
-            double loss = objective.value().accumulate(trained, step, batches.at(step), microBatch, batches.seqLen(),
-                    grads);
+            Parameters grads;
+            double loss;
+            try (Replicas.Lease replica = Replicas.acquire(run, step,
+                    () -> Parameters.fromFlat(chunks.spec(), join(values)))) {
+                grads = Workspaces.outside(replica.trained()::zerosLike);
+                loss = objective.value().accumulate(replica.trained(), step, batches.at(step), microBatch,
+                        batches.seqLen(), grads);
+            }
             double norm = AdamW.globalNorm(grads, grads.names());
             // each part is cut as the shuffle writes it, so the task holds the gradient once, not twice
             return new Iterator<>() {
