@@ -298,8 +298,9 @@ public final class DataParallelTrainer {
     public static void checkSettings(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Options o) {
         o.share(partitions);
         checkResultSize(jsc, trained, partitions, o.sync());
-        checkHeaps(jsc.sc().isLocal(), jsc.getConf(), Runtime.getRuntime().maxMemory(),
-                ParameterChunks.of(trained, 1).total(), o.sync());
+        long parameters = ParameterChunks.of(trained, 1).total();
+        checkHeaps(jsc.sc().isLocal(), jsc.getConf(), Runtime.getRuntime().maxMemory(), parameters,
+                o.sync() == Sync.SHARDED ? ParameterChunks.of(trained, partitions).largest() : parameters, o.sync());
     }
 
     /** Spark's reserved heap, which its memory manager never hands out. */
@@ -309,26 +310,36 @@ public final class DataParallelTrainer {
      * Refuses, before any work, a driver or (on a cluster) executors whose heap cannot hold what one exchange of
      * {@code sync} must hold at once: under {@code grad} the parameters broadcast, one gradient and its serialized
      * copy (12 bytes per trained parameter), under {@code average} the parameters and moments broadcast, one
-     * returned set and its serialized copy (36). An executor needs that per concurrent task
-     * ({@code spark.executor.cores / spark.task.cpus}, 1 when unset). These are lower bounds: at 124M parameters,
-     * averaging failed with "Java heap space" in a 4 GB driver and in a 4 GB executor (docs/scaling.md).
-     * {@code sharded} moves pieces of at most 64 MB and is not checked. In local mode the executors are the driver.
+     * returned set and its serialized copy (36); under {@code sharded} an executor's chunk state (parameters and
+     * moments, 12 bytes per value), the state replacing it and its summed gradient (32 in all, per value of the
+     * chunk), while the driver moves pieces of at most 64 MB. An executor needs that per concurrent task
+     * ({@code spark.executor.cores / spark.task.cpus}, 1 when unset). These are lower bounds, measured at 124M
+     * parameters on one executor: averaging failed with "Java heap space" in a 4 GB driver and a 4 GB executor,
+     * sharded in a 4 GB executor (docs/scaling.md). In local mode the executors are the driver, which then holds
+     * every chunk.
      *
      * @param driverHeap the driver JVM's maximum heap
+     * @param largestChunk the values of the largest chunk under {@code sharded}
      */
     static void checkHeaps(boolean local, org.apache.spark.SparkConf conf, long driverHeap, long parameters,
-                           Sync sync) {
-        if (sync == Sync.SHARDED) {
-            return;
-        }
-        long perExchange = parameters * (sync == Sync.GRAD ? 12L : 36L);
-        String alternative = sync == Sync.AVERAGE ? ", or use {sync} grad or sharded" : ", or use {sync} sharded";
-        if (perExchange > driverHeap - SPARK_RESERVED_HEAP) {
+                           long largestChunk, Sync sync) {
+        long perExchange = switch (sync) {
+            case GRAD -> 12L * parameters;
+            case AVERAGE -> 36L * parameters;
+            case SHARDED -> 32L * largestChunk;
+        };
+        long driverNeeds = sync == Sync.SHARDED ? (local ? 32L * parameters : 0) : perExchange;
+        String alternative = switch (sync) {
+            case GRAD -> ", or use {sync} sharded";
+            case AVERAGE -> ", or use {sync} grad or sharded";
+            case SHARDED -> ", or use more {partitions}";
+        };
+        if (driverNeeds > driverHeap - SPARK_RESERVED_HEAP) {
             throw new InvalidSettingException(String.format(java.util.Locale.ROOT, "the driver holds at least %.2f GiB"
                             + " on its heap at each exchange (%,d trained parameters x %d bytes under {sync} %s), more"
                             + " than its %.2f GiB heap less Spark's reserved 300 MiB: raise the driver's memory"
                             + " (SPARSEFT_DRIVER_MEMORY for deploy/bin/sparseft and sparseft-submit, --driver-memory"
-                            + " for spark-submit)%s", gib(perExchange), parameters, perExchange / parameters,
+                            + " for spark-submit)%s", gib(driverNeeds), parameters, driverNeeds / parameters,
                     name(sync), gib(driverHeap), alternative));
         }
         if (local) {
@@ -338,11 +349,13 @@ public final class DataParallelTrainer {
         int tasks = Math.max(1, cores / Math.max(1, conf.getInt("spark.task.cpus", 1)));
         long heap = conf.getSizeAsBytes("spark.executor.memory", "1g");
         if ((long) tasks * perExchange > heap - SPARK_RESERVED_HEAP) {
+            long values = sync == Sync.SHARDED ? largestChunk : parameters;
             throw new InvalidSettingException(String.format(java.util.Locale.ROOT, "each training task holds at least"
-                            + " %.2f GiB on its executor's heap (%,d trained parameters x %d bytes under {sync} %s) and"
-                            + " %d run at once per executor, more than spark.executor.memory %.2f GiB less Spark's"
-                            + " reserved 300 MiB: raise spark.executor.memory%s", gib(perExchange), parameters,
-                    perExchange / parameters, name(sync), tasks, gib(heap), alternative));
+                            + " %.2f GiB on its executor's heap (%,d %s x %d bytes under {sync} %s) and %d run at once"
+                            + " per executor, more than spark.executor.memory %.2f GiB less Spark's reserved 300 MiB:"
+                            + " raise spark.executor.memory%s", gib(perExchange), values,
+                    sync == Sync.SHARDED ? "values in the largest chunk" : "trained parameters",
+                    perExchange / values, name(sync), tasks, gib(heap), alternative));
         }
     }
 

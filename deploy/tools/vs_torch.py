@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""sparseft's model engine against PyTorch eager float32 on the same machine, same shapes, threads and batch.
+
+    mvn -B -q package -DskipTests
+    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 3]
+
+For each sequence length, runs `deploy/bin/sparseft bench engine` (forward and forward+backward tokens/s of four
+model shapes: GPT-2-small with 2 blocks, GPT-2-small blocks with a 256-token vocabulary, the demo model, a 5M LLaMA
+shape) and the same passes in PyTorch: the same architectures written out here in plain torch (LayerNorm/RMSNorm,
+GELU/SwiGLU, rotary embeddings, grouped-query causal attention as HF's eager code computes it, a tied or separate
+LM head, mean cross-entropy), one warm-up then the mean of --reps timed passes, gradients into existing buffers as
+sparseft's pass does. Prints one table with the ratios (sparseft / PyTorch; above 1 means sparseft is faster).
+Needs Debian's python3-torch; a checking tool, never a dependency of sparseft.
+"""
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gpt2(vocab, positions, d, layers, heads):
+    return dict(kind="gpt2", vocab=vocab, positions=positions, d=d, layers=layers, heads=heads, ffn=4 * d)
+
+
+def llama(vocab, positions, d, ffn, layers, heads, kv_heads, tied):
+    return dict(kind="llama", vocab=vocab, positions=positions, d=d, ffn=ffn, layers=layers, heads=heads,
+                kv_heads=kv_heads, tied=tied)
+
+
+# the shapes of `sparseft bench engine`, by the start of its row names
+SHAPES = [
+    ("GPT-2-small shape", lambda layers: gpt2(50257, 1024, 768, layers, 12)),
+    ("GPT-2-small blocks", lambda layers: gpt2(256, 1024, 768, layers, 12)),
+    ("demo model", lambda layers: llama(257, 256, 256, 688, 4, 8, 4, True)),
+    ("LLaMA shape d=256", lambda layers: llama(4096, 1024, 256, 688, 4, 8, 4, False)),
+]
+
+
+def parameters(cfg, gen):
+    def rnd(*shape):
+        return (torch.randn(*shape, generator=gen) * 0.02).requires_grad_()
+
+    def ones(n):
+        return torch.ones(n).requires_grad_()
+
+    def zeros(n):
+        return torch.zeros(n).requires_grad_()
+
+    d, p = cfg["d"], {}
+    p["embed"] = rnd(cfg["vocab"], d)
+    if cfg["kind"] == "gpt2":
+        p["wpe"] = rnd(cfg["positions"], d)
+    for i in range(cfg["layers"]):
+        if cfg["kind"] == "gpt2":
+            p.update({f"{i}.ln1.w": ones(d), f"{i}.ln1.b": zeros(d), f"{i}.attn.w": rnd(3 * d, d),
+                      f"{i}.attn.b": zeros(3 * d), f"{i}.proj.w": rnd(d, d), f"{i}.proj.b": zeros(d),
+                      f"{i}.ln2.w": ones(d), f"{i}.ln2.b": zeros(d), f"{i}.fc.w": rnd(cfg["ffn"], d),
+                      f"{i}.fc.b": zeros(cfg["ffn"]), f"{i}.out.w": rnd(d, cfg["ffn"]), f"{i}.out.b": zeros(d)})
+        else:
+            hd = d // cfg["heads"]
+            p.update({f"{i}.in_norm": ones(d), f"{i}.q": rnd(cfg["heads"] * hd, d),
+                      f"{i}.k": rnd(cfg["kv_heads"] * hd, d), f"{i}.v": rnd(cfg["kv_heads"] * hd, d),
+                      f"{i}.o": rnd(d, cfg["heads"] * hd), f"{i}.post_norm": ones(d),
+                      f"{i}.gate": rnd(cfg["ffn"], d), f"{i}.up": rnd(cfg["ffn"], d), f"{i}.down": rnd(d, cfg["ffn"])})
+    if cfg["kind"] == "gpt2":
+        p["lnf.w"], p["lnf.b"] = ones(d), zeros(d)
+    else:
+        p["norm"] = ones(d)
+        if not cfg["tied"]:
+            p["head"] = rnd(cfg["vocab"], d)
+    return p
+
+
+def rms_norm(x, w, eps=1e-6):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def attention(q, k, v, mask):
+    # q [B, H, T, hd], k and v [B, H, T, hd] (grouped heads already repeated), as HF's eager attention
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    probs = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+    return probs @ v
+
+
+def forward(cfg, p, ids):
+    b, t = ids.shape
+    d = cfg["d"]
+    heads = cfg["heads"]
+    hd = d // heads
+    mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+    x = F.embedding(ids, p["embed"])
+    if cfg["kind"] == "gpt2":
+        x = x + p["wpe"][:t]
+        for i in range(cfg["layers"]):
+            h = F.layer_norm(x, (d,), p[f"{i}.ln1.w"], p[f"{i}.ln1.b"], 1e-5)
+            q, k, v = F.linear(h, p[f"{i}.attn.w"], p[f"{i}.attn.b"]).split(d, dim=-1)
+            q, k, v = (z.view(b, t, heads, hd).transpose(1, 2) for z in (q, k, v))
+            a = attention(q, k, v, mask).transpose(1, 2).reshape(b, t, d)
+            x = x + F.linear(a, p[f"{i}.proj.w"], p[f"{i}.proj.b"])
+            h = F.layer_norm(x, (d,), p[f"{i}.ln2.w"], p[f"{i}.ln2.b"], 1e-5)
+            x = x + F.linear(F.gelu(F.linear(h, p[f"{i}.fc.w"], p[f"{i}.fc.b"]), approximate="tanh"),
+                             p[f"{i}.out.w"], p[f"{i}.out.b"])
+        x = F.layer_norm(x, (d,), p["lnf.w"], p["lnf.b"], 1e-5)
+        return F.linear(x, p["embed"])
+    kv = cfg["kv_heads"]
+    inv = 1.0 / (10000 ** (torch.arange(0, hd, 2).float() / hd))
+    freqs = torch.outer(torch.arange(t).float(), inv)
+    cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
+    for i in range(cfg["layers"]):
+        h = rms_norm(x, p[f"{i}.in_norm"])
+        q = F.linear(h, p[f"{i}.q"]).view(b, t, heads, hd).transpose(1, 2)
+        k = F.linear(h, p[f"{i}.k"]).view(b, t, kv, hd).transpose(1, 2)
+        v = F.linear(h, p[f"{i}.v"]).view(b, t, kv, hd).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k, v = k.repeat_interleave(heads // kv, dim=1), v.repeat_interleave(heads // kv, dim=1)
+        a = attention(q, k, v, mask).transpose(1, 2).reshape(b, t, d)
+        x = x + F.linear(a, p[f"{i}.o"])
+        h = rms_norm(x, p[f"{i}.post_norm"])
+        x = x + F.linear(F.silu(F.linear(h, p[f"{i}.gate"])) * F.linear(h, p[f"{i}.up"]), p[f"{i}.down"])
+    x = rms_norm(x, p["norm"])
+    return F.linear(x, p["embed"] if cfg["tied"] else p["head"])
+
+
+def torch_row(cfg, batch, seqlen, reps):
+    gen = torch.Generator().manual_seed(1)
+    p = parameters(cfg, gen)
+    ids = torch.randint(0, cfg["vocab"], (batch, seqlen), generator=gen)
+    targets = torch.roll(ids, -1, 1)
+
+    def fwd():
+        with torch.no_grad():
+            forward(cfg, p, ids)
+
+    def train():
+        logits = forward(cfg, p, ids)
+        F.cross_entropy(logits.view(-1, cfg["vocab"]), targets.view(-1)).backward()
+
+    def mean_seconds(f):
+        f()  # warm-up
+        start = time.perf_counter()
+        for _ in range(reps):
+            f()
+        return (time.perf_counter() - start) / reps
+
+    tokens = batch * seqlen
+    return tokens / mean_seconds(fwd), tokens / mean_seconds(train)
+
+
+def sparseft_rows(batch, seqlen, reps, layers):
+    cmd = [os.path.join(ROOT, "deploy", "bin", "sparseft"), "bench", "engine", "--batch", str(batch), "--seqlen",
+           str(seqlen), "--reps", str(reps), "--layers", str(layers)]
+    print("+ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and re.match(r"^[\d.]+$", cells[3]):
+            rows[cells[0]] = (float(cells[3]), float(cells[4]), cells[6])
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seqlens", default="128,256")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
+    ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
+    a = ap.parse_args()
+    threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
+    torch.set_num_threads(threads)
+    keep = [s.strip() for s in a.shapes.split(",") if s.strip()]
+    table = []
+    for seqlen in (int(s) for s in a.seqlens.split(",")):
+        ours = sparseft_rows(a.batch, seqlen, a.reps, a.layers)
+        for prefix, make in SHAPES:
+            if keep and not any(prefix.startswith(k) for k in keep):
+                continue
+            name = next((n for n in ours if n.startswith(prefix)), None)
+            if name is None:
+                sys.exit(f"vs_torch.py: no '{prefix}' row in sparseft bench engine's output")
+            cfg = make(a.layers)
+            if seqlen > cfg["positions"]:
+                continue
+            t_fwd, t_train = torch_row(cfg, a.batch, seqlen, a.reps)
+            s_fwd, s_train, mfu = ours[name]
+            table.append((name, f"{a.batch} x {seqlen}", s_train, t_train, s_fwd, t_fwd, mfu))
+            print(f"  {name} {a.batch}x{seqlen}: sparseft {s_train:.0f}, torch {t_train:.0f} train tok/s",
+                  file=sys.stderr)
+    print(f"sparseft vs PyTorch {torch.__version__} eager float32, {threads} threads, mean of {a.reps} passes after"
+          " one warm-up (tokens/s)")
+    print()
+    print("| model | batch x seqlen | sparseft train | PyTorch train | ratio | sparseft forward | PyTorch forward"
+          " | ratio | sparseft train MFU |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, shape, s_train, t_train, s_fwd, t_fwd, mfu in table:
+        print(f"| {name} | {shape} | {s_train:.0f} | {t_train:.0f} | {s_train / t_train:.2f} | {s_fwd:.0f} |"
+              f" {t_fwd:.0f} | {s_fwd / t_fwd:.2f} | {mfu} |")
+
+
+if __name__ == "__main__":
+    main()
