@@ -65,8 +65,8 @@ public final class OptModel extends DecoderModel {
         INDArray dEmbedded = dx;
         if (cfg.projected()) {
             INDArray e = super.embed(tokens, ctx);
-            dEmbedded = Linear.backward(e, params.get(D + "project_in.weight"), dx, grads.buffer(D + "project_in.weight"),
-                    null);
+            dEmbedded = Linear.backward(e, params.get(D + "project_in.weight"), dx,
+                    grads.buffer(D + "project_in.weight"), null);
         }
         super.embedBackward(tokens, dEmbedded, ctx, grads);
     }

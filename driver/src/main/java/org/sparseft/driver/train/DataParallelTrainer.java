@@ -292,8 +292,8 @@ public final class DataParallelTrainer {
 
     /**
      * Everything {@link #run} refuses about its settings, for a job to check before it writes anything: an uneven
-     * split of the batch, a result too large for Spark, a driver or executors too small for one exchange, and (sharded) more
-     * partitions than trained tensors.
+     * split of the batch, a result too large for Spark, a driver or executors too small for one exchange, and
+     * (sharded) more partitions than trained tensors.
      */
     public static void checkSettings(JavaSparkContext jsc, Parameters.Spec trained, int partitions, Options o) {
         o.share(partitions);
