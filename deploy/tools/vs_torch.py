@@ -2,20 +2,29 @@
 """sparseft's model engine against PyTorch eager float32 on the same machine, same shapes, threads and batch.
 
     mvn -B -q package -DskipTests
-    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 3]
+    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 5]
+    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 2] [--nsamples 16] [--seqlen 256]
 
 For each sequence length, runs `deploy/bin/sparseft bench engine` (forward and forward+backward tokens/s of four
 model shapes: GPT-2-small with 2 blocks, GPT-2-small blocks with a 256-token vocabulary, the demo model, a 5M LLaMA
 shape) and the same passes in PyTorch: the same architectures written out here in plain torch (LayerNorm/RMSNorm,
 GELU/SwiGLU, rotary embeddings, grouped-query causal attention as HF's eager code computes it, a tied or separate
-LM head, mean cross-entropy), one warm-up then the mean of --reps timed passes, gradients into existing buffers as
+LM head, mean cross-entropy), one warm-up then --reps timed passes, gradients into existing buffers as
 sparseft's pass does. Prints one table with the ratios (sparseft / PyTorch; above 1 means sparseft is faster).
+Tokens/s are the median of --reps timed passes on both sides.
+
+With --prune: one-shot Wanda and SparseGPT (unstructured 50%) of a GPT-2-small-shaped random model, as the official
+implementations run them: block by block, hooks on every linear collecting the statistics (Wanda's per-column squared
+norms, SparseGPT's XᵀX) over the calibration sequences one at a time, then each linear pruned (Wanda: |W|·‖x‖ and a
+per-row sort; SparseGPT: damped Cholesky inverse and the column-block OBS update, block size 128), then the block run
+again to give the next block its inputs. Compared with `sparseft bench prune`'s calibration + mask search seconds.
 Needs Debian's python3-torch; a checking tool, never a dependency of sparseft.
 """
 import argparse
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -148,15 +157,99 @@ def torch_row(cfg, batch, seqlen, reps):
         logits = forward(cfg, p, ids)
         F.cross_entropy(logits.view(-1, cfg["vocab"]), targets.view(-1)).backward()
 
-    def mean_seconds(f):
+    def median_seconds(f):
         f()  # warm-up
-        start = time.perf_counter()
+        times = []
         for _ in range(reps):
+            start = time.perf_counter()
             f()
-        return (time.perf_counter() - start) / reps
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
 
     tokens = batch * seqlen
-    return tokens / mean_seconds(fwd), tokens / mean_seconds(train)
+    return tokens / median_seconds(fwd), tokens / median_seconds(train)
+
+
+def gpt2_block(p, i, x, mask, heads, linear=F.linear):
+    b, t, d = x.shape
+    hd = d // heads
+    h = F.layer_norm(x, (d,), p[f"{i}.ln1.w"], p[f"{i}.ln1.b"], 1e-5)
+    q, k, v = linear(h, p[f"{i}.attn.w"], p[f"{i}.attn.b"]).split(d, dim=-1)
+    q, k, v = (z.view(b, t, heads, hd).transpose(1, 2) for z in (q, k, v))
+    a = attention(q, k, v, mask).transpose(1, 2).reshape(b, t, d)
+    x = x + linear(a, p[f"{i}.proj.w"], p[f"{i}.proj.b"])
+    h = F.layer_norm(x, (d,), p[f"{i}.ln2.w"], p[f"{i}.ln2.b"], 1e-5)
+    return x + linear(F.gelu(linear(h, p[f"{i}.fc.w"], p[f"{i}.fc.b"]), approximate="tanh"),
+                  p[f"{i}.out.w"], p[f"{i}.out.b"])
+
+
+def wanda_prune(w, sq_norm, sparsity):
+    metric = w.abs() * torch.sqrt(sq_norm.reshape(1, -1))
+    order = torch.sort(metric, dim=-1, stable=True)[1]
+    w.scatter_(1, order[:, :int(w.shape[1] * sparsity)], 0.0)
+
+
+def sparsegpt_prune(w, h, sparsity, blocksize=128, percdamp=0.01):
+    cols = w.shape[1]
+    dead = torch.diag(h) == 0
+    h[dead, dead] = 1
+    w[:, dead] = 0
+    h += percdamp * torch.mean(torch.diag(h)) * torch.eye(cols)
+    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    for i1 in range(0, cols, blocksize):
+        i2 = min(i1 + blocksize, cols)
+        w1 = w[:, i1:i2].clone()
+        q1 = torch.zeros_like(w1)
+        err1 = torch.zeros_like(w1)
+        hinv1 = hinv[i1:i2, i1:i2]
+        tmp = w1 ** 2 / torch.diag(hinv1).reshape(1, -1) ** 2
+        mask1 = tmp <= torch.sort(tmp.flatten())[0][int(tmp.numel() * sparsity)]
+        for i in range(i2 - i1):
+            wcol = w1[:, i]
+            d = hinv1[i, i]
+            qcol = wcol.clone()
+            qcol[mask1[:, i]] = 0
+            q1[:, i] = qcol
+            e = (wcol - qcol) / d
+            w1[:, i:] -= e.unsqueeze(1).matmul(hinv1[i, i:].unsqueeze(0))
+            err1[:, i] = e
+        w[:, i1:i2] = q1
+        w[:, i2:] -= err1.matmul(hinv[i1:i2, i2:])
+
+
+def torch_prune(method, layers, nsamples, seqlen, sparsity=0.5):
+    """Seconds of the block-by-block work (statistics passes, pruning, output passes), as the official code runs."""
+    cfg = gpt2(50257, 1024, 768, layers, 12)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        p = {k: v.detach() for k, v in parameters(cfg, gen).items()}
+        ids = torch.randint(0, cfg["vocab"], (nsamples, seqlen), generator=gen)
+        mask = torch.triu(torch.ones(seqlen, seqlen, dtype=torch.bool), 1)
+        inps = [F.embedding(ids[j:j + 1], p["embed"]) + p["wpe"][:seqlen] for j in range(nsamples)]
+        linears = ["attn", "proj", "fc", "out"]
+        start = time.perf_counter()
+        for i in range(layers):
+            stats = {}
+            names = {id(p[f"{i}.{n}.w"]): n for n in linears}
+
+            def recording(x, w, b=None):  # the hooks: each linear's input statistics, summed over the sequences
+                x2 = x.reshape(-1, x.shape[-1])
+                s = (x2 * x2).sum(0) if method == "wanda" else x2.t() @ x2
+                name = names[id(w)]
+                stats[name] = s if name not in stats else stats[name] + s
+                return F.linear(x, w, b)
+
+            for j in range(nsamples):
+                gpt2_block(p, i, inps[j], mask, cfg["heads"], recording)
+            tokens = nsamples * seqlen
+            for name in linears:
+                w = p[f"{i}.{name}.w"]
+                if method == "wanda":
+                    wanda_prune(w, stats[name] / tokens, sparsity)
+                else:
+                    sparsegpt_prune(w, stats[name] * (2.0 / tokens), sparsity)
+            inps = [gpt2_block(p, i, inps[j], mask, cfg["heads"]) for j in range(nsamples)]
+        return time.perf_counter() - start
 
 
 def sparseft_rows(batch, seqlen, reps, layers):
@@ -172,16 +265,52 @@ def sparseft_rows(batch, seqlen, reps, layers):
     return rows
 
 
+def sparseft_prune(layers, nsamples, seqlen):
+    """Calibration + mask search seconds per method from `sparseft bench prune` (the GPT-2-small rows)."""
+    cmd = [os.path.join(ROOT, "deploy", "bin", "sparseft"), "bench", "prune", "--layers", str(layers), "--nsamples",
+           str(nsamples), "--seqlen", str(seqlen), "--methods", "wanda,sparsegpt", "--demo-model", "none"]
+    print("+ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    seconds = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("GPT-2-small") and re.match(r"^[\d.]+$", cells[2]):
+            seconds[cells[1].lower()] = (float(cells[2]), float(cells[3]))
+    return seconds, out
+
+
+def prune_table(a, threads):
+    ours, raw = sparseft_prune(a.layers, a.nsamples, a.seqlen)
+    print(raw, file=sys.stderr)
+    print(f"One-shot pruning, GPT-2-small shape with {a.layers} blocks, {a.nsamples} x {a.seqlen} calibration tokens,"
+          f" unstructured 50%: sparseft (`sparseft bench prune`, Spark local[2], 2 partitions) against PyTorch"
+          f" {torch.__version__} float32 on {threads} threads (the official block-by-block loop); seconds of block work")
+    print()
+    print("| method | sparseft calibration s | sparseft mask search s | sparseft total s | PyTorch total s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method in ("wanda", "sparsegpt"):
+        cal, mask = ours[method]
+        theirs = torch_prune(method, a.layers, a.nsamples, a.seqlen)
+        print(f"| {method} | {cal:.2f} | {mask:.2f} | {cal + mask:.2f} | {theirs:.2f} | {theirs / (cal + mask):.2f} |")
+        sys.stdout.flush()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seqlens", default="128,256")
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
     ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
+    ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
+    ap.add_argument("--nsamples", type=int, default=16, help="calibration sequences (--prune)")
+    ap.add_argument("--seqlen", type=int, default=256, help="tokens per calibration sequence (--prune)")
     a = ap.parse_args()
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
+    if a.prune:
+        prune_table(a, threads)
+        return
     keep = [s.strip() for s in a.shapes.split(",") if s.strip()]
     table = []
     for seqlen in (int(s) for s in a.seqlens.split(",")):
@@ -200,7 +329,7 @@ def main():
             table.append((name, f"{a.batch} x {seqlen}", s_train, t_train, s_fwd, t_fwd, mfu))
             print(f"  {name} {a.batch}x{seqlen}: sparseft {s_train:.0f}, torch {t_train:.0f} train tok/s",
                   file=sys.stderr)
-    print(f"sparseft vs PyTorch {torch.__version__} eager float32, {threads} threads, mean of {a.reps} passes after"
+    print(f"sparseft vs PyTorch {torch.__version__} eager float32, {threads} threads, median of {a.reps} passes after"
           " one warm-up (tokens/s)")
     print()
     print("| model | batch x seqlen | sparseft train | PyTorch train | ratio | sparseft forward | PyTorch forward"

@@ -2,6 +2,7 @@ package org.sparseft.model.ops;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.numerics.Fused;
 
 /** GELU (tanh form, GPT-2's {@code gelu_new}), SwiGLU (LLaMA's {@code silu(gate) · up}) and ReLU (OPT's). */
 public final class Activations {
@@ -13,6 +14,10 @@ public final class Activations {
 
     /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     public static INDArray gelu(INDArray x) {
+        return Fused.accepts(x) ? Fused.gelu(x) : geluUnfused(x);
+    }
+
+    private static INDArray geluUnfused(INDArray x) {
         INDArray t = tanhArgument(x);
         return t.addi(1.0).muli(x).muli(0.5);
     }
@@ -24,6 +29,10 @@ public final class Activations {
 
     /** dx = dy · (0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)(1 + 3·0.044715·x²)), t = tanh(...), from the saved input. */
     public static INDArray geluBackward(INDArray x, INDArray dy) {
+        return Fused.accepts(x, dy) ? Fused.geluBackward(x, dy) : geluBackwardUnfused(x, dy);
+    }
+
+    private static INDArray geluBackwardUnfused(INDArray x, INDArray dy) {
         INDArray t = tanhArgument(x);
         INDArray x2 = x.mul(x);
         INDArray inner = x2.muli(3 * A).addi(1.0).muli(C);                     // √(2/π)(1 + 3a·x²)
@@ -44,11 +53,19 @@ public final class Activations {
 
     /** silu(gate) · up. */
     public static INDArray swiglu(INDArray gate, INDArray up) {
+        return Fused.accepts(gate, up) ? Fused.swiglu(gate, up) : swigluUnfused(gate, up);
+    }
+
+    private static INDArray swigluUnfused(INDArray gate, INDArray up) {
         return Transforms.sigmoid(gate, true).muli(gate).muli(up);
     }
 
     /** Returns {dgate, dup}: dup = dh·silu(g); dgate = dh·up·σ(g)(1 + g(1 − σ(g))). */
     public static INDArray[] swigluBackward(INDArray gate, INDArray up, INDArray dh) {
+        return Fused.accepts(gate, up, dh) ? Fused.swigluBackward(gate, up, dh) : swigluBackwardUnfused(gate, up, dh);
+    }
+
+    private static INDArray[] swigluBackwardUnfused(INDArray gate, INDArray up, INDArray dh) {
         INDArray sig = Transforms.sigmoid(gate, true);
         INDArray dUp = sig.mul(gate).muli(dh);
         INDArray dSilu = sig.rsub(1.0).muli(gate).addi(1.0).muli(sig);         // σ(1 + g(1 − σ))

@@ -10,7 +10,7 @@ public final class Linear {
 
     /** @param bias [out] or null */
     public static INDArray forward(INDArray x, INDArray w, INDArray bias) {
-        INDArray y = Nd4j.create(x.dataType(), x.rows(), w.rows());
+        INDArray y = Nd4j.createUninitialized(x.dataType(), x.rows(), w.rows()); // GEMM with β = 0 writes all
         Nd4j.gemm(x, w, y, false, true, 1.0, 0.0);
         if (bias != null) {
             y.addiRowVector(bias);
@@ -31,7 +31,7 @@ public final class Linear {
         if (dBias != null) {
             dBias.addi(dy.sum(0));
         }
-        INDArray dx = Nd4j.create(x.dataType(), x.rows(), x.columns());
+        INDArray dx = Nd4j.createUninitialized(x.dataType(), x.rows(), x.columns());
         Nd4j.gemm(dy, w, dx, false, false, 1.0, 0.0);
         return dx;
     }

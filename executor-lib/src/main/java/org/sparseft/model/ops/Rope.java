@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sparseft.numerics.Fused;
 
 /**
  * Rotary position embedding in Hugging Face's {@code rotate_half} convention: the head vector's first and second
@@ -96,6 +97,13 @@ public final class Rope {
 
     /** Rotates x [BH, T, d]; {@code inverse} rotates back (the backward pass). */
     public static INDArray apply(INDArray x, Tables tables, boolean inverse) {
+        if (Fused.accepts(x, tables.cos(), tables.sin())) {
+            return Fused.rope(x, tables.cos(), tables.sin(), inverse);
+        }
+        return applyUnfused(x, tables, inverse);
+    }
+
+    private static INDArray applyUnfused(INDArray x, Tables tables, boolean inverse) {
         long half = x.size(2) / 2;
         INDArray x1 = x.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, half)).dup('c');
         INDArray x2 = x.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(half, 2 * half)).dup('c');

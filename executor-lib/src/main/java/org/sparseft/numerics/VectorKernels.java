@@ -1,0 +1,427 @@
+package org.sparseft.numerics;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The loops behind {@link Fused}, written with Java's Vector API over the arrays' native memory: each reads its inputs
+ * once and writes its outputs once. Offsets and lengths are in floats. Every lane operation here is an IEEE-exact
+ * one (add, multiply, fused multiply-add, divide, square root, compare), and exp is built from them, so a result has
+ * the same bits before and after the JIT compiles a loop and on AVX2 and AVX-512 alike; the 256-bit species is fixed
+ * for the same reason (a wider one would change the order of the per-row sums). Loaded only when the
+ * {@code jdk.incubator.vector} module is present.
+ */
+final class VectorKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+    private static final int L = S.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorKernels() {
+    }
+
+    private static FloatVector load(ByteBuffer b, long index) {
+        return FloatVector.fromByteBuffer(S, b, (int) (index * 4), LE);
+    }
+
+    private static void store(FloatVector v, ByteBuffer b, long index) {
+        v.intoByteBuffer(b, (int) (index * 4), LE);
+    }
+
+    private static float get(ByteBuffer b, long index) {
+        return b.getFloat((int) (index * 4));
+    }
+
+    private static void put(ByteBuffer b, long index, float v) {
+        b.putFloat((int) (index * 4), v);
+    }
+
+    // exp(x) = 2ⁿ·p(r), n = round(x/ln 2), r = x − n·ln 2 (in two parts), p a degree-7 Taylor polynomial on
+    // |r| ≤ ln2/2 (truncation error 5e-9, below the rounding); inputs clamped to the float range (exp(−88) is 6e-39, a normal)
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693145752f;
+    private static final float LN2_LO = 1.42860677e-6f;
+    private static final float ROUND = 12582912f; // 1.5·2²³: adding it rounds to an integer in the low mantissa bits
+    private static final float MAX = 88.0f;
+    private static final float MIN = -87.0f;
+
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(MIN).min(MAX);
+        FloatVector t = c.fma(LOG2E, ROUND);
+        FloatVector n = t.sub(ROUND);
+        FloatVector r = c.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO)); // n·LN2_HI is exact: LN2_HI has 15 bits
+        FloatVector p = r.fma(1f / 5040, 1f / 720);
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        IntVector bits = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND)).add(127).lanewise(
+                VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
+
+    /** The same function lane by lane, bit for bit. */
+    static float exp(float x) {
+        float c = Math.min(Math.max(x, MIN), MAX);
+        float t = Math.fma(c, LOG2E, ROUND);
+        float n = t - ROUND;
+        float r = c - n * LN2_HI - n * LN2_LO;
+        float p = Math.fma(r, 1f / 5040, 1f / 720);
+        p = Math.fma(p, r, 1f / 120);
+        p = Math.fma(p, r, 1f / 24);
+        p = Math.fma(p, r, 1f / 6);
+        p = Math.fma(p, r, 0.5f);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        int bits = (Float.floatToRawIntBits(t) - Float.floatToRawIntBits(ROUND) + 127) << 23;
+        return p * Float.intBitsToFloat(bits);
+    }
+
+    private static FloatVector sigmoid(FloatVector x) {
+        return FloatVector.broadcast(S, 1f).div(exp(x.neg()).add(1f));
+    }
+
+    private static float sigmoid(float x) {
+        return 1f / (exp(-x) + 1f);
+    }
+
+    /** tanh(u) = 1 − 2/(e^{2u} + 1). */
+    private static FloatVector tanh(FloatVector u) {
+        return FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(exp(u.add(u)).add(1f)));
+    }
+
+    private static float tanh(float u) {
+        return 1f - 2f / (exp(u + u) + 1f);
+    }
+
+    /** Σ a·b over [ia, ia + n) and [ib, ib + n): eight partial sums, then added lane by lane in a fixed order. */
+    private static float dot(ByteBuffer a, long ia, ByteBuffer b, long ib, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            acc = load(a, ia + i).fma(load(b, ib + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s = Math.fma(get(a, ia + i), get(b, ib + i), s);
+        }
+        return s;
+    }
+
+    private static float sum(ByteBuffer a, long ia, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            acc = acc.add(load(a, ia + i));
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += get(a, ia + i);
+        }
+        return s;
+    }
+
+    // ----- normalisation over the last dimension of [rows, d]
+
+    /** RMSNorm: x̂ = x/√(mean(x²) + ε), y = x̂·γ; writes y, x̂ and 1/σ per row. */
+    static void rmsNorm(ByteBuffer x, long ox, ByteBuffer gamma, long og, int rows, int d, float eps,
+                        ByteBuffer y, long oy, ByteBuffer xhat, long oh, ByteBuffer rstd, long or) {
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * d;
+            float inv = (float) (1.0 / Math.sqrt(dot(x, ox + row, x, ox + row, d) / d + eps));
+            put(rstd, or + r, inv);
+            int i = 0;
+            for (; i <= d - L; i += L) {
+                FloatVector h = load(x, ox + row + i).mul(inv);
+                store(h, xhat, oh + row + i);
+                store(h.mul(load(gamma, og + i)), y, oy + row + i);
+            }
+            for (; i < d; i++) {
+                float h = get(x, ox + row + i) * inv;
+                put(xhat, oh + row + i, h);
+                put(y, oy + row + i, h * get(gamma, og + i));
+            }
+        }
+    }
+
+    /**
+     * LayerNorm: x̂ = (x − μ)/√(σ² + ε), y = x̂·γ + β (β may be null); writes y, x̂ and 1/σ per row. The variance is
+     * the mean of squared deviations (a second pass), as the unfused form computes it.
+     */
+    static void layerNorm(ByteBuffer x, long ox, ByteBuffer gamma, long og, ByteBuffer beta, long ob, int rows, int d,
+                          float eps, ByteBuffer y, long oy, ByteBuffer xhat, long oh, ByteBuffer rstd, long or) {
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * d;
+            float mean = sum(x, ox + row, d) / d;
+            FloatVector acc = FloatVector.zero(S);
+            int i = 0;
+            for (; i <= d - L; i += L) {
+                FloatVector c = load(x, ox + row + i).sub(mean);
+                acc = c.fma(c, acc);
+            }
+            float ss = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < d; i++) {
+                float c = get(x, ox + row + i) - mean;
+                ss = Math.fma(c, c, ss);
+            }
+            float inv = (float) (1.0 / Math.sqrt(ss / d + eps));
+            put(rstd, or + r, inv);
+            for (i = 0; i <= d - L; i += L) {
+                FloatVector h = load(x, ox + row + i).sub(mean).mul(inv);
+                store(h, xhat, oh + row + i);
+                FloatVector out = h.mul(load(gamma, og + i));
+                store(beta == null ? out : out.add(load(beta, ob + i)), y, oy + row + i);
+            }
+            for (; i < d; i++) {
+                float h = (get(x, ox + row + i) - mean) * inv;
+                put(xhat, oh + row + i, h);
+                float out = h * get(gamma, og + i);
+                put(y, oy + row + i, beta == null ? out : out + get(beta, ob + i));
+            }
+        }
+    }
+
+    /**
+     * Backward of both norms: g = dy·γ, dx = (g − mean(g) − x̂·mean(g·x̂))/σ ({@code centered}, LayerNorm) or
+     * (g − x̂·mean(g·x̂))/σ (RMSNorm). Adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta when they are given,
+     * summed row by row in order into a scratch row first.
+     */
+    static void normBackward(boolean centered, ByteBuffer dy, long ody, ByteBuffer gamma, long og, ByteBuffer xhat,
+                             long oh, ByteBuffer rstd, long or, int rows, int d, ByteBuffer dx, long odx,
+                             float[] dGamma, float[] dBeta) {
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * d;
+            FloatVector accG = FloatVector.zero(S);
+            FloatVector accGx = FloatVector.zero(S);
+            int i = 0;
+            for (; i <= d - L; i += L) {
+                FloatVector g = load(dy, ody + row + i).mul(load(gamma, og + i));
+                accG = accG.add(g);
+                accGx = g.fma(load(xhat, oh + row + i), accGx);
+            }
+            float sg = accG.reduceLanes(VectorOperators.ADD);
+            float sgx = accGx.reduceLanes(VectorOperators.ADD);
+            for (; i < d; i++) {
+                float g = get(dy, ody + row + i) * get(gamma, og + i);
+                sg += g;
+                sgx = Math.fma(g, get(xhat, oh + row + i), sgx);
+            }
+            float meanG = centered ? sg / d : 0f;
+            float meanGx = sgx / d;
+            float inv = get(rstd, or + r);
+            for (i = 0; i <= d - L; i += L) {
+                FloatVector dyv = load(dy, ody + row + i);
+                FloatVector h = load(xhat, oh + row + i);
+                FloatVector g = dyv.mul(load(gamma, og + i));
+                store(g.sub(meanG).sub(h.mul(meanGx)).mul(inv), dx, odx + row + i);
+                if (dGamma != null) {
+                    dyv.fma(h, FloatVector.fromArray(S, dGamma, i)).intoArray(dGamma, i);
+                }
+                if (dBeta != null) {
+                    dyv.add(FloatVector.fromArray(S, dBeta, i)).intoArray(dBeta, i);
+                }
+            }
+            for (; i < d; i++) {
+                float dyv = get(dy, ody + row + i);
+                float h = get(xhat, oh + row + i);
+                float g = dyv * get(gamma, og + i);
+                put(dx, odx + row + i, (g - meanG - h * meanGx) * inv);
+                if (dGamma != null) {
+                    dGamma[i] = Math.fma(dyv, h, dGamma[i]);
+                }
+                if (dBeta != null) {
+                    dBeta[i] += dyv;
+                }
+            }
+        }
+    }
+
+    // ----- activations, element by element over n values
+
+    /** h = silu(gate)·up = gate·σ(gate)·up. */
+    static void swiglu(ByteBuffer gate, long og, ByteBuffer up, long ou, long n, ByteBuffer h, long oh) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = load(gate, og + i);
+            store(g.mul(sigmoid(g)).mul(load(up, ou + i)), h, oh + i);
+        }
+        for (; i < n; i++) {
+            float g = get(gate, og + i);
+            put(h, oh + i, g * sigmoid(g) * get(up, ou + i));
+        }
+    }
+
+    /** dUp = dh·silu(g), dGate = dh·up·σ(g)(1 + g(1 − σ(g))). */
+    static void swigluBackward(ByteBuffer gate, long og, ByteBuffer up, long ou, ByteBuffer dh, long odh, long n,
+                               ByteBuffer dGate, long odg, ByteBuffer dUp, long odu) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = load(gate, og + i);
+            FloatVector s = sigmoid(g);
+            FloatVector d = load(dh, odh + i);
+            store(d.mul(g.mul(s)), dUp, odu + i);
+            FloatVector dsilu = s.mul(g.mul(FloatVector.broadcast(S, 1f).sub(s)).add(1f));
+            store(d.mul(load(up, ou + i)).mul(dsilu), dGate, odg + i);
+        }
+        for (; i < n; i++) {
+            float g = get(gate, og + i);
+            float s = sigmoid(g);
+            float d = get(dh, odh + i);
+            put(dUp, odu + i, d * (g * s));
+            put(dGate, odg + i, d * get(up, ou + i) * (s * (g * (1f - s) + 1f)));
+        }
+    }
+
+    private static final float GELU_C = (float) Math.sqrt(2.0 / Math.PI);
+    private static final float GELU_A = 0.044715f;
+
+    /** 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))). */
+    static void gelu(ByteBuffer x, long ox, long n, ByteBuffer y, long oy) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = load(x, ox + i);
+            FloatVector t = tanh(v.mul(v).fma(GELU_A, 1f).mul(v).mul(GELU_C));
+            store(t.add(1f).mul(v).mul(0.5f), y, oy + i);
+        }
+        for (; i < n; i++) {
+            float v = get(x, ox + i);
+            float t = tanh(Math.fma(v * v, GELU_A, 1f) * v * GELU_C);
+            put(y, oy + i, (t + 1f) * v * 0.5f);
+        }
+    }
+
+    /** dx = dy·(0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)(1 + 3·0.044715·x²)). */
+    static void geluBackward(ByteBuffer x, long ox, ByteBuffer dy, long ody, long n, ByteBuffer dx, long odx) {
+        long i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = load(x, ox + i);
+            FloatVector x2 = v.mul(v);
+            FloatVector t = tanh(x2.fma(GELU_A, 1f).mul(v).mul(GELU_C));
+            FloatVector inner = x2.fma(3 * GELU_A, 1f).mul(GELU_C);
+            FloatVector sech2 = FloatVector.broadcast(S, 1f).sub(t.mul(t));
+            FloatVector d = sech2.mul(inner).mul(v).mul(0.5f).add(t.add(1f).mul(0.5f));
+            store(d.mul(load(dy, ody + i)), dx, odx + i);
+        }
+        for (; i < n; i++) {
+            float v = get(x, ox + i);
+            float x2 = v * v;
+            float t = tanh(Math.fma(x2, GELU_A, 1f) * v * GELU_C);
+            float inner = Math.fma(x2, 3 * GELU_A, 1f) * GELU_C;
+            float d = (1f - t * t) * inner * v * 0.5f + (t + 1f) * 0.5f;
+            put(dx, odx + i, d * get(dy, ody + i));
+        }
+    }
+
+    // ----- attention
+
+    /**
+     * Rotary embedding of x [bh, T, hd] in rotate_half form with tables [T, hd/2]: y₁ = x₁c − x₂s, y₂ = x₂c + x₁s;
+     * {@code inverse} rotates by −angle.
+     */
+    static void rope(ByteBuffer x, long ox, ByteBuffer cos, long oc, ByteBuffer sin, long os, int bh, int seqLen,
+                     int headDim, boolean inverse, ByteBuffer y, long oy) {
+        int half = headDim / 2;
+        for (int b = 0; b < bh; b++) {
+            for (int t = 0; t < seqLen; t++) {
+                long row = ((long) b * seqLen + t) * headDim;
+                long tab = (long) t * half;
+                int i = 0;
+                for (; i <= half - L; i += L) {
+                    FloatVector x1 = load(x, ox + row + i);
+                    FloatVector x2 = load(x, ox + row + half + i);
+                    FloatVector c = load(cos, oc + tab + i);
+                    FloatVector s = load(sin, os + tab + i);
+                    if (inverse) {
+                        store(x1.mul(c).add(x2.mul(s)), y, oy + row + i);
+                        store(x2.mul(c).sub(x1.mul(s)), y, oy + row + half + i);
+                    } else {
+                        store(x1.mul(c).sub(x2.mul(s)), y, oy + row + i);
+                        store(x2.mul(c).add(x1.mul(s)), y, oy + row + half + i);
+                    }
+                }
+                for (; i < half; i++) {
+                    float x1 = get(x, ox + row + i);
+                    float x2 = get(x, ox + row + half + i);
+                    float c = get(cos, oc + tab + i);
+                    float s = get(sin, os + tab + i);
+                    put(y, oy + row + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
+                    put(y, oy + row + half + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
+                }
+            }
+        }
+    }
+
+    /**
+     * Scaled, causally masked softmax over the last dimension of scores [bh, T, T], in place: row i of each matrix
+     * keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries become exactly 0.
+     */
+    static void causalSoftmax(ByteBuffer s, long os, int bh, int seqLen, int window, float scale) {
+        for (int b = 0; b < bh; b++) {
+            for (int q = 0; q < seqLen; q++) {
+                long row = os + ((long) b * seqLen + q) * seqLen;
+                int lo = window > 0 ? Math.max(0, q - window + 1) : 0;
+                int hi = q + 1;
+                fill(s, row, 0, lo);
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = lo; j < hi; j++) {
+                    max = Math.max(max, get(s, row + j));
+                }
+                float shift = max * scale;
+                FloatVector acc = FloatVector.zero(S);
+                int j = lo;
+                for (; j <= hi - L; j += L) {
+                    FloatVector e = exp(load(s, row + j).fma(scale, -shift));
+                    store(e, s, row + j);
+                    acc = acc.add(e);
+                }
+                float total = acc.reduceLanes(VectorOperators.ADD);
+                for (; j < hi; j++) {
+                    float e = exp(Math.fma(get(s, row + j), scale, -shift));
+                    put(s, row + j, e);
+                    total += e;
+                }
+                float inv = 1f / total;
+                for (j = lo; j <= hi - L; j += L) {
+                    store(load(s, row + j).mul(inv), s, row + j);
+                }
+                for (; j < hi; j++) {
+                    put(s, row + j, get(s, row + j) * inv);
+                }
+                fill(s, row, hi, seqLen);
+            }
+        }
+    }
+
+    private static void fill(ByteBuffer b, long row, int from, int to) {
+        int j = from;
+        FloatVector zero = FloatVector.zero(S);
+        for (; j <= to - L; j += L) {
+            store(zero, b, row + j);
+        }
+        for (; j < to; j++) {
+            put(b, row + j, 0f);
+        }
+    }
+
+    /** Softmax backward, in place on dP: dS = P ⊙ (dP − Σⱼ dPⱼPⱼ) · scale, row by row over [rows, T]. */
+    static void softmaxBackward(ByteBuffer dp, long odp, ByteBuffer p, long op, long rows, int seqLen, float scale) {
+        for (long r = 0; r < rows; r++) {
+            long row = r * seqLen;
+            float rowDot = dot(dp, odp + row, p, op + row, seqLen);
+            int j = 0;
+            for (; j <= seqLen - L; j += L) {
+                FloatVector v = load(dp, odp + row + j).sub(rowDot).mul(load(p, op + row + j)).mul(scale);
+                store(v, dp, odp + row + j);
+            }
+            for (; j < seqLen; j++) {
+                put(dp, odp + row + j, (get(dp, odp + row + j) - rowDot) * get(p, op + row + j) * scale);
+            }
+        }
+    }
+}
