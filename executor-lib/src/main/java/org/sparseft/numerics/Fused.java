@@ -188,4 +188,17 @@ public final class Fused {
         VectorKernels.softmaxBackward(nio(d), 0, nio(p), 0, rows(d), (int) d.size(-1), (float) scale);
         return d;
     }
+
+    /**
+     * Each row's negative log-likelihood of its target into {@code nll} (0 where the target is negative: ignored),
+     * and, when {@code gradientScale} is not 0, returns (softmax − one-hot)·gradientScale for the counted rows and
+     * zero rows for the ignored ones; else null.
+     */
+    public static INDArray crossEntropy(INDArray logits, int[] targets, double[] nll, double gradientScale) {
+        logits = dense(logits);
+        INDArray grad = gradientScale == 0 ? null : like(logits);
+        VectorKernels.crossEntropy(nio(logits), (int) logits.rows(), (int) logits.columns(), targets, nll,
+                grad == null ? null : nio(grad), (float) gradientScale);
+        return grad;
+    }
 }

@@ -25,6 +25,8 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>{@link #prepare()}, called before ND4J loads in a JVM, sets {@code OPENBLAS_CORETYPE=Haswell} in the process
  *       environment on a processor with AVX-512, unless the user chose a core type;</li>
+ *   <li>{@link #prepare()} also lets idle OpenMP threads sleep at once ({@code OMP_WAIT_POLICY=PASSIVE}) unless the
+ *       user chose a policy: see {@link #waitPolicyToSet};</li>
  *   <li>{@link #ensureCorrect()} checks, once per JVM, single-precision GEMM, double-precision GEMM, Cholesky
  *       factorisation (dpotrf) and the triangular inverse SparseGPT uses, on matrices whose answers are known, and
  *       refuses to go on (a {@link RuntimeFailure}, exit 3) naming the library, its kernels and the setting to change,
@@ -37,6 +39,9 @@ public final class NativeBlas {
     public static final String CORE_TYPE = "OPENBLAS_CORETYPE";
     /** The kernels chosen on AVX-512 processors. */
     public static final String SAFE_CORE = "Haswell";
+    public static final String WAIT_POLICY = "OMP_WAIT_POLICY";
+    static final String SPIN_COUNT = "GOMP_SPINCOUNT";
+    static final String PASSIVE = "PASSIVE";
     /** Where {@link #prepare()} reads the processor's flags; a system property so that tests can show it another. */
     static final String CPUINFO_PROPERTY = "sparseft.cpuinfo";
 
@@ -55,19 +60,36 @@ public final class NativeBlas {
         String getenv(String name);
     }
 
-    /** Chooses safe kernels before OpenBLAS loads (a no-op once it has, and on later calls). */
+    /**
+     * Chooses safe kernels and the OpenMP wait policy before the native libraries load (a no-op once they have, and
+     * on later calls).
+     */
     public static synchronized void prepare() {
         if (prepared) {
             return;
         }
         prepared = true;
-        if (coreTypeToSet(System.getenv(CORE_TYPE), cpuFlags()) != null) {
-            try {
+        try {
+            if (coreTypeToSet(System.getenv(CORE_TYPE), cpuFlags()) != null) {
                 LibC.C.setenv(CORE_TYPE, SAFE_CORE, 1); // replaces an empty value, which OpenBLAS would not ignore
-            } catch (LinkageError | RuntimeException noJna) {
-                // no way to set it in-process here: ensureCorrect() still refuses wrong results, naming the setting
             }
+            if (waitPolicyToSet(System.getenv(WAIT_POLICY), System.getenv(SPIN_COUNT)) != null) {
+                LibC.C.setenv(WAIT_POLICY, PASSIVE, 1);
+            }
+        } catch (LinkageError | RuntimeException noJna) {
+            // no way to set them in-process here: ensureCorrect() still refuses wrong results, naming the setting
         }
+    }
+
+    /**
+     * {@code PASSIVE} unless the user chose a wait policy or spin count. libnd4j's OpenMP threads and the BLAS's
+     * threads take turns on the same cores; by default an idle OpenMP thread spins for a while before it sleeps, and
+     * those spins steal the cores from the next GEMM or element-wise op. Sleeping at once trained the demo model 1.8
+     * times faster (docs/performance.md, "Threads that wait").
+     */
+    static String waitPolicyToSet(String policy, String spinCount) {
+        boolean unset = (policy == null || policy.isEmpty()) && (spinCount == null || spinCount.isEmpty());
+        return unset ? PASSIVE : null;
     }
 
     /** {@link #SAFE_CORE} when the processor has AVX-512 and no core type was chosen, else null. */

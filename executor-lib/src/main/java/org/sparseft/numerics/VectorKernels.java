@@ -424,4 +424,51 @@ final class VectorKernels {
             }
         }
     }
+
+    /**
+     * Cross-entropy of each row of logits [rows, v] against its target: nll[r] = log Σⱼ exp(xⱼ) − x[target]; with
+     * {@code grad}, writes softmax(row)·scale with scale subtracted at the target (ignored rows, target &lt; 0, get
+     * nll 0 and a zero row).
+     */
+    static void crossEntropy(ByteBuffer x, int rows, int v, int[] targets, double[] nll, ByteBuffer grad,
+                             float scale) {
+        for (int r = 0; r < rows; r++) {
+            long row = (long) r * v;
+            if (targets[r] < 0) {
+                nll[r] = 0;
+                if (grad != null) {
+                    fill(grad, row, 0, v);
+                }
+                continue;
+            }
+            FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            int j = 0;
+            for (; j <= v - L; j += L) {
+                mv = mv.max(load(x, row + j));
+            }
+            float max = mv.reduceLanes(VectorOperators.MAX);
+            for (; j < v; j++) {
+                max = Math.max(max, get(x, row + j));
+            }
+            FloatVector acc = FloatVector.zero(S);
+            for (j = 0; j <= v - L; j += L) {
+                acc = acc.add(exp(load(x, row + j).sub(max)));
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; j < v; j++) {
+                sum += exp(get(x, row + j) - max);
+            }
+            float lse = max + (float) Math.log(sum);
+            nll[r] = (double) lse - get(x, row + targets[r]);
+            if (grad != null) {
+                for (j = 0; j <= v - L; j += L) {
+                    store(exp(load(x, row + j).sub(lse)).mul(scale), grad, row + j);
+                }
+                for (; j < v; j++) {
+                    put(grad, row + j, exp(get(x, row + j) - lse) * scale);
+                }
+                put(grad, row + targets[r], get(grad, row + targets[r]) - scale);
+            }
+        }
+    }
 }

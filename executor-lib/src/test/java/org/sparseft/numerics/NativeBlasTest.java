@@ -35,6 +35,14 @@ class NativeBlasTest {
     }
 
     @Test
+    void idleOpenMpThreadsSleepUnlessTheUserChoseAPolicyOrSpinCount() {
+        assertEquals("PASSIVE", NativeBlas.waitPolicyToSet(null, null));
+        assertEquals("PASSIVE", NativeBlas.waitPolicyToSet("", ""));
+        assertNull(NativeBlas.waitPolicyToSet("ACTIVE", null), "the user's choice stands");
+        assertNull(NativeBlas.waitPolicyToSet(null, "10000"), "a spin count is a choice too");
+    }
+
+    @Test
     void theRefusalNamesTheLibraryAndTheSetting() {
         String m = NativeBlas.failureMessage(List.of("dpotrf of a positive definite 130x130 matrix failed (info 33)"),
                 "OpenBLAS 0.3.19 DYNAMIC_ARCH NO_AFFINITY SkylakeX, kernels SkylakeX", null);

@@ -2,6 +2,7 @@ package org.sparseft.model.ops;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.numerics.Fused;
 
 /** Mean next-token cross-entropy over the rows whose target is not {@link #IGNORE}, with its gradient. */
 public final class CrossEntropy {
@@ -22,6 +23,9 @@ public final class CrossEntropy {
         int n = (int) logits.rows();
         if (targets.length != n) {
             throw new IllegalArgumentException(targets.length + " targets for " + n + " rows");
+        }
+        if (Fused.accepts(logits)) {
+            return fused(logits, targets, withGradient);
         }
         INDArray z = logits.subColumnVector(logits.max(true, 1));
         INDArray lse = Transforms.log(Transforms.exp(z, true).sum(true, 1), false);
@@ -50,6 +54,28 @@ public final class CrossEntropy {
                 }
             }
             grad.divi(counted);
+        }
+        return new Result(total / counted, perRow, counted, grad);
+    }
+
+    private static Result fused(INDArray logits, int[] targets, boolean withGradient) {
+        long counted = 0;
+        for (int t : targets) {
+            if (t < IGNORE || t >= logits.columns()) {
+                throw new IllegalArgumentException("target " + t + " outside the vocabulary of " + logits.columns());
+            }
+            if (t != IGNORE) {
+                counted++;
+            }
+        }
+        if (counted == 0) {
+            throw new IllegalArgumentException("no row has a target");
+        }
+        double[] perRow = new double[targets.length];
+        INDArray grad = Fused.crossEntropy(logits, targets, perRow, withGradient ? 1.0 / counted : 0);
+        double total = 0;
+        for (double nll : perRow) {
+            total += nll;
         }
         return new Result(total / counted, perRow, counted, grad);
     }

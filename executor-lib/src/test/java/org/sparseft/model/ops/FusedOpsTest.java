@@ -108,6 +108,23 @@ class FusedOpsTest {
     }
 
     @Test
+    void crossEntropyMatchesItsUnfusedFormWithIgnoredRows() {
+        int[] targets = {3, CrossEntropy.IGNORE, 0, 40, 17, CrossEntropy.IGNORE, 9};
+        INDArray[] in = {random(16, 7, 41).muli(3)};
+        double[][] losses = new double[2][];
+        same("cross-entropy", in, a -> {
+            CrossEntropy.Result r = CrossEntropy.compute(a[0], targets, true);
+            losses[a[0].dataType() == DataType.FLOAT ? 0 : 1] = r.perRow();
+            assertEquals(5, r.counted());
+            return new INDArray[] {r.dLogits(), Nd4j.createFromArray(r.perRow()).castTo(a[0].dataType())};
+        });
+        assertEquals(0.0, losses[0][1]);
+        assertEquals(0.0, losses[0][5]);
+        double mean = CrossEntropy.compute(in[0].castTo(DataType.FLOAT), targets, false).loss();
+        assertEquals(java.util.Arrays.stream(losses[1]).sum() / 5, mean, 1e-5);
+    }
+
+    @Test
     void viewsAreReadAsTheValuesTheyShow() {
         INDArray wide = random(13, 5, 40).castTo(DataType.FLOAT);
         INDArray view = wide.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
