@@ -100,6 +100,20 @@ final class VectorKernels {
         return 1f - 2f / (exp(u + u) + 1f);
     }
 
+    /**
+     * The lanes' sum from lane 0 up, always in that order: {@code reduceLanes(ADD)} leaves the order of float additions
+     * to the implementation (a JIT may pair lanes differently than the interpreter), which would let bits depend on
+     * when a loop was compiled.
+     */
+    private static float addLanes(FloatVector v) {
+        float[] lanes = v.toArray();
+        float s = lanes[0];
+        for (int i = 1; i < lanes.length; i++) {
+            s += lanes[i];
+        }
+        return s;
+    }
+
     /** Σ a·b over [ia, ia + n) and [ib, ib + n): eight partial sums, then added lane by lane in a fixed order. */
     private static float dot(ByteBuffer a, long ia, ByteBuffer b, long ib, int n) {
         FloatVector acc = FloatVector.zero(S);
@@ -107,7 +121,7 @@ final class VectorKernels {
         for (; i <= n - L; i += L) {
             acc = load(a, ia + i).fma(load(b, ib + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = addLanes(acc);
         for (; i < n; i++) {
             s = Math.fma(get(a, ia + i), get(b, ib + i), s);
         }
@@ -120,7 +134,7 @@ final class VectorKernels {
         for (; i <= n - L; i += L) {
             acc = acc.add(load(a, ia + i));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = addLanes(acc);
         for (; i < n; i++) {
             s += get(a, ia + i);
         }
@@ -165,7 +179,7 @@ final class VectorKernels {
                 FloatVector c = load(x, ox + row + i).sub(mean);
                 acc = c.fma(c, acc);
             }
-            float ss = acc.reduceLanes(VectorOperators.ADD);
+            float ss = addLanes(acc);
             for (; i < d; i++) {
                 float c = get(x, ox + row + i) - mean;
                 ss = Math.fma(c, c, ss);
@@ -205,8 +219,8 @@ final class VectorKernels {
                 accG = accG.add(g);
                 accGx = g.fma(load(xhat, oh + row + i), accGx);
             }
-            float sg = accG.reduceLanes(VectorOperators.ADD);
-            float sgx = accGx.reduceLanes(VectorOperators.ADD);
+            float sg = addLanes(accG);
+            float sgx = addLanes(accGx);
             for (; i < d; i++) {
                 float g = get(dy, ody + row + i) * get(gamma, og + i);
                 sg += g;
@@ -380,7 +394,7 @@ final class VectorKernels {
                     store(e, s, row + j);
                     acc = acc.add(e);
                 }
-                float total = acc.reduceLanes(VectorOperators.ADD);
+                float total = addLanes(acc);
                 for (; j < hi; j++) {
                     float e = exp(Math.fma(get(s, row + j), scale, -shift));
                     put(s, row + j, e);
@@ -454,7 +468,7 @@ final class VectorKernels {
             for (j = 0; j <= v - L; j += L) {
                 acc = acc.add(exp(load(x, row + j).sub(max)));
             }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
+            float sum = addLanes(acc);
             for (; j < v; j++) {
                 sum += exp(get(x, row + j) - max);
             }
