@@ -52,13 +52,15 @@ class OutOfMemoryTest {
 
     @Test
     void aSparkTaskRunningOutOfMemoryInLocalModeExitsThreeWithOneLine() throws Exception {
-        // Logits of 64 windows x 64 tokens x 50,000 tokens in one forward pass: 819 MB, inside a Spark task.
+        // Logits of 64 windows x 64 tokens x 50,000 tokens per forward pass: 819 MB, inside a Spark task, twice. The
+        // first pass fits (its loss is computed in place); the second starts with the process far above the
+        // native-memory limit a 192 MB heap implies, and its first native allocation is refused.
         LlamaConfig wide = LlamaConfig.of(50_000, 64, 16, 32, 1, 2, 1, true);
         Path model = tmp.resolve("wide");
         HfCheckpointWriter.write(HadoopStorage.withDefaults(), model.toString(), HfConfig.of(wide, "float16"),
                 TinyCheckpoints.randomTensors(wide, DType.F16, 3), Map.of(), Map.of(), 0, true);
         StringBuilder ids = new StringBuilder();
-        for (int i = 0; i <= 64 * 64; i++) {
+        for (int i = 0; i <= 2 * 64 * 64; i++) {
             ids.append(i % 250).append(' ');
         }
         Path tokens = tmp.resolve("ids.txt");
