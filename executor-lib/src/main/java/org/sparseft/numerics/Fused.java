@@ -72,7 +72,7 @@ public final class Fused {
         INDArray y = like(x);
         INDArray xhat = like(x);
         INDArray rstd = Nd4j.createUninitialized(DataType.FLOAT, rows, 1);
-        VectorKernels.rmsNorm(nio(x), 0, nio(gamma), 0, rows, d, (float) eps, nio(y), 0, nio(xhat), 0, nio(rstd), 0);
+        VectorKernels.rmsNorm(nio(x), nio(gamma), rows, d, (float) eps, nio(y), nio(xhat), nio(rstd));
         return new INDArray[] {y, xhat, rstd};
     }
 
@@ -86,8 +86,8 @@ public final class Fused {
         INDArray y = like(x);
         INDArray xhat = like(x);
         INDArray rstd = Nd4j.createUninitialized(DataType.FLOAT, rows, 1);
-        VectorKernels.layerNorm(nio(x), 0, nio(gamma), 0, b == null ? null : nio(b), 0, rows, d, (float) eps, nio(y),
-                0, nio(xhat), 0, nio(rstd), 0);
+        VectorKernels.layerNorm(nio(x), nio(gamma), b == null ? null : nio(b), rows, d, (float) eps, nio(y), nio(xhat),
+                nio(rstd));
         return new INDArray[] {y, xhat, rstd};
     }
 
@@ -106,8 +106,7 @@ public final class Fused {
         INDArray dx = like(dy);
         float[] g = dGamma == null ? null : new float[d];
         float[] b = dBeta == null ? null : new float[d];
-        VectorKernels.normBackward(centered, nio(dy), 0, nio(gamma), 0, nio(xhat), 0, nio(rstd), 0, rows, d, nio(dx),
-                0, g, b);
+        VectorKernels.normBackward(centered, nio(dy), nio(gamma), nio(xhat), nio(rstd), rows, d, nio(dx), g, b);
         if (dGamma != null) {
             dGamma.addi(Nd4j.createFromArray(g).reshape(dGamma.shape()));
         }
@@ -122,7 +121,7 @@ public final class Fused {
         gate = dense(gate);
         up = dense(up);
         INDArray h = like(gate);
-        VectorKernels.swiglu(nio(gate), 0, nio(up), 0, gate.length(), nio(h), 0);
+        VectorKernels.swiglu(nio(gate), nio(up), gate.length(), nio(h));
         return h;
     }
 
@@ -133,7 +132,7 @@ public final class Fused {
         dh = dense(dh);
         INDArray dGate = like(gate);
         INDArray dUp = like(gate);
-        VectorKernels.swigluBackward(nio(gate), 0, nio(up), 0, nio(dh), 0, gate.length(), nio(dGate), 0, nio(dUp), 0);
+        VectorKernels.swigluBackward(nio(gate), nio(up), nio(dh), gate.length(), nio(dGate), nio(dUp));
         return new INDArray[] {dGate, dUp};
     }
 
@@ -141,7 +140,7 @@ public final class Fused {
     public static INDArray gelu(INDArray x) {
         x = dense(x);
         INDArray y = like(x);
-        VectorKernels.gelu(nio(x), 0, x.length(), nio(y), 0);
+        VectorKernels.gelu(nio(x), x.length(), nio(y));
         return y;
     }
 
@@ -150,7 +149,7 @@ public final class Fused {
         x = dense(x);
         dy = dense(dy);
         INDArray dx = like(x);
-        VectorKernels.geluBackward(nio(x), 0, nio(dy), 0, x.length(), nio(dx), 0);
+        VectorKernels.geluBackward(nio(x), nio(dy), x.length(), nio(dx));
         return dx;
     }
 
@@ -160,8 +159,8 @@ public final class Fused {
         cos = dense(cos);
         sin = dense(sin);
         INDArray y = like(x);
-        VectorKernels.rope(nio(x), 0, nio(cos), 0, nio(sin), 0, (int) x.size(0), (int) x.size(1), (int) x.size(2),
-                inverse, nio(y), 0);
+        VectorKernels.rope(nio(x), nio(cos), nio(sin), (int) x.size(0), (int) x.size(1), (int) x.size(2),
+                inverse, nio(y));
         return y;
     }
 
@@ -174,7 +173,7 @@ public final class Fused {
         if (s != scores) {
             throw new IllegalArgumentException("scores must be a dense row-major array of their own");
         }
-        VectorKernels.causalSoftmax(nio(s), 0, (int) s.size(0), (int) s.size(1), window, (float) scale);
+        VectorKernels.causalSoftmax(nio(s), (int) s.size(0), (int) s.size(1), window, (float) scale);
         return s;
     }
 
@@ -185,7 +184,7 @@ public final class Fused {
             throw new IllegalArgumentException("dP must be a dense row-major array of its own");
         }
         p = dense(p);
-        VectorKernels.softmaxBackward(nio(d), 0, nio(p), 0, rows(d), (int) d.size(-1), (float) scale);
+        VectorKernels.softmaxBackward(nio(d), nio(p), rows(d), (int) d.size(-1), (float) scale);
         return d;
     }
 

@@ -10,8 +10,9 @@ import java.nio.ByteOrder;
 
 /**
  * The loops behind {@link Fused}, written with Java's Vector API over the arrays' native memory: each reads its inputs
- * once and writes its outputs once. Offsets and lengths are in floats. Every lane operation here is an IEEE-exact
- * one (add, multiply, fused multiply-add, divide, square root, compare), and exp is built from them, so a result has
+ * once and writes its outputs once. Buffers start at the array's first value; indices and lengths are in floats. Every
+ * lane operation here is an IEEE-exact one (add, multiply, fused multiply-add, divide, square root, compare), and exp
+ * is built from them, so a result has
  * the same bits before and after the JIT compiles a loop and on AVX2 and AVX-512 alike; the 256-bit species is fixed
  * for the same reason (a wider one would change the order of the per-row sums). Loaded only when the
  * {@code jdk.incubator.vector} module is present.
@@ -41,7 +42,8 @@ final class VectorKernels {
     }
 
     // exp(x) = 2ⁿ·p(r), n = round(x/ln 2), r = x − n·ln 2 (in two parts), p a degree-7 Taylor polynomial on
-    // |r| ≤ ln2/2 (truncation error 5e-9, below the rounding); inputs clamped to the float range (exp(−88) is 6e-39, a normal)
+    // |r| ≤ ln2/2 (truncation error 5e-9, below the rounding); inputs clamped to [−87, 88], where 2ⁿ stays a normal
+    // float (exp(−87) is 1.6e-38)
     private static final float LOG2E = 1.44269504f;
     private static final float LN2_HI = 0.693145752f;
     private static final float LN2_LO = 1.42860677e-6f;
@@ -144,22 +146,22 @@ final class VectorKernels {
     // ----- normalisation over the last dimension of [rows, d]
 
     /** RMSNorm: x̂ = x/√(mean(x²) + ε), y = x̂·γ; writes y, x̂ and 1/σ per row. */
-    static void rmsNorm(ByteBuffer x, long ox, ByteBuffer gamma, long og, int rows, int d, float eps,
-                        ByteBuffer y, long oy, ByteBuffer xhat, long oh, ByteBuffer rstd, long or) {
+    static void rmsNorm(ByteBuffer x, ByteBuffer gamma, int rows, int d, float eps, ByteBuffer y, ByteBuffer xhat,
+                        ByteBuffer rstd) {
         for (int r = 0; r < rows; r++) {
             long row = (long) r * d;
-            float inv = (float) (1.0 / Math.sqrt(dot(x, ox + row, x, ox + row, d) / d + eps));
-            put(rstd, or + r, inv);
+            float inv = (float) (1.0 / Math.sqrt(dot(x, row, x, row, d) / d + eps));
+            put(rstd, r, inv);
             int i = 0;
             for (; i <= d - L; i += L) {
-                FloatVector h = load(x, ox + row + i).mul(inv);
-                store(h, xhat, oh + row + i);
-                store(h.mul(load(gamma, og + i)), y, oy + row + i);
+                FloatVector h = load(x, row + i).mul(inv);
+                store(h, xhat, row + i);
+                store(h.mul(load(gamma, i)), y, row + i);
             }
             for (; i < d; i++) {
-                float h = get(x, ox + row + i) * inv;
-                put(xhat, oh + row + i, h);
-                put(y, oy + row + i, h * get(gamma, og + i));
+                float h = get(x, row + i) * inv;
+                put(xhat, row + i, h);
+                put(y, row + i, h * get(gamma, i));
             }
         }
     }
@@ -168,35 +170,35 @@ final class VectorKernels {
      * LayerNorm: x̂ = (x − μ)/√(σ² + ε), y = x̂·γ + β (β may be null); writes y, x̂ and 1/σ per row. The variance is
      * the mean of squared deviations (a second pass), as the unfused form computes it.
      */
-    static void layerNorm(ByteBuffer x, long ox, ByteBuffer gamma, long og, ByteBuffer beta, long ob, int rows, int d,
-                          float eps, ByteBuffer y, long oy, ByteBuffer xhat, long oh, ByteBuffer rstd, long or) {
+    static void layerNorm(ByteBuffer x, ByteBuffer gamma, ByteBuffer beta, int rows, int d,
+                          float eps, ByteBuffer y, ByteBuffer xhat, ByteBuffer rstd) {
         for (int r = 0; r < rows; r++) {
             long row = (long) r * d;
-            float mean = sum(x, ox + row, d) / d;
+            float mean = sum(x, row, d) / d;
             FloatVector acc = FloatVector.zero(S);
             int i = 0;
             for (; i <= d - L; i += L) {
-                FloatVector c = load(x, ox + row + i).sub(mean);
+                FloatVector c = load(x, row + i).sub(mean);
                 acc = c.fma(c, acc);
             }
             float ss = addLanes(acc);
             for (; i < d; i++) {
-                float c = get(x, ox + row + i) - mean;
+                float c = get(x, row + i) - mean;
                 ss = Math.fma(c, c, ss);
             }
             float inv = (float) (1.0 / Math.sqrt(ss / d + eps));
-            put(rstd, or + r, inv);
+            put(rstd, r, inv);
             for (i = 0; i <= d - L; i += L) {
-                FloatVector h = load(x, ox + row + i).sub(mean).mul(inv);
-                store(h, xhat, oh + row + i);
-                FloatVector out = h.mul(load(gamma, og + i));
-                store(beta == null ? out : out.add(load(beta, ob + i)), y, oy + row + i);
+                FloatVector h = load(x, row + i).sub(mean).mul(inv);
+                store(h, xhat, row + i);
+                FloatVector out = h.mul(load(gamma, i));
+                store(beta == null ? out : out.add(load(beta, i)), y, row + i);
             }
             for (; i < d; i++) {
-                float h = (get(x, ox + row + i) - mean) * inv;
-                put(xhat, oh + row + i, h);
-                float out = h * get(gamma, og + i);
-                put(y, oy + row + i, beta == null ? out : out + get(beta, ob + i));
+                float h = (get(x, row + i) - mean) * inv;
+                put(xhat, row + i, h);
+                float out = h * get(gamma, i);
+                put(y, row + i, beta == null ? out : out + get(beta, i));
             }
         }
     }
@@ -206,34 +208,33 @@ final class VectorKernels {
      * (g − x̂·mean(g·x̂))/σ (RMSNorm). Adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta when they are given,
      * summed row by row in order into a scratch row first.
      */
-    static void normBackward(boolean centered, ByteBuffer dy, long ody, ByteBuffer gamma, long og, ByteBuffer xhat,
-                             long oh, ByteBuffer rstd, long or, int rows, int d, ByteBuffer dx, long odx,
-                             float[] dGamma, float[] dBeta) {
+    static void normBackward(boolean centered, ByteBuffer dy, ByteBuffer gamma, ByteBuffer xhat, ByteBuffer rstd,
+                             int rows, int d, ByteBuffer dx, float[] dGamma, float[] dBeta) {
         for (int r = 0; r < rows; r++) {
             long row = (long) r * d;
             FloatVector accG = FloatVector.zero(S);
             FloatVector accGx = FloatVector.zero(S);
             int i = 0;
             for (; i <= d - L; i += L) {
-                FloatVector g = load(dy, ody + row + i).mul(load(gamma, og + i));
+                FloatVector g = load(dy, row + i).mul(load(gamma, i));
                 accG = accG.add(g);
-                accGx = g.fma(load(xhat, oh + row + i), accGx);
+                accGx = g.fma(load(xhat, row + i), accGx);
             }
             float sg = addLanes(accG);
             float sgx = addLanes(accGx);
             for (; i < d; i++) {
-                float g = get(dy, ody + row + i) * get(gamma, og + i);
+                float g = get(dy, row + i) * get(gamma, i);
                 sg += g;
-                sgx = Math.fma(g, get(xhat, oh + row + i), sgx);
+                sgx = Math.fma(g, get(xhat, row + i), sgx);
             }
             float meanG = centered ? sg / d : 0f;
             float meanGx = sgx / d;
-            float inv = get(rstd, or + r);
+            float inv = get(rstd, r);
             for (i = 0; i <= d - L; i += L) {
-                FloatVector dyv = load(dy, ody + row + i);
-                FloatVector h = load(xhat, oh + row + i);
-                FloatVector g = dyv.mul(load(gamma, og + i));
-                store(g.sub(meanG).sub(h.mul(meanGx)).mul(inv), dx, odx + row + i);
+                FloatVector dyv = load(dy, row + i);
+                FloatVector h = load(xhat, row + i);
+                FloatVector g = dyv.mul(load(gamma, i));
+                store(g.sub(meanG).sub(h.mul(meanGx)).mul(inv), dx, row + i);
                 if (dGamma != null) {
                     dyv.fma(h, FloatVector.fromArray(S, dGamma, i)).intoArray(dGamma, i);
                 }
@@ -242,10 +243,10 @@ final class VectorKernels {
                 }
             }
             for (; i < d; i++) {
-                float dyv = get(dy, ody + row + i);
-                float h = get(xhat, oh + row + i);
-                float g = dyv * get(gamma, og + i);
-                put(dx, odx + row + i, (g - meanG - h * meanGx) * inv);
+                float dyv = get(dy, row + i);
+                float h = get(xhat, row + i);
+                float g = dyv * get(gamma, i);
+                put(dx, row + i, (g - meanG - h * meanGx) * inv);
                 if (dGamma != null) {
                     dGamma[i] = Math.fma(dyv, h, dGamma[i]);
                 }
@@ -259,36 +260,36 @@ final class VectorKernels {
     // ----- activations, element by element over n values
 
     /** h = silu(gate)·up = gate·σ(gate)·up. */
-    static void swiglu(ByteBuffer gate, long og, ByteBuffer up, long ou, long n, ByteBuffer h, long oh) {
+    static void swiglu(ByteBuffer gate, ByteBuffer up, long n, ByteBuffer h) {
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector g = load(gate, og + i);
-            store(g.mul(sigmoid(g)).mul(load(up, ou + i)), h, oh + i);
+            FloatVector g = load(gate, i);
+            store(g.mul(sigmoid(g)).mul(load(up, i)), h, i);
         }
         for (; i < n; i++) {
-            float g = get(gate, og + i);
-            put(h, oh + i, g * sigmoid(g) * get(up, ou + i));
+            float g = get(gate, i);
+            put(h, i, g * sigmoid(g) * get(up, i));
         }
     }
 
     /** dUp = dh·silu(g), dGate = dh·up·σ(g)(1 + g(1 − σ(g))). */
-    static void swigluBackward(ByteBuffer gate, long og, ByteBuffer up, long ou, ByteBuffer dh, long odh, long n,
-                               ByteBuffer dGate, long odg, ByteBuffer dUp, long odu) {
+    static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dh, long n, ByteBuffer dGate,
+                               ByteBuffer dUp) {
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector g = load(gate, og + i);
+            FloatVector g = load(gate, i);
             FloatVector s = sigmoid(g);
-            FloatVector d = load(dh, odh + i);
-            store(d.mul(g.mul(s)), dUp, odu + i);
+            FloatVector d = load(dh, i);
+            store(d.mul(g.mul(s)), dUp, i);
             FloatVector dsilu = s.mul(g.mul(FloatVector.broadcast(S, 1f).sub(s)).add(1f));
-            store(d.mul(load(up, ou + i)).mul(dsilu), dGate, odg + i);
+            store(d.mul(load(up, i)).mul(dsilu), dGate, i);
         }
         for (; i < n; i++) {
-            float g = get(gate, og + i);
+            float g = get(gate, i);
             float s = sigmoid(g);
-            float d = get(dh, odh + i);
-            put(dUp, odu + i, d * (g * s));
-            put(dGate, odg + i, d * get(up, ou + i) * (s * (g * (1f - s) + 1f)));
+            float d = get(dh, i);
+            put(dUp, i, d * (g * s));
+            put(dGate, i, d * get(up, i) * (s * (g * (1f - s) + 1f)));
         }
     }
 
@@ -296,39 +297,39 @@ final class VectorKernels {
     private static final float GELU_A = 0.044715f;
 
     /** 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))). */
-    static void gelu(ByteBuffer x, long ox, long n, ByteBuffer y, long oy) {
+    static void gelu(ByteBuffer x, long n, ByteBuffer y) {
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector v = load(x, ox + i);
+            FloatVector v = load(x, i);
             FloatVector t = tanh(v.mul(v).fma(GELU_A, 1f).mul(v).mul(GELU_C));
-            store(t.add(1f).mul(v).mul(0.5f), y, oy + i);
+            store(t.add(1f).mul(v).mul(0.5f), y, i);
         }
         for (; i < n; i++) {
-            float v = get(x, ox + i);
+            float v = get(x, i);
             float t = tanh(Math.fma(v * v, GELU_A, 1f) * v * GELU_C);
-            put(y, oy + i, (t + 1f) * v * 0.5f);
+            put(y, i, (t + 1f) * v * 0.5f);
         }
     }
 
     /** dx = dy·(0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)(1 + 3·0.044715·x²)). */
-    static void geluBackward(ByteBuffer x, long ox, ByteBuffer dy, long ody, long n, ByteBuffer dx, long odx) {
+    static void geluBackward(ByteBuffer x, ByteBuffer dy, long n, ByteBuffer dx) {
         long i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector v = load(x, ox + i);
+            FloatVector v = load(x, i);
             FloatVector x2 = v.mul(v);
             FloatVector t = tanh(x2.fma(GELU_A, 1f).mul(v).mul(GELU_C));
             FloatVector inner = x2.fma(3 * GELU_A, 1f).mul(GELU_C);
             FloatVector sech2 = FloatVector.broadcast(S, 1f).sub(t.mul(t));
             FloatVector d = sech2.mul(inner).mul(v).mul(0.5f).add(t.add(1f).mul(0.5f));
-            store(d.mul(load(dy, ody + i)), dx, odx + i);
+            store(d.mul(load(dy, i)), dx, i);
         }
         for (; i < n; i++) {
-            float v = get(x, ox + i);
+            float v = get(x, i);
             float x2 = v * v;
             float t = tanh(Math.fma(x2, GELU_A, 1f) * v * GELU_C);
             float inner = Math.fma(x2, 3 * GELU_A, 1f) * GELU_C;
             float d = (1f - t * t) * inner * v * 0.5f + (t + 1f) * 0.5f;
-            put(dx, odx + i, d * get(dy, ody + i));
+            put(dx, i, d * get(dy, i));
         }
     }
 
@@ -338,8 +339,8 @@ final class VectorKernels {
      * Rotary embedding of x [bh, T, hd] in rotate_half form with tables [T, hd/2]: y₁ = x₁c − x₂s, y₂ = x₂c + x₁s;
      * {@code inverse} rotates by −angle.
      */
-    static void rope(ByteBuffer x, long ox, ByteBuffer cos, long oc, ByteBuffer sin, long os, int bh, int seqLen,
-                     int headDim, boolean inverse, ByteBuffer y, long oy) {
+    static void rope(ByteBuffer x, ByteBuffer cos, ByteBuffer sin, int bh, int seqLen, int headDim, boolean inverse,
+                     ByteBuffer y) {
         int half = headDim / 2;
         for (int b = 0; b < bh; b++) {
             for (int t = 0; t < seqLen; t++) {
@@ -347,25 +348,25 @@ final class VectorKernels {
                 long tab = (long) t * half;
                 int i = 0;
                 for (; i <= half - L; i += L) {
-                    FloatVector x1 = load(x, ox + row + i);
-                    FloatVector x2 = load(x, ox + row + half + i);
-                    FloatVector c = load(cos, oc + tab + i);
-                    FloatVector s = load(sin, os + tab + i);
+                    FloatVector x1 = load(x, row + i);
+                    FloatVector x2 = load(x, row + half + i);
+                    FloatVector c = load(cos, tab + i);
+                    FloatVector s = load(sin, tab + i);
                     if (inverse) {
-                        store(x1.mul(c).add(x2.mul(s)), y, oy + row + i);
-                        store(x2.mul(c).sub(x1.mul(s)), y, oy + row + half + i);
+                        store(x1.mul(c).add(x2.mul(s)), y, row + i);
+                        store(x2.mul(c).sub(x1.mul(s)), y, row + half + i);
                     } else {
-                        store(x1.mul(c).sub(x2.mul(s)), y, oy + row + i);
-                        store(x2.mul(c).add(x1.mul(s)), y, oy + row + half + i);
+                        store(x1.mul(c).sub(x2.mul(s)), y, row + i);
+                        store(x2.mul(c).add(x1.mul(s)), y, row + half + i);
                     }
                 }
                 for (; i < half; i++) {
-                    float x1 = get(x, ox + row + i);
-                    float x2 = get(x, ox + row + half + i);
-                    float c = get(cos, oc + tab + i);
-                    float s = get(sin, os + tab + i);
-                    put(y, oy + row + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
-                    put(y, oy + row + half + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
+                    float x1 = get(x, row + i);
+                    float x2 = get(x, row + half + i);
+                    float c = get(cos, tab + i);
+                    float s = get(sin, tab + i);
+                    put(y, row + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
+                    put(y, row + half + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
                 }
             }
         }
@@ -375,10 +376,10 @@ final class VectorKernels {
      * Scaled, causally masked softmax over the last dimension of scores [bh, T, T], in place: row i of each matrix
      * keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries become exactly 0.
      */
-    static void causalSoftmax(ByteBuffer s, long os, int bh, int seqLen, int window, float scale) {
+    static void causalSoftmax(ByteBuffer s, int bh, int seqLen, int window, float scale) {
         for (int b = 0; b < bh; b++) {
             for (int q = 0; q < seqLen; q++) {
-                long row = os + ((long) b * seqLen + q) * seqLen;
+                long row = ((long) b * seqLen + q) * seqLen;
                 int lo = window > 0 ? Math.max(0, q - window + 1) : 0;
                 int hi = q + 1;
                 fill(s, row, 0, lo);
@@ -424,17 +425,17 @@ final class VectorKernels {
     }
 
     /** Softmax backward, in place on dP: dS = P ⊙ (dP − Σⱼ dPⱼPⱼ) · scale, row by row over [rows, T]. */
-    static void softmaxBackward(ByteBuffer dp, long odp, ByteBuffer p, long op, long rows, int seqLen, float scale) {
+    static void softmaxBackward(ByteBuffer dp, ByteBuffer p, long rows, int seqLen, float scale) {
         for (long r = 0; r < rows; r++) {
             long row = r * seqLen;
-            float rowDot = dot(dp, odp + row, p, op + row, seqLen);
+            float rowDot = dot(dp, row, p, row, seqLen);
             int j = 0;
             for (; j <= seqLen - L; j += L) {
-                FloatVector v = load(dp, odp + row + j).sub(rowDot).mul(load(p, op + row + j)).mul(scale);
-                store(v, dp, odp + row + j);
+                FloatVector v = load(dp, row + j).sub(rowDot).mul(load(p, row + j)).mul(scale);
+                store(v, dp, row + j);
             }
             for (; j < seqLen; j++) {
-                put(dp, odp + row + j, (get(dp, odp + row + j) - rowDot) * get(p, op + row + j) * scale);
+                put(dp, row + j, (get(dp, row + j) - rowDot) * get(p, row + j) * scale);
             }
         }
     }
@@ -444,8 +445,7 @@ final class VectorKernels {
      * {@code grad}, writes softmax(row)·scale with scale subtracted at the target (ignored rows, target &lt; 0, get
      * nll 0 and a zero row).
      */
-    static void crossEntropy(ByteBuffer x, int rows, int v, int[] targets, double[] nll, ByteBuffer grad,
-                             float scale) {
+    static void crossEntropy(ByteBuffer x, int rows, int v, int[] targets, double[] nll, ByteBuffer grad, float scale) {
         for (int r = 0; r < rows; r++) {
             long row = (long) r * v;
             if (targets[r] < 0) {
