@@ -1,10 +1,15 @@
 package org.sparseft.numerics;
 
+import com.sun.jna.Function;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.DoubleByReference;
+import com.sun.jna.ptr.IntByReference;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.RuntimeFailure;
 
@@ -150,18 +155,113 @@ public final class NativeBlas {
      */
     public static String library() {
         String backend = Nd4j.getBackend().getClass().getSimpleName(); // loads the native libraries
+        try {
+            Optional<NativeLibrary> openblas = openblas();
+            if (openblas.isEmpty()) {
+                return backend;
+            }
+            return openblas.get().getFunction("openblas_get_config").invokeString(new Object[0], false)
+                    + ", kernels " + openblas.get().getFunction("openblas_get_corename").invokeString(new Object[0],
+                    false);
+        } catch (RuntimeException | LinkageError e) {
+            return backend;
+        }
+    }
+
+    /** The OpenBLAS this process loaded for ND4J, if any (none under the CUDA backend, or without /proc). */
+    private static Optional<NativeLibrary> openblas() {
+        Nd4j.getBackend(); // loads the native libraries
         try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
             Optional<String> path = maps.map(l -> l.substring(l.indexOf('/') < 0 ? l.length() : l.indexOf('/')))
                     .filter(l -> l.contains("/libopenblas")).findFirst();
-            if (path.isEmpty()) {
-                return backend;
-            }
-            NativeLibrary openblas = NativeLibrary.getInstance(path.get().trim());
-            return openblas.getFunction("openblas_get_config").invokeString(new Object[0], false) + ", kernels "
-                    + openblas.getFunction("openblas_get_corename").invokeString(new Object[0], false);
+            return path.map(p -> NativeLibrary.getInstance(p.trim()));
         } catch (IOException | RuntimeException | LinkageError e) {
-            return backend;
+            return Optional.empty();
         }
+    }
+
+    /**
+     * BLAS and LAPACK routines that ND4J does not offer in place or on blocks of a matrix, called in the loaded
+     * OpenBLAS on float64 matrices in column-major order (a row-major matrix seen transposed). The same library and
+     * kernels as ND4J's own calls, so {@link #ensureCorrect()}'s checks cover them.
+     */
+    public static final class Lapack {
+        private final Function potrf;
+        private final Function trtri;
+        private final Function gemm;
+
+        private Lapack(NativeLibrary openblas) {
+            potrf = openblas.getFunction("dpotrf_");
+            trtri = openblas.getFunction("dtrtri_");
+            gemm = openblas.getFunction("dgemm_");
+        }
+
+        /**
+         * C = α·A·B + β·C (dgemm, no transposes) on column-major operands at the given addresses: A m × k, B k × n,
+         * C m × n, with their leading dimensions, so that C may be a block of a larger matrix.
+         */
+        public void gemm(int m, int n, int k, double alpha, long a, int lda, long b, int ldb, double beta, long c,
+                         int ldc) {
+            byte[] none = {'N'};
+            gemm.invoke(Void.class, new Object[] {none, none, size(m), size(n), size(k), new DoubleByReference(alpha),
+                new Pointer(a), size(lda), new Pointer(b), size(ldb), new DoubleByReference(beta), new Pointer(c),
+                size(ldc)});
+        }
+
+        /** dpotrf with uplo 'U' on the n × n matrix at {@code address}; LAPACK's info (0: done). */
+        public int potrfUpper(long address, int n) {
+            return call(potrf, new Object[] {upper(), size(n), new Pointer(address), size(n)});
+        }
+
+        /** dtrtri with uplo 'U', diag 'N' on the n × n matrix at {@code address}; LAPACK's info (0: done). */
+        public int trtriUpper(long address, int n) {
+            return call(trtri, new Object[] {upper(), new byte[] {'N'}, size(n), new Pointer(address), size(n)});
+        }
+
+        private static byte[] upper() {
+            return new byte[] {'U'};
+        }
+
+        private static IntByReference size(int n) {
+            return new IntByReference(n);
+        }
+
+        private static int call(Function f, Object[] args) {
+            IntByReference info = new IntByReference();
+            Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
+            all[args.length] = info;
+            f.invoke(Void.class, all);
+            return info.getValue();
+        }
+    }
+
+    private static volatile Optional<Lapack> lapack;
+
+    /**
+     * Whether {@code a} is all of its buffer, float64 and row-major with default strides (a reshape of such an array
+     * too), so that its memory can be handed to {@link Lapack} as it lies.
+     */
+    public static boolean isWholeRowMajorDouble(INDArray a) {
+        return a.dataType() == DataType.DOUBLE && a.ordering() == 'c' && a.offset() == 0
+                && a.data().length() == a.length() && Shape.hasDefaultStridesForShape(a);
+    }
+
+    /**
+     * In-place LAPACK through the loaded OpenBLAS, when there is one built with 32-bit integers (its usual build; a
+     * 64-bit-integer build or the CUDA backend gets the copying path).
+     */
+    public static Optional<Lapack> lapack() {
+        Optional<Lapack> l = lapack;
+        if (l == null) {
+            try {
+                l = openblas().filter(o -> !o.getFunction("openblas_get_config").invokeString(new Object[0], false)
+                        .contains("USE64BITINT")).map(Lapack::new);
+            } catch (RuntimeException | LinkageError e) {
+                l = Optional.empty();
+            }
+            lapack = l;
+        }
+        return l;
     }
 
     /** Each check that failed, as a short phrase; empty when all are right. */
@@ -174,7 +274,7 @@ public final class NativeBlas {
                 problems.add(p);
             }
         }
-        for (int n : new int[] {48, 130, 300}) {
+        for (int n : new int[] {48, 130, 300, 600}) {
             String p = checkCholesky(random, n);
             if (p != null) {
                 problems.add(p);

@@ -7,6 +7,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.RuntimeFailure;
 import org.sparseft.numerics.Cholesky;
+import org.sparseft.numerics.NativeBlas;
+
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.util.Optional;
 
 /**
  * SparseGPT (docs/algorithms.md §5, the reference's {@code fasterprune}): prunes one column at a time and, after each
@@ -79,7 +84,7 @@ public final class SparseGPT {
             h.putScalar(j, j, diag[j] + damp);
         }
         try {
-            return new Factor(Cholesky.upperFactorOfInverse(h), dead);
+            return new Factor(Cholesky.upperFactorOfInverseInPlace(h), dead); // h is ours: factored where it lies
         } catch (Cholesky.NotPositiveDefinite e) {
             throw RuntimeFailure.advising("SparseGPT: the damped Hessian is not positive definite ("
                     + InvalidSettingException.literal(e.getMessage()) + "); raise {sparsegpt-percdamp}", e);
@@ -156,13 +161,29 @@ public final class SparseGPT {
             }
         }
         INDArray u = factor.upper();
-        INDArray keep = Nd4j.zeros(DataType.DOUBLE, rows, cols);
+        Optional<NativeBlas.Lapack> blas = NativeBlas.lapack();
+        // the OpenBLAS path reads and updates w where it lies; otherwise (the CUDA backend) through ND4J copies
+        DoubleBuffer wb = blas.isPresent() && NativeBlas.isWholeRowMajorDouble(w)
+                && NativeBlas.isWholeRowMajorDouble(u) ? doubles(w) : null;
+        DoubleBuffer ub = wb == null ? null : doubles(u);
+        INDArray err = wb == null ? null : Nd4j.createUninitialized(DataType.DOUBLE, rows, o.blockSize());
+        float[] keep = new float[rows * cols];
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {
             int i2 = Math.min(i1 + o.blockSize(), cols);
             int count = i2 - i1;
-            double[] w1 = w.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2)).dup('c').data().asDouble();
-            double[] u1 = u.get(NDArrayIndex.interval(i1, i2), NDArrayIndex.interval(i1, i2)).dup('c').data()
-                    .asDouble();
+            double[] w1 = new double[rows * count];
+            double[] u1 = new double[count * count];
+            if (wb != null) {
+                for (int r = 0; r < rows; r++) {
+                    wb.get(r * cols + i1, w1, r * count, count);
+                }
+                for (int r = 0; r < count; r++) {
+                    ub.get((i1 + r) * cols + i1, u1, r * count, count);
+                }
+            } else {
+                w1 = w.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2)).dup('c').data().asDouble();
+                u1 = u.get(NDArrayIndex.interval(i1, i2), NDArrayIndex.interval(i1, i2)).dup('c').data().asDouble();
+            }
             boolean[] mask1 = new boolean[rows * count]; // true = pruned
             if (givenKeep != null) {
                 double[] k1 = givenKeep.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2)).castTo(DataType.DOUBLE)
@@ -185,24 +206,47 @@ public final class SparseGPT {
             }
             double[] err1 = sweep(w1, u1, mask1, rows, count, n, m);
             // the block's final values: q, the updated weights with the pruned ones removed
-            double[] keep1 = new double[rows * count];
-            for (int k = 0; k < keep1.length; k++) {
-                keep1[k] = mask1[k] ? 0.0 : 1.0;
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < count; c++) {
+                    boolean pruned = mask1[r * count + c];
+                    keep[r * cols + i1 + c] = pruned ? 0f : 1f;
+                    if (pruned) {
+                        w1[r * count + c] = 0.0;
+                    }
+                }
             }
-            INDArray keepBlock = Nd4j.create(keep1, new long[] {rows, count}, 'c');
-            keep.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2)).assign(keepBlock);
-            w.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2))
-                    .assign(Nd4j.create(w1, new long[] {rows, count}, 'c').muli(keepBlock));
+            if (wb != null) {
+                for (int r = 0; r < rows; r++) {
+                    wb.put(r * cols + i1, w1, r * count, count);
+                }
+            } else {
+                w.get(NDArrayIndex.all(), NDArrayIndex.interval(i1, i2))
+                        .assign(Nd4j.create(w1, new long[] {rows, count}, 'c'));
+            }
             if (i2 < cols) { // the lazy update of every later column: one GEMM per block
-                INDArray err = Nd4j.create(err1, new long[] {rows, count}, 'c');
-                w.get(NDArrayIndex.all(), NDArrayIndex.interval(i2, cols))
-                        .subi(err.mmul(u.get(NDArrayIndex.interval(i1, i2), NDArrayIndex.interval(i2, cols))));
+                if (wb != null) { // W[:, i2:] −= E·U[i1:i2, i2:], in place (column-major: Wᵀ −= Uᵀ·Eᵀ)
+                    doubles(err).put(0, err1, 0, err1.length);
+                    blas.get().gemm(cols - i2, rows, count, -1.0, address(u, (long) i1 * cols + i2), cols,
+                            address(err, 0), count, 1.0, address(w, i2), cols);
+                } else {
+                    INDArray e = Nd4j.create(err1, new long[] {rows, count}, 'c');
+                    w.get(NDArrayIndex.all(), NDArrayIndex.interval(i2, cols))
+                            .subi(e.mmul(u.get(NDArrayIndex.interval(i1, i2), NDArrayIndex.interval(i2, cols))));
+                }
             }
         }
-        INDArray keepFloat = keep.castTo(DataType.FLOAT);
+        INDArray keepFloat = Nd4j.create(keep, new long[] {rows, cols}, 'c');
         // + 0 turns the −0 of a pruned negative weight into +0, so pruned bytes are all zero
         INDArray result = w.castTo(DataType.FLOAT).muli(keepFloat).addi(0f);
         return new Result(result, keepFloat);
+    }
+
+    private static DoubleBuffer doubles(INDArray a) {
+        return a.data().asNio().order(ByteOrder.nativeOrder()).asDoubleBuffer();
+    }
+
+    private static long address(INDArray a, long element) {
+        return a.data().address() + element * Double.BYTES;
     }
 
     /**
