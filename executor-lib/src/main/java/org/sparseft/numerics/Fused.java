@@ -200,4 +200,20 @@ public final class Fused {
                 grad == null ? null : nio(grad), (float) gradientScale);
         return grad;
     }
+
+    /**
+     * Adds x's per-feature Σx, Σx² and within-sequence Σ(x − mean)² (x [sequences·seqLen, d], sequences row after
+     * row) to the three arrays, in float64; see {@code FeatureStats}.
+     */
+    public static void addFeatureSums(INDArray x, int sequences, int seqLen, double[] sum, double[] sumSquares,
+                                      double[] within) {
+        x = dense(x);
+        VectorKernels.featureSums(nio(x), sequences, seqLen, (int) x.columns(), sum, sumSquares, within);
+    }
+
+    /** Adds the lower triangle (with the diagonal) of the float32 matrix g [d, d] to acc (row-major, float64). */
+    public static void addLowerTriangle(INDArray g, double[] acc) {
+        g = dense(g);
+        VectorKernels.addLowerTriangle(nio(g), (int) g.rows(), acc);
+    }
 }

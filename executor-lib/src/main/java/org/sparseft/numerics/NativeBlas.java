@@ -6,6 +6,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.DoubleByReference;
+import com.sun.jna.ptr.FloatByReference;
 import com.sun.jna.ptr.IntByReference;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -33,9 +34,9 @@ import java.util.stream.Stream;
  *   <li>{@link #prepare()} also lets idle OpenMP threads sleep at once ({@code OMP_WAIT_POLICY=PASSIVE}) unless the
  *       user chose a policy: see {@link #waitPolicyToSet};</li>
  *   <li>{@link #ensureCorrect()} checks, once per JVM, single-precision GEMM, double-precision GEMM, Cholesky
- *       factorisation (dpotrf) and the triangular inverse SparseGPT uses, on matrices whose answers are known, and
- *       refuses to go on (a {@link RuntimeFailure}, exit 3) naming the library, its kernels and the setting to change,
- *       rather than compute wrong numbers.</li>
+ *       factorisation (dpotrf), the triangular inverse SparseGPT uses (dtrtri) and the Gram matrices of its
+ *       statistics (ssyrk), on matrices whose answers are known, and refuses to go on (a {@link RuntimeFailure}, exit
+ *       3) naming the library, its kernels and the setting to change, rather than compute wrong numbers.</li>
  * </ul>
  * The driver calls both before its first ND4J use, every Spark task before its own, so executors on other
  * processors are covered without any cluster setting.
@@ -189,11 +190,24 @@ public final class NativeBlas {
         private final Function potrf;
         private final Function trtri;
         private final Function gemm;
+        private final Function syrk;
 
         private Lapack(NativeLibrary openblas) {
             potrf = openblas.getFunction("dpotrf_");
             trtri = openblas.getFunction("dtrtri_");
             gemm = openblas.getFunction("dgemm_");
+            syrk = openblas.getFunction("ssyrk_");
+        }
+
+        /**
+         * The lower triangle (with the diagonal) of xᵀx for the row-major float32 x [k, n] at {@code x}, written
+         * row-major into the n × n float32 matrix at {@code c} (ssyrk; the other triangle is left as it was): half
+         * the multiply-adds of the full product.
+         */
+        public void gramLower(int k, int n, long x, long c) {
+            syrk.invoke(Void.class, new Object[] {upper(), new byte[] {'N'}, size(n), size(k),
+                new FloatByReference(1f), new Pointer(x), size(n), new FloatByReference(0f), new Pointer(c),
+                size(n)});
         }
 
         /**
@@ -280,7 +294,38 @@ public final class NativeBlas {
                 problems.add(p);
             }
         }
+        Optional<Lapack> lapack = lapack();
+        if (lapack.isPresent()) {
+            for (int[] shape : new int[][] {{40, 24}, {1024, 600}}) {
+                String p = checkGram(lapack.get(), random, shape[0], shape[1]);
+                if (p != null) {
+                    problems.add(p);
+                }
+            }
+        }
         return problems;
+    }
+
+    /** The lower triangle of xᵀx by ssyrk on small integers (exact), over a NaN-filled output: β = 0 ignores it. */
+    private static String checkGram(Lapack lapack, Random random, int k, int n) {
+        float[] x = smallIntegers(random, k * n);
+        INDArray xs = Nd4j.create(x, new long[] {k, n}, 'c');
+        INDArray c = Nd4j.valueArrayOf(new long[] {n, n}, Float.NaN, DataType.FLOAT);
+        lapack.gramLower(k, n, xs.data().address(), c.data().address());
+        float[] got = c.data().asFloat();
+        for (int e = 0; e < 20_000; e++) {
+            int i = random.nextInt(n);
+            int j = random.nextInt(i + 1);
+            long exact = 0;
+            for (int t = 0; t < k; t++) {
+                exact += (long) x[t * n + i] * (long) x[t * n + j];
+            }
+            if (got[i * n + j] != exact) {
+                return "ssyrk " + k + "x" + n + " gave " + got[i * n + j] + " for " + exact + " at (" + i + ", " + j
+                        + ")";
+            }
+        }
+        return null;
     }
 
     /** out = x·wᵀ in float32, as every linear layer computes it, on small integers where float32 is exact. */

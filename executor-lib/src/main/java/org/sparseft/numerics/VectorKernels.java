@@ -1,5 +1,6 @@
 package org.sparseft.numerics;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -482,6 +483,66 @@ final class VectorKernels {
                     put(grad, row + j, exp(get(x, row + j) - lse) * scale);
                 }
                 put(grad, row + targets[r], get(grad, row + targets[r]) - scale);
+            }
+        }
+    }
+
+    // ----- calibration statistics, accumulated in float64
+
+    private static final VectorSpecies<Float> F4 = FloatVector.SPECIES_128;
+    private static final VectorSpecies<Double> D4 = DoubleVector.SPECIES_256;
+
+    private static DoubleVector loadAsDoubles(ByteBuffer b, long index) {
+        return (DoubleVector) FloatVector.fromByteBuffer(F4, b, (int) (index * 4), LE)
+                .convertShape(VectorOperators.F2D, D4, 0);
+    }
+
+    /**
+     * Adds, per feature j of x [sequences·seqLen, d] (sequences row after row), Σ x, Σ x² and Σ over sequences of
+     * Σ_t (x − mean_t x)², computed per sequence as Σx² − (Σx)²/seqLen. Each feature is its own lane, so its sums
+     * run token after token in float64 (a float's square is exact in float64) whatever the vector width, and a
+     * sequence's sums are added to the totals sequence after sequence.
+     */
+    static void featureSums(ByteBuffer x, int sequences, int seqLen, int d, double[] sum, double[] sumSquares,
+                            double[] within) {
+        double[] s = new double[d];
+        double[] q = new double[d];
+        int vectorEnd = d - d % D4.length();
+        for (int seq = 0; seq < sequences; seq++) {
+            java.util.Arrays.fill(s, 0);
+            java.util.Arrays.fill(q, 0);
+            for (int t = 0; t < seqLen; t++) {
+                long row = ((long) seq * seqLen + t) * d;
+                int j = 0;
+                for (; j < vectorEnd; j += D4.length()) {
+                    DoubleVector v = loadAsDoubles(x, row + j);
+                    DoubleVector.fromArray(D4, s, j).add(v).intoArray(s, j);
+                    v.fma(v, DoubleVector.fromArray(D4, q, j)).intoArray(q, j);
+                }
+                for (; j < d; j++) {
+                    double v = get(x, row + j);
+                    s[j] += v;
+                    q[j] = Math.fma(v, v, q[j]);
+                }
+            }
+            for (int j = 0; j < d; j++) {
+                sum[j] += s[j];
+                sumSquares[j] += q[j];
+                within[j] += q[j] - s[j] * s[j] / seqLen;
+            }
+        }
+    }
+
+    /** acc[i·d + j] += g[i·d + j] for j ≤ i: the lower triangle of a float32 [d, d] matrix into float64. */
+    static void addLowerTriangle(ByteBuffer g, int d, double[] acc) {
+        for (int i = 0; i < d; i++) {
+            int row = i * d;
+            int j = 0;
+            for (; j + D4.length() <= i + 1; j += D4.length()) {
+                loadAsDoubles(g, row + j).add(DoubleVector.fromArray(D4, acc, row + j)).intoArray(acc, row + j);
+            }
+            for (; j <= i; j++) {
+                acc[row + j] += get(g, row + j);
             }
         }
     }

@@ -2,14 +2,21 @@ package org.sparseft.sparsity;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.numerics.Fused;
+import org.sparseft.numerics.NativeBlas;
+import org.sparseft.numerics.Workspaces;
+
+import java.util.Optional;
 
 /**
  * Per-input-feature calibration statistics of one linear's input, in the additive form of docs/algorithms.md §2.3:
  * sums over the calibration tokens that partitions compute on their own sequences and the driver adds in partition
- * order. Doubles, so the per-feature sums do not depend on how tokens were split; the Gram matrix is a float32 GEMM
- * per call summed in doubles, so it (and SparseGPT's result) depends, in the last bits, on the calls' split
- * (--calib-batch, --partitions), though never on scheduling.
+ * order. Per-feature sums are doubles added sequence after sequence, so they do not depend on how a partition's
+ * sequences were split into calls, and across partitionings differ only by float64 rounding; the Gram matrix is a
+ * float32 product per call summed in doubles, so it (and SparseGPT's result) depends, in float32's last bits, on the
+ * calls' split (the micro-batch size, the partition count), though never on scheduling.
  *
  * @param sequences N_seq
  * @param tokens N_tok
@@ -38,24 +45,121 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
 
     /**
      * The statistics of {@code x} [batch·seqLen, features], sequences row after row; with {@code withGram}, also
-     * xᵀx (one float32 GEMM per call, summed in doubles across calls, as the reference keeps H in fp32).
+     * xᵀx (a float32 product per call, summed in doubles across calls, as the reference keeps H in fp32).
      */
     public static FeatureStats of(INDArray x, int batch, int seqLen, boolean withGram) {
-        long features = x.columns();
-        INDArray xd = x.castTo(DataType.DOUBLE);
-        INDArray sum = xd.sum(0);
-        INDArray sumSq = xd.mul(xd).sum(0);
-        INDArray perSequence = xd.reshape('c', batch, seqLen, features).sum(1); // [batch, features]
-        INDArray within = sumSq.sub(perSequence.mul(perSequence).sum(0).divi(seqLen));
-        double[] gram = null;
-        if (withGram) { // outside any workspace: d² values would otherwise stay in the caller's for its lifetime
-            gram = org.sparseft.numerics.Workspaces.outside(() -> {
-                INDArray xf = x.castTo(DataType.FLOAT);
-                return xf.transpose().mmul(xf).dup('c').data().asDouble();
-            });
+        try (Accumulator a = new Accumulator((int) x.columns(), withGram)) {
+            a.add(x, batch, seqLen);
+            return a.finish();
         }
-        return new FeatureStats(batch, (long) batch * seqLen, sum.toDoubleVector(), sumSq.toDoubleVector(),
-                within.toDoubleVector(), gram);
+    }
+
+    /**
+     * Sums one input's statistics over calls in place, as a partition does over its micro-batches: per feature the
+     * sums run sequence after sequence in doubles (so they do not depend on how a partition's sequences were split
+     * into calls), and the Gram matrix's lower triangle is one float32 ssyrk per call added into doubles, through a
+     * float32 d × d buffer the accumulator keeps (outside any workspace) until {@link #finish()} or {@link #close()}.
+     */
+    public static final class Accumulator implements AutoCloseable {
+        private final int features;
+        private final double[] sum;
+        private final double[] sumSquares;
+        private final double[] within;
+        private final double[] gram;
+        private INDArray gramFloat;
+        private long sequences;
+        private long tokens;
+
+        public Accumulator(int features, boolean withGram) {
+            this.features = features;
+            sum = new double[features];
+            sumSquares = new double[features];
+            within = new double[features];
+            gram = withGram ? new double[features * features] : null;
+        }
+
+        /** Adds the statistics of {@code x} [batch·seqLen, features], sequences row after row. */
+        public void add(INDArray x, int batch, int seqLen) {
+            if (x.rank() != 2 || x.columns() != features || x.rows() != (long) batch * seqLen) {
+                throw new IllegalArgumentException("inputs of shape " + java.util.Arrays.toString(x.shape())
+                        + " for " + batch + " sequences of " + seqLen + " tokens and " + features + " features");
+            }
+            if (Fused.accepts(x)) {
+                Fused.addFeatureSums(x, batch, seqLen, sum, sumSquares, within);
+            } else {
+                addByArrayOps(x, batch, seqLen);
+            }
+            if (gram != null) {
+                Workspaces.outside(() -> {
+                    addGram(x);
+                    return null;
+                });
+            }
+            sequences += batch;
+            tokens += (long) batch * seqLen;
+        }
+
+        private void addByArrayOps(INDArray x, int batch, int seqLen) {
+            INDArray xd = x.castTo(DataType.DOUBLE).reshape('c', batch, seqLen, features);
+            INDArray perSequence = xd.sum(1); // [batch, features]
+            INDArray perSequenceSquares = xd.mul(xd).sum(1);
+            INDArray within1 = perSequenceSquares.sub(perSequence.mul(perSequence).divi(seqLen)).sum(0);
+            add(sum, perSequence.sum(0));
+            add(sumSquares, perSequenceSquares.sum(0));
+            add(within, within1);
+        }
+
+        private static void add(double[] to, INDArray v) {
+            double[] d = v.toDoubleVector();
+            for (int j = 0; j < to.length; j++) {
+                to[j] += d[j];
+            }
+        }
+
+        private void addGram(INDArray x) {
+            int rows = (int) x.rows();
+            Optional<NativeBlas.Lapack> blas = NativeBlas.lapack();
+            if (blas.isPresent() && Fused.enabled()) {
+                INDArray xf = x.dataType() == DataType.FLOAT && x.ordering() == 'c' && x.offset() == 0
+                        && x.data().length() == x.length() && Shape.hasDefaultStridesForShape(x)
+                        ? x : x.castTo(DataType.FLOAT).dup('c');
+                if (gramFloat == null) {
+                    gramFloat = Nd4j.zeros(DataType.FLOAT, features, features);
+                }
+                blas.get().gramLower(rows, features, xf.data().address(), gramFloat.data().address());
+                Fused.addLowerTriangle(gramFloat, gram);
+                return;
+            }
+            INDArray xf = x.castTo(DataType.FLOAT);
+            double[] g = xf.transpose().mmul(xf).dup('c').data().asDouble();
+            for (int i = 0; i < features; i++) {
+                for (int j = 0; j <= i; j++) {
+                    gram[i * features + j] += g[i * features + j];
+                }
+            }
+        }
+
+        /** The sums so far; the accumulator is done with. */
+        public FeatureStats finish() {
+            close();
+            if (gram != null) { // only the lower triangle was summed
+                for (int i = 0; i < features; i++) {
+                    for (int j = 0; j < i; j++) {
+                        gram[j * features + i] = gram[i * features + j];
+                    }
+                }
+            }
+            return new FeatureStats(sequences, tokens, sum, sumSquares, within, gram);
+        }
+
+        /** Frees the float32 Gram buffer. */
+        @Override
+        public void close() {
+            if (gramFloat != null) {
+                gramFloat.close();
+                gramFloat = null;
+            }
+        }
     }
 
     public int features() {

@@ -190,6 +190,66 @@ class SparsityTest {
         assertArrayEquals(new double[] {1, 1}, both.variance().toDoubleVector(), 1e-12);
     }
 
+    @Test
+    void accumulatedStatisticsMatchPlainSumsAndDoNotDependOnTheCallSplit() {
+        int seqs = 3;
+        int seqLen = 5;
+        int d = 37; // vector lanes and a tail
+        java.util.Random r = new java.util.Random(11);
+        float[] v = new float[seqs * seqLen * d];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (r.nextGaussian() + 0.5);
+        }
+        INDArray x = org.nd4j.linalg.factory.Nd4j.create(v, new long[] {seqs * seqLen, d}, 'c');
+        FeatureStats whole = FeatureStats.of(x, seqs, seqLen, true);
+        FeatureStats split;
+        try (FeatureStats.Accumulator a = new FeatureStats.Accumulator(d, true)) {
+            a.add(x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, seqLen), org.nd4j.linalg.indexing
+                    .NDArrayIndex.all()), 1, seqLen);
+            a.add(x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(seqLen, seqs * seqLen), org.nd4j.linalg
+                    .indexing.NDArrayIndex.all()), 2, seqLen);
+            split = a.finish();
+        }
+        assertArrayEquals(whole.sum(), split.sum(), 0.0, "sequence after sequence: the same bits");
+        assertArrayEquals(whole.sumSquares(), split.sumSquares(), 0.0);
+        assertArrayEquals(whole.withinSequence(), split.withinSequence(), 0.0);
+        assertEquals(seqs, split.sequences());
+        assertEquals(seqs * seqLen, split.tokens());
+        FeatureStats arrayOps = FeatureStats.of(x.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE), seqs, seqLen,
+                true); // float64 inputs: ND4J's reductions instead of the vector kernel
+        assertArrayEquals(whole.sum(), arrayOps.sum(), 1e-12 * seqs * seqLen);
+        assertArrayEquals(whole.withinSequence(), arrayOps.withinSequence(), 1e-9);
+        assertArrayEquals(whole.gram(), arrayOps.gram(), 0.0);
+        for (int j = 0; j < d; j++) { // plain float64 sums, one token at a time
+            double s = 0;
+            double q = 0;
+            double within = 0;
+            for (int seq = 0; seq < seqs; seq++) {
+                double mean = 0;
+                for (int t = 0; t < seqLen; t++) {
+                    mean += v[(seq * seqLen + t) * d + j] / (double) seqLen;
+                }
+                for (int t = 0; t < seqLen; t++) {
+                    double e = v[(seq * seqLen + t) * d + j];
+                    s += e;
+                    q += e * e;
+                    within += (e - mean) * (e - mean);
+                }
+            }
+            assertEquals(s, whole.sum()[j], 1e-12 * seqs * seqLen);
+            assertEquals(q, whole.sumSquares()[j], 1e-12 * q);
+            assertEquals(within, whole.withinSequence()[j], 1e-9 * q);
+            for (int k = 0; k < d; k++) {
+                double g = 0;
+                for (int t = 0; t < seqs * seqLen; t++) {
+                    g += (double) v[t * d + j] * v[t * d + k];
+                }
+                assertEquals(g, whole.gram()[j * d + k], 1e-5 * (1 + Math.abs(g)), "G[" + j + "," + k + "]");
+                assertEquals(whole.gram()[j * d + k], whole.gram()[k * d + j], 0.0, "symmetric");
+            }
+        }
+    }
+
     /** d = W (sums per sequence 1) and var = 1, so growth scores equal d. */
     private static final FeatureStats UNIT = new FeatureStats(1, 4, new double[] {1, 1, 1, 1, 1, 1},
             new double[] {1, 1, 1, 1, 1, 1}, new double[] {4, 4, 4, 4, 4, 4});

@@ -543,27 +543,33 @@ public final class LayerwisePruner {
             TaskDevices.pin();
             CalibrationShard s = it.next();
             DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
-            Map<String, FeatureStats> mine = new LinkedHashMap<>();
+            Map<String, FeatureStats.Accumulator> mine = new LinkedHashMap<>();
             Map<String, String> first = new LinkedHashMap<>();
             long[] nanos = new long[1];
-            forEachMicroBatch(s, micro, (x, b, from) -> Workspaces.inStep("calibration", () -> {
-                Map<INDArray, String> readers = new IdentityHashMap<>();
-                m.forwardBlock(layer, x, b, s.seqLen(), EffectiveWeights.DENSE, (weight, input) -> {
-                    String reader = readers.get(input);
-                    if (reader == null) {
-                        readers.put(input, weight);
-                        long start = System.nanoTime();
-                        mine.merge(weight, FeatureStats.of(input, b, s.seqLen(), gram), FeatureStats::plus);
-                        nanos[0] += System.nanoTime() - start;
-                        reader = weight;
-                    }
-                    first.put(weight, reader);
-                });
-                return null;
-            }));
+            try {
+                forEachMicroBatch(s, micro, (x, b, from) -> Workspaces.inStep("calibration", () -> {
+                    Map<INDArray, String> readers = new IdentityHashMap<>();
+                    m.forwardBlock(layer, x, b, s.seqLen(), EffectiveWeights.DENSE, (weight, input) -> {
+                        String reader = readers.get(input);
+                        if (reader == null) {
+                            readers.put(input, weight);
+                            long start = System.nanoTime();
+                            mine.computeIfAbsent(weight, w -> new FeatureStats.Accumulator((int) input.columns(),
+                                    gram)).add(input, b, s.seqLen());
+                            nanos[0] += System.nanoTime() - start;
+                            reader = weight;
+                        }
+                        first.put(weight, reader);
+                    });
+                    return null;
+                }));
+            } finally {
+                mine.values().forEach(FeatureStats.Accumulator::close);
+            }
             return new PartialStats(partition, first.keySet().toArray(String[]::new),
                     first.values().toArray(String[]::new), mine.keySet().toArray(String[]::new),
-                    mine.values().toArray(FeatureStats[]::new), nanos[0] / 1e9);
+                    mine.values().stream().map(FeatureStats.Accumulator::finish).toArray(FeatureStats[]::new),
+                    nanos[0] / 1e9);
         }, (PartialStats p) -> {
             statisticsSeconds[0] += p.seconds();
             for (int i = 0; i < p.inputs().length; i++) {
