@@ -211,9 +211,12 @@ public final class Fused {
         VectorKernels.featureSums(nio(x), sequences, seqLen, (int) x.columns(), sum, sumSquares, within);
     }
 
-    /** Adds the lower triangle (with the diagonal) of the float32 matrix g [d, d] to acc (row-major, float64). */
-    public static void addLowerTriangle(INDArray g, double[] acc) {
+    /**
+     * Adds the lower triangle (with the diagonal) of the float32 matrix g [d, d] to acc, the same triangle packed row
+     * after row in float64 (g_ij, j ≤ i, at i(i+1)/2 + j).
+     */
+    public static void addLowerTrianglePacked(INDArray g, double[] acc) {
         g = dense(g);
-        VectorKernels.addLowerTriangle(nio(g), (int) g.rows(), acc);
+        VectorKernels.addLowerTrianglePacked(nio(g), (int) g.rows(), acc);
     }
 }

@@ -533,16 +533,17 @@ final class VectorKernels {
         }
     }
 
-    /** acc[i·d + j] += g[i·d + j] for j ≤ i: the lower triangle of a float32 [d, d] matrix into float64. */
-    static void addLowerTriangle(ByteBuffer g, int d, double[] acc) {
+    /** acc[i(i+1)/2 + j] += g[i·d + j] for j ≤ i: the lower triangle of a float32 [d, d] matrix into packed float64. */
+    static void addLowerTrianglePacked(ByteBuffer g, int d, double[] acc) {
         for (int i = 0; i < d; i++) {
-            int row = i * d;
+            long row = (long) i * d;
+            int to = (int) ((long) i * (i + 1) / 2);
             int j = 0;
             for (; j + D4.length() <= i + 1; j += D4.length()) {
-                loadAsDoubles(g, row + j).add(DoubleVector.fromArray(D4, acc, row + j)).intoArray(acc, row + j);
+                loadAsDoubles(g, row + j).add(DoubleVector.fromArray(D4, acc, to + j)).intoArray(acc, to + j);
             }
             for (; j <= i; j++) {
-                acc[row + j] += get(g, row + j);
+                acc[to + j] += get(g, row + j);
             }
         }
     }

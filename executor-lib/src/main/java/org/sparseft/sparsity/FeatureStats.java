@@ -24,11 +24,18 @@ import java.util.Optional;
  * @param sumSquares Q_j = Σ x_j²
  * @param withinSequence V_j = Σ_s Σ_t (x_{s,t,j} − mean_s(x_j))², i.e. Σ_s T·Var_t: DSnoT's variance numerator,
  *                       computed per sequence, so each partition must hold whole sequences
- * @param gram G = Σ x xᵀ, [features, features] row-major, for SparseGPT's Hessian (docs/algorithms.md §5.1); null
- *             when not collected (it is features² doubles, so only SparseGPT asks for it)
+ * @param gram G = Σ x xᵀ for SparseGPT's Hessian (docs/algorithms.md §5.1), its lower triangle packed row after row
+ *             (G_ij for j ≤ i at i(i+1)/2 + j: G is symmetric, so half the bytes travel and stay); null when not
+ *             collected (features²/2 doubles, so only SparseGPT asks for it)
  */
 public record FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence,
                            double[] gram) {
+    public FeatureStats {
+        if (gram != null && gram.length != packed(sum.length, 0)) {
+            throw new IllegalArgumentException(gram.length + " Gram values for " + sum.length
+                    + " features: expected the lower triangle, " + packed(sum.length, 0));
+        }
+    }
 
     public FeatureStats(long sequences, long tokens, double[] sum, double[] sumSquares, double[] withinSequence) {
         this(sequences, tokens, sum, sumSquares, withinSequence, null);
@@ -57,7 +64,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
     /**
      * Sums one input's statistics over calls in place, as a partition does over its micro-batches: per feature the
      * sums run sequence after sequence in doubles (so they do not depend on how a partition's sequences were split
-     * into calls), and the Gram matrix's lower triangle is one float32 ssyrk per call added into doubles, through a
+     * into calls), and the Gram matrix's lower triangle is one float32 ssyrk per call added into packed doubles, through a
      * float32 d × d buffer the accumulator keeps (outside any workspace) until {@link #finish()} or {@link #close()}.
      */
     public static final class Accumulator implements AutoCloseable {
@@ -75,7 +82,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
             sum = new double[features];
             sumSquares = new double[features];
             within = new double[features];
-            gram = withGram ? new double[features * features] : null;
+            gram = withGram ? new double[packed(features, 0)] : null;
         }
 
         /** Adds the statistics of {@code x} [batch·seqLen, features], sequences row after row. */
@@ -127,14 +134,14 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
                     gramFloat = Nd4j.zeros(DataType.FLOAT, features, features);
                 }
                 blas.get().gramLower(rows, features, xf.data().address(), gramFloat.data().address());
-                Fused.addLowerTriangle(gramFloat, gram);
+                Fused.addLowerTrianglePacked(gramFloat, gram);
                 return;
             }
             INDArray xf = x.castTo(DataType.FLOAT);
             double[] g = xf.transpose().mmul(xf).dup('c').data().asDouble();
             for (int i = 0; i < features; i++) {
                 for (int j = 0; j <= i; j++) {
-                    gram[i * features + j] += g[i * features + j];
+                    gram[packed(i, j)] += g[i * features + j];
                 }
             }
         }
@@ -142,13 +149,6 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
         /** The sums so far; the accumulator is done with. */
         public FeatureStats finish() {
             close();
-            if (gram != null) { // only the lower triangle was summed
-                for (int i = 0; i < features; i++) {
-                    for (int j = 0; j < i; j++) {
-                        gram[j * features + i] = gram[i * features + j];
-                    }
-                }
-            }
             return new FeatureStats(sequences, tokens, sum, sumSquares, within, gram);
         }
 
@@ -197,7 +197,26 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
             throw new IllegalStateException("these statistics were collected without the Gram matrix");
         }
         int d = features();
-        return Nd4j.createFromArray(gram).reshape('c', d, d).muli(2.0 / sequences);
+        double scale = 2.0 / sequences;
+        double[] row = new double[d];
+        INDArray h = Nd4j.createUninitialized(DataType.DOUBLE, d, d);
+        for (int i = 0; i < d; i++) { // row i: G_ij = G_ji, read from row j of the triangle for j > i
+            for (int j = 0; j < d; j++) {
+                row[j] = scale * gram[j <= i ? packed(i, j) : packed(j, i)];
+            }
+            h.putRow(i, Nd4j.createFromArray(row));
+        }
+        return h;
+    }
+
+    /** G_ij (either order). */
+    public double gramAt(int i, int j) {
+        return gram[i >= j ? packed(i, j) : packed(j, i)];
+    }
+
+    /** Where G_ij, j ≤ i, lies in the packed triangle. */
+    static int packed(int i, int j) {
+        return (int) ((long) i * (i + 1) / 2 + j);
     }
 
     /** Wanda's scaler_row: Q_j / N_seq (the reference's running mean over sequences). */

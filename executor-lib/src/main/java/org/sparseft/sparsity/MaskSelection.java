@@ -219,6 +219,46 @@ public final class MaskSelection {
         return a[index];
     }
 
+    /** As {@link #kthLowest(float[], int)} for doubles (SparseGPT's float64 scores). */
+    static double kthLowest(double[] a, int index) {
+        int lo = 0;
+        int hi = a.length - 1;
+        int budget = 2 * (32 - Integer.numberOfLeadingZeros(a.length)) + 4;
+        while (lo < hi) {
+            if (budget-- == 0) {
+                java.util.Arrays.sort(a, lo, hi + 1);
+                return a[index];
+            }
+            int mid = (lo + hi) >>> 1;
+            double pivot = Math.max(Math.min(a[lo], a[mid]), Math.min(Math.max(a[lo], a[mid]), a[hi]));
+            int i = lo;
+            int j = hi;
+            while (i <= j) {
+                while (a[i] < pivot) {
+                    i++;
+                }
+                while (a[j] > pivot) {
+                    j--;
+                }
+                if (i <= j) {
+                    double t = a[i];
+                    a[i] = a[j];
+                    a[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (index <= j) {
+                hi = j;
+            } else if (index >= i) {
+                lo = i;
+            } else {
+                return a[index];
+            }
+        }
+        return a[index];
+    }
+
     private static float median(float a, float b, float c) {
         return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     }

@@ -197,9 +197,8 @@ public final class SparseGPT {
                     double dj = u1[(k % count) * count + k % count];
                     score[k] = w1[k] * w1[k] / (dj * dj);
                 }
-                double[] sorted = score.clone();
-                java.util.Arrays.sort(sorted);
-                double threshold = sorted[(int) (sorted.length * ratio)];
+                // the value of rank ⌊numel·p⌋, as the reference reads it off a full sort
+                double threshold = MaskSelection.kthLowest(score.clone(), (int) (score.length * ratio));
                 for (int k = 0; k < score.length; k++) {
                     mask1[k] = score[k] <= threshold;
                 }

@@ -15,10 +15,10 @@ class SparseGPTTest {
     /** Statistics whose Hessian (2/N_seq)·G is exactly {@code h}. */
     private static FeatureStats withHessian(double[][] h) {
         int d = h.length;
-        double[] gram = new double[d * d];
-        for (int i = 0; i < d; i++) {
-            for (int j = 0; j < d; j++) {
-                gram[i * d + j] = h[i][j];
+        double[] gram = new double[d * (d + 1) / 2]; // the lower triangle, row after row
+        for (int i = 0, k = 0; i < d; i++) {
+            for (int j = 0; j <= i; j++) {
+                gram[k++] = h[i][j];
             }
         }
         return new FeatureStats(2, 8, new double[d], new double[d], new double[d], gram);
