@@ -183,8 +183,9 @@ public final class NativeBlas {
 
     /**
      * BLAS and LAPACK routines that ND4J does not offer in place or on blocks of a matrix, called in the loaded
-     * OpenBLAS on float64 matrices in column-major order (a row-major matrix seen transposed). The same library and
-     * kernels as ND4J's own calls, so {@link #ensureCorrect()}'s checks cover them.
+     * OpenBLAS on matrices in column-major order (a row-major matrix seen transposed), at raw addresses: the caller
+     * keeps the arrays behind them reachable until the call returns. The same library and kernels as ND4J's own
+     * calls, so {@link #ensureCorrect()}'s checks cover them.
      */
     public static final class Lapack {
         private final Function potrf;
@@ -312,6 +313,7 @@ public final class NativeBlas {
         INDArray xs = Nd4j.create(x, new long[] {k, n}, 'c');
         INDArray c = Nd4j.valueArrayOf(new long[] {n, n}, Float.NaN, DataType.FLOAT);
         lapack.gramLower(k, n, xs.data().address(), c.data().address());
+        java.lang.ref.Reference.reachabilityFence(xs);
         float[] got = c.data().asFloat();
         for (int e = 0; e < 20_000; e++) {
             int i = random.nextInt(n);

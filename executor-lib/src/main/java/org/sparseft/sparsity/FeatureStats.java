@@ -134,6 +134,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
                     gramFloat = Nd4j.zeros(DataType.FLOAT, features, features);
                 }
                 blas.get().gramLower(rows, features, xf.data().address(), gramFloat.data().address());
+                java.lang.ref.Reference.reachabilityFence(xf); // its memory was handed over by address
                 Fused.addLowerTrianglePacked(gramFloat, gram);
                 return;
             }
@@ -216,7 +217,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
 
     /** Where G_ij, j ≤ i, lies in the packed triangle. */
     static int packed(int i, int j) {
-        return (int) ((long) i * (i + 1) / 2 + j);
+        return Math.toIntExact((long) i * (i + 1) / 2 + j);
     }
 
     /** Wanda's scaler_row: Q_j / N_seq (the reference's running mean over sequences). */

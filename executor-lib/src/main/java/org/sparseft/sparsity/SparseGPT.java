@@ -227,6 +227,7 @@ public final class SparseGPT {
                     doubles(err).put(0, err1, 0, err1.length);
                     blas.get().gemm(cols - i2, rows, count, -1.0, address(u, (long) i1 * cols + i2), cols,
                             address(err, 0), count, 1.0, address(w, i2), cols);
+                    java.lang.ref.Reference.reachabilityFence(err); // its memory was handed over by address
                 } else {
                     INDArray e = Nd4j.create(err1, new long[] {rows, count}, 'c');
                     w.get(NDArrayIndex.all(), NDArrayIndex.interval(i2, cols))
