@@ -64,8 +64,9 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
     /**
      * Sums one input's statistics over calls in place, as a partition does over its micro-batches: per feature the
      * sums run sequence after sequence in doubles (so they do not depend on how a partition's sequences were split
-     * into calls), and the Gram matrix's lower triangle is one float32 ssyrk per call added into packed doubles, through a
-     * float32 d × d buffer the accumulator keeps (outside any workspace) until {@link #finish()} or {@link #close()}.
+     * into calls), and the Gram matrix's lower triangle is one float32 ssyrk per call added into packed doubles,
+     * through a float32 d × d buffer the accumulator keeps (outside any workspace) until {@link #finish()} or
+     * {@link #close()}.
      */
     public static final class Accumulator implements AutoCloseable {
         private final int features;
