@@ -4,6 +4,7 @@
     mvn -B -q package -DskipTests
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 5]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 3] [--nsamples 16] [--seqlen 256]
+    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --masks 4096,11008
 
 For each sequence length, runs `deploy/bin/sparseft bench engine` (forward and forward+backward tokens/s of four
 model shapes: GPT-2-small with 2 blocks, GPT-2-small blocks with a 256-token vocabulary, the demo model, a 5M LLaMA
@@ -304,6 +305,33 @@ def prune_table(a, threads):
         sys.stdout.flush()
 
 
+def masks_table(a, threads):
+    """SparseGPT on one linear: `sparseft bench masks` (float64 factor and sweep) against the official float32 step."""
+    rows, cols = (int(v) for v in a.masks.split(","))
+    cmd = [os.path.join(ROOT, "deploy", "bin", "sparseft"), "bench", "masks", "--rows", str(rows), "--cols", str(cols),
+           "--reps", "1"]
+    print("+ " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    print(out, file=sys.stderr)
+    ours = next(float(line.split("|")[3]) for line in out.splitlines()
+                if line.startswith("| sparsegpt") and "| unstructured |" in line)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        x = torch.randn(cols, cols, generator=gen)
+        h = x.t() @ x * (2.0 / cols)
+        w = torch.randn(rows, cols, generator=gen) * 0.02
+        start = time.perf_counter()
+        sparsegpt_prune(w, h, 0.5)
+        theirs = time.perf_counter() - start
+    print(f"SparseGPT on one [{rows}, {cols}] linear, unstructured 50%, blocks of 128, from its Gram matrix: sparseft"
+          f" (`sparseft bench masks`, float64 factor and sweep, one timed run after a warm-up) against PyTorch"
+          f" {torch.__version__} float32 on {threads} threads (the official step); seconds")
+    print()
+    print("| shape | sparseft s | PyTorch s | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| [{rows}, {cols}] | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seqlens", default="128,256")
@@ -312,11 +340,15 @@ def main():
     ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
     ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
     ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
+    ap.add_argument("--masks", metavar="ROWS,COLS", help="compare SparseGPT on one linear of this shape instead")
     ap.add_argument("--nsamples", type=int, default=16, help="calibration sequences (--prune)")
     ap.add_argument("--seqlen", type=int, default=256, help="tokens per calibration sequence (--prune)")
     a = ap.parse_args()
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
+    if a.masks:
+        masks_table(a, threads)
+        return
     if a.prune:
         prune_table(a, threads)
         return
