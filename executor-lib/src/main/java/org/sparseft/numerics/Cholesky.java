@@ -5,7 +5,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.util.Optional;
 
@@ -50,11 +49,11 @@ public final class Cholesky {
             throw new IllegalArgumentException("a " + h.rows() + "x" + h.columns() + " matrix is not square");
         }
         Optional<NativeBlas.Lapack> lapack = NativeBlas.lapack();
-        if (lapack.isEmpty() || !NativeBlas.isWholeRowMajorDouble(h)) {
+        if (lapack.isEmpty() || !NativeBlas.isWholeRowMajor(h, DataType.DOUBLE)) {
             INDArray lower = factor(Nd4j.create(reversed(h), new long[] {d, d}, 'c'), true);
             return Nd4j.create(reversed(lowerTriangularInverse(lower)), new long[] {d, d}, 'c');
         }
-        DoubleBuffer a = h.data().asNio().order(ByteOrder.nativeOrder()).asDoubleBuffer();
+        DoubleBuffer a = NativeBlas.doubles(h);
         reverse(a, d * d);
         // row-major lower is column-major upper: LAPACK sees Lᵀ, factors and inverts it where it lies
         int info = lapack.get().potrfUpper(h.data().address(), d);

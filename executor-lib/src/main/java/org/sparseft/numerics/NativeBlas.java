@@ -253,12 +253,17 @@ public final class NativeBlas {
     private static volatile Optional<Lapack> lapack;
 
     /**
-     * Whether {@code a} is all of its buffer, float64 and row-major with default strides (a reshape of such an array
-     * too), so that its memory can be handed to {@link Lapack} as it lies.
+     * Whether {@code a} is all of its buffer, of {@code type} and row-major with default strides (a reshape of such an
+     * array too), so that its memory can be handed to {@link Lapack} as it lies.
      */
-    public static boolean isWholeRowMajorDouble(INDArray a) {
-        return a.dataType() == DataType.DOUBLE && a.ordering() == 'c' && a.offset() == 0
-                && a.data().length() == a.length() && Shape.hasDefaultStridesForShape(a);
+    public static boolean isWholeRowMajor(INDArray a, DataType type) {
+        return a.dataType() == type && a.ordering() == 'c' && a.offset() == 0 && a.data().length() == a.length()
+                && Shape.hasDefaultStridesForShape(a);
+    }
+
+    /** The float64 values of an array that {@link #isWholeRowMajor} accepts, as a view of its native memory. */
+    public static java.nio.DoubleBuffer doubles(INDArray a) {
+        return a.data().asNio().order(java.nio.ByteOrder.nativeOrder()).asDoubleBuffer();
     }
 
     /**

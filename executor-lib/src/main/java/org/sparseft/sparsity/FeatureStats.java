@@ -2,7 +2,6 @@ package org.sparseft.sparsity;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.numerics.Fused;
 import org.sparseft.numerics.NativeBlas;
@@ -128,9 +127,7 @@ public record FeatureStats(long sequences, long tokens, double[] sum, double[] s
             int rows = (int) x.rows();
             Optional<NativeBlas.Lapack> blas = NativeBlas.lapack();
             if (blas.isPresent() && Fused.enabled()) {
-                INDArray xf = x.dataType() == DataType.FLOAT && x.ordering() == 'c' && x.offset() == 0
-                        && x.data().length() == x.length() && Shape.hasDefaultStridesForShape(x)
-                        ? x : x.castTo(DataType.FLOAT).dup('c');
+                INDArray xf = NativeBlas.isWholeRowMajor(x, DataType.FLOAT) ? x : x.castTo(DataType.FLOAT).dup('c');
                 if (gramFloat == null) {
                     gramFloat = Nd4j.zeros(DataType.FLOAT, features, features);
                 }

@@ -9,7 +9,6 @@ import org.sparseft.RuntimeFailure;
 import org.sparseft.numerics.Cholesky;
 import org.sparseft.numerics.NativeBlas;
 
-import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.util.Optional;
 
@@ -163,17 +162,20 @@ public final class SparseGPT {
         INDArray u = factor.upper();
         Optional<NativeBlas.Lapack> blas = NativeBlas.lapack();
         // the OpenBLAS path reads and updates w where it lies; otherwise (the CUDA backend) through ND4J copies
-        DoubleBuffer wb = blas.isPresent() && NativeBlas.isWholeRowMajorDouble(w)
-                && NativeBlas.isWholeRowMajorDouble(u) ? doubles(w) : null;
-        DoubleBuffer ub = wb == null ? null : doubles(u);
+        DoubleBuffer wb = blas.isPresent() && NativeBlas.isWholeRowMajor(w, DataType.DOUBLE)
+                && NativeBlas.isWholeRowMajor(u, DataType.DOUBLE) ? NativeBlas.doubles(w) : null;
+        DoubleBuffer ub = wb == null ? null : NativeBlas.doubles(u);
         INDArray err = wb == null ? null : Nd4j.createUninitialized(DataType.DOUBLE, rows, o.blockSize());
+        DoubleBuffer eb = err == null ? null : NativeBlas.doubles(err);
         float[] keep = new float[rows * cols];
         for (int i1 = 0; i1 < cols; i1 += o.blockSize()) {
             int i2 = Math.min(i1 + o.blockSize(), cols);
             int count = i2 - i1;
-            double[] w1 = new double[rows * count];
-            double[] u1 = new double[count * count];
+            double[] w1;
+            double[] u1;
             if (wb != null) {
+                w1 = new double[rows * count];
+                u1 = new double[count * count];
                 for (int r = 0; r < rows; r++) {
                     wb.get(r * cols + i1, w1, r * count, count);
                 }
@@ -224,7 +226,7 @@ public final class SparseGPT {
             }
             if (i2 < cols) { // the lazy update of every later column: one GEMM per block
                 if (wb != null) { // W[:, i2:] −= E·U[i1:i2, i2:], in place (column-major: Wᵀ −= Uᵀ·Eᵀ)
-                    doubles(err).put(0, err1, 0, err1.length);
+                    eb.put(0, err1, 0, err1.length);
                     blas.get().gemm(cols - i2, rows, count, -1.0, address(u, (long) i1 * cols + i2), cols,
                             address(err, 0), count, 1.0, address(w, i2), cols);
                     java.lang.ref.Reference.reachabilityFence(err); // its memory was handed over by address
@@ -239,10 +241,6 @@ public final class SparseGPT {
         // + 0 turns the −0 of a pruned negative weight into +0, so pruned bytes are all zero
         INDArray result = w.castTo(DataType.FLOAT).muli(keepFloat).addi(0f);
         return new Result(result, keepFloat);
-    }
-
-    private static DoubleBuffer doubles(INDArray a) {
-        return a.data().asNio().order(ByteOrder.nativeOrder()).asDoubleBuffer();
     }
 
     private static long address(INDArray a, long element) {
