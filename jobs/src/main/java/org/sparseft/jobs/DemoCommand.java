@@ -42,7 +42,7 @@ import java.util.concurrent.Callable;
         description = {"Run the demo pipeline on embedded defaults: local Spark, file:// storage, the Brown corpus and"
                 + " the shipped demo model (deploy/demo/model).",
                 "Stages: data (Brown corpus splits, tokenized on Spark), one-shot 2:4 pruning with Wanda and with"
-                + " DSnoT, AST 2:4 and PST 50% fine-tuning, evaluation of every model on the validation split, and"
+                + " DSnoT, AST 2:4 and PST 50%% fine-tuning, evaluation of every model on the validation split, and"
                 + " export of the AST model; then the results table and where the report is. About 8 minutes on 2"
                 + " cores; --quick runs the same stages on tiny budgets (for CI)."})
 public final class DemoCommand implements Callable<Integer> {

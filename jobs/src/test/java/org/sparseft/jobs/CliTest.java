@@ -22,6 +22,32 @@ class CliTest {
     Path tmp;
 
     @Test
+    void everyCommandsHelpRendersWithoutFormatWarnings() {
+        // picocli formats descriptions with String.format; a bare '%' makes it print the raw text and warn on stderr.
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        java.io.StringWriter help = new java.io.StringWriter();
+        System.setErr(new java.io.PrintStream(captured, true));
+        try {
+            List<picocli.CommandLine> pending = new java.util.ArrayList<>(
+                    List.of(Main.commandLine(new java.io.PrintWriter(help), new java.io.PrintWriter(help))));
+            int rendered = 0;
+            while (!pending.isEmpty()) {
+                picocli.CommandLine c = pending.remove(pending.size() - 1);
+                help.append(c.getUsageMessage());
+                rendered++;
+                pending.addAll(c.getSubcommands().values());
+            }
+            assertTrue(rendered > 20, "commands rendered: " + rendered);
+        } finally {
+            System.setErr(stderr);
+        }
+        String warnings = captured.toString();
+        assertFalse(warnings.contains("picocli WARN"), warnings);
+        assertFalse(help.toString().contains("%n"), "unformatted help text");
+    }
+
+    @Test
     void helpListsEveryCommandAndEachCommandHasHelp() {
         Cli top = Cli.run("--help");
         assertEquals(0, top.exitCode(), top.toString());

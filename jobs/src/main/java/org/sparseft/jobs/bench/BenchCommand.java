@@ -185,7 +185,7 @@ public final class BenchCommand implements Runnable {
 
     @Command(name = "masks", mixinStandardHelpOptions = true, showDefaultValues = true,
             description = {"The time to choose one linear's mask from its weight and input statistics: magnitude,"
-                    + " Wanda, DSnoT and SparseGPT, unstructured 50% and 2:4, on a GPT-2-small MLP shape by default."})
+                    + " Wanda, DSnoT and SparseGPT, unstructured 50%% and 2:4, on a GPT-2-small MLP shape by default."})
     public static final class MaskSearch implements Callable<Integer> {
         @Option(names = "--rows", defaultValue = "768", description = "Output features.")
         int rows;
