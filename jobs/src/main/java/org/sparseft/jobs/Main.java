@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -319,7 +320,11 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"sparseft " + org.sparseft.jobs.report.BuildInfo.sparseftVersion()};
+            // What a result depends on beside sparseft itself; loading ND4J's backend names CPU or CUDA.
+            Map<String, String> v = org.sparseft.jobs.report.BuildInfo.current().asMap();
+            return new String[] {"sparseft " + v.remove("sparseft"),
+                    v.entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).collect(
+                            java.util.stream.Collectors.joining(", "))};
         }
     }
 }

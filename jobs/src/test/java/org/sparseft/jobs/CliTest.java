@@ -48,6 +48,17 @@ class CliTest {
     }
 
     @Test
+    void versionNamesTheBackendAndTheLibraries() {
+        Cli v = Cli.run("--version");
+        assertEquals(0, v.exitCode(), v.toString());
+        String[] lines = v.out().split("\\R");
+        assertTrue(lines[0].startsWith("sparseft "), v.out());
+        for (String part : List.of("java ", "spark ", "hadoop ", "nd4j ", "nd4j_backend CpuBackend")) {
+            assertTrue(lines[1].contains(part), part + " in " + v.out());
+        }
+    }
+
+    @Test
     void helpListsEveryCommandAndEachCommandHasHelp() {
         Cli top = Cli.run("--help");
         assertEquals(0, top.exitCode(), top.toString());
