@@ -171,7 +171,12 @@ public final class NativeBlas {
 
     /** The OpenBLAS this process loaded for ND4J, if any (none under the CUDA backend, or without /proc). */
     private static Optional<NativeLibrary> openblas() {
-        Nd4j.getBackend(); // loads the native libraries
+        // ND4J's BLAS must have run once before this process's OpenBLAS is called through JNA: the two OpenBLAS
+        // copies ND4J loads share symbols, and when the JNA-called copy runs first, ND4J's next GEMM frees buffers it
+        // does not own ("BLAS : Bad memory unallocation!") and the JVM aborts.
+        if (Nd4j.getEnvironment().isCPU()) {
+            Nd4j.gemm(Nd4j.ones(DataType.FLOAT, 2, 2), Nd4j.ones(DataType.FLOAT, 2, 2), false, false);
+        }
         try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
             Optional<String> path = maps.map(l -> l.substring(l.indexOf('/') < 0 ? l.length() : l.indexOf('/')))
                     .filter(l -> l.contains("/libopenblas")).findFirst();

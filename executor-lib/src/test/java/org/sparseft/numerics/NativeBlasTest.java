@@ -7,6 +7,7 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -61,11 +62,19 @@ class NativeBlasTest {
         assertTrue(avx2.contains("coretype=null") && avx2.contains("library=OpenBLAS"), avx2);
     }
 
-    private static String probe(Path dir, String cpuinfo) throws Exception {
+    @Test
+    void askingTheLibraryBeforeAnyProductLeavesNd4jsProductsWorking(@TempDir Path dir) throws Exception {
+        String out = probe(dir, AVX2, "library-first");
+        assertTrue(out.contains("products done") && !out.contains("Bad memory"), out);
+    }
+
+    private static String probe(Path dir, String cpuinfo, String... args) throws Exception {
         Path fake = Files.writeString(dir.resolve("cpuinfo-" + cpuinfo.hashCode()), cpuinfo);
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-D" + NativeBlas.CPUINFO_PROPERTY + "=" + fake, "-cp", System.getProperty("java.class.path"),
-                NativeBlasProbe.class.getName());
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-D" + NativeBlas.CPUINFO_PROPERTY + "=" + fake, "-cp",
+                System.getProperty("java.class.path"), NativeBlasProbe.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().remove(NativeBlas.CORE_TYPE);
         pb.redirectErrorStream(true);
         File log = dir.resolve("probe.log").toFile();
