@@ -15,8 +15,10 @@ import java.nio.ByteBuffer;
  * system property {@code sparseft.fused=false} turns them off, to compare.
  *
  * <p>Outputs are new arrays in the current workspace; inputs that are views or not row-major are copied first.
- * Results are deterministic and the same on every x86 CPU, but not bit-identical to the unfused forms (different
- * summation order and exp).
+ * Large inputs are split by rows (or elements) over the {@link KernelThreads kernel threads}, each part computing
+ * what the whole loop would; the norms' parameter gradients are summed over all rows in order in one of the parts.
+ * Results are deterministic, the same whatever the thread count and on every x86 CPU, but not bit-identical to the
+ * unfused forms (different summation order and exp).
  */
 public final class Fused {
     private static final boolean ENABLED = !"false".equals(System.getProperty("sparseft.fused"))
@@ -59,6 +61,14 @@ public final class Fused {
         return Nd4j.createUninitialized(DataType.FLOAT, a.shape());
     }
 
+    // A part of a split kernel is worth a thread's wake-up (some microseconds) from about this many values on.
+    private static final long ELEMENTS_PER_PART = 1 << 15;
+    private static final long ALIGN = 64; // element parts start on vector and cache-line boundaries
+
+    private static long rowsPerPart(int rowLength) {
+        return Math.max(1, ELEMENTS_PER_PART / Math.max(1, rowLength));
+    }
+
     private static int rows(INDArray x) {
         return (int) (x.length() / x.size(-1));
     }
@@ -72,7 +82,13 @@ public final class Fused {
         INDArray y = like(x);
         INDArray xhat = like(x);
         INDArray rstd = Nd4j.createUninitialized(DataType.FLOAT, rows, 1);
-        VectorKernels.rmsNorm(nio(x), nio(gamma), rows, d, (float) eps, nio(y), nio(xhat), nio(rstd));
+        ByteBuffer in = nio(x);
+        ByteBuffer g = nio(gamma);
+        ByteBuffer out = nio(y);
+        ByteBuffer hat = nio(xhat);
+        ByteBuffer inv = nio(rstd);
+        KernelThreads.forEachPart(rows, rowsPerPart(d), 1,
+                (from, to) -> VectorKernels.rmsNorm(in, g, from, to, d, (float) eps, out, hat, inv), null);
         return new INDArray[] {y, xhat, rstd};
     }
 
@@ -86,8 +102,14 @@ public final class Fused {
         INDArray y = like(x);
         INDArray xhat = like(x);
         INDArray rstd = Nd4j.createUninitialized(DataType.FLOAT, rows, 1);
-        VectorKernels.layerNorm(nio(x), nio(gamma), b == null ? null : nio(b), rows, d, (float) eps, nio(y), nio(xhat),
-                nio(rstd));
+        ByteBuffer in = nio(x);
+        ByteBuffer g = nio(gamma);
+        ByteBuffer shift = b == null ? null : nio(b);
+        ByteBuffer out = nio(y);
+        ByteBuffer hat = nio(xhat);
+        ByteBuffer inv = nio(rstd);
+        KernelThreads.forEachPart(rows, rowsPerPart(d), 1,
+                (from, to) -> VectorKernels.layerNorm(in, g, shift, from, to, d, (float) eps, out, hat, inv), null);
         return new INDArray[] {y, xhat, rstd};
     }
 
@@ -106,7 +128,14 @@ public final class Fused {
         INDArray dx = like(dy);
         float[] g = dGamma == null ? null : new float[d];
         float[] b = dBeta == null ? null : new float[d];
-        VectorKernels.normBackward(centered, nio(dy), nio(gamma), nio(xhat), nio(rstd), rows, d, nio(dx), g, b);
+        ByteBuffer dOut = nio(dy);
+        ByteBuffer scale = nio(gamma);
+        ByteBuffer hat = nio(xhat);
+        ByteBuffer inv = nio(rstd);
+        ByteBuffer dIn = nio(dx);
+        KernelThreads.forEachPart(rows, rowsPerPart(d), 1,
+                (from, to) -> VectorKernels.normBackward(centered, dOut, scale, hat, inv, from, to, d, dIn),
+                g == null && b == null ? null : () -> VectorKernels.normParameterGradients(dOut, hat, rows, d, g, b));
         if (dGamma != null) {
             dGamma.addi(Nd4j.createFromArray(g).reshape(dGamma.shape()));
         }
@@ -121,7 +150,11 @@ public final class Fused {
         gate = dense(gate);
         up = dense(up);
         INDArray h = like(gate);
-        VectorKernels.swiglu(nio(gate), nio(up), gate.length(), nio(h));
+        ByteBuffer gt = nio(gate);
+        ByteBuffer u = nio(up);
+        ByteBuffer out = nio(h);
+        KernelThreads.forEachPart(gate.length(), ELEMENTS_PER_PART, ALIGN,
+                (from, to) -> VectorKernels.swiglu(gt, u, from, to, out), null);
         return h;
     }
 
@@ -132,7 +165,13 @@ public final class Fused {
         dh = dense(dh);
         INDArray dGate = like(gate);
         INDArray dUp = like(gate);
-        VectorKernels.swigluBackward(nio(gate), nio(up), nio(dh), gate.length(), nio(dGate), nio(dUp));
+        ByteBuffer gt = nio(gate);
+        ByteBuffer u = nio(up);
+        ByteBuffer dOut = nio(dh);
+        ByteBuffer dg = nio(dGate);
+        ByteBuffer du = nio(dUp);
+        KernelThreads.forEachPart(gate.length(), ELEMENTS_PER_PART, ALIGN,
+                (from, to) -> VectorKernels.swigluBackward(gt, u, dOut, from, to, dg, du), null);
         return new INDArray[] {dGate, dUp};
     }
 
@@ -140,7 +179,10 @@ public final class Fused {
     public static INDArray gelu(INDArray x) {
         x = dense(x);
         INDArray y = like(x);
-        VectorKernels.gelu(nio(x), x.length(), nio(y));
+        ByteBuffer in = nio(x);
+        ByteBuffer out = nio(y);
+        KernelThreads.forEachPart(x.length(), ELEMENTS_PER_PART, ALIGN,
+                (from, to) -> VectorKernels.gelu(in, from, to, out), null);
         return y;
     }
 
@@ -149,7 +191,11 @@ public final class Fused {
         x = dense(x);
         dy = dense(dy);
         INDArray dx = like(x);
-        VectorKernels.geluBackward(nio(x), nio(dy), x.length(), nio(dx));
+        ByteBuffer in = nio(x);
+        ByteBuffer dOut = nio(dy);
+        ByteBuffer dIn = nio(dx);
+        KernelThreads.forEachPart(x.length(), ELEMENTS_PER_PART, ALIGN,
+                (from, to) -> VectorKernels.geluBackward(in, dOut, from, to, dIn), null);
         return dx;
     }
 
@@ -159,8 +205,14 @@ public final class Fused {
         cos = dense(cos);
         sin = dense(sin);
         INDArray y = like(x);
-        VectorKernels.rope(nio(x), nio(cos), nio(sin), (int) x.size(0), (int) x.size(1), (int) x.size(2),
-                inverse, nio(y));
+        ByteBuffer in = nio(x);
+        ByteBuffer c = nio(cos);
+        ByteBuffer s = nio(sin);
+        ByteBuffer out = nio(y);
+        int seqLen = (int) x.size(1);
+        int headDim = (int) x.size(2);
+        KernelThreads.forEachPart(x.size(0) * seqLen, rowsPerPart(headDim), 1,
+                (from, to) -> VectorKernels.rope(in, c, s, from, to, seqLen, headDim, inverse, out), null);
         return y;
     }
 
@@ -173,7 +225,10 @@ public final class Fused {
         if (s != scores) {
             throw new IllegalArgumentException("scores must be a dense row-major array of their own");
         }
-        VectorKernels.causalSoftmax(nio(s), (int) s.size(0), (int) s.size(1), window, (float) scale);
+        ByteBuffer b = nio(s);
+        int seqLen = (int) s.size(1);
+        KernelThreads.forEachPart(s.size(0) * seqLen, rowsPerPart(seqLen), 1,
+                (from, to) -> VectorKernels.causalSoftmax(b, from, to, seqLen, window, (float) scale), null);
         return s;
     }
 
@@ -184,7 +239,11 @@ public final class Fused {
             throw new IllegalArgumentException("dP must be a dense row-major array of its own");
         }
         p = dense(p);
-        VectorKernels.softmaxBackward(nio(d), nio(p), rows(d), (int) d.size(-1), (float) scale);
+        ByteBuffer grad = nio(d);
+        ByteBuffer probs = nio(p);
+        int seqLen = (int) d.size(-1);
+        KernelThreads.forEachPart(rows(d), rowsPerPart(seqLen), 1,
+                (from, to) -> VectorKernels.softmaxBackward(grad, probs, from, to, seqLen, (float) scale), null);
         return d;
     }
 
@@ -196,8 +255,11 @@ public final class Fused {
     public static INDArray crossEntropy(INDArray logits, int[] targets, double[] nll, double gradientScale) {
         logits = dense(logits);
         INDArray grad = gradientScale == 0 ? null : like(logits);
-        VectorKernels.crossEntropy(nio(logits), (int) logits.rows(), (int) logits.columns(), targets, nll,
-                grad == null ? null : nio(grad), (float) gradientScale);
+        ByteBuffer in = nio(logits);
+        ByteBuffer out = grad == null ? null : nio(grad);
+        int v = (int) logits.columns();
+        KernelThreads.forEachPart(logits.rows(), rowsPerPart(v), 1, (from, to) -> VectorKernels.crossEntropy(in,
+                (int) from, (int) to, v, targets, nll, out, (float) gradientScale), null);
         return grad;
     }
 

@@ -147,10 +147,10 @@ final class VectorKernels {
     // ----- normalisation over the last dimension of [rows, d]
 
     /** RMSNorm: x̂ = x/√(mean(x²) + ε), y = x̂·γ; writes y, x̂ and 1/σ per row. */
-    static void rmsNorm(ByteBuffer x, ByteBuffer gamma, int rows, int d, float eps, ByteBuffer y, ByteBuffer xhat,
-                        ByteBuffer rstd) {
-        for (int r = 0; r < rows; r++) {
-            long row = (long) r * d;
+    static void rmsNorm(ByteBuffer x, ByteBuffer gamma, long from, long to, int d, float eps, ByteBuffer y,
+                        ByteBuffer xhat, ByteBuffer rstd) {
+        for (long r = from; r < to; r++) {
+            long row = r * d;
             float inv = (float) (1.0 / Math.sqrt(dot(x, row, x, row, d) / d + eps));
             put(rstd, r, inv);
             int i = 0;
@@ -171,10 +171,10 @@ final class VectorKernels {
      * LayerNorm: x̂ = (x − μ)/√(σ² + ε), y = x̂·γ + β (β may be null); writes y, x̂ and 1/σ per row. The variance is
      * the mean of squared deviations (a second pass), as the unfused form computes it.
      */
-    static void layerNorm(ByteBuffer x, ByteBuffer gamma, ByteBuffer beta, int rows, int d,
+    static void layerNorm(ByteBuffer x, ByteBuffer gamma, ByteBuffer beta, long from, long to, int d,
                           float eps, ByteBuffer y, ByteBuffer xhat, ByteBuffer rstd) {
-        for (int r = 0; r < rows; r++) {
-            long row = (long) r * d;
+        for (long r = from; r < to; r++) {
+            long row = r * d;
             float mean = sum(x, row, d) / d;
             FloatVector acc = FloatVector.zero(S);
             int i = 0;
@@ -206,13 +206,12 @@ final class VectorKernels {
 
     /**
      * Backward of both norms: g = dy·γ, dx = (g − mean(g) − x̂·mean(g·x̂))/σ ({@code centered}, LayerNorm) or
-     * (g − x̂·mean(g·x̂))/σ (RMSNorm). Adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta when they are given,
-     * summed row by row in order into a scratch row first.
+     * (g − x̂·mean(g·x̂))/σ (RMSNorm), for rows [from, to).
      */
     static void normBackward(boolean centered, ByteBuffer dy, ByteBuffer gamma, ByteBuffer xhat, ByteBuffer rstd,
-                             int rows, int d, ByteBuffer dx, float[] dGamma, float[] dBeta) {
-        for (int r = 0; r < rows; r++) {
-            long row = (long) r * d;
+                             long from, long to, int d, ByteBuffer dx) {
+        for (long r = from; r < to; r++) {
+            long row = r * d;
             FloatVector accG = FloatVector.zero(S);
             FloatVector accGx = FloatVector.zero(S);
             int i = 0;
@@ -232,12 +231,31 @@ final class VectorKernels {
             float meanGx = sgx / d;
             float inv = get(rstd, r);
             for (i = 0; i <= d - L; i += L) {
-                FloatVector dyv = load(dy, row + i);
                 FloatVector h = load(xhat, row + i);
-                FloatVector g = dyv.mul(load(gamma, i));
+                FloatVector g = load(dy, row + i).mul(load(gamma, i));
                 store(g.sub(meanG).sub(h.mul(meanGx)).mul(inv), dx, row + i);
+            }
+            for (; i < d; i++) {
+                float h = get(xhat, row + i);
+                float g = get(dy, row + i) * get(gamma, i);
+                put(dx, row + i, (g - meanG - h * meanGx) * inv);
+            }
+        }
+    }
+
+    /**
+     * The norms' parameter gradients: adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta (either may be null),
+     * row after row in order, so the sums do not depend on how the input gradient's rows were split.
+     */
+    static void normParameterGradients(ByteBuffer dy, ByteBuffer xhat, long rows, int d, float[] dGamma,
+                                       float[] dBeta) {
+        for (long r = 0; r < rows; r++) {
+            long row = r * d;
+            int i = 0;
+            for (; i <= d - L; i += L) {
+                FloatVector dyv = load(dy, row + i);
                 if (dGamma != null) {
-                    dyv.fma(h, FloatVector.fromArray(S, dGamma, i)).intoArray(dGamma, i);
+                    dyv.fma(load(xhat, row + i), FloatVector.fromArray(S, dGamma, i)).intoArray(dGamma, i);
                 }
                 if (dBeta != null) {
                     dyv.add(FloatVector.fromArray(S, dBeta, i)).intoArray(dBeta, i);
@@ -245,11 +263,8 @@ final class VectorKernels {
             }
             for (; i < d; i++) {
                 float dyv = get(dy, row + i);
-                float h = get(xhat, row + i);
-                float g = dyv * get(gamma, i);
-                put(dx, row + i, (g - meanG - h * meanGx) * inv);
                 if (dGamma != null) {
-                    dGamma[i] = Math.fma(dyv, h, dGamma[i]);
+                    dGamma[i] = Math.fma(dyv, get(xhat, row + i), dGamma[i]);
                 }
                 if (dBeta != null) {
                     dBeta[i] += dyv;
@@ -258,11 +273,11 @@ final class VectorKernels {
         }
     }
 
-    // ----- activations, element by element over n values
+    // ----- activations, element by element over [from, n)
 
     /** h = silu(gate)·up = gate·σ(gate)·up. */
-    static void swiglu(ByteBuffer gate, ByteBuffer up, long n, ByteBuffer h) {
-        long i = 0;
+    static void swiglu(ByteBuffer gate, ByteBuffer up, long from, long n, ByteBuffer h) {
+        long i = from;
         for (; i <= n - L; i += L) {
             FloatVector g = load(gate, i);
             store(g.mul(sigmoid(g)).mul(load(up, i)), h, i);
@@ -274,9 +289,9 @@ final class VectorKernels {
     }
 
     /** dUp = dh·silu(g), dGate = dh·up·σ(g)(1 + g(1 − σ(g))). */
-    static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dh, long n, ByteBuffer dGate,
+    static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dh, long from, long n, ByteBuffer dGate,
                                ByteBuffer dUp) {
-        long i = 0;
+        long i = from;
         for (; i <= n - L; i += L) {
             FloatVector g = load(gate, i);
             FloatVector s = sigmoid(g);
@@ -298,8 +313,8 @@ final class VectorKernels {
     private static final float GELU_A = 0.044715f;
 
     /** 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))). */
-    static void gelu(ByteBuffer x, long n, ByteBuffer y) {
-        long i = 0;
+    static void gelu(ByteBuffer x, long from, long n, ByteBuffer y) {
+        long i = from;
         for (; i <= n - L; i += L) {
             FloatVector v = load(x, i);
             FloatVector t = tanh(v.mul(v).fma(GELU_A, 1f).mul(v).mul(GELU_C));
@@ -313,8 +328,8 @@ final class VectorKernels {
     }
 
     /** dx = dy·(0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)(1 + 3·0.044715·x²)). */
-    static void geluBackward(ByteBuffer x, ByteBuffer dy, long n, ByteBuffer dx) {
-        long i = 0;
+    static void geluBackward(ByteBuffer x, ByteBuffer dy, long from, long n, ByteBuffer dx) {
+        long i = from;
         for (; i <= n - L; i += L) {
             FloatVector v = load(x, i);
             FloatVector x2 = v.mul(v);
@@ -337,80 +352,77 @@ final class VectorKernels {
     // ----- attention
 
     /**
-     * Rotary embedding of x [bh, T, hd] in rotate_half form with tables [T, hd/2]: y₁ = x₁c − x₂s, y₂ = x₂c + x₁s;
-     * {@code inverse} rotates by −angle.
+     * Rotary embedding of rows [from, to) of x [bh, T, hd] (as [bh·T, hd]) in rotate_half form with tables [T, hd/2]:
+     * y₁ = x₁c − x₂s, y₂ = x₂c + x₁s; {@code inverse} rotates by −angle.
      */
-    static void rope(ByteBuffer x, ByteBuffer cos, ByteBuffer sin, int bh, int seqLen, int headDim, boolean inverse,
-                     ByteBuffer y) {
+    static void rope(ByteBuffer x, ByteBuffer cos, ByteBuffer sin, long from, long to, int seqLen, int headDim,
+                     boolean inverse, ByteBuffer y) {
         int half = headDim / 2;
-        for (int b = 0; b < bh; b++) {
-            for (int t = 0; t < seqLen; t++) {
-                long row = ((long) b * seqLen + t) * headDim;
-                long tab = (long) t * half;
-                int i = 0;
-                for (; i <= half - L; i += L) {
-                    FloatVector x1 = load(x, row + i);
-                    FloatVector x2 = load(x, row + half + i);
-                    FloatVector c = load(cos, tab + i);
-                    FloatVector s = load(sin, tab + i);
-                    if (inverse) {
-                        store(x1.mul(c).add(x2.mul(s)), y, row + i);
-                        store(x2.mul(c).sub(x1.mul(s)), y, row + half + i);
-                    } else {
-                        store(x1.mul(c).sub(x2.mul(s)), y, row + i);
-                        store(x2.mul(c).add(x1.mul(s)), y, row + half + i);
-                    }
+        for (long r = from; r < to; r++) { // rows of [bh·T, hd]
+            long row = r * headDim;
+            long tab = r % seqLen * half;
+            int i = 0;
+            for (; i <= half - L; i += L) {
+                FloatVector x1 = load(x, row + i);
+                FloatVector x2 = load(x, row + half + i);
+                FloatVector c = load(cos, tab + i);
+                FloatVector s = load(sin, tab + i);
+                if (inverse) {
+                    store(x1.mul(c).add(x2.mul(s)), y, row + i);
+                    store(x2.mul(c).sub(x1.mul(s)), y, row + half + i);
+                } else {
+                    store(x1.mul(c).sub(x2.mul(s)), y, row + i);
+                    store(x2.mul(c).add(x1.mul(s)), y, row + half + i);
                 }
-                for (; i < half; i++) {
-                    float x1 = get(x, row + i);
-                    float x2 = get(x, row + half + i);
-                    float c = get(cos, tab + i);
-                    float s = get(sin, tab + i);
-                    put(y, row + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
-                    put(y, row + half + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
-                }
+            }
+            for (; i < half; i++) {
+                float x1 = get(x, row + i);
+                float x2 = get(x, row + half + i);
+                float c = get(cos, tab + i);
+                float s = get(sin, tab + i);
+                put(y, row + i, inverse ? x1 * c + x2 * s : x1 * c - x2 * s);
+                put(y, row + half + i, inverse ? x2 * c - x1 * s : x2 * c + x1 * s);
             }
         }
     }
 
     /**
-     * Scaled, causally masked softmax over the last dimension of scores [bh, T, T], in place: row i of each matrix
-     * keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries become exactly 0.
+     * Scaled, causally masked softmax over the last dimension of scores [bh, T, T], in place, for rows [from, to) of
+     * [bh·T, T]: row i of each matrix keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries become exactly 0.
      */
-    static void causalSoftmax(ByteBuffer s, int bh, int seqLen, int window, float scale) {
-        for (int b = 0; b < bh; b++) {
-            for (int q = 0; q < seqLen; q++) {
-                long row = ((long) b * seqLen + q) * seqLen;
-                int lo = window > 0 ? Math.max(0, q - window + 1) : 0;
-                int hi = q + 1;
-                fill(s, row, 0, lo);
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = lo; j < hi; j++) {
-                    max = Math.max(max, get(s, row + j));
-                }
-                float shift = max * scale;
-                FloatVector acc = FloatVector.zero(S);
-                int j = lo;
-                for (; j <= hi - L; j += L) {
-                    FloatVector e = exp(load(s, row + j).fma(scale, -shift));
-                    store(e, s, row + j);
-                    acc = acc.add(e);
-                }
-                float total = addLanes(acc);
-                for (; j < hi; j++) {
-                    float e = exp(Math.fma(get(s, row + j), scale, -shift));
-                    put(s, row + j, e);
-                    total += e;
-                }
-                float inv = 1f / total;
-                for (j = lo; j <= hi - L; j += L) {
-                    store(load(s, row + j).mul(inv), s, row + j);
-                }
-                for (; j < hi; j++) {
-                    put(s, row + j, get(s, row + j) * inv);
-                }
-                fill(s, row, hi, seqLen);
+    static void causalSoftmax(ByteBuffer s, long from, long to, int seqLen, int window, float scale) {
+        for (long r = from; r < to; r++) { // rows of [bh·T, T]
+            int q = (int) (r % seqLen);
+            long row = r * seqLen;
+            int lo = window > 0 ? Math.max(0, q - window + 1) : 0;
+            int hi = q + 1;
+            fill(s, row, 0, lo);
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = lo; j < hi; j++) {
+                max = Math.max(max, get(s, row + j));
             }
+            float shift = max * scale;
+            FloatVector acc = FloatVector.zero(S);
+            int j = lo;
+            for (; j <= hi - L; j += L) {
+                FloatVector e = exp(load(s, row + j).fma(scale, -shift));
+                store(e, s, row + j);
+                acc = acc.add(e);
+            }
+            float total = addLanes(acc);
+            for (; j < hi; j++) {
+                float e = exp(Math.fma(get(s, row + j), scale, -shift));
+                put(s, row + j, e);
+                total += e;
+            }
+            float inv = 1f / total;
+            for (j = lo; j <= hi - L; j += L) {
+                store(load(s, row + j).mul(inv), s, row + j);
+            }
+            for (; j < hi; j++) {
+                put(s, row + j, get(s, row + j) * inv);
+            }
+            fill(s, row, hi, seqLen);
         }
     }
 
@@ -426,8 +438,8 @@ final class VectorKernels {
     }
 
     /** Softmax backward, in place on dP: dS = P ⊙ (dP − Σⱼ dPⱼPⱼ) · scale, row by row over [rows, T]. */
-    static void softmaxBackward(ByteBuffer dp, ByteBuffer p, long rows, int seqLen, float scale) {
-        for (long r = 0; r < rows; r++) {
+    static void softmaxBackward(ByteBuffer dp, ByteBuffer p, long from, long to, int seqLen, float scale) {
+        for (long r = from; r < to; r++) {
             long row = r * seqLen;
             float rowDot = dot(dp, row, p, row, seqLen);
             int j = 0;
@@ -446,8 +458,9 @@ final class VectorKernels {
      * {@code grad}, writes softmax(row)·scale with scale subtracted at the target (ignored rows, target &lt; 0, get
      * nll 0 and a zero row).
      */
-    static void crossEntropy(ByteBuffer x, int rows, int v, int[] targets, double[] nll, ByteBuffer grad, float scale) {
-        for (int r = 0; r < rows; r++) {
+    static void crossEntropy(ByteBuffer x, int from, int to, int v, int[] targets, double[] nll, ByteBuffer grad,
+                             float scale) {
+        for (int r = from; r < to; r++) {
             long row = (long) r * v;
             if (targets[r] < 0) {
                 nll[r] = 0;
