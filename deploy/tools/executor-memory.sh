@@ -9,7 +9,9 @@
 #   RUNS="pst:grad ast:grad" STEPS=4 deploy/tools/executor-memory.sh
 # Environment: WORK (default /tmp/sparseft-executor-memory), SHAPE (gpt2-small), RUNS (method:sync ...), STEPS (3),
 # BATCH (2) x SEQLEN (64) tokens per step, EXECUTOR_MEMORY (the executor heap, 4g), WORKER_MEMORY (14g),
-# SPARSEFT_DRIVER_MEMORY (the driver heap, sparseft-submit's default 4g).
+# SPARSEFT_DRIVER_MEMORY (the driver heap, sparseft-submit's default 4g), NMT=1 (executors run with the JVM's native
+# memory tracking, and the summary taken nearest the peak is kept in WORK/METHOD-SYNC.nmt: heap, GC, threads, classes
+# and direct buffers; ND4J's off-heap tensors are outside it, the rest of the resident memory).
 # Needs jobs/target/sparseft.jar (mvn -B -q package -DskipTests).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +34,9 @@ if [[ ! -f $dir/_SUCCESS ]]; then
 fi
 
 cluster="$work/cluster"
+if [[ "${NMT:-0}" == 1 ]]; then
+  export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:+$JAVA_TOOL_OPTIONS }-XX:NativeMemoryTracking=summary" # executors inherit
+fi
 OMP_NUM_THREADS=1 "$bin/sparseft-cluster" stop --dir "$cluster" >/dev/null 2>&1 || true
 master=$(OMP_NUM_THREADS=1 "$bin/sparseft-cluster" start --dir "$cluster" --workers 1 --cores 1 \
   --memory "$worker_memory" --port "$port" | grep '^spark://')
@@ -54,13 +59,18 @@ for run in "${runs[@]}"; do
   echo "+ $line" >&2
   "${cmd[@]}" >"$log" 2>&1 &
   submitted=$!
-  peak_kb=0 anon_kb=0
+  peak_kb=0 anon_kb=0 nmt_rss=0
+  rm -f "$work/$method-$sync.nmt"
   while kill -0 "$submitted" 2>/dev/null; do
     for pid in $(pgrep -f CoarseGrainedExecutorBackend || true); do
-      read -r hwm anon < <(awk '/VmHWM/ { h = $2 } /RssAnon/ { a = $2 } END { print h + 0, a + 0 }' \
-        "/proc/$pid/status" 2>/dev/null || echo 0 0)
+      read -r hwm anon rss < <(awk '/VmHWM/ { h = $2 } /RssAnon/ { a = $2 } /VmRSS/ { r = $2 }
+        END { print h + 0, a + 0, r + 0 }' "/proc/$pid/status" 2>/dev/null || echo 0 0 0)
       (( ${hwm:-0} > peak_kb )) && peak_kb=$hwm
       (( ${anon:-0} > anon_kb )) && anon_kb=$anon
+      if [[ "${NMT:-0}" == 1 ]] && (( ${rss:-0} > nmt_rss + 102400 )); then # 100 MB above the last summary kept
+        { echo "VmRSS $rss kB"; jcmd "$pid" VM.native_memory summary scale=MB 2>/dev/null; } > "$work/nmt.tmp" &&
+          mv "$work/nmt.tmp" "$work/$method-$sync.nmt" && nmt_rss=$rss
+      fi
     done
     sleep 1
   done
