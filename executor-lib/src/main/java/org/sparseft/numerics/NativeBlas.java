@@ -171,9 +171,9 @@ public final class NativeBlas {
 
     /** The OpenBLAS this process loaded for ND4J, if any (none under the CUDA backend, or without /proc). */
     private static Optional<NativeLibrary> openblas() {
-        // ND4J's BLAS must have run once before this process's OpenBLAS is called through JNA: the two OpenBLAS
-        // copies ND4J loads share symbols, and when the JNA-called copy runs first, ND4J's next GEMM frees buffers it
-        // does not own ("BLAS : Bad memory unallocation!") and the JVM aborts.
+        // ND4J's BLAS must have run once before OpenBLAS is called through JNA: ND4J loads two copies of OpenBLAS,
+        // and when the copy called here ran first, ND4J's next GEMM aborted the JVM ("BLAS : Bad memory
+        // unallocation!"; seen in a fresh JVM, NativeBlasTest). Why the copies interfere was not established.
         if (Nd4j.getEnvironment().isCPU()) {
             Nd4j.gemm(Nd4j.ones(DataType.FLOAT, 2, 2), Nd4j.ones(DataType.FLOAT, 2, 2), false, false);
         }
