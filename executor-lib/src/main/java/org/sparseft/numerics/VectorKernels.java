@@ -273,26 +273,26 @@ final class VectorKernels {
         }
     }
 
-    // ----- activations, element by element over [from, n)
+    // ----- activations, element by element over [from, to)
 
     /** h = silu(gate)·up = gate·σ(gate)·up. */
-    static void swiglu(ByteBuffer gate, ByteBuffer up, long from, long n, ByteBuffer h) {
+    static void swiglu(ByteBuffer gate, ByteBuffer up, long from, long to, ByteBuffer h) {
         long i = from;
-        for (; i <= n - L; i += L) {
+        for (; i <= to - L; i += L) {
             FloatVector g = load(gate, i);
             store(g.mul(sigmoid(g)).mul(load(up, i)), h, i);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             float g = get(gate, i);
             put(h, i, g * sigmoid(g) * get(up, i));
         }
     }
 
     /** dUp = dh·silu(g), dGate = dh·up·σ(g)(1 + g(1 − σ(g))). */
-    static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dh, long from, long n, ByteBuffer dGate,
+    static void swigluBackward(ByteBuffer gate, ByteBuffer up, ByteBuffer dh, long from, long to, ByteBuffer dGate,
                                ByteBuffer dUp) {
         long i = from;
-        for (; i <= n - L; i += L) {
+        for (; i <= to - L; i += L) {
             FloatVector g = load(gate, i);
             FloatVector s = sigmoid(g);
             FloatVector d = load(dh, i);
@@ -300,7 +300,7 @@ final class VectorKernels {
             FloatVector dsilu = s.mul(g.mul(FloatVector.broadcast(S, 1f).sub(s)).add(1f));
             store(d.mul(load(up, i)).mul(dsilu), dGate, i);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             float g = get(gate, i);
             float s = sigmoid(g);
             float d = get(dh, i);
@@ -313,14 +313,14 @@ final class VectorKernels {
     private static final float GELU_A = 0.044715f;
 
     /** 0.5·x·(1 + tanh(√(2/π)(x + 0.044715·x³))). */
-    static void gelu(ByteBuffer x, long from, long n, ByteBuffer y) {
+    static void gelu(ByteBuffer x, long from, long to, ByteBuffer y) {
         long i = from;
-        for (; i <= n - L; i += L) {
+        for (; i <= to - L; i += L) {
             FloatVector v = load(x, i);
             FloatVector t = tanh(v.mul(v).fma(GELU_A, 1f).mul(v).mul(GELU_C));
             store(t.add(1f).mul(v).mul(0.5f), y, i);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             float v = get(x, i);
             float t = tanh(Math.fma(v * v, GELU_A, 1f) * v * GELU_C);
             put(y, i, (t + 1f) * v * 0.5f);
@@ -328,9 +328,9 @@ final class VectorKernels {
     }
 
     /** dx = dy·(0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)(1 + 3·0.044715·x²)). */
-    static void geluBackward(ByteBuffer x, ByteBuffer dy, long from, long n, ByteBuffer dx) {
+    static void geluBackward(ByteBuffer x, ByteBuffer dy, long from, long to, ByteBuffer dx) {
         long i = from;
-        for (; i <= n - L; i += L) {
+        for (; i <= to - L; i += L) {
             FloatVector v = load(x, i);
             FloatVector x2 = v.mul(v);
             FloatVector t = tanh(x2.fma(GELU_A, 1f).mul(v).mul(GELU_C));
@@ -339,7 +339,7 @@ final class VectorKernels {
             FloatVector d = sech2.mul(inner).mul(v).mul(0.5f).add(t.add(1f).mul(0.5f));
             store(d.mul(load(dy, i)), dx, i);
         }
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             float v = get(x, i);
             float x2 = v * v;
             float t = tanh(Math.fma(x2, GELU_A, 1f) * v * GELU_C);
@@ -388,7 +388,8 @@ final class VectorKernels {
 
     /**
      * Scaled, causally masked softmax over the last dimension of scores [bh, T, T], in place, for rows [from, to) of
-     * [bh·T, T]: row i of each matrix keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries become exactly 0.
+     * [bh·T, T]: row i of each matrix keeps keys j ≤ i (and i − j &lt; window when window &gt; 0); masked entries
+     * become exactly 0.
      */
     static void causalSoftmax(ByteBuffer s, long from, long to, int seqLen, int window, float scale) {
         for (long r = from; r < to; r++) { // rows of [bh·T, T]
