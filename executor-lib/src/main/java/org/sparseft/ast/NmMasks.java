@@ -1,10 +1,10 @@
 package org.sparseft.ast;
 
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 import org.sparseft.sparsity.MaskSelection;
 import org.sparseft.sparsity.SparsityPattern;
 
@@ -59,7 +59,7 @@ public final class NmMasks implements Serializable {
         LinkedHashMap<String, long[]> shapes = new LinkedHashMap<>();
         LinkedHashMap<String, long[]> bits = new LinkedHashMap<>();
         keep.forEach((name, k) -> {
-            float[] v = k.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            float[] v = HeapCopy.floats(k);
             shapes.put(name, k.shape().clone());
             bits.put(name, pack(v.length, i -> v[i] != 0f));
         });

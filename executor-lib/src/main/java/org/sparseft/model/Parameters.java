@@ -6,6 +6,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.io.safetensors.TensorCodec;
+import org.sparseft.numerics.HeapCopy;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -127,9 +128,7 @@ public final class Parameters implements Gradients {
 
     /** Frees one array's memory now, when it owns it (not a view or a workspace's). */
     public static void release(INDArray a) {
-        if (a != null && a.closeable()) {
-            a.close();
-        }
+        HeapCopy.free(a);
     }
 
     /** Zeros of the same names and shapes: a gradient accumulator. */
@@ -224,7 +223,7 @@ public final class Parameters implements Gradients {
         float[] flat = new float[Math.toIntExact(count())];
         int offset = 0;
         for (String name : layout.keySet()) { // the order fromFlat reads
-            float[] v = get(name).castTo(DataType.FLOAT).dup('c').data().asFloat();
+            float[] v = HeapCopy.floats(get(name));
             System.arraycopy(v, 0, flat, offset, v.length);
             offset += v.length;
         }
@@ -281,7 +280,7 @@ public final class Parameters implements Gradients {
         List<SafetensorsWriter.Entry> out = new ArrayList<>();
         if (!model) { // a method's tensors: compute layout, flat order
             layout.forEach((name, shape) -> out.add(new SafetensorsWriter.Entry(name, dtype, shape,
-                    TensorCodec.encodeFloats(get(name).castTo(DataType.FLOAT).dup('c').data().asFloat(), dtype))));
+                    TensorCodec.encodeFloats(HeapCopy.floats(get(name)), dtype))));
             return out;
         }
         for (Map.Entry<String, long[]> e : config.expectedTensors().entrySet()) {
@@ -289,7 +288,7 @@ public final class Parameters implements Gradients {
             if (storedTransposed(config, e.getKey())) {
                 a = a.transpose();
             }
-            float[] values = a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+            float[] values = HeapCopy.floats(a);
             out.add(new SafetensorsWriter.Entry(e.getKey(), dtype, e.getValue(), TensorCodec.encodeFloats(values, dtype)));
         }
         return out;

@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.InvalidSettingException;
+import org.sparseft.numerics.HeapCopy;
 
 import java.util.Locale;
 
@@ -125,9 +126,9 @@ public final class DSnoT {
         Ranked pruneNeg = nm ? null : ranked(wanda, keep.mul(d.lt(0).castTo(DataType.FLOAT)), c);
         Ranked prunePos = nm ? null : ranked(wanda, keep.mul(d.gte(0).castTo(DataType.FLOAT)), c);
 
-        float[] dv = d.dup('c').data().asFloat();
-        float[] mask = keep.dup('c').data().asFloat();
-        float[] metric = nm ? initialMetric.castTo(DataType.FLOAT).dup('c').data().asFloat() : null;
+        float[] dv = HeapCopy.floats(d);
+        float[] mask = HeapCopy.floats(keep);
+        float[] metric = nm ? HeapCopy.floats(initialMetric) : null;
         if (nm) { // initially pruned weights never give their place back, as in the reference
             for (int k = 0; k < metric.length; k++) {
                 if (mask[k] == 0f) {

@@ -3,6 +3,7 @@ package org.sparseft.sparsity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.sparseft.numerics.HeapCopy;
 
 /**
  * How a one-shot method scores a linear's weights (lower = pruned first) and over which group it compares them
@@ -53,7 +54,7 @@ public enum MaskCriterion {
         if (wholeMatrix() && pattern instanceof SparsityPattern.Unstructured) {
             return select(scores(weight, stats), pattern);
         }
-        float[] w = weight.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] w = HeapCopy.floats(weight);
         float[] scale = this == MAGNITUDE ? null : columnScale(stats);
         int rows = Math.toIntExact(weight.rows());
         int cols = Math.toIntExact(weight.columns());

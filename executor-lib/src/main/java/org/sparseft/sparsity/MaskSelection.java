@@ -3,6 +3,7 @@ package org.sparseft.sparsity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.numerics.HeapCopy;
 
 import java.util.stream.IntStream;
 
@@ -134,7 +135,7 @@ public final class MaskSelection {
     }
 
     private static float[] values(INDArray scores) {
-        return scores.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        return HeapCopy.floats(scores);
     }
 
     /**

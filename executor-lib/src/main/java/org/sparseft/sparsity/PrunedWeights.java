@@ -1,7 +1,7 @@
 package org.sparseft.sparsity;
 
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sparseft.numerics.HeapCopy;
 
 import java.io.IOException;
 import java.util.Collections;
@@ -25,8 +25,7 @@ public interface PrunedWeights {
 
     /** A keep-mask (non-zero = kept) as bytes, 1 kept, c order. */
     public static byte[] keepBytes(INDArray keep) {
-        float[] k = keep.dataType() == DataType.FLOAT && keep.ordering() == 'c' && !keep.isView()
-                ? keep.data().asFloat() : keep.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] k = HeapCopy.floats(keep);
         byte[] b = new byte[k.length];
         for (int i = 0; i < k.length; i++) {
             b[i] = k[i] != 0f ? (byte) 1 : 0;
@@ -50,7 +49,7 @@ public interface PrunedWeights {
             @Override
             public float[] updated(String tensor) {
                 INDArray u = updated.get(tensor);
-                return u == null ? null : u.castTo(DataType.FLOAT).dup('c').data().asFloat();
+                return u == null ? null : HeapCopy.floats(u);
             }
         };
     }

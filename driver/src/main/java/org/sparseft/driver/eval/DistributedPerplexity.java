@@ -84,13 +84,16 @@ public final class DistributedPerplexity {
             float[] h = new float[ws.size() * seqLen * hidden];
             if (!ws.isEmpty()) {
                 TaskDevices.pin();
-                DecoderModel m = ExecutorModels.part(modelPath, contentHash, ExecutorModels.EMBEDDING, null,
-                        ExecutorModels.Pruning.NONE);
-                forEachBatch(idx.length, batch, (from, b) -> {
-                    int[] t = java.util.Arrays.copyOfRange(tokens, from * seqLen, (from + b) * seqLen);
-                    float[] y = Workspaces.inStep("evaluate", () -> m.embedTokens(t, b, seqLen).data().asFloat());
-                    System.arraycopy(y, 0, h, from * seqLen * hidden, y.length);
-                });
+                try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash,
+                        ExecutorModels.EMBEDDING, null, ExecutorModels.Pruning.NONE)) {
+                    DecoderModel m = lease.model();
+                    forEachBatch(idx.length, batch, (from, b) -> {
+                        int[] t = java.util.Arrays.copyOfRange(tokens, from * seqLen, (from + b) * seqLen);
+                        float[] y = Workspaces.inStep("evaluate",
+                                () -> m.embedTokens(t, b, seqLen).data().asFloat());
+                        System.arraycopy(y, 0, h, from * seqLen * hidden, y.length);
+                    });
+                }
             }
             return List.of(new WindowStates(idx, tokens, seqLen, hidden, h)).iterator();
         }).persist(StorageLevel.MEMORY_AND_DISK());
@@ -103,14 +106,16 @@ public final class DistributedPerplexity {
                         return s;
                     }
                     TaskDevices.pin();
-                    DecoderModel m = ExecutorModels.part(modelPath, contentHash, l, null,
-                            ExecutorModels.Pruning.NONE);
                     float[] out = new float[s.states().length];
-                    forEachBatch(s.windows(), batch, (from, b) -> {
-                        float[] y = Workspaces.inStep("evaluate", () -> m.forwardBlock(l, rows(s, from, b), b,
-                                seqLen, EffectiveWeights.DENSE, null).data().asFloat());
-                        System.arraycopy(y, 0, out, from * seqLen * hidden, y.length);
-                    });
+                    try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, l, null,
+                            ExecutorModels.Pruning.NONE)) {
+                        DecoderModel m = lease.model();
+                        forEachBatch(s.windows(), batch, (from, b) -> {
+                            float[] y = Workspaces.inStep("evaluate", () -> m.forwardBlock(l, rows(s, from, b), b,
+                                    seqLen, EffectiveWeights.DENSE, null).data().asFloat());
+                            System.arraycopy(y, 0, out, from * seqLen * hidden, y.length);
+                        });
+                    }
                     return new WindowStates(s.index(), s.tokens(), seqLen, hidden, out);
                 }).persist(StorageLevel.MEMORY_AND_DISK());
                 next.count();
@@ -123,16 +128,18 @@ public final class DistributedPerplexity {
                     return out.iterator();
                 }
                 TaskDevices.pin();
-                DecoderModel m = ExecutorModels.part(modelPath, contentHash, ExecutorModels.HEAD, null,
-                        ExecutorModels.Pruning.NONE);
-                forEachBatch(s.windows(), batch, (from, b) -> {
-                    int[] t = java.util.Arrays.copyOfRange(s.tokens(), from * seqLen, (from + b) * seqLen);
-                    double[] nll = Workspaces.inStep("evaluate", () -> Perplexity.windowNlls(
-                            m.headLogits(rows(s, from, b)), t, b, seqLen));
-                    for (int i = 0; i < b; i++) {
-                        out.add(new Tuple2<>(s.index()[from + i], nll[i]));
-                    }
-                });
+                try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, ExecutorModels.HEAD,
+                        null, ExecutorModels.Pruning.NONE)) {
+                    DecoderModel m = lease.model();
+                    forEachBatch(s.windows(), batch, (from, b) -> {
+                        int[] t = java.util.Arrays.copyOfRange(s.tokens(), from * seqLen, (from + b) * seqLen);
+                        double[] nll = Workspaces.inStep("evaluate", () -> Perplexity.windowNlls(
+                                m.headLogits(rows(s, from, b)), t, b, seqLen));
+                        for (int i = 0; i < b; i++) {
+                            out.add(new Tuple2<>(s.index()[from + i], nll[i]));
+                        }
+                    });
+                }
                 return out.iterator();
             }).collect(), seqLen);
         } finally {

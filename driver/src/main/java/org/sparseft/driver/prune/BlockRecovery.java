@@ -14,6 +14,7 @@ import org.sparseft.model.DecoderModel;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdamW;
 
@@ -115,16 +116,19 @@ public final class BlockRecovery {
         ModelConfig config = model.config();
         JavaRDD<RecoveryShard> targets = states.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
             float[] out = new float[s.states().length];
             int rowLen = s.seqLen() * s.hidden();
-            for (int from = 0; from < s.sequences(); from += micro) {
-                int b = Math.min(micro, s.sequences() - from);
-                INDArray x = Nd4j.create(java.util.Arrays.copyOfRange(s.states(), from * rowLen, (from + b) * rowLen),
-                        new long[] {(long) b * s.seqLen(), s.hidden()}, 'c');
-                float[] y = Workspaces.inStep("recovery", () -> m.forwardBlock(layer, x, b, s.seqLen(),
-                        EffectiveWeights.DENSE, null).data().asFloat());
-                System.arraycopy(y, 0, out, from * rowLen, y.length);
+            try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, layer, null,
+                    ExecutorModels.Pruning.NONE)) {
+                DecoderModel m = lease.model();
+                for (int from = 0; from < s.sequences(); from += micro) {
+                    int b = Math.min(micro, s.sequences() - from);
+                    INDArray x = Nd4j.create(java.util.Arrays.copyOfRange(s.states(), from * rowLen,
+                            (from + b) * rowLen), new long[] {(long) b * s.seqLen(), s.hidden()}, 'c');
+                    float[] y = Workspaces.inStep("recovery", () -> m.forwardBlock(layer, x, b, s.seqLen(),
+                            EffectiveWeights.DENSE, null).data().asFloat());
+                    System.arraycopy(y, 0, out, from * rowLen, y.length);
+                }
             }
             return new RecoveryShard(s.partition(), s.sequences(), s.seqLen(), s.hidden(), s.states(), out);
         }).persist(StorageLevel.MEMORY_AND_DISK());
@@ -182,7 +186,7 @@ public final class BlockRecovery {
 
     private static Map<String, float[]> values(Map<String, INDArray> tensors) {
         Map<String, float[]> v = new LinkedHashMap<>();
-        tensors.forEach((n, a) -> v.put(n, a.dup('c').data().asFloat()));
+        tensors.forEach((n, a) -> v.put(n, HeapCopy.floats(a)));
         return v;
     }
 
@@ -236,7 +240,14 @@ public final class BlockRecovery {
         private PartialBlockGradient share(RecoveryShard s, Map<String, float[]> block, boolean withGradient,
                                            Chosen chosen) {
             TaskDevices.pin();
-            DecoderModel dense = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
+            try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, layer, null,
+                    ExecutorModels.Pruning.NONE)) {
+                return share(lease.model(), s, block, withGradient, chosen);
+            }
+        }
+
+        private PartialBlockGradient share(DecoderModel dense, RecoveryShard s, Map<String, float[]> block,
+                                           boolean withGradient, Chosen chosen) {
             ModelConfig config = dense.config();
             Map<String, INDArray> tensors = Workspaces.outside(() -> {
                 Map<String, INDArray> t = new LinkedHashMap<>();
@@ -274,8 +285,10 @@ public final class BlockRecovery {
                     return n * n;
                 });
             }
-            return new PartialBlockGradient(s.partition(), squared, (long) picked.size() * s.seqLen(),
-                    withGradient ? grads.toFlat() : null);
+            float[] gradient = withGradient ? grads.toFlat() : null;
+            grads.release(); // a block's worth each, twice: freed now rather than at a later collection
+            Parameters.of(config, tensors).release();
+            return new PartialBlockGradient(s.partition(), squared, (long) picked.size() * s.seqLen(), gradient);
         }
     }
 

@@ -19,6 +19,7 @@ import org.sparseft.io.safetensors.TensorCodec;
 import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.sparsity.DSnoT;
 import org.sparseft.sparsity.FeatureStats;
@@ -312,13 +313,13 @@ public final class LayerwisePruner {
             float[] values = decided.values().get(name);
             byte[] k = decided.keep().get(name);
             if (k != null) {
-                INDArray mask = Nd4j.createFromArray(k).castTo(DataType.FLOAT).reshape('c', dense.get(name).shape());
+                INDArray mask = PrunedBlocks.keepAsFloats(k, dense.get(name).shape());
                 keep.put(name, mask);
                 if (values == null) {
-                    values = dense.get(name).mul(mask).dup('c').data().asFloat();
+                    values = HeapCopy.floats(dense.get(name).mul(mask));
                 }
             }
-            start.put(name, values != null ? values : dense.get(name).dup('c').data().asFloat());
+            start.put(name, values != null ? values : HeapCopy.floats(dense.get(name)));
         }
         BlockRecovery.Outcome r = BlockRecovery.run(jsc, states, modelPath, contentHash, DecoderModel.of(dense),
                 layer, start, keep, sequences, o.microBatch(), o.recovery());
@@ -337,18 +338,21 @@ public final class LayerwisePruner {
         int hidden = config.hiddenSize();
         return calibration.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.part(modelPath, contentHash, ExecutorModels.EMBEDDING, null,
-                    ExecutorModels.Pruning.NONE);
             int seqLen = s.blocks()[0].length;
             float[] out = new float[s.blocks().length * seqLen * hidden];
-            for (int from = 0; from < s.blocks().length; from += micro) {
-                int b = Math.min(micro, s.blocks().length - from);
-                int[] tokens = new int[b * seqLen];
-                for (int i = 0; i < b; i++) {
-                    System.arraycopy(s.blocks()[from + i], 0, tokens, i * seqLen, seqLen);
+            try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, ExecutorModels.EMBEDDING,
+                    null, ExecutorModels.Pruning.NONE)) {
+                DecoderModel m = lease.model();
+                for (int from = 0; from < s.blocks().length; from += micro) {
+                    int b = Math.min(micro, s.blocks().length - from);
+                    int[] tokens = new int[b * seqLen];
+                    for (int i = 0; i < b; i++) {
+                        System.arraycopy(s.blocks()[from + i], 0, tokens, i * seqLen, seqLen);
+                    }
+                    float[] h = Workspaces.inStep("calibration",
+                            () -> m.embedTokens(tokens, b, seqLen).data().asFloat());
+                    System.arraycopy(h, 0, out, from * seqLen * hidden, h.length);
                 }
-                float[] h = Workspaces.inStep("calibration", () -> m.embedTokens(tokens, b, seqLen).data().asFloat());
-                System.arraycopy(h, 0, out, from * seqLen * hidden, h.length);
             }
             return new CalibrationShard(s.partition(), s.blocks().length, seqLen, hidden, out);
         }).persist(StorageLevel.MEMORY_AND_DISK());
@@ -459,7 +463,7 @@ public final class LayerwisePruner {
             o.plan().patternFor(name).checkFits(name, w.columns());
             TensorMask m = choose(name, w, stats.get(name), o, factors);
             if (m.updated() != null) { // pruned entries are +0 already, and rounding keeps them so
-                values.put(name, round(name, m.updated().dup('c').data().asFloat(), storedTypes));
+                values.put(name, round(name, HeapCopy.floats(m.updated()), storedTypes));
             }
             keep.put(name, PrunedWeights.keepBytes(m.keep()));
             decisions.add(new Decision(name, true, m.swaps()));
@@ -518,14 +522,16 @@ public final class LayerwisePruner {
                                                      String contentHash, int layer, String prunedDir, int micro) {
         return states.map(s -> {
             TaskDevices.pin();
-            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, prunedDir,
-                    (dir, block, dense) -> PrunedBlocks.apply(ExecutorStorage.get(), dir, block, dense));
             float[] out = new float[s.states().length];
-            forEachMicroBatch(s, micro, (x, b, from) -> {
-                float[] y = Workspaces.inStep("calibration", () -> m.forwardBlock(layer, x, b, s.seqLen(),
-                        EffectiveWeights.DENSE, null).data().asFloat());
-                System.arraycopy(y, 0, out, from * s.seqLen() * s.hidden(), y.length);
-            });
+            try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, layer, prunedDir,
+                    (dir, block, dense) -> PrunedBlocks.apply(ExecutorStorage.get(), dir, block, dense))) {
+                DecoderModel m = lease.model();
+                forEachMicroBatch(s, micro, (x, b, from) -> {
+                    float[] y = Workspaces.inStep("calibration", () -> m.forwardBlock(layer, x, b, s.seqLen(),
+                            EffectiveWeights.DENSE, null).data().asFloat());
+                    System.arraycopy(y, 0, out, from * s.seqLen() * s.hidden(), y.length);
+                });
+            }
             return new CalibrationShard(s.partition(), s.sequences(), s.seqLen(), s.hidden(), out);
         });
     }
@@ -542,11 +548,12 @@ public final class LayerwisePruner {
         OrderedJobs.run(states, (partition, it) -> {
             TaskDevices.pin();
             CalibrationShard s = it.next();
-            DecoderModel m = ExecutorModels.part(modelPath, contentHash, layer, null, ExecutorModels.Pruning.NONE);
             Map<String, FeatureStats.Accumulator> mine = new LinkedHashMap<>();
             Map<String, String> first = new LinkedHashMap<>();
             long[] nanos = new long[1];
-            try {
+            try (ExecutorModels.Lease lease = ExecutorModels.part(modelPath, contentHash, layer, null,
+                    ExecutorModels.Pruning.NONE)) {
+                DecoderModel m = lease.model();
                 forEachMicroBatch(s, micro, (x, b, from) -> Workspaces.inStep("calibration", () -> {
                     Map<INDArray, String> readers = new IdentityHashMap<>();
                     m.forwardBlock(layer, x, b, s.seqLen(), EffectiveWeights.DENSE, (weight, input) -> {
@@ -594,7 +601,9 @@ public final class LayerwisePruner {
         for (int from = 0; from < s.sequences(); from += micro) {
             int b = Math.min(micro, s.sequences() - from);
             float[] x = java.util.Arrays.copyOfRange(s.states(), from * rowLen, (from + b) * rowLen);
-            work.run(Nd4j.create(x, new long[] {(long) b * s.seqLen(), s.hidden()}, 'c'), b, from);
+            INDArray input = Nd4j.create(x, new long[] {(long) b * s.seqLen(), s.hidden()}, 'c');
+            work.run(input, b, from);
+            Parameters.release(input);
         }
     }
 }

@@ -102,7 +102,15 @@ public final class PrunedBlocks {
         java.nio.ByteBuffer b = f.rawBytes(t.name());
         byte[] k = new byte[b.remaining()];
         b.get(k);
-        return Nd4j.createFromArray(k).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).reshape('c', t.shape());
+        return keepAsFloats(k, t.shape());
+    }
+
+    /** A keep-mask's bytes as a float32 array of {@code shape} of its own (freeable, not a view). */
+    static INDArray keepAsFloats(byte[] keep, long[] shape) {
+        INDArray bytes = Nd4j.createFromArray(keep);
+        INDArray floats = bytes.reshape('c', shape).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+        Parameters.release(bytes);
+        return floats;
     }
 
     /** The decisions of every block written, for {@link org.sparseft.sparsity.SparseExport}. */

@@ -9,6 +9,7 @@ import org.sparseft.io.safetensors.DType;
 import org.sparseft.io.safetensors.SafetensorsFile;
 import org.sparseft.io.safetensors.SafetensorsWriter;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 import org.sparseft.train.AdamW;
 
 import java.io.IOException;
@@ -202,7 +203,7 @@ public final class CheckpointStore {
         for (String name : params.names()) {
             var t = params.get(name);
             out.add(SafetensorsWriter.Entry.ofFloats(prefix + name, DType.F32, t.shape(),
-                    t.dup('c').data().asFloat()));
+                    HeapCopy.floats(t)));
         }
         return out;
     }

@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.InvalidSettingException;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -94,7 +95,7 @@ record ParameterChunks(Parameters.Spec spec, List<String> names, List<long[]> sh
         float[] out = new float[length(k)];
         int offset = 0;
         for (int t = firstTensor[k]; t < firstTensor[k + 1]; t++) {
-            float[] v = params.get(names.get(t)).dup('c').data().asFloat();
+            float[] v = HeapCopy.floats(params.get(names.get(t)));
             System.arraycopy(v, 0, out, offset, v.length);
             offset += v.length;
         }

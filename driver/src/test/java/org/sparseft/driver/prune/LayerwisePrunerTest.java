@@ -12,6 +12,7 @@ import org.sparseft.sparsity.SparsityPattern;
 import org.sparseft.sparsity.SparsityPlan;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LayerwisePrunerTest {
     @Test
@@ -27,5 +28,12 @@ class LayerwisePrunerTest {
         // an MLP linear: the reference's default leaves it at DSnoT's starting mask
         INDArray keep = LayerwisePruner.choose("model.layers.0.mlp.up_proj.weight", w, stats, o).keep();
         assertArrayEquals(new float[][] {{0, 1, 0, 1}, {0, 1, 0, 1}}, keep.castTo(DataType.FLOAT).toFloatMatrix());
+    }
+
+    @Test
+    void keepMasksReadAsFloatsAreArraysOfTheirOwnThatCanBeFreed() {
+        INDArray keep = PrunedBlocks.keepAsFloats(new byte[] {1, 0, 0, 1, 1, 1}, new long[] {2, 3});
+        assertArrayEquals(new float[][] {{1, 0, 0}, {1, 1, 1}}, keep.toFloatMatrix());
+        assertTrue(keep.closeable(), "a view would stay allocated until a garbage collection");
     }
 }

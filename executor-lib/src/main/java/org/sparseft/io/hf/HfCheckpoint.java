@@ -350,10 +350,23 @@ public final class HfCheckpoint implements Closeable {
             if (shape == null) {
                 throw new IllegalArgumentException("a " + config.modelType() + " model has no tensor '" + name + "'");
             }
-            INDArray a = Nd4j.createFromArray(finiteFloats(name)).reshape(shape).castTo(dtype);
-            t.put(name, Parameters.storedTransposed(config, name) ? a.transpose().dup('c') : a);
+            // each tensor an array of its own (not a reshaped view), so that Parameters#release can free it
+            INDArray a = Nd4j.create(finiteFloats(name), shape, 'c');
+            if (dtype != DataType.FLOAT) {
+                a = replaced(a, a.castTo(dtype));
+            }
+            if (Parameters.storedTransposed(config, name)) {
+                a = replaced(a, a.transpose().dup('c'));
+            }
+            t.put(name, a);
         }
         return t;
+    }
+
+    /** {@code next}, made from {@code a}, which is freed now rather than at a later garbage collection. */
+    private static INDArray replaced(INDArray a, INDArray next) {
+        Parameters.release(a);
+        return next;
     }
 
     /** Reads each tensor once, refusing NaN or infinite values, and keeps nothing. */
