@@ -294,7 +294,12 @@ final class ShardedSync implements AutoCloseable {
                     i += n;
                     if (filled == current.length) {
                         float[] whole = current;
-                        Workspaces.outside(() -> into.get(name).assign(Nd4j.create(whole, shape, 'c')));
+                        Workspaces.outside(() -> {
+                            INDArray tensorValues = Nd4j.create(whole, shape, 'c');
+                            into.get(name).assign(tensorValues);
+                            Parameters.release(tensorValues); // a tensor's worth each: freed now, not at a collection
+                            return null;
+                        });
                         current = null;
                         tensor++;
                     }
