@@ -6,6 +6,7 @@ import org.sparseft.model.EffectiveWeights;
 import org.sparseft.model.ModelSource;
 import org.sparseft.model.Parameters;
 import org.sparseft.numerics.Workspaces;
+import org.sparseft.train.AdamW;
 import org.sparseft.train.Objective;
 import org.sparseft.train.TrainStep;
 
@@ -75,8 +76,9 @@ public final class AstObjective implements Objective {
             return;
         }
         keepMasks().forEach((w, k) -> { // grads may hold some tensors only (one chunk of sharded training)
-            if (grads.names().contains(w)) {
-                grads.get(w).addi(k.rsub(1.0).muli(trained.get(w)).muli(lambda));
+            if (grads.names().contains(w)) { // a temporary per weight, in a workspace reused weight after weight
+                Workspaces.inStep(AdamW.WORKSPACE,
+                        () -> grads.get(w).addi(k.rsub(1.0).muli(trained.get(w)).muli(lambda)));
             }
         });
     }

@@ -3,6 +3,7 @@ package org.sparseft.train;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.Workspaces;
 
 import java.util.Set;
 
@@ -12,6 +13,8 @@ import java.util.Set;
  * biases and norm scales, as GPT-style training does.
  */
 public final class AdamW {
+    /** The workspace an update's (and a regulariser's) temporaries are made in, one tensor at a time. */
+    public static final String WORKSPACE = "optimizer";
     public record Options(double beta1, double beta2, double eps, double weightDecay) implements java.io.Serializable {
         public static final Options DEFAULT = new Options(0.9, 0.999, 1e-8, 0.01);
     }
@@ -47,7 +50,11 @@ public final class AdamW {
         return v;
     }
 
-    /** One update of every parameter in {@code names} from its gradient. */
+    /**
+     * One update of every parameter in {@code names} from its gradient. Each tensor's temporaries live in this
+     * thread's optimizer workspace for that tensor's update only, so the workspace is four times the largest tensor,
+     * not four times the model (which a worker kept for the rest of the run).
+     */
     public void step(Parameters params, Parameters grads, Set<String> names, double lr) {
         steps++;
         double b1 = options.beta1();
@@ -55,16 +62,19 @@ public final class AdamW {
         double bc1 = 1 - Math.pow(b1, steps);
         double bc2 = 1 - Math.pow(b2, steps);
         for (String name : names) {
-            INDArray p = params.get(name);
-            INDArray g = grads.get(name);
-            INDArray mt = m.get(name).muli(b1).addi(g.mul(1 - b1));
-            INDArray vt = v.get(name).muli(b2).addi(g.mul(g).muli(1 - b2));
-            if (options.weightDecay() > 0 && p.rank() >= 2) {
-                p.muli(1 - lr * options.weightDecay());
-            }
-            // m̂/(√v̂ + ε) = (m/bc1) / (√v/√bc2 + ε)
-            INDArray denom = Transforms.sqrt(vt, true).divi(Math.sqrt(bc2)).addi(options.eps());
-            p.subi(mt.div(denom).muli(lr / bc1));
+            Workspaces.inStep(WORKSPACE, () -> {
+                INDArray p = params.get(name);
+                INDArray g = grads.get(name);
+                INDArray mt = m.get(name).muli(b1).addi(g.mul(1 - b1));
+                INDArray vt = v.get(name).muli(b2).addi(g.mul(g).muli(1 - b2));
+                if (options.weightDecay() > 0 && p.rank() >= 2) {
+                    p.muli(1 - lr * options.weightDecay());
+                }
+                // m̂/(√v̂ + ε) = (m/bc1) / (√v/√bc2 + ε)
+                INDArray denom = Transforms.sqrt(vt, true).divi(Math.sqrt(bc2)).addi(options.eps());
+                p.subi(mt.div(denom).muli(lr / bc1));
+                return null;
+            });
         }
     }
 

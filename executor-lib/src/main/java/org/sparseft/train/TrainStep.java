@@ -113,11 +113,8 @@ public final class TrainStep {
                     ? "gradient norm" : "loss") + " (loss " + loss + ", gradient norm " + norm + ")");
         }
         double lr = schedule.at(step);
-        Workspaces.inStep("optimizer", () -> {
-            objective.regularise(params, grads, step);
-            optimizer.step(params, grads, names, lr);
-            return null;
-        });
+        objective.regularise(params, grads, step); // both keep their temporaries in workspaces of their own
+        optimizer.step(params, grads, names, lr);
         return new Result(loss, norm, lr);
     }
 }

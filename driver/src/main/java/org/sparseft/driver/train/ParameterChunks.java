@@ -102,6 +102,17 @@ record ParameterChunks(Parameters.Spec spec, List<String> names, List<long[]> sh
         return out;
     }
 
+    /**
+     * Tensor {@code t} alone (an index into {@link #names}), from its chunk's flat values where it starts at
+     * {@code offset}: a fresh float32 array.
+     */
+    Parameters tensor(int t, float[] flat, int offset) {
+        long[] shape = shapes.get(t);
+        int n = Math.toIntExact(length(shape));
+        return Parameters.of(spec.config(),
+                Map.of(names.get(t), Nd4j.create(Arrays.copyOfRange(flat, offset, offset + n), shape, 'c')));
+    }
+
     /** Chunk {@code k}'s tensors from their flat values: fresh float32 arrays, as {@link Parameters#fromFlat} makes. */
     Parameters tensors(int k, float[] flat) {
         Map<String, INDArray> t = new LinkedHashMap<>();

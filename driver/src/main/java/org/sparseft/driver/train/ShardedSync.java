@@ -16,6 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sparseft.driver.exec.TaskDevices;
 import org.sparseft.model.Parameters;
+import org.sparseft.numerics.HeapCopy;
 import org.sparseft.numerics.Workspaces;
 import org.sparseft.train.AdamW;
 import org.sparseft.train.Objective;
@@ -514,29 +515,41 @@ final class ShardedSync implements AutoCloseable {
             ChunkSum sum = sums.next();
             ChunkState s = states.next();
             int k = s.chunk();
-            ChunkState next = Workspaces.outside(() -> {
-                Parameters params = chunks.tensors(k, s.values());
-                Parameters grads = chunks.tensors(k, sum.gradient());
-                AdamW optimizer = new AdamW(adam, chunks.tensors(k, s.firstMoment()),
-                        chunks.tensors(k, s.secondMoment()), optimizerSteps);
-                if (!Double.isNaN(clip)) {
-                    for (String n : grads.names()) {
-                        grads.get(n).muli(clip);
-                    }
-                }
-                Workspaces.inStep("optimizer", () -> {
-                    objective.value().regularise(params, grads, step);
-                    optimizer.step(params, grads, params.names(), lr);
-                    return null;
-                });
-                ChunkState updated = new ChunkState(k, chunks.slice(params, k),
-                        chunks.slice(optimizer.firstMoment(), k), chunks.slice(optimizer.secondMoment(), k));
-                for (Parameters t : List.of(params, grads, optimizer.firstMoment(), optimizer.secondMoment())) {
-                    t.release();
-                }
-                return updated;
-            });
+            ChunkState next = Workspaces.outside(() -> update(k, s, sum));
             return List.of(next).iterator();
+        }
+
+        /**
+         * Tensor after tensor, so that off-heap there are four copies of one tensor (values, gradient, moments) at a
+         * time rather than of the whole chunk: each tensor's update reads and writes that tensor alone, so the
+         * order changes no bits.
+         */
+        private ChunkState update(int k, ChunkState s, ChunkSum sum) {
+            float[] values = new float[s.values().length];
+            float[] first = new float[values.length];
+            float[] second = new float[values.length];
+            int offset = 0;
+            for (int t = chunks.firstTensor()[k]; t < chunks.firstTensor()[k + 1]; t++) {
+                String name = chunks.names().get(t);
+                Parameters params = chunks.tensor(t, s.values(), offset);
+                Parameters grads = chunks.tensor(t, sum.gradient(), offset);
+                AdamW optimizer = new AdamW(adam, chunks.tensor(t, s.firstMoment(), offset),
+                        chunks.tensor(t, s.secondMoment(), offset), optimizerSteps);
+                if (!Double.isNaN(clip)) {
+                    grads.get(name).muli(clip);
+                }
+                objective.value().regularise(params, grads, step);
+                optimizer.step(params, grads, params.names(), lr);
+                int n = Math.toIntExact(params.get(name).length());
+                System.arraycopy(HeapCopy.floats(params.get(name)), 0, values, offset, n);
+                System.arraycopy(HeapCopy.floats(optimizer.firstMoment().get(name)), 0, first, offset, n);
+                System.arraycopy(HeapCopy.floats(optimizer.secondMoment().get(name)), 0, second, offset, n);
+                for (Parameters p : List.of(params, grads, optimizer.firstMoment(), optimizer.secondMoment())) {
+                    p.release();
+                }
+                offset += n;
+            }
+            return new ChunkState(k, values, first, second);
         }
     }
 }
