@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 5]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 3] [--nsamples 16] [--seqlen 256]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --masks 4096,11008
+    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 deploy/tools/vs_torch.py --profile demo [--seqlen 128]
 
 For each sequence length, runs `deploy/bin/sparseft bench engine` (forward and forward+backward tokens/s of four
 model shapes: GPT-2-small with 2 blocks, GPT-2-small blocks with a 256-token vocabulary, the demo model, a 5M LLaMA
@@ -19,6 +20,11 @@ implementations run them: block by block, hooks on every linear collecting the s
 norms, SparseGPT's XᵀX) over the calibration sequences one at a time, then each linear pruned (Wanda: |W|·‖x‖ and a
 per-row sort; SparseGPT: damped Cholesky inverse and the column-block OBS update, block size 128), then the block run
 again to give the next block its inputs. Compared with `sparseft bench prune`'s calibration + mask search seconds.
+With --profile SHAPE: PyTorch's own side only, under torch.profiler: milliseconds per training pass of one shape
+(demo, llama, gpt2-blocks, gpt2) by operator (self time on the calling thread, as JFR's samples of sparseft's
+calling thread count it), grouped as GEMMs of the linears (mm, addmm), attention's batched products (bmm) and the
+rest, with the pass's wall time outside the profiler; for the per-operation comparison with
+deploy/tools/StepLoop.java's JFR profile of the same pass.
 Needs Debian's python3-torch; a checking tool, never a dependency of sparseft.
 """
 import argparse
@@ -332,6 +338,55 @@ def masks_table(a, threads):
     print(f"| [{rows}, {cols}] | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f} |")
 
 
+PROFILE_SHAPES = {"gpt2": 0, "gpt2-blocks": 1, "demo": 2, "llama": 3}
+GROUPS = {"aten::mm": "GEMMs of the linears", "aten::addmm": "GEMMs of the linears",
+          "aten::bmm": "attention's batched products"}
+
+
+def profile_table(a, threads):
+    """Milliseconds per training pass by operator, PyTorch side, for the comparison with sparseft's JFR profile."""
+    from torch.profiler import ProfilerActivity, profile
+    cfg = SHAPES[PROFILE_SHAPES[a.profile]][1](a.layers)
+    seqlen = a.seqlen
+    gen = torch.Generator().manual_seed(1)
+    p = parameters(cfg, gen)
+    ids = torch.randint(0, cfg["vocab"], (a.batch, seqlen), generator=gen)
+    targets = torch.roll(ids, -1, 1)
+
+    def train():
+        logits = forward(cfg, p, ids)
+        F.cross_entropy(logits.view(-1, cfg["vocab"]), targets.view(-1)).backward()
+
+    for _ in range(3):
+        train()
+    wall = []
+    for _ in range(a.reps):
+        start = time.perf_counter()
+        train()
+        wall.append(time.perf_counter() - start)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(a.reps):
+            train()
+    ops = collections.Counter()
+    for e in prof.key_averages():
+        ops[e.key] += e.self_cpu_time_total / 1000.0 / a.reps
+    groups = collections.Counter()
+    for name, ms in ops.items():
+        groups[GROUPS.get(name, "the rest")] += ms
+    profiled = sum(ops.values())
+    print(f"PyTorch {torch.__version__}, {a.profile} ({a.batch} x {seqlen}), {threads} threads: training pass"
+          f" {1000 * statistics.median(wall):.1f} ms (median of {a.reps}, no profiler); operators' self time under"
+          f" the profiler {profiled:.1f} ms a pass")
+    print()
+    print("| group | ms a pass | share of operators' time |\n|---|---:|---:|")
+    for g, ms in groups.most_common():
+        print(f"| {g} | {ms:.1f} | {100 * ms / profiled:.0f}% |")
+    print()
+    print("| operator | ms a pass |\n|---|---:|")
+    for name, ms in ops.most_common(a.top):
+        print(f"| {name} | {ms:.2f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seqlens", default="128,256")
@@ -342,12 +397,17 @@ def main():
     ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
     ap.add_argument("--masks", metavar="ROWS,COLS", help="compare SparseGPT on one linear of this shape instead")
     ap.add_argument("--nsamples", type=int, default=16, help="calibration sequences (--prune)")
-    ap.add_argument("--seqlen", type=int, default=256, help="tokens per calibration sequence (--prune)")
+    ap.add_argument("--seqlen", type=int, default=256, help="tokens per calibration sequence (--prune), per sequence (--profile)")
+    ap.add_argument("--profile", choices=sorted(PROFILE_SHAPES), help="profile PyTorch's training pass instead")
+    ap.add_argument("--top", type=int, default=25, help="operators listed (--profile)")
     a = ap.parse_args()
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     if a.masks:
         masks_table(a, threads)
+        return
+    if a.profile:
+        profile_table(a, threads)
         return
     if a.prune:
         prune_table(a, threads)

@@ -49,6 +49,45 @@ class CholeskyTest {
         assertTrue(diff < 1e-12 * u.amaxNumber().doubleValue() * d, "paths differ by " + diff);
     }
 
+    /**
+     * L·Lᵀ of a known lower-triangular L: the factor must give L back, and the inverse's factor invert it, at and
+     * around block edges.
+     */
+    @Test
+    void theBlockedFactorGivesBackAKnownFactor() {
+        Random r = new Random(11);
+        for (int d : new int[] {1, 5, Cholesky.BLOCK - 1, Cholesky.BLOCK, Cholesky.BLOCK + 1, 3 * Cholesky.BLOCK + 7}) {
+            double[] l = new double[d * d];
+            for (int i = 0; i < d; i++) {
+                for (int j = 0; j < i; j++) {
+                    l[i * d + j] = (r.nextDouble() - 0.5) / Math.sqrt(d);
+                }
+                l[i * d + i] = 1 + r.nextDouble();
+            }
+            INDArray lower = Nd4j.create(l, new long[] {d, d}, 'c');
+            INDArray a = lower.mmul(lower.transpose()).dup('c');
+            INDArray before = a.dup();
+            INDArray got = Cholesky.lowerFactor(a);
+            assertEquals(before, a, "the input is left as it was");
+            double diff = got.sub(lower).amaxNumber().doubleValue();
+            assertTrue(diff < 1e-12, "d = " + d + ": factor off by " + diff);
+            INDArray u = Cholesky.upperFactorOfInverse(a); // the factor of JAJ and the blocked triangular inverse
+            double residual = u.transpose().mmul(u).mmul(a).subi(Nd4j.eye(d).castTo(DataType.DOUBLE)).amaxNumber()
+                    .doubleValue();
+            assertTrue(residual < 1e-10, "d = " + d + ": |UᵀUA − I| = " + residual);
+        }
+    }
+
+    @Test
+    void aNonPositivePivotIsNamedByItsOrder() {
+        int d = 2 * Cholesky.BLOCK + 40;
+        INDArray h = spd(d, 5);
+        h.putScalar(Cholesky.BLOCK + 9, Cholesky.BLOCK + 9, -1e6); // in the second block column
+        Cholesky.NotPositiveDefinite e = assertThrows(Cholesky.NotPositiveDefinite.class,
+                () -> Cholesky.lowerFactor(h));
+        assertTrue(e.getMessage().contains("order " + (Cholesky.BLOCK + 10)), e.getMessage());
+    }
+
     @Test
     void anIndefiniteMatrixIsRefusedByBothPaths() {
         INDArray h = spd(40, 3);
