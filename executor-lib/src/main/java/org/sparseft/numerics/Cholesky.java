@@ -59,11 +59,7 @@ public final class Cholesky {
         reverse(a, d * d);
         lowerFactorInPlace(lapack.get(), work, d);
         invertLowerInPlace(lapack.get(), work, d);
-        double[] zeros = new double[d];
-        for (int i = 0; i < d - 1; i++) { // above L⁻¹'s diagonal (row-major) lies what is left of the input
-            a.position(i * d + i + 1);
-            a.put(zeros, 0, d - i - 1);
-        }
+        zeroAboveDiagonal(a, d); // where what was left of the input lies
         reverse(a, d * d);
         return work;
     }
@@ -82,12 +78,7 @@ public final class Cholesky {
         }
         INDArray l = rowMajorCopy(a, d);
         lowerFactorInPlace(lapack.get(), l, d);
-        DoubleBuffer v = NativeBlas.doubles(l);
-        double[] zeros = new double[d];
-        for (int i = 0; i < d - 1; i++) {
-            v.position(i * d + i + 1);
-            v.put(zeros, 0, d - i - 1);
-        }
+        zeroAboveDiagonal(NativeBlas.doubles(l), d);
         return l;
     }
 
@@ -181,6 +172,14 @@ public final class Cholesky {
     private static void product(NativeBlas.Lapack blas, boolean transposeB, int m, int n, int k, double alpha, long a,
                                 int lda, long b, int ldb, double beta, long c, int ldc) {
         blas.gemm(transposeB, false, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
+    }
+
+    private static void zeroAboveDiagonal(DoubleBuffer v, int d) {
+        double[] zeros = new double[d];
+        for (int i = 0; i < d - 1; i++) {
+            v.position(i * d + i + 1);
+            v.put(zeros, 0, d - i - 1);
+        }
     }
 
     /** The jb × jb diagonal block at (j0, j0)'s lower triangle into {@code block} (row-major, stride jb). */
