@@ -12,8 +12,9 @@ import java.util.Optional;
  * Cholesky factors and triangular inverses in float64: what SparseGPT's update needs, and what {@link NativeBlas}
  * checks at start-up. Both are sparseft's own, blocked so that their work is dgemm: the dpotrf and dtrtri of the
  * OpenBLAS that ND4J bundles (0.3.19) are wrong with the SkylakeX kernels that sparseft chooses on AVX-512 processors
- * (a factor off by 0.03-0.08 at 48-300 columns, an inverse wrong above 64, seen on an Emerald Rapids Xeon), while its
- * dgemm is right there, and those kernels' sgemm trains about 1.3 times faster than the AVX2 ones.
+ * (a factor off by 0.03-0.08 at 48-300 columns, an inverse wrong from 130 columns, right at 48, seen on an Emerald
+ * Rapids Xeon), while its dgemm is right there, and those kernels' sgemm trains 1.3-1.7 times faster than the AVX2
+ * ones.
  */
 public final class Cholesky {
     private Cholesky() {
@@ -283,17 +284,8 @@ public final class Cholesky {
     public static INDArray lowerTriangularInverse(INDArray l) {
         int d = (int) l.rows();
         if (d <= 64) {
-            double[] a = l.dup('c').data().asDouble();
             double[] x = new double[d * d];
-            for (int c = 0; c < d; c++) { // column c of the inverse: forward substitution of e_c
-                for (int r = c; r < d; r++) {
-                    double s = r == c ? 1.0 : 0.0;
-                    for (int k = c; k < r; k++) {
-                        s -= a[r * d + k] * x[k * d + c];
-                    }
-                    x[r * d + c] = s / a[r * d + r];
-                }
-            }
+            invertLowerDirectly(l.dup('c').data().asDouble(), x, d);
             return Nd4j.create(x, new long[] {d, d}, 'c');
         }
         int k = d / 2;

@@ -26,9 +26,10 @@ import java.util.stream.Stream;
 
 /**
  * Keeps the numbers right whatever the processor, and the native libraries fast on it. The OpenBLAS that ND4J
- * 1.0.0-M2.1 bundles (0.3.19) is wrong in places on AVX-512 processors: with the kernels it picks itself on recent
- * Xeons (Cooperlake) double-precision GEMM is wrong, and with its SkylakeX kernels LAPACK's dpotrf and dtrtri are,
- * while those kernels' GEMMs are right and train about 1.3 times faster than the AVX2 (Haswell) ones. So:
+ * 1.0.0-M2.1 bundles (0.3.19) is slow or wrong on recent AVX-512 processors: left to itself it does not recognise an
+ * Emerald Rapids Xeon and loads its generic Prescott kernels; with its Cooperlake kernels double-precision GEMM is
+ * wrong; with its SkylakeX kernels LAPACK's dpotrf and dtrtri are, while those kernels' GEMMs are right and train
+ * 1.3-1.7 times faster than the AVX2 (Haswell) ones. So:
  * <ul>
  *   <li>{@link #prepare()}, called before ND4J loads in a JVM, sets {@code OPENBLAS_CORETYPE=SkylakeX} in the process
  *       environment on a processor with AVX-512, unless the user chose a core type, and lets idle OpenMP threads
