@@ -2,7 +2,8 @@
 """sparseft's model engine against PyTorch eager float32 on the same machine, same shapes, threads and batch.
 
     mvn -B -q package -DskipTests
-    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 5]
+    OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 7]
+                                                                  [--warmup 10] [--rounds 3]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 3] [--nsamples 16] [--seqlen 256]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --masks 4096,11008
     OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 deploy/tools/vs_torch.py --profile demo [--seqlen 128]
@@ -11,9 +12,11 @@ For each sequence length, runs `deploy/bin/sparseft bench engine` (forward and f
 model shapes: GPT-2-small with 2 blocks, GPT-2-small blocks with a 256-token vocabulary, the demo model, a 5M LLaMA
 shape) and the same passes in PyTorch: the same architectures written out here in plain torch (LayerNorm/RMSNorm,
 GELU/SwiGLU, rotary embeddings, grouped-query causal attention as HF's eager code computes it, a tied or separate
-LM head, mean cross-entropy), one warm-up then --reps timed passes, gradients into existing buffers as
-sparseft's pass does. Prints one table with the ratios (sparseft / PyTorch; above 1 means sparseft is faster).
-Tokens/s are the median of --reps timed passes on both sides.
+LM head, mean cross-entropy), --warmup untimed passes then --reps timed ones, gradients into existing buffers as
+sparseft's pass does. Tokens/s are the median of the timed passes on both sides. The two sides take turns, --rounds
+times (sparseft's four shapes, then PyTorch's, then sparseft's again...), so that a machine whose speed drifts over
+minutes moves both; the table shows each side's median over the rounds, their ratio (sparseft / PyTorch; above 1
+means sparseft is faster) and the range of the rounds' own ratios.
 
 With --prune: one-shot Wanda and SparseGPT (unstructured 50%) of a GPT-2-small-shaped random model, as the official
 implementations run them: block by block, hooks on every linear collecting the statistics (Wanda's per-column squared
@@ -151,7 +154,7 @@ def forward(cfg, p, ids):
     return F.linear(x, p["embed"] if cfg["tied"] else p["head"])
 
 
-def torch_row(cfg, batch, seqlen, reps):
+def torch_row(cfg, batch, seqlen, warmup, reps):
     gen = torch.Generator().manual_seed(1)
     p = parameters(cfg, gen)
     ids = torch.randint(0, cfg["vocab"], (batch, seqlen), generator=gen)
@@ -166,7 +169,8 @@ def torch_row(cfg, batch, seqlen, reps):
         F.cross_entropy(logits.view(-1, cfg["vocab"]), targets.view(-1)).backward()
 
     def median_seconds(f):
-        f()  # warm-up
+        for _ in range(max(1, warmup)):
+            f()
         times = []
         for _ in range(reps):
             start = time.perf_counter()
@@ -262,9 +266,9 @@ def torch_prune(method, layers, nsamples, seqlen, sparsity=0.5):
         return seconds
 
 
-def sparseft_rows(batch, seqlen, reps, layers):
+def sparseft_rows(batch, seqlen, warmup, reps, layers):
     cmd = [os.path.join(ROOT, "deploy", "bin", "sparseft"), "bench", "engine", "--batch", str(batch), "--seqlen",
-           str(seqlen), "--reps", str(reps), "--layers", str(layers)]
+           str(seqlen), "--warmup", str(warmup), "--reps", str(reps), "--layers", str(layers)]
     print("+ " + " ".join(cmd), file=sys.stderr)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rows = {}
@@ -391,7 +395,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seqlens", default="128,256")
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=7, help="timed passes of each kind, per round")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed passes of each kind first, per round")
+    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes (training-pass table)")
     ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
     ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
     ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
@@ -415,30 +421,41 @@ def main():
     keep = [s.strip() for s in a.shapes.split(",") if s.strip()]
     table = []
     for seqlen in (int(s) for s in a.seqlens.split(",")):
-        ours = sparseft_rows(a.batch, seqlen, a.reps, a.layers)
-        for prefix, make in SHAPES:
-            if keep and not any(prefix.startswith(k) for k in keep):
-                continue
-            name = next((n for n in ours if n.startswith(prefix)), None)
-            if name is None:
-                sys.exit(f"vs_torch.py: no '{prefix}' row in sparseft bench engine's output")
-            cfg = make(a.layers)
-            if seqlen > cfg["positions"]:
-                continue
-            t_fwd, t_train = torch_row(cfg, a.batch, seqlen, a.reps)
-            s_fwd, s_train, mfu = ours[name]
-            table.append((name, f"{a.batch} x {seqlen}", s_train, t_train, s_fwd, t_fwd, mfu))
-            print(f"  {name} {a.batch}x{seqlen}: sparseft {s_train:.0f}, torch {t_train:.0f} train tok/s",
-                  file=sys.stderr)
-    print(f"sparseft vs PyTorch {torch.__version__} eager float32, {threads} threads, median of {a.reps} passes after"
-          " one warm-up (tokens/s)")
+        rows = collections.OrderedDict()  # name -> lists over rounds: sparseft train, torch train, fwd, fwd, MFU
+        for r in range(a.rounds):
+            ours = sparseft_rows(a.batch, seqlen, a.warmup, a.reps, a.layers)
+            for prefix, make in SHAPES:
+                if keep and not any(prefix.startswith(k) for k in keep):
+                    continue
+                name = next((n for n in ours if n.startswith(prefix)), None)
+                if name is None:
+                    sys.exit(f"vs_torch.py: no '{prefix}' row in sparseft bench engine's output")
+                cfg = make(a.layers)
+                if seqlen > cfg["positions"]:
+                    continue
+                t_fwd, t_train = torch_row(cfg, a.batch, seqlen, a.warmup, a.reps)
+                s_fwd, s_train, mfu = ours[name]
+                row = rows.setdefault(name, ([], [], [], [], []))
+                for values, v in zip(row, (s_train, t_train, s_fwd, t_fwd, float(mfu.rstrip("%")))):
+                    values.append(v)
+                print(f"  round {r + 1}: {name} {a.batch}x{seqlen}: sparseft {s_train:.0f}, torch {t_train:.0f}"
+                      f" train tok/s; sparseft {s_fwd:.0f}, torch {t_fwd:.0f} forward", file=sys.stderr)
+        for name, row in rows.items():
+            table.append((name, f"{a.batch} x {seqlen}") + row)
+    print(f"sparseft vs PyTorch {torch.__version__} eager float32, {threads} threads; tokens/s, each side's median over"
+          f" {a.rounds} rounds of the median of {a.reps} passes after {a.warmup} untimed ones; the ratio of the medians,"
+          " and in brackets the lowest and highest of the rounds' own ratios")
     print()
     print("| model | batch x seqlen | sparseft train | PyTorch train | ratio | sparseft forward | PyTorch forward"
           " | ratio | sparseft train MFU |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    med = statistics.median
     for name, shape, s_train, t_train, s_fwd, t_fwd, mfu in table:
-        print(f"| {name} | {shape} | {s_train:.0f} | {t_train:.0f} | {s_train / t_train:.2f} | {s_fwd:.0f} |"
-              f" {t_fwd:.0f} | {s_fwd / t_fwd:.2f} | {mfu} |")
+        train_ratios = [s / t for s, t in zip(s_train, t_train)]
+        fwd_ratios = [s / t for s, t in zip(s_fwd, t_fwd)]
+        print(f"| {name} | {shape} | {med(s_train):.0f} | {med(t_train):.0f} | {med(s_train) / med(t_train):.2f}"
+              f" ({min(train_ratios):.2f}-{max(train_ratios):.2f}) | {med(s_fwd):.0f} | {med(t_fwd):.0f} |"
+              f" {med(s_fwd) / med(t_fwd):.2f} ({min(fwd_ratios):.2f}-{max(fwd_ratios):.2f}) | {med(mfu):.0f}% |")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,12 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--seqlen", defaultValue = "256", description = "Tokens per sequence.")
         int seqLen;
 
-        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions of each pass.")
+        @Option(names = "--reps", defaultValue = "3", description = "Timed repetitions of each pass (the median is shown).")
         int reps;
+
+        @Option(names = "--warmup", defaultValue = "10", description = "Untimed passes of each kind first: the JIT "
+                + "compiles the element-wise kernels during the first few, as at the start of any training run.")
+        int warmup;
 
         @Option(names = "--layers", defaultValue = "2", description = "Blocks in the GPT-2-small-shaped model.")
         int layers;
@@ -54,6 +58,12 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() {
+            if (reps < 1) {
+                throw InvalidSettingException.of("reps", reps, "expected at least 1");
+            }
+            if (warmup < 0) {
+                throw InvalidSettingException.of("warmup", warmup, "expected 0 or more");
+            }
             PrintWriter w = spec.commandLine().getOut();
             w.printf("threads: OMP_NUM_THREADS=%s, cores=%d%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"),
                     Runtime.getRuntime().availableProcessors());
@@ -67,16 +77,18 @@ public final class BenchCommand implements Runnable {
                 w.flush();
             }
             w.printf("%nGEMM peak used for MFU: %.1f GFLOP/s%n%n", peak);
+            w.printf("tokens/s: the median of %d timed passes of each kind, after %d untimed ones%n%n", reps,
+                    Math.max(1, warmup));
             w.println("| model | parameters | batch x seqlen | forward tok/s | train tok/s | forward MFU | train MFU | peak resident |");
             w.println("|---|---:|---|---:|---:|---:|---:|---:|");
             row(w, EngineBenchmark.model("GPT-2-small shape, " + layers + " layers, vocab 50257",
-                    Gpt2Config.of(50257, 1024, 768, layers, 12), batch, seqLen, reps, peak));
+                    Gpt2Config.of(50257, 1024, 768, layers, 12), batch, seqLen, warmup, reps, peak));
             row(w, EngineBenchmark.model("GPT-2-small blocks, " + layers + " layers, vocab 256",
-                    Gpt2Config.of(256, 1024, 768, layers, 12), batch, seqLen, reps, peak));
+                    Gpt2Config.of(256, 1024, 768, layers, 12), batch, seqLen, warmup, reps, peak));
             row(w, EngineBenchmark.model("demo model (deploy/demo: LLaMA d=256, 4 layers, GQA 8/4, vocab 257)",
-                    LlamaConfig.of(257, 256, 256, 688, 4, 8, 4, true), batch, seqLen, reps, peak));
+                    LlamaConfig.of(257, 256, 256, 688, 4, 8, 4, true), batch, seqLen, warmup, reps, peak));
             row(w, EngineBenchmark.model("LLaMA shape d=256, 4 layers, GQA 8/4, vocab 4096",
-                    LlamaConfig.of(4096, 1024, 256, 688, 4, 8, 4, false), batch, seqLen, reps, peak));
+                    LlamaConfig.of(4096, 1024, 256, 688, 4, 8, 4, false), batch, seqLen, warmup, reps, peak));
             return CommandLine.ExitCode.OK;
         }
 

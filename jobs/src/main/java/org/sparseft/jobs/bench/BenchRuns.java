@@ -2,7 +2,7 @@ package org.sparseft.jobs.bench;
 
 import java.util.Random;
 
-/** Shared pieces of the benchmarks: seeded inputs and mean wall time of repeated calls. */
+/** Shared pieces of the benchmarks: seeded inputs and the wall time of repeated calls. */
 final class BenchRuns {
     private BenchRuns() {
     }
@@ -14,6 +14,18 @@ final class BenchRuns {
             work.run();
         }
         return (System.nanoTime() - t0) / 1e9 / reps;
+    }
+
+    /** Median seconds of {@code reps} calls, each timed alone: a pass slowed by something else running counts once. */
+    static double medianSeconds(Runnable work, int reps) {
+        double[] seconds = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            work.run();
+            seconds[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        java.util.Arrays.sort(seconds);
+        return reps % 2 == 1 ? seconds[reps / 2] : (seconds[reps / 2 - 1] + seconds[reps / 2]) / 2;
     }
 
     /** Token ids drawn uniformly from the vocabulary with a fixed seed. */

@@ -43,8 +43,12 @@ public final class EngineBenchmark {
         return new Gemm(m, k, n, 2.0 * m * k * n / best / 1e9);
     }
 
-    /** One warm-up call of each pass, then the mean of {@code reps} timed calls of each. */
-    public static ModelRun model(String name, ModelConfig config, int batch, int seqLen, int reps, double peakGflops) {
+    /**
+     * {@code warmup} untimed calls of each pass (at least one: the workspaces learn their sizes; more let the JIT
+     * compile the kernels, as it has in a training run's steady state), then the median of {@code reps} timed calls.
+     */
+    public static ModelRun model(String name, ModelConfig config, int batch, int seqLen, int warmup, int reps,
+                                 double peakGflops) {
         Parameters p = Parameters.initialize(config, 1, DataType.FLOAT);
         DecoderModel m = DecoderModel.of(p);
         int[] tokens = BenchRuns.randomTokens(config.vocabSize(), batch * seqLen);
@@ -54,11 +58,13 @@ public final class EngineBenchmark {
                 () -> m.logits(tokens, batch, seqLen, EffectiveWeights.DENSE));
         Runnable trainPass = () -> Workspaces.inStep("bench-train",
                 () -> m.lossAndGradients(tokens, targets, batch, seqLen, EffectiveWeights.DENSE, grads));
-        forwardPass.run(); // warm-up, and the workspaces learn their sizes
-        trainPass.run();
+        for (int i = 0; i < Math.max(1, warmup); i++) {
+            forwardPass.run();
+            trainPass.run();
+        }
         PeakMemory peak = new PeakMemory();
-        double forward = BenchRuns.meanSeconds(forwardPass, reps);
-        double train = BenchRuns.meanSeconds(trainPass, reps);
+        double forward = BenchRuns.medianSeconds(forwardPass, reps);
+        double train = BenchRuns.medianSeconds(trainPass, reps);
         peak.close();
         long n = p.count() - config.maxPositions() * (long) config.hiddenSize() * (config instanceof
                 org.sparseft.model.Gpt2Config ? 1 : 0); // position table: looked up, not multiplied
