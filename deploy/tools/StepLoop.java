@@ -5,9 +5,13 @@ import org.sparseft.model.Gpt2Config;
 import org.sparseft.model.LlamaConfig;
 import org.sparseft.model.ModelConfig;
 import org.sparseft.model.Parameters;
+import org.sparseft.model.ops.Linear;
 import org.sparseft.numerics.NativeBlas;
 import org.sparseft.numerics.Workspaces;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Random;
 
 /**
@@ -18,6 +22,8 @@ import java.util.Random;
  *   -cp "jobs/target/sparseft.jar:jobs/target/spark-lib/*" deploy/tools/StepLoop.java demo 128 40 [forward]
  * </pre>
  * Shapes: demo (the demo model), llama (LLaMA d=256, vocabulary 4096), gpt2 (two GPT-2-small blocks, vocabulary 256).
+ * Each line also shows the process's kernel (system) CPU time during the pass, and with
+ * {@code -Dsparseft.clock.linears=true} the wall time inside the linears' GEMMs.
  */
 public final class StepLoop {
     public static void main(String[] args) {
@@ -45,7 +51,9 @@ public final class StepLoop {
         int[] targets = DecoderModel.shiftedTargets(tokens, batch, seqLen);
         Parameters grads = params.zerosLike();
         boolean forward = args.length > 3 && args[3].equals("forward");
+        boolean clocked = Boolean.getBoolean("sparseft.clock.linears");
         for (int i = 0; i < passes; i++) {
+            long sys0 = systemTicks();
             long t0 = System.nanoTime();
             if (forward) {
                 Workspaces.inStep("loop", () -> model.logits(tokens, batch, seqLen, EffectiveWeights.DENSE));
@@ -53,7 +61,19 @@ public final class StepLoop {
                 Workspaces.inStep("loop", () -> model.lossAndGradients(tokens, targets, batch, seqLen,
                         EffectiveWeights.DENSE, grads));
             }
-            System.out.printf("pass %d: %.3f s%n", i, (System.nanoTime() - t0) / 1e9);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            String linears = clocked ? String.format(", linears' GEMMs %.1f ms", Linear.takeGemmNanos() / 1e6) : "";
+            System.out.printf("pass %d: %.3f s, system CPU %d ms%s%n", i, seconds, (systemTicks() - sys0) * 10, linears);
+        }
+    }
+
+    /** The process's kernel-mode CPU time in clock ticks (1/100 s on Linux; -1 elsewhere), from /proc/self/stat. */
+    private static long systemTicks() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[12]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 }

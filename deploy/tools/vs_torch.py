@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 7]
                                                                   [--warmup 10] [--rounds 3]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 3] [--nsamples 16] [--seqlen 256]
+                                                                  [--tasks 1]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --masks 4096,11008
     OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 deploy/tools/vs_torch.py --profile demo [--seqlen 128]
 
@@ -279,12 +280,16 @@ def sparseft_rows(batch, seqlen, warmup, reps, layers):
     return rows
 
 
-def sparseft_prune(layers, nsamples, seqlen):
-    """Per method, each block's calibration + mask search seconds from `sparseft bench prune` (the GPT-2-small rows)."""
+def sparseft_prune(layers, nsamples, seqlen, tasks, threads):
+    """Per method, each block's calibration + mask search seconds from `sparseft bench prune` (the GPT-2-small rows),
+    with `tasks` Spark tasks at a time (local[tasks], as many partitions) of threads / tasks BLAS threads each: the
+    layout docs/deploy.md asks of a cluster, task slots times BLAS threads equal to the cores."""
     cmd = [os.path.join(ROOT, "deploy", "bin", "sparseft"), "bench", "prune", "--layers", str(layers), "--nsamples",
-           str(nsamples), "--seqlen", str(seqlen), "--methods", "wanda,sparsegpt", "--demo-model", "none"]
-    print("+ " + " ".join(cmd), file=sys.stderr)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+           str(nsamples), "--seqlen", str(seqlen), "--methods", "wanda,sparsegpt", "--demo-model", "none",
+           "--master", f"local[{tasks}]", "--partitions", str(tasks)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // tasks)))
+    print(f"+ OMP_NUM_THREADS={env['OMP_NUM_THREADS']} " + " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     seconds = collections.defaultdict(list)
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -294,11 +299,11 @@ def sparseft_prune(layers, nsamples, seqlen):
 
 
 def prune_table(a, threads):
-    ours, raw = sparseft_prune(a.layers, a.nsamples, a.seqlen)
+    ours, raw = sparseft_prune(a.layers, a.nsamples, a.seqlen, a.tasks, threads)
     print(raw, file=sys.stderr)
     print(f"One-shot pruning, GPT-2-small shape with {a.layers} blocks, {a.nsamples} x {a.seqlen} calibration tokens,"
-          f" unstructured 50%: sparseft (`sparseft bench prune`, Spark local[2], 2 partitions; calibration passes"
-          f" + mask search) against PyTorch {torch.__version__} float32 on {threads} threads (the official"
+          f" unstructured 50%: sparseft (`sparseft bench prune`, Spark local[{a.tasks}], {a.tasks} partitions,"
+          f" {max(1, threads // a.tasks)} BLAS threads a task; calibration passes + mask search) against PyTorch {torch.__version__} float32 on {threads} threads (the official"
           f" block-by-block loop, timed from the first block's inputs); seconds. The first block carries each side's"
           f" warm-up (sparseft's also reads the embeddings and embeds the sequences).")
     print()
@@ -401,6 +406,8 @@ def main():
     ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
     ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
     ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
+    ap.add_argument("--tasks", type=int, default=1,
+                    help="sparseft's Spark tasks at a time (--prune), each with OMP_NUM_THREADS / tasks BLAS threads")
     ap.add_argument("--masks", metavar="ROWS,COLS", help="compare SparseGPT on one linear of this shape instead")
     ap.add_argument("--nsamples", type=int, default=16, help="calibration sequences (--prune)")
     ap.add_argument("--seqlen", type=int, default=256, help="tokens per calibration sequence (--prune), per sequence (--profile)")
