@@ -87,6 +87,11 @@ class CliTest {
         Cli wrongExt = Cli.run("tokenize", "--data", "x", "--out", "y.bin");
         assertEquals(2, wrongExt.exitCode());
         assertTrue(wrongExt.err().contains("--out y.bin") && wrongExt.err().contains(".safetensors"), wrongExt.err());
+        for (String[] bad : new String[][] {{"--reps", "0"}, {"--warmup", "0"}}) { // refused before any timing runs
+            Cli bench = Cli.run("bench", "engine", bad[0], bad[1]);
+            assertEquals(2, bench.exitCode(), bench.toString());
+            assertTrue(bench.err().contains(bad[0] + " 0"), bench.err());
+        }
     }
 
     @Test

@@ -61,8 +61,9 @@ public final class BenchCommand implements Runnable {
             if (reps < 1) {
                 throw InvalidSettingException.of("reps", reps, "expected at least 1");
             }
-            if (warmup < 0) {
-                throw InvalidSettingException.of("warmup", warmup, "expected 0 or more");
+            if (warmup < 1) {
+                throw InvalidSettingException.of("warmup", warmup, "expected at least 1 (the first pass sizes the "
+                        + "workspaces)");
             }
             PrintWriter w = spec.commandLine().getOut();
             w.printf("threads: OMP_NUM_THREADS=%s, cores=%d%n", System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)"),
@@ -77,8 +78,7 @@ public final class BenchCommand implements Runnable {
                 w.flush();
             }
             w.printf("%nGEMM peak used for MFU: %.1f GFLOP/s%n%n", peak);
-            w.printf("tokens/s: the median of %d timed passes of each kind, after %d untimed ones%n%n", reps,
-                    Math.max(1, warmup));
+            w.printf("tokens/s: the median of %d timed passes of each kind, after %d untimed ones%n%n", reps, warmup);
             w.println("| model | parameters | batch x seqlen | forward tok/s | train tok/s | forward MFU | train MFU | peak resident |");
             w.println("|---|---:|---|---:|---:|---:|---:|---:|");
             row(w, EngineBenchmark.model("GPT-2-small shape, " + layers + " layers, vocab 50257",
