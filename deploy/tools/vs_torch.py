@@ -303,7 +303,8 @@ def prune_table(a, threads):
     print(raw, file=sys.stderr)
     print(f"One-shot pruning, GPT-2-small shape with {a.layers} blocks, {a.nsamples} x {a.seqlen} calibration tokens,"
           f" unstructured 50%: sparseft (`sparseft bench prune`, Spark local[{a.tasks}], {a.tasks} partitions,"
-          f" {max(1, threads // a.tasks)} BLAS threads a task; calibration passes + mask search) against PyTorch {torch.__version__} float32 on {threads} threads (the official"
+          f" {max(1, threads // a.tasks)} BLAS threads a task; calibration passes + mask search) against PyTorch"
+          f" {torch.__version__} float32 on {threads} threads (the official"
           f" block-by-block loop, timed from the first block's inputs); seconds. The first block carries each side's"
           f" warm-up (sparseft's also reads the embeddings and embeds the sequences).")
     print()
