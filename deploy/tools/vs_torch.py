@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py [--seqlens 128,256] [--batch 8] [--reps 7]
                                                                   [--warmup 10] [--rounds 3]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --prune [--layers 3] [--nsamples 16] [--seqlen 256]
-                                                                  [--tasks 1]
+                                                                  [--tasks 1] [--rounds 3]
     OMP_NUM_THREADS=2 /usr/bin/python3 deploy/tools/vs_torch.py --masks 4096,11008
     OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 deploy/tools/vs_torch.py --profile demo [--seqlen 128]
 
@@ -23,7 +23,8 @@ With --prune: one-shot Wanda and SparseGPT (unstructured 50%) of a GPT-2-small-s
 implementations run them: block by block, hooks on every linear collecting the statistics (Wanda's per-column squared
 norms, SparseGPT's XᵀX) over the calibration sequences one at a time, then each linear pruned (Wanda: |W|·‖x‖ and a
 per-row sort; SparseGPT: damped Cholesky inverse and the column-block OBS update, block size 128), then the block run
-again to give the next block its inputs. Compared with `sparseft bench prune`'s calibration + mask search seconds.
+again to give the next block its inputs. Compared with `sparseft bench prune`'s calibration + mask search seconds,
+the sides taking turns --rounds times as above.
 With --profile SHAPE: PyTorch's own side only, under torch.profiler: milliseconds per training pass of one shape
 (demo, llama, gpt2-blocks, gpt2) by operator (self time on the calling thread, as JFR's samples of sparseft's
 calling thread count it), grouped as GEMMs of the linears (mm, addmm), attention's batched products (bmm) and the
@@ -299,26 +300,44 @@ def sparseft_prune(layers, nsamples, seqlen, tasks, threads):
 
 
 def prune_table(a, threads):
-    ours, raw = sparseft_prune(a.layers, a.nsamples, a.seqlen, a.tasks, threads)
-    print(raw, file=sys.stderr)
+    """The sides take turns, --rounds times (sparseft's run of both methods, then PyTorch's), like the training table:
+    each figure is the median over the rounds, with the range of the rounds' own ratios beside the ratio."""
+    per_round = collections.defaultdict(list)  # method -> [(mine, theirs)] per round, each a list of block seconds
+    for _ in range(a.rounds):
+        ours, raw = sparseft_prune(a.layers, a.nsamples, a.seqlen, a.tasks, threads)
+        print(raw, file=sys.stderr)
+        for method in ("wanda", "sparsegpt"):
+            per_round[method].append((ours[method], torch_prune(method, a.layers, a.nsamples, a.seqlen)))
     print(f"One-shot pruning, GPT-2-small shape with {a.layers} blocks, {a.nsamples} x {a.seqlen} calibration tokens,"
           f" unstructured 50%: sparseft (`sparseft bench prune`, Spark local[{a.tasks}], {a.tasks} partitions,"
-          f" {max(1, threads // a.tasks)} BLAS threads a task; calibration passes + mask search) against PyTorch"
+          f" BLAS threads a task: {max(1, threads // a.tasks)}; calibration passes + mask search) against PyTorch"
           f" {torch.__version__} float32 on {threads} threads (the official"
           f" block-by-block loop, timed from the first block's inputs); seconds. The first block carries each side's"
-          f" warm-up (sparseft's also reads the embeddings and embeds the sequences).")
+          f" warm-up (sparseft's also reads the embeddings and embeds the sequences). {a.rounds} rounds, the sides in"
+          f" turn: medians over the rounds; the ratios are of the medians, with the lowest and highest of the rounds'"
+          f" own ratios in brackets.")
     print()
     print("| method | sparseft block 0 | sparseft later blocks, mean | PyTorch block 0 | PyTorch later blocks, mean"
           " | ratio, total | ratio, later blocks |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for method in ("wanda", "sparsegpt"):
-        mine = ours[method]
-        theirs = torch_prune(method, a.layers, a.nsamples, a.seqlen)
-        later_mine = statistics.mean(mine[1:]) if len(mine) > 1 else float("nan")
-        later_theirs = statistics.mean(theirs[1:]) if len(theirs) > 1 else float("nan")
-        print(f"| {method} | {mine[0]:.2f} | {later_mine:.2f} | {theirs[0]:.2f} | {later_theirs:.2f} |"
-              f" {sum(theirs) / sum(mine):.2f} | {later_theirs / later_mine:.2f} |")
-        sys.stdout.flush()
+
+    def later(blocks):
+        return statistics.mean(blocks[1:]) if len(blocks) > 1 else float("nan")
+
+    def span(xs):
+        return f"{min(xs):.2f}-{max(xs):.2f}"
+
+    for method, rounds in per_round.items():
+        med = statistics.median
+        mine0, theirs0 = med(m[0] for m, _ in rounds), med(t[0] for _, t in rounds)
+        mine_later, theirs_later = med(later(m) for m, _ in rounds), med(later(t) for _, t in rounds)
+        mine_total, theirs_total = med(sum(m) for m, _ in rounds), med(sum(t) for _, t in rounds)
+        total_ratios = [sum(t) / sum(m) for m, t in rounds]
+        later_ratios = [later(t) / later(m) for m, t in rounds]
+        print(f"| {method} | {mine0:.2f} | {mine_later:.2f} | {theirs0:.2f} | {theirs_later:.2f} |"
+              f" {theirs_total / mine_total:.2f} ({span(total_ratios)}) |"
+              f" {theirs_later / mine_later:.2f} ({span(later_ratios)}) |")
+    sys.stdout.flush()
 
 
 def masks_table(a, threads):
@@ -403,7 +422,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--reps", type=int, default=7, help="timed passes of each kind, per round")
     ap.add_argument("--warmup", type=int, default=10, help="untimed passes of each kind first, per round")
-    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes (training-pass table)")
+    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes (training passes, --prune)")
     ap.add_argument("--layers", type=int, default=2, help="blocks of the GPT-2-small shape")
     ap.add_argument("--shapes", default="", help="comma-separated row-name prefixes to keep (default: all)")
     ap.add_argument("--prune", action="store_true", help="compare one-shot pruning instead of training passes")
