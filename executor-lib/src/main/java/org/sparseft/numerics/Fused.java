@@ -145,6 +145,19 @@ public final class Fused {
         return dx;
     }
 
+    /**
+     * Adds the column sums of {@code dy} [rows, d] into {@code into} ([d] or [1, d]): a bias's gradient. One pass over
+     * the rows in order on the calling thread (a bias gradient is small next to the products around it), so each sum
+     * runs in row order whatever the thread count.
+     */
+    public static void addColumnSums(INDArray dy, INDArray into) {
+        dy = dense(dy);
+        int d = (int) dy.size(-1);
+        float[] sums = new float[d];
+        VectorKernels.normParameterGradients(nio(dy), null, rows(dy), d, null, sums);
+        into.addi(Nd4j.createFromArray(sums).reshape(into.shape()));
+    }
+
     /** silu(gate)·up. */
     public static INDArray swiglu(INDArray gate, INDArray up) {
         gate = dense(gate);

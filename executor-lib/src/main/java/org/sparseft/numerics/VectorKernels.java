@@ -244,8 +244,9 @@ final class VectorKernels {
     }
 
     /**
-     * The norms' parameter gradients: adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta (either may be null),
-     * row after row in order, so the sums do not depend on how the input gradient's rows were split.
+     * The norms' parameter gradients: adds Σ_rows dy·x̂ into dGamma and Σ_rows dy into dBeta (either may be null; with
+     * dGamma null, a bias's gradient), row after row in order, so the sums do not depend on how the input gradient's
+     * rows were split.
      */
     static void normParameterGradients(ByteBuffer dy, ByteBuffer xhat, long rows, int d, float[] dGamma,
                                        float[] dBeta) {

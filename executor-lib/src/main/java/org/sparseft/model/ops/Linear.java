@@ -2,6 +2,7 @@ package org.sparseft.model.ops;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sparseft.numerics.Fused;
 
 import java.util.concurrent.atomic.LongAdder;
 
@@ -52,7 +53,11 @@ public final class Linear {
             gemm(dy, x, dW, true, false, 1.0);
         }
         if (dBias != null) {
-            dBias.addi(dy.sum(0));
+            if (Fused.accepts(dy, dBias)) { // libnd4j's column sums took 5-7 times as long (docs/performance.md)
+                Fused.addColumnSums(dy, dBias);
+            } else {
+                dBias.addi(dy.sum(0));
+            }
         }
         INDArray dx = Nd4j.createUninitialized(x.dataType(), x.rows(), x.columns());
         gemm(dy, w, dx, false, false, 0.0);

@@ -9,6 +9,7 @@ import org.sparseft.numerics.Workspaces;
 
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,6 +44,30 @@ class FusedOpsTest {
             double scale = Math.max(1.0, want.amaxNumber().doubleValue());
             double err = got.sub(want).amaxNumber().doubleValue() / scale;
             assertTrue(err < TOLERANCE, name + " output " + o + ": max error " + err + " relative to " + scale);
+        }
+    }
+
+    @Test
+    void aLinearsBiasGradientIsItsUnfusedFormAndEachColumnSummedInRowOrder() {
+        for (int d : new int[] {37, 64}) {
+            INDArray[] in = {random(5, 9, 20), random(6, d, 20), random(7, 9, d)};
+            same("linear backward d=" + d, in, a -> {
+                INDArray dW = Nd4j.zeros(a[1].dataType(), d, 20);
+                INDArray dBias = Nd4j.ones(a[1].dataType(), d);
+                INDArray dx = Linear.backward(a[0], a[1], a[2], dW, dBias);
+                return new INDArray[] {dx, dW, dBias};
+            });
+            // the sums in row order, as a plain loop adds them: bits that do not depend on threads or partitions
+            INDArray dy = random(8, 300, d).castTo(DataType.FLOAT);
+            float[] want = new float[d];
+            for (int r = 0; r < 300; r++) {
+                for (int c = 0; c < d; c++) {
+                    want[c] += dy.getFloat(r, c);
+                }
+            }
+            INDArray got = Nd4j.zeros(DataType.FLOAT, 1, d);
+            Fused.addColumnSums(dy.transpose().dup().transpose(), got); // a column-major view: copied to rows first
+            assertArrayEquals(want, got.data().asFloat(), 0f, "d=" + d);
         }
     }
 
