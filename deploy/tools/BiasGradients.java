@@ -19,17 +19,35 @@ public class BiasGradients {
         int[] outs = {2304, 768, 3072, 768};
         INDArray[] dys = new INDArray[outs.length];
         INDArray[] db = new INDArray[outs.length];
-        for (int i = 0; i < outs.length; i++) { dys[i] = Nd4j.rand(DataType.FLOAT, 1024, outs[i]); db[i] = Nd4j.zeros(DataType.FLOAT, outs[i]); }
+        for (int i = 0; i < outs.length; i++) {
+            dys[i] = Nd4j.rand(DataType.FLOAT, 1024, outs[i]);
+            db[i] = Nd4j.zeros(DataType.FLOAT, outs[i]);
+        }
         int reps = 50;
         for (String mode : new String[]{"libnd4j", "fused", "libnd4j", "fused", "libnd4j", "fused"}) {
             boolean fused = mode.equals("fused");
-            for (int w = 0; w < 20; w++) for (int i = 0; i < outs.length; i++) { if (fused) Fused.addColumnSums(dys[i], db[i]); else db[i].addi(dys[i].sum(0)); }
+            Runnable block = () -> { // the four bias gradients of one block
+                for (int i = 0; i < outs.length; i++) {
+                    if (fused) {
+                        Fused.addColumnSums(dys[i], db[i]);
+                    } else {
+                        db[i].addi(dys[i].sum(0));
+                    }
+                }
+            };
+            for (int w = 0; w < 20; w++) {
+                block.run();
+            }
             long t0 = System.nanoTime();
-            for (int r = 0; r < reps; r++) for (int i = 0; i < outs.length; i++) { if (fused) Fused.addColumnSums(dys[i], db[i]); else db[i].addi(dys[i].sum(0)); }
-            System.out.printf("%s: one GPT-2-small block's four bias gradients at 8 x 128 tokens: %.2f ms%n", mode, (System.nanoTime() - t0) / 1e6 / reps);
+            for (int r = 0; r < reps; r++) {
+                block.run();
+            }
+            System.out.printf("%s: one GPT-2-small block's four bias gradients at 8 x 128 tokens: %.2f ms%n", mode,
+                    (System.nanoTime() - t0) / 1e6 / reps);
         }
         INDArray a = Nd4j.zeros(DataType.FLOAT, 3072), b = Nd4j.zeros(DataType.FLOAT, 3072);
-        a.addi(dys[2].sum(0)); Fused.addColumnSums(dys[2], b);
+        a.addi(dys[2].sum(0));
+        Fused.addColumnSums(dys[2], b);
         System.out.println("max difference " + a.sub(b).amaxNumber() + " of sums around " + a.meanNumber());
     }
 }

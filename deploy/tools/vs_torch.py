@@ -299,6 +299,11 @@ def sparseft_prune(layers, nsamples, seqlen, tasks, threads):
     return seconds, out
 
 
+def ratio_cell(mine, theirs, round_ratios):
+    """The ratio of two medians, then the lowest and highest of the rounds' own ratios in brackets."""
+    return f"{mine / theirs:.2f} ({min(round_ratios):.2f}-{max(round_ratios):.2f})"
+
+
 def prune_table(a, threads):
     """The sides take turns, --rounds times (sparseft's run of both methods, then PyTorch's), like the training table:
     each figure is the median over the rounds, with the range of the rounds' own ratios beside the ratio."""
@@ -324,9 +329,6 @@ def prune_table(a, threads):
     def later(blocks):
         return statistics.mean(blocks[1:]) if len(blocks) > 1 else float("nan")
 
-    def span(xs):
-        return f"{min(xs):.2f}-{max(xs):.2f}"
-
     for method, rounds in per_round.items():
         med = statistics.median
         mine0, theirs0 = med(m[0] for m, _ in rounds), med(t[0] for _, t in rounds)
@@ -335,8 +337,8 @@ def prune_table(a, threads):
         total_ratios = [sum(t) / sum(m) for m, t in rounds]
         later_ratios = [later(t) / later(m) for m, t in rounds]
         print(f"| {method} | {mine0:.2f} | {mine_later:.2f} | {theirs0:.2f} | {theirs_later:.2f} |"
-              f" {theirs_total / mine_total:.2f} ({span(total_ratios)}) |"
-              f" {theirs_later / mine_later:.2f} ({span(later_ratios)}) |")
+              f" {ratio_cell(theirs_total, mine_total, total_ratios)} |"
+              f" {ratio_cell(theirs_later, mine_later, later_ratios)} |")
     sys.stdout.flush()
 
 
@@ -480,9 +482,9 @@ def main():
     for name, shape, s_train, t_train, s_fwd, t_fwd, mfu in table:
         train_ratios = [s / t for s, t in zip(s_train, t_train)]
         fwd_ratios = [s / t for s, t in zip(s_fwd, t_fwd)]
-        print(f"| {name} | {shape} | {med(s_train):.0f} | {med(t_train):.0f} | {med(s_train) / med(t_train):.2f}"
-              f" ({min(train_ratios):.2f}-{max(train_ratios):.2f}) | {med(s_fwd):.0f} | {med(t_fwd):.0f} |"
-              f" {med(s_fwd) / med(t_fwd):.2f} ({min(fwd_ratios):.2f}-{max(fwd_ratios):.2f}) | {med(mfu):.0f}% |")
+        print(f"| {name} | {shape} | {med(s_train):.0f} | {med(t_train):.0f} |"
+              f" {ratio_cell(med(s_train), med(t_train), train_ratios)} | {med(s_fwd):.0f} | {med(t_fwd):.0f} |"
+              f" {ratio_cell(med(s_fwd), med(t_fwd), fwd_ratios)} | {med(mfu):.0f}% |")
 
 
 if __name__ == "__main__":
